@@ -6,7 +6,7 @@ import { isAlive, waitFor } from '../../scripts/lab/process';
 
 let lab: WireGuardLab;
 let server: ChildProcess | undefined;
-const PORT = 47_011;
+const PORT = 40_000 + Math.floor(Math.random() * 20_000); // random: a stale echo server from a killed run cannot block us
 
 // A TCP echo server, bound only to the server's WireGuard address inside the server namespace.
 const serverScript = `
