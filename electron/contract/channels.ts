@@ -1,0 +1,14 @@
+/**
+ * The names of every call and event, without their schemas: the preload and the web client need only
+ * these, so no validation library runs in the renderer's privileged bridge. contract.ts declares the
+ * schemas with `satisfies Record<CallName, …>`, so a name here without a schema (or the reverse) fails
+ * to compile.
+ */
+export const callNames = ['app:info', 'profiles:list', 'profiles:save', 'profiles:remove'] as const;
+export const eventNames = ['profiles:changed'] as const;
+
+export type CallName = (typeof callNames)[number];
+export type EventName = (typeof eventNames)[number];
+
+export const isCallName = (s: unknown): s is CallName => typeof s === 'string' && (callNames as readonly string[]).includes(s);
+export const isEventName = (s: unknown): s is EventName => typeof s === 'string' && (eventNames as readonly string[]).includes(s);

@@ -1,0 +1,32 @@
+import { z } from 'zod';
+
+/**
+ * Stable error codes, `domain.reason`. The renderer branches on the code; people read `userMessage`
+ * (what happened) and `hint` (what to do next). `field` names the input field at fault, when one is.
+ */
+export const errorCodes = [
+  'ipc.invalid',
+  'ipc.unknown-channel',
+  'ipc.forbidden-sender',
+  'ipc.disconnected',
+  'internal',
+  'profile.not-found',
+  'storage.failed',
+] as const;
+
+export const ErrorCode = z.enum(errorCodes);
+export type ErrorCode = z.infer<typeof ErrorCode>;
+
+export const ErrorShape = z.object({
+  code: ErrorCode,
+  userMessage: z.string(),
+  hint: z.string().optional(),
+  field: z.string().optional(),
+});
+export type ErrorShape = z.infer<typeof ErrorShape>;
+
+/** Every call answers with this envelope: Electron only carries `error.message` across invoke. */
+export type Result<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: ErrorShape };
+
+export const ok = <T>(value: T): Result<T> => ({ ok: true, value });
+export const fail = (error: ErrorShape): Result<never> => ({ ok: false, error });

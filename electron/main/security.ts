@@ -1,0 +1,74 @@
+import { app, session, shell, type BrowserWindowConstructorOptions, type WebContents } from 'electron';
+
+/** The scheme the packaged renderer is served from (never file://). */
+export const APP_SCHEME = 'app';
+export const APP_ORIGIN = `${APP_SCHEME}://m2`;
+
+/** Strict CSP: only our own scripts; the dev server additionally needs its socket for hot reload. */
+export const cspFor = (dev: boolean): string =>
+  [
+    "default-src 'self'",
+    dev ? "script-src 'self' 'unsafe-inline'" : "script-src 'self'",
+    "style-src 'self' 'unsafe-inline'",
+    "img-src 'self' data:",
+    "font-src 'self'",
+    dev ? "connect-src 'self' ws:" : "connect-src 'self'",
+    "object-src 'none'",
+    "base-uri 'none'",
+    "frame-ancestors 'none'",
+    "form-action 'none'",
+  ].join('; ');
+
+/** External links the app may open in the browser; everything else is refused. */
+const EXTERNAL_ALLOW = [/^https:\/\/(dash\.cloudflare\.com|developers\.cloudflare\.com|jellyfin\.org|docs\.goauthentik\.io|docs\.nextcloud\.com)\//];
+
+export const secureWebPreferences = (preload: string): BrowserWindowConstructorOptions['webPreferences'] => ({
+  preload,
+  sandbox: true,
+  contextIsolation: true,
+  nodeIntegration: false,
+  nodeIntegrationInWorker: false,
+  nodeIntegrationInSubFrames: false,
+  webSecurity: true,
+  allowRunningInsecureContent: false,
+  webviewTag: false,
+  spellcheck: false,
+});
+
+/** Is this frame URL one of ours (the packaged renderer, or the dev server while developing)? */
+export const isTrustedUrl = (url: string, devUrl: string | undefined): boolean => {
+  try {
+    const u = new URL(url);
+    if (`${u.protocol}//${u.host}` === APP_ORIGIN) return true;
+    return devUrl !== undefined && u.origin === new URL(devUrl).origin;
+  } catch {
+    return false;
+  }
+};
+
+/** Session-wide defaults: CSP on every response, every permission request denied. */
+export function hardenSession(dev: boolean): void {
+  const ses = session.defaultSession;
+  ses.webRequest.onHeadersReceived((details, callback) => {
+    callback({ responseHeaders: { ...details.responseHeaders, 'Content-Security-Policy': [cspFor(dev)] } });
+  });
+  ses.setPermissionRequestHandler((_wc, _permission, callback) => callback(false));
+  ses.setPermissionCheckHandler(() => false);
+}
+
+/** Per-window: no navigation away, no new windows; allow-listed links open in the system browser. */
+export function hardenContents(contents: WebContents, devUrl: string | undefined): void {
+  contents.on('will-navigate', (event, url) => {
+    if (!isTrustedUrl(url, devUrl)) event.preventDefault();
+  });
+  contents.on('will-attach-webview', (event) => event.preventDefault());
+  contents.setWindowOpenHandler(({ url }) => {
+    if (EXTERNAL_ALLOW.some((re) => re.test(url))) void shell.openExternal(url);
+    return { action: 'deny' };
+  });
+}
+
+/** App-wide: every web contents created later gets the same treatment. */
+export function hardenApp(devUrl: string | undefined): void {
+  app.on('web-contents-created', (_e, contents) => hardenContents(contents, devUrl));
+}

@@ -1,0 +1,36 @@
+import os from 'node:os';
+import path from 'node:path';
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { fileURLToPath } from 'node:url';
+import { createLogger } from '../core/log';
+import { startWebHost } from './server';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+const { values } = parseArgs({
+  options: {
+    port: { type: 'string', default: '0' },
+    'data-dir': { type: 'string', default: path.join(os.homedir(), '.m2-companion-web') },
+    json: { type: 'boolean', default: false },
+  },
+});
+
+const pkg = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as { productName: string; version: string };
+const platform = ['linux', 'darwin', 'win32'].includes(process.platform) ? (process.platform as 'linux' | 'darwin' | 'win32') : 'other';
+
+const host = await startWebHost({
+  port: Number(values.port),
+  dataDir: path.resolve(values['data-dir']),
+  rendererDir: path.join(root, 'out', 'renderer'),
+  clientScript: path.join(root, 'out', 'webclient', 'm2-web-client.js'),
+  appInfo: { name: pkg.productName, version: pkg.version, platform, arch: process.arch, host: 'web' },
+  log: createLogger(),
+});
+
+if (values.json) process.stdout.write(`${JSON.stringify({ url: host.url, port: host.port, pid: process.pid })}\n`);
+else process.stdout.write(`M2 Companion web host (development only)\n  open: ${host.url}\n  data: ${values['data-dir']}\n`);
+
+const stop = (): void => void host.close().then(() => process.exit(0));
+process.once('SIGINT', stop);
+process.once('SIGTERM', stop);

@@ -1,0 +1,167 @@
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { readFile } from 'node:fs/promises';
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import path from 'node:path';
+import type { AddressInfo } from 'node:net';
+import { WebSocketServer, type WebSocket } from 'ws';
+import type { Result } from '../contract/errors';
+import { registerContract, createEmitter, type Router, type SenderInfo } from '../core/ipc/dispatch';
+import { createCoreServices, createHandlers, type CoreServices } from '../core/services';
+import type { Logger } from '../core/log';
+import type { AppInfo } from '../contract/app';
+import { ClientMessage, CLIENT_SCRIPT_PATH, TOKEN_PARAM, WS_PATH, type ServerMessage } from './protocol';
+
+export interface WebHostOptions {
+  readonly port?: number;
+  readonly dataDir: string;
+  /** The built renderer (out/renderer). */
+  readonly rendererDir: string;
+  /** The built browser client that provides window.m2 over the socket (out/webclient/m2-web-client.js). */
+  readonly clientScript: string;
+  readonly appInfo: AppInfo;
+  readonly log: Logger;
+}
+
+export interface WebHost {
+  readonly url: string;
+  readonly origin: string;
+  readonly port: number;
+  readonly services: CoreServices;
+  close(): Promise<void>;
+}
+
+/** The web host's CSP: same as the desktop app's, with the socket allowed by 'self'. */
+export const WEB_CSP =
+  "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'none'";
+
+const TYPES: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.svg': 'image/svg+xml',
+  '.png': 'image/png',
+  '.ico': 'image/x-icon',
+  '.json': 'application/json',
+  '.woff2': 'font/woff2',
+};
+
+/**
+ * Development and test host: the same core services and contract as the desktop app, carried over a
+ * WebSocket bound to 127.0.0.1, guarded by a random per-run token and an Origin check. Not shipped.
+ */
+export async function startWebHost(opts: WebHostOptions): Promise<WebHost> {
+  const token = randomBytes(24).toString('base64url');
+  const sockets = new Set<WebSocket>();
+  const services = createCoreServices({ dataDir: opts.dataDir, appInfo: opts.appInfo, log: opts.log });
+  const handlersByChannel = new Map<string, (sender: SenderInfo, payload: unknown) => Promise<Result<unknown>>>();
+  const router: Router = {
+    handle: (channel, dispatch) => void handlersByChannel.set(channel, dispatch),
+    emit: (event, payload) => {
+      const frame = JSON.stringify({ t: 'event', event, payload } satisfies ServerMessage);
+      for (const ws of sockets) if (ws.readyState === ws.OPEN) ws.send(frame);
+    },
+  };
+  let origin = '';
+  const emit = createEmitter(router, opts.log);
+  registerContract(router, createHandlers(services, emit), {
+    isTrustedSender: (sender) => sender.url === origin,
+    log: opts.log,
+  });
+
+  const server = createServer((req, res) => {
+    serveStatic(req, res, opts).catch((err: unknown) => {
+      opts.log.error('web host could not serve a file', { url: req.url, error: err });
+      if (!res.headersSent) res.writeHead(500).end();
+    });
+  });
+  const wss = new WebSocketServer({ noServer: true, maxPayload: 1024 * 1024 });
+  const expected = Buffer.from(token);
+
+  server.on('upgrade', (req, socket, head) => {
+    const url = new URL(req.url ?? '/', origin);
+    const given = Buffer.from(url.searchParams.get(TOKEN_PARAM) ?? '');
+    const tokenOk = given.length === expected.length && timingSafeEqual(given, expected);
+    if (url.pathname !== WS_PATH || !tokenOk || req.headers.origin !== origin) {
+      opts.log.warn('web host refused a socket', { path: url.pathname, origin: req.headers.origin ?? null, tokenOk });
+      socket.end('HTTP/1.1 403 Forbidden\r\nConnection: close\r\n\r\n');
+      return;
+    }
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      sockets.add(ws);
+      ws.on('close', () => sockets.delete(ws));
+      ws.on('message', (data) => void onMessage(ws, data.toString()));
+    });
+  });
+
+  const onMessage = async (ws: WebSocket, text: string): Promise<void> => {
+    const msg = ClientMessage.safeParse(safeJson(text));
+    if (!msg.success) return;
+    const dispatch = handlersByChannel.get(msg.data.channel);
+    const result: Result<unknown> = dispatch
+      ? await dispatch({ url: origin }, msg.data.payload)
+      : { ok: false, error: { code: 'ipc.unknown-channel', userMessage: `There is no call named "${msg.data.channel}".` } };
+    if (ws.readyState === ws.OPEN) ws.send(JSON.stringify({ t: 'result', id: msg.data.id, result } satisfies ServerMessage));
+  };
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port ?? 0, '127.0.0.1', () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
+  origin = `http://127.0.0.1:${port}`;
+
+  return {
+    url: `${origin}/?${TOKEN_PARAM}=${token}`,
+    origin,
+    port,
+    services,
+    close: async () => {
+      for (const ws of sockets) ws.terminate();
+      await new Promise<void>((resolve) => wss.close(() => resolve()));
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+async function serveStatic(req: IncomingMessage, res: ServerResponse, opts: WebHostOptions): Promise<void> {
+  const headers = {
+    'Content-Security-Policy': WEB_CSP,
+    'X-Content-Type-Options': 'nosniff',
+    'Referrer-Policy': 'no-referrer',
+    'Cache-Control': 'no-store',
+  };
+  if (req.method !== 'GET' && req.method !== 'HEAD') {
+    res.writeHead(405, headers).end();
+    return;
+  }
+  const pathname = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
+  if (pathname === CLIENT_SCRIPT_PATH) {
+    res.writeHead(200, { ...headers, 'Content-Type': TYPES['.js'] }).end(await readFile(opts.clientScript));
+    return;
+  }
+  const root = path.resolve(opts.rendererDir);
+  const file = path.resolve(root, `.${pathname}`);
+  const inside = file.startsWith(root + path.sep);
+  const ext = path.extname(file);
+  if (inside && ext && ext !== '.html') {
+    try {
+      const body = await readFile(file);
+      res.writeHead(200, { ...headers, 'Content-Type': TYPES[ext] ?? 'application/octet-stream' }).end(body);
+    } catch {
+      res.writeHead(404, headers).end();
+    }
+    return;
+  }
+  // Every other path is the single-page app; the client script goes first so window.m2 exists before the app runs.
+  const html = await readFile(path.join(root, 'index.html'), 'utf8');
+  const withClient = html.replace('<head>', `<head>\n    <script src="${CLIENT_SCRIPT_PATH}"></script>`);
+  res.writeHead(200, { ...headers, 'Content-Type': TYPES['.html'] }).end(withClient);
+}
+
+const safeJson = (text: string): unknown => {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+};
