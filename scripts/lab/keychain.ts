@@ -9,7 +9,7 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync, closeSync } from 'node:fs';
-import { aptEnsure, type AptNeed } from './keychain-apt';
+import { aptEnsure, type AptNeed } from './apt';
 import { labPath } from './paths';
 import { readPid, run, stopDaemon, waitFor } from './process';
 

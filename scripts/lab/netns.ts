@@ -12,7 +12,7 @@
  */
 import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
-import { aptEnsure, type AptNeed } from './keychain-apt';
+import { aptEnsure, type AptNeed } from './apt';
 import { labPath } from './paths';
 import { readPid, run, startDaemon, stopDaemon, waitFor } from './process';
 

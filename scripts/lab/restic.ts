@@ -4,7 +4,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { aptEnsure, type AptNeed } from './keychain-apt';
+import { aptEnsure, type AptNeed } from './apt';
 import { labPath } from './paths';
 import { run } from './process';
 

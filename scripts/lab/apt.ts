@@ -2,10 +2,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { run } from './process';
 
-/**
- * Debian packages the keychain, WireGuard and restic lab parts need, keyed by a program each one provides.
- * (Shared by keychain.ts, netns.ts and restic.ts; named keychain-* only because of file ownership in the lab.)
- */
+/** A Debian package a lab part needs, keyed by a program it provides. */
 export interface AptNeed {
   /** A program the package installs, looked up on PATH and in the sbin folders. */
   bin: string;
