@@ -12,6 +12,23 @@ export const errorCodes = [
   'internal',
   'profile.not-found',
   'storage.failed',
+  'ssh.unreachable',
+  'ssh.unknown-host',
+  'ssh.timeout',
+  'ssh.auth-failed',
+  'ssh.agent-unavailable',
+  'ssh.agent-empty',
+  'ssh.key-unreadable',
+  'ssh.key-passphrase-needed',
+  'ssh.key-passphrase-wrong',
+  'ssh.host-key-revoked',
+  'ssh.disconnected',
+  'ssh.command-timeout',
+  'ssh.cancelled',
+  'ssh.channel-failed',
+  'ssh.sftp-failed',
+  'ssh.checksum-mismatch',
+  'ssh.protocol',
 ] as const;
 
 export const ErrorCode = z.enum(errorCodes);
