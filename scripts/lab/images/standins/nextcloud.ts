@@ -1,0 +1,379 @@
+/**
+ * Nextcloud stand-in (image nextcloud:*-apache): `/entrypoint.sh apache2-foreground` auto-installs when the
+ * POSTGRES_* and NEXTCLOUD_ADMIN_* variables are complete and the database host accepts TCP (with retries, like the
+ * real entrypoint), applies NEXTCLOUD_TRUSTED_DOMAINS at install, serves /status.php (stack-facts §6) on port 80;
+ * `/cron.sh` is the cron container; `php occ …` is a small occ with the commands the app uses.
+ * State lives in the /var/www/html volume (config/standin.json + a config.php), owned by www-data (33).
+ */
+import { chownSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import type http from 'node:http';
+import path from 'node:path';
+import { pinnedImages } from '../../../../electron/core/stack/versions';
+import { env, handleControl, labStartupSwitches, loadJson, log, patchField, saveJson, send, sendJson, serve, sleep, tcpReachable, imageTag } from './lib/common';
+
+const versionString = imageTag(pinnedImages.nextcloud.tag).replace(/^(\d+\.\d+\.\d+).*$/, '$1');
+const version = `${versionString}.1`;
+const root = '/var/www/html';
+const configDir = path.join(root, 'config');
+const stateFile = path.join(configDir, 'standin.json');
+const configPhp = path.join(configDir, 'config.php');
+const wwwData = { uid: 33, gid: 33 };
+
+type Scalar = string | number | boolean;
+type ConfigValue = Scalar | ConfigValue[] | { [k: string]: ConfigValue };
+interface State {
+  installed: boolean;
+  system: Record<string, ConfigValue>;
+  apps: Record<string, Record<string, string>>;
+  enabledApps: string[];
+  users: Array<{ uid: string; displayname: string }>;
+  oidcProviders: Array<Record<string, string>>;
+}
+
+const fresh = (): State => ({ installed: false, system: {}, apps: {}, enabledApps: [], users: [], oidcProviders: [] });
+const load = (): State => loadJson<State>(stateFile) ?? fresh();
+
+function phpExport(v: ConfigValue, indent = '  '): string {
+  if (typeof v === 'string') return `'${v.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+  if (typeof v === 'number' || typeof v === 'boolean') return String(v);
+  const entries = Array.isArray(v) ? v.map((x, i) => [String(i), x] as const) : Object.entries(v);
+  const inner = entries.map(([k, x]) => `${indent}  ${Array.isArray(v) ? k : phpExport(k)} => ${phpExport(x, `${indent}  `)},`).join('\n');
+  return `array (\n${inner}\n${indent})`;
+}
+
+function save(st: State): void {
+  mkdirSync(configDir, { recursive: true });
+  saveJson(stateFile, st, wwwData);
+  if (st.installed) {
+    const body = Object.entries(st.system)
+      .map(([k, v]) => `  ${phpExport(k)} => ${phpExport(v)},`)
+      .join('\n');
+    writeFileSync(configPhp, `<?php\n$CONFIG = array (\n${body}\n);\n`);
+    if (process.getuid?.() === 0) chownSync(configPhp, wwwData.uid, wwwData.gid);
+  }
+}
+
+const secretEnv = (name: string): string | undefined => {
+  const file = env(`${name}_FILE`);
+  if (file && existsSync(file)) return readFileSync(file, 'utf8').trim();
+  return process.env[name] || undefined;
+};
+
+function statusJson(st: State): Record<string, unknown> {
+  return {
+    installed: st.installed,
+    maintenance: st.system.maintenance === true,
+    needsDbUpgrade: false,
+    version,
+    versionstring: versionString,
+    edition: '',
+    productname: 'Nextcloud',
+    extendedSupport: false,
+  };
+}
+
+// ---- entrypoint (install) ----
+async function install(st: State): Promise<State> {
+  const adminUser = secretEnv('NEXTCLOUD_ADMIN_USER');
+  const adminPass = secretEnv('NEXTCLOUD_ADMIN_PASSWORD');
+  const db = { name: secretEnv('POSTGRES_DB'), user: secretEnv('POSTGRES_USER'), pass: secretEnv('POSTGRES_PASSWORD'), host: env('POSTGRES_HOST') };
+  const pgComplete = Boolean(db.name && db.user && db.pass && db.host);
+  if (!adminUser || !adminPass) {
+    log('Nextcloud is not installed: set NEXTCLOUD_ADMIN_USER and NEXTCLOUD_ADMIN_PASSWORD for an automatic install, or finish the web installer');
+    return st;
+  }
+  if (!pgComplete) {
+    log('Nextcloud is not installed: POSTGRES_DB, POSTGRES_USER, POSTGRES_PASSWORD and POSTGRES_HOST are needed for an automatic install');
+    return st;
+  }
+  const [host = '', portText] = db.host.split(':');
+  const port = Number(portText ?? '5432');
+  log('Installing with PostgreSQL database');
+  const maxRetries = Number(env('M2_STANDIN_INSTALL_RETRIES', '10'));
+  const delayMs = Number(env('M2_STANDIN_INSTALL_RETRY_DELAY_MS', '3000'));
+  for (let attempt = 0; ; attempt++) {
+    if (await tcpReachable(host, port, 2_000)) break;
+    if (attempt >= maxRetries) {
+      process.stderr.write('Installing of nextcloud failed!\n');
+      process.exit(1);
+    }
+    log(`Retrying install... (database ${db.host} not reachable)`);
+    await sleep(delayMs);
+  }
+  const trusted = ['localhost', ...env('NEXTCLOUD_TRUSTED_DOMAINS').split(/\s+/).filter(Boolean)];
+  st.installed = true;
+  st.system = {
+    instanceid: `oc${Math.random().toString(36).slice(2, 12)}`,
+    passwordsalt: Math.random().toString(36).slice(2),
+    trusted_domains: trusted,
+    datadirectory: env('NEXTCLOUD_DATA_DIR', `${root}/data`),
+    dbtype: 'pgsql',
+    version,
+    overwrite: { 'cli.url': 'http://localhost' },
+    dbname: db.name ?? '',
+    dbhost: db.host,
+    dbport: '',
+    dbtableprefix: 'oc_',
+    dbuser: db.user ?? '',
+    installed: true,
+    maintenance: false,
+  };
+  if (env('REDIS_HOST')) {
+    st.system['memcache.locking'] = '\\OC\\Memcache\\Redis';
+    st.system.redis = { host: env('REDIS_HOST'), port: Number(env('REDIS_HOST_PORT', '6379')) };
+  }
+  st.enabledApps = ['dav', 'files', 'settings', 'theming', 'provisioning_api'];
+  st.users = [{ uid: adminUser, displayname: adminUser }];
+  st.apps.core = { backgroundjobs_mode: 'ajax', installedat: String(Date.now() / 1000) };
+  log('Nextcloud was successfully installed');
+  if (trusted.length > 1) log(`Setting trusted domains…\nSystem config value trusted_domains => ${trusted.join(' ')}`);
+  return st;
+}
+
+function trustedHost(st: State, hostHeader: string | undefined): boolean {
+  if (!st.installed) return true;
+  const host = (hostHeader ?? '').toLowerCase();
+  const bare = host.replace(/:\d+$/, '');
+  const list = Array.isArray(st.system.trusted_domains) ? st.system.trusted_domains.map(String) : [];
+  return list.some((d) => {
+    const pattern = d.toLowerCase();
+    const re = new RegExp(`^${pattern.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '[-a-z0-9.]*')}$`);
+    return re.test(host) || re.test(bare);
+  });
+}
+
+let healthy = true;
+
+async function handle(req: http.IncomingMessage, res: http.ServerResponse, url: URL): Promise<void> {
+  if (await handleControl(req, res, url, { get: () => ({ healthy, ...statusJson(load()) }), set: (p) => (healthy = patchField(p, 'healthy', 'boolean') ?? healthy) })) return;
+  const st = load();
+  const p = url.pathname;
+  if (p === '/status.php') {
+    if (!healthy) return send(res, 503, 'Service Unavailable');
+    return sendJson(res, 200, statusJson(st), { 'access-control-allow-origin': '*' });
+  }
+  if (!trustedHost(st, req.headers.host)) {
+    return send(res, 400, '<!DOCTYPE html><html><body><h2>Access through untrusted domain</h2><p>Please contact your administrator. If you are an administrator, edit the "trusted_domains" setting in config/config.php like the example in config.sample.php.</p></body></html>', { 'content-type': 'text/html; charset=utf-8' });
+  }
+  if (st.system.maintenance === true) return send(res, 503, '<!DOCTYPE html><html><body>This Nextcloud instance is currently in maintenance mode</body></html>', { 'content-type': 'text/html; charset=utf-8' });
+  if (!st.installed && (p === '/' || p === '/index.php')) return send(res, 200, '<!DOCTYPE html><html><head><title>Nextcloud</title></head><body><form id="install">Create an <strong>admin account</strong></form></body></html>', { 'content-type': 'text/html; charset=utf-8' });
+  if (p === '/' || p === '/index.php') return send(res, 302, undefined, { location: '/login' });
+  if (p === '/login' || p === '/index.php/login') return send(res, 200, '<!DOCTYPE html><html><head><title>Login – Nextcloud</title></head><body><form name="login"></form></body></html>', { 'content-type': 'text/html; charset=utf-8' });
+  if (p === '/ocs/v2.php/cloud/capabilities' || p === '/ocs/v1.php/cloud/capabilities') {
+    return sendJson(res, 200, { ocs: { meta: { status: 'ok', statuscode: 200, message: 'OK' }, data: { version: { major: Number(versionString.split('.')[0]), minor: 0, micro: Number(versionString.split('.')[2]), string: versionString, edition: '', extendedSupport: false }, capabilities: {} } } });
+  }
+  if (p.startsWith('/remote.php/')) return send(res, 401, '', { 'www-authenticate': 'Basic realm="Nextcloud", charset="UTF-8"' });
+}
+
+async function entrypoint(args: string[]): Promise<void> {
+  healthy = labStartupSwitches().healthy;
+  const cmd = args[0] ?? 'apache2-foreground';
+  mkdirSync(configDir, { recursive: true });
+  if (!existsSync(path.join(root, 'version.php'))) {
+    log(`Initializing nextcloud ${version} ...`);
+    writeFileSync(path.join(root, 'version.php'), `<?php\n$OC_Version = array(${version.split('.').join(',')});\n$OC_VersionString = '${versionString}';\n$OC_Edition = '';\n`);
+    mkdirSync(path.join(root, 'data'), { recursive: true });
+    if (process.getuid?.() === 0) for (const p of [root, configDir, path.join(root, 'data'), path.join(root, 'version.php')]) chownSync(p, wwwData.uid, wwwData.gid);
+    log('Initializing finished');
+  }
+  let st = load();
+  if (!st.installed && (cmd === 'apache2-foreground' || env('NEXTCLOUD_UPDATE') === '1')) {
+    st = await install(st);
+    save(st);
+  }
+  await serve(80, '0.0.0.0', handle);
+  log(`AH00094: Command line: 'apache2 -D FOREGROUND' (stand-in, Nextcloud ${versionString}, installed=${st.installed})`);
+}
+
+// ---- cron (/cron.sh) and php ----
+function cronRun(): void {
+  const st = load();
+  if (!st.installed) return;
+  st.apps.core = { ...(st.apps.core ?? {}), lastcron: String(Math.floor(Date.now() / 1000)) };
+  save(st);
+}
+
+async function cron(): Promise<void> {
+  labStartupSwitches();
+  const every = Number(env('M2_STANDIN_CRON_INTERVAL_S', '300')) * 1000;
+  log(`crond: crond (busybox 1.37.0) started, log level 8 (stand-in: cron.php every ${every / 1000}s)`);
+  setInterval(() => {
+    try {
+      cronRun();
+    } catch (err) {
+      log(`cron.php failed: ${(err as Error).message}`);
+    }
+  }, every);
+}
+
+function out(s: string): void {
+  process.stdout.write(s.endsWith('\n') ? s : `${s}\n`);
+}
+function occFail(msg: string, code = 1): never {
+  process.stderr.write(msg.endsWith('\n') ? msg : `${msg}\n`);
+  process.exit(code);
+}
+
+function occ(args: string[]): void {
+  if (existsSync(configPhp) && process.getuid?.() !== undefined) {
+    const owner = statSync(configPhp).uid;
+    const me = process.getuid();
+    if (owner !== me) {
+      occFail(
+        `Console has to be executed with the user that owns the file config/config.php\nCurrent user id: ${me}\nOwner id of config.php: ${owner}\nTry adding 'sudo -u #${owner}' to the beginning of the command (without the single quotes)\nIf running with 'docker exec' try adding the option '-u ${owner}' to the docker command (without the single quotes)`,
+      );
+    }
+  }
+  const opts = new Map<string, string>();
+  const pos: string[] = [];
+  for (const a of args) {
+    if (a.startsWith('--')) {
+      const [k = '', ...v] = a.slice(2).split('=');
+      opts.set(k, v.length ? v.join('=') : 'true');
+    } else if (a !== '-n' && a !== '--no-interaction' && a !== '-q') pos.push(a);
+  }
+  const [cmd = 'list', ...rest] = pos;
+  const st = load();
+  const json = opts.get('output')?.startsWith('json') === true;
+  const print = (v: unknown): void => out(json ? JSON.stringify(v) : typeof v === 'string' ? v : Object.entries(v as object).map(([k, x]) => `  - ${k}: ${JSON.stringify(x)}`).join('\n'));
+  if (cmd === 'status') {
+    const s = statusJson(st);
+    print(s);
+    if (opts.has('exit-code') && s.maintenance) process.exit(1);
+    return;
+  }
+  if (!st.installed && cmd !== 'list') occFail('Nextcloud is not installed - only a limited number of commands are available\n\nCommand "' + cmd + '" is not defined.');
+  switch (cmd) {
+    case 'maintenance:mode': {
+      if (opts.has('on')) st.system.maintenance = true;
+      else if (opts.has('off')) st.system.maintenance = false;
+      else return out(`Maintenance mode is currently ${st.system.maintenance === true ? 'enabled' : 'disabled'}`);
+      save(st);
+      return out(`Maintenance mode ${st.system.maintenance === true ? 'enabled' : 'disabled'}`);
+    }
+    case 'config:system:get': {
+      let v: ConfigValue | undefined = st.system[rest[0] ?? ''];
+      for (const k of rest.slice(1)) v = v !== undefined && typeof v === 'object' ? (v as Record<string, ConfigValue>)[k] : undefined;
+      if (v === undefined) process.exit(1);
+      return out(json ? JSON.stringify(v) : Array.isArray(v) ? v.map(String).join('\n') : typeof v === 'object' ? JSON.stringify(v) : String(v));
+    }
+    case 'config:system:set': {
+      const [name, ...keys] = rest;
+      if (!name || !opts.has('value')) occFail('Not enough arguments (missing: "name") or --value');
+      const type = opts.get('type') ?? 'string';
+      const raw = opts.get('value') ?? '';
+      const value: ConfigValue = type === 'integer' ? Number(raw) : type === 'boolean' ? raw === 'true' : raw;
+      if (keys.length === 0) st.system[name] = value;
+      else {
+        let cur = (st.system[name] ??= keys[0] !== undefined && /^\d+$/.test(keys[0]) ? [] : {}) as Record<string, ConfigValue>;
+        keys.forEach((k, i) => {
+          if (i === keys.length - 1) cur[k] = value;
+          else cur = (cur[k] ??= {}) as Record<string, ConfigValue>;
+        });
+      }
+      save(st);
+      return out(`System config value ${[name, ...keys].join(' => ')} set to ${type} ${raw}`);
+    }
+    case 'config:system:delete': {
+      const [name] = rest;
+      if (name) delete st.system[name];
+      save(st);
+      return out(`System config value ${name ?? ''} deleted`);
+    }
+    case 'config:app:get': {
+      const v = st.apps[rest[0] ?? '']?.[rest[1] ?? ''];
+      if (v === undefined) process.exit(1);
+      return out(v);
+    }
+    case 'config:app:set': {
+      const [app, key] = rest;
+      if (!app || !key || !opts.has('value')) occFail('Not enough arguments (missing: "app, name") or --value');
+      st.apps[app] = { ...(st.apps[app] ?? {}), [key]: opts.get('value') ?? '' };
+      save(st);
+      return out(`Config value '${key}' for app '${app}' is now set to '${opts.get('value') ?? ''}', stored as ${opts.get('type') ?? 'string'} in fast cache`);
+    }
+    case 'app:install':
+    case 'app:enable': {
+      const app = rest[0];
+      if (!app) occFail('Not enough arguments (missing: "app-id").');
+      if (st.enabledApps.includes(app)) {
+        if (cmd === 'app:install') occFail(`${app} already installed`);
+        return out(`${app} already enabled`);
+      }
+      st.enabledApps.push(app);
+      save(st);
+      return out(cmd === 'app:install' ? `${app} 8.11.0 installed\n${app} enabled` : `${app} 8.11.0 enabled`);
+    }
+    case 'app:disable': {
+      st.enabledApps = st.enabledApps.filter((a) => a !== rest[0]);
+      save(st);
+      return out(`${rest[0] ?? ''} disabled`);
+    }
+    case 'app:list':
+      return out(json ? JSON.stringify({ enabled: Object.fromEntries(st.enabledApps.map((a) => [a, '1.0.0'])), disabled: {} }) : `Enabled:\n${st.enabledApps.map((a) => `  - ${a}: 1.0.0`).join('\n')}\nDisabled:`);
+    case 'background:cron':
+      st.apps.core = { ...(st.apps.core ?? {}), backgroundjobs_mode: 'cron' };
+      save(st);
+      return out("Set mode for background jobs to 'cron'");
+    case 'user:list':
+      return out(json ? JSON.stringify(Object.fromEntries(st.users.map((u) => [u.uid, u.displayname]))) : st.users.map((u) => `  - ${u.uid}: ${u.displayname}`).join('\n'));
+    case 'user_oidc:provider': {
+      if (!st.enabledApps.includes('user_oidc')) occFail('Command "user_oidc:provider" is not defined.');
+      const id = rest[0];
+      if (!id) return out(JSON.stringify(st.oidcProviders.map(({ clientsecret: _s, ...p }) => p)));
+      const fields = Object.fromEntries([...opts].filter(([k]) => k !== 'output'));
+      if (fields['clientsecret-env']) fields.clientsecret = process.env[fields['clientsecret-env']] ?? '';
+      if (fields['clientsecret-file']) fields.clientsecret = existsSync(fields['clientsecret-file']) ? readFileSync(fields['clientsecret-file'], 'utf8').trim() : '';
+      delete fields['clientsecret-env'];
+      delete fields['clientsecret-file'];
+      const existing = st.oidcProviders.find((p) => p.identifier === id);
+      if (existing) Object.assign(existing, fields);
+      else {
+        if (!fields.clientid || !fields.discoveryuri) occFail('--clientid and --discoveryuri are required for a new provider');
+        st.oidcProviders.push({ identifier: id, ...fields });
+      }
+      save(st);
+      return out(JSON.stringify({ identifier: id, ...fields, clientsecret: undefined }));
+    }
+    case 'user_oidc:provider:delete':
+      st.oidcProviders = st.oidcProviders.filter((p) => p.identifier !== rest[0]);
+      save(st);
+      return out(`Provider ${rest[0] ?? ''} deleted`);
+    case 'list':
+      return out(`Nextcloud ${versionString}\n\nAvailable commands:\n  status\n  maintenance:mode\n  config:system:get\n  config:system:set\n  config:app:get\n  config:app:set\n  app:install\n  app:enable\n  app:list\n  background:cron\n  user:list\n  user_oidc:provider`);
+    default:
+      occFail(`\n  Command "${cmd}" is not defined.\n`);
+  }
+}
+
+function php(args: string[]): void {
+  if (args[0] === '-v' || args[0] === '--version') return out('PHP 8.4.11 (cli) (built: Aug  1 2026 00:00:00) (NTS)');
+  const fIdx = args.indexOf('-f');
+  const script = fIdx >= 0 ? args[fIdx + 1] : args[0];
+  if (script === undefined) occFail('php: no script');
+  const base = path.basename(script);
+  if (base === 'occ') return occ(args.slice(args.indexOf(script) + 1));
+  if (base === 'cron.php') return cronRun();
+  occFail(`Could not open input file: ${script}`);
+}
+
+async function main(argv: string[]): Promise<void> {
+  const [mode = 'entrypoint', ...rest] = argv;
+  switch (mode) {
+    case 'entrypoint':
+      return entrypoint(rest);
+    case 'cron':
+      return cron();
+    case 'php':
+      return php(rest);
+    case 'occ':
+      return occ(rest);
+    default:
+      occFail(`unknown mode ${mode}`);
+  }
+}
+
+main(process.argv.slice(2)).catch((err: unknown) => {
+  process.stderr.write(`${String((err as Error)?.stack ?? err)}\n`);
+  process.exit(1);
+});
