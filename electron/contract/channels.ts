@@ -4,8 +4,17 @@
  * schemas with `satisfies Record<CallName, …>`, so a name here without a schema (or the reverse) fails
  * to compile.
  */
-export const callNames = ['app:info', 'profiles:list', 'profiles:save', 'profiles:remove'] as const;
-export const eventNames = ['profiles:changed'] as const;
+export const callNames = [
+  'app:info',
+  'profiles:list',
+  'profiles:save',
+  'profiles:remove',
+  'server:connect',
+  'server:disconnect',
+  'server:state',
+  'preflight:run',
+] as const;
+export const eventNames = ['profiles:changed', 'server:state'] as const;
 
 export type CallName = (typeof callNames)[number];
 export type EventName = (typeof eventNames)[number];

@@ -1,6 +1,8 @@
 import { z } from 'zod';
 import { AppInfo } from './app';
 import { ProfileInput, ProfileRef, ServerProfile } from './profiles';
+import { ConnectRequest, ConnectResult, ConnectionState, PreflightRunRequest, ProfileOnly, ServerStateEvent } from './server';
+import { PreflightReport } from './preflight';
 import type { CallName, EventName } from './channels';
 
 export { callNames, eventNames, isCallName, isEventName } from './channels';
@@ -18,11 +20,16 @@ export const calls = {
   'profiles:list': { input: NoInput, output: z.array(ServerProfile) },
   'profiles:save': { input: ProfileInput, output: ServerProfile },
   'profiles:remove': { input: ProfileRef, output: z.object({ removed: z.literal(true) }) },
+  'server:connect': { input: ConnectRequest, output: ConnectResult },
+  'server:disconnect': { input: ProfileOnly, output: z.object({ disconnected: z.literal(true) }) },
+  'server:state': { input: ProfileOnly, output: ConnectionState },
+  'preflight:run': { input: PreflightRunRequest, output: PreflightReport },
 } as const satisfies Record<CallName, { input: z.ZodType; output: z.ZodType }>;
 
 /** Every event main pushes to the renderer, declared once: name → payload schema. */
 export const events = {
   'profiles:changed': z.array(ServerProfile),
+  'server:state': ServerStateEvent,
 } as const satisfies Record<EventName, z.ZodType>;
 
 export type Calls = typeof calls;

@@ -29,6 +29,8 @@ export const errorCodes = [
   'ssh.sftp-failed',
   'ssh.checksum-mismatch',
   'ssh.protocol',
+  'secrets.unavailable',
+  'server.not-connected',
 ] as const;
 
 export const ErrorCode = z.enum(errorCodes);

@@ -5,3 +5,5 @@ export * from './contract';
 export * from './errors';
 export * from './profiles';
 export * from './validation';
+export * from './preflight';
+export * from './server';

@@ -1,32 +1,55 @@
+import os from 'node:os';
 import path from 'node:path';
 import type { AppInfo } from '../contract/app';
 import type { Handlers, Emit } from './ipc/dispatch';
 import type { Logger } from './log';
 import { ProfileStore } from './profiles/profile-store';
+import { ServerService, type PassphraseVault } from './server/server-service';
+import { HostKeyStore } from './ssh/host-keys';
+import { runPreflight } from './preflight/preflight';
 
 export interface CoreConfig {
   /** The app's private data folder (Electron's userData, or the web host's --data-dir). */
   readonly dataDir: string;
   readonly appInfo: AppInfo;
   readonly log: Logger;
+  /** OpenSSH known_hosts files that are read (never written); default ~/.ssh/known_hosts. */
+  readonly userKnownHosts?: readonly string[];
+  /** The OS keychain, where the shell has one. */
+  readonly vault?: PassphraseVault;
+  readonly agentSocket?: () => string | undefined;
 }
 
 /** The product's services, built once by a composition root (Electron main or the web host). */
 export interface CoreServices {
   readonly config: CoreConfig;
   readonly profiles: ProfileStore;
+  readonly hostKeys: HostKeyStore;
+  readonly servers: ServerService;
+  /** Pushes contract events to every open window (IPC in Electron, the socket in the web host). */
+  readonly emit: Emit;
 }
 
-export function createCoreServices(config: CoreConfig): CoreServices {
-  return {
-    config,
-    profiles: new ProfileStore(path.join(config.dataDir, 'profiles.json')),
-  };
+export function createCoreServices(config: CoreConfig, emit: Emit): CoreServices {
+  const profiles = new ProfileStore(path.join(config.dataDir, 'profiles.json'));
+  const hostKeys = new HostKeyStore(
+    path.join(config.dataDir, 'known-hosts.json'),
+    config.userKnownHosts ?? [path.join(os.homedir(), '.ssh', 'known_hosts')],
+  );
+  const servers = new ServerService({
+    profiles,
+    hostKeys,
+    vault: config.vault,
+    log: config.log,
+    agentSocket: config.agentSocket,
+    onState: (profileId, state) => emit('server:state', { profileId, state }),
+  });
+  return { config, profiles, hostKeys, servers, emit };
 }
 
-/** The contract's handlers over the services; `emit` pushes events to every open window. */
-export function createHandlers(services: CoreServices, emit: Emit): Handlers {
-  const profilesChanged = async (): Promise<void> => emit('profiles:changed', await services.profiles.list());
+/** The contract's handlers over the services. */
+export function createHandlers(services: CoreServices): Handlers {
+  const profilesChanged = async (): Promise<void> => services.emit('profiles:changed', await services.profiles.list());
   return {
     'app:info': () => services.config.appInfo,
     'profiles:list': () => services.profiles.list(),
@@ -36,9 +59,20 @@ export function createHandlers(services: CoreServices, emit: Emit): Handlers {
       return saved;
     },
     'profiles:remove': async ({ id }) => {
+      await services.servers.disconnect(id);
       await services.profiles.remove(id);
       await profilesChanged();
       return { removed: true } as const;
+    },
+    'server:connect': (input) => services.servers.connect(input),
+    'server:disconnect': async ({ profileId }) => {
+      await services.servers.disconnect(profileId);
+      return { disconnected: true } as const;
+    },
+    'server:state': ({ profileId }) => services.servers.state(profileId),
+    'preflight:run': async ({ profileId, dataPaths }) => {
+      const conn = services.servers.connection(profileId);
+      return runPreflight(conn, { dataPaths }, { now: () => new Date(), user: conn.target.username });
     },
   };
 }

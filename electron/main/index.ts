@@ -33,13 +33,17 @@ if (!app.requestSingleInstanceLock()) {
     serveRenderer(path.join(here, '../renderer'));
     const log = createLogger();
     const platform = ['linux', 'darwin', 'win32'].includes(process.platform) ? (process.platform as 'linux' | 'darwin' | 'win32') : 'other';
-    const services = createCoreServices({
-      dataDir: app.getPath('userData'),
-      appInfo: { name: app.getName(), version: app.getVersion(), platform, arch: process.arch, host: 'electron' },
-      log,
-    });
     const router = createElectronRouter();
-    registerContract(router, createHandlers(services, createEmitter(router, log)), {
+    const services = createCoreServices(
+      {
+        dataDir: app.getPath('userData'),
+        appInfo: { name: app.getName(), version: app.getVersion(), platform, arch: process.arch, host: 'electron' },
+        log,
+      },
+      createEmitter(router, log),
+    );
+    app.on('before-quit', () => void services.servers.closeAll());
+    registerContract(router, createHandlers(services), {
       isTrustedSender: (sender) => isTrustedUrl(sender.url, devUrl),
       log,
     });

@@ -52,7 +52,6 @@ const TYPES: Record<string, string> = {
 export async function startWebHost(opts: WebHostOptions): Promise<WebHost> {
   const token = randomBytes(24).toString('base64url');
   const sockets = new Set<WebSocket>();
-  const services = createCoreServices({ dataDir: opts.dataDir, appInfo: opts.appInfo, log: opts.log });
   const handlersByChannel = new Map<string, (sender: SenderInfo, payload: unknown) => Promise<Result<unknown>>>();
   const router: Router = {
     handle: (channel, dispatch) => void handlersByChannel.set(channel, dispatch),
@@ -62,8 +61,8 @@ export async function startWebHost(opts: WebHostOptions): Promise<WebHost> {
     },
   };
   let origin = '';
-  const emit = createEmitter(router, opts.log);
-  registerContract(router, createHandlers(services, emit), {
+  const services = createCoreServices({ dataDir: opts.dataDir, appInfo: opts.appInfo, log: opts.log }, createEmitter(router, opts.log));
+  registerContract(router, createHandlers(services), {
     isTrustedSender: (sender) => sender.url === origin,
     log: opts.log,
   });
@@ -116,6 +115,7 @@ export async function startWebHost(opts: WebHostOptions): Promise<WebHost> {
     port,
     services,
     close: async () => {
+      await services.servers.closeAll();
       for (const ws of sockets) ws.terminate();
       await new Promise<void>((resolve) => wss.close(() => resolve()));
       await new Promise<void>((resolve) => server.close(() => resolve()));

@@ -4,6 +4,7 @@ import type { ErrorShape } from '../../electron/contract/errors';
 import { ProfileForm } from '../components/ProfileForm';
 import { ProfileList } from '../components/ProfileList';
 import { ErrorNotice } from '../components/ErrorNotice';
+import { ServerStep } from '../components/ServerStep';
 import { asShape, useCall, useEvent } from '../hooks/use-call';
 import { call } from '../m2';
 
@@ -49,6 +50,9 @@ export function SetupPage() {
         {state.kind === 'failed' ? <ErrorNotice error={state.error} /> : null}
         {error ? <ErrorNotice error={error} /> : null}
         {state.kind === 'loading' && !pushed ? <p className="muted">Loading saved servers…</p> : <ProfileList profiles={profiles} onRemove={(id) => void remove(id)} />}
+        {profiles.map((p) => (
+          <ServerStep key={`${p.id}:${p.updatedAt}`} profile={p} />
+        ))}
         <ProfileForm onSaved={() => undefined} />
       </section>
     </>

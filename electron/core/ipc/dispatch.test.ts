@@ -15,6 +15,12 @@ function setup(overrides: Partial<Handlers> = {}) {
     'profiles:list': vi.fn(() => []),
     'profiles:save': vi.fn((input) => ({ ...input, id: 'home', createdAt: 'now', updatedAt: 'now' })),
     'profiles:remove': vi.fn(() => ({ removed: true }) as const),
+    'server:connect': vi.fn(() => ({ kind: 'connected', fingerprint: 'SHA256:x', host: 'h', port: 22 }) as const),
+    'server:disconnect': vi.fn(() => ({ disconnected: true }) as const),
+    'server:state': vi.fn(() => ({ kind: 'idle' }) as const),
+    'preflight:run': vi.fn(() => {
+      throw new Error('not used here');
+    }),
     ...overrides,
   } satisfies Handlers;
   const dispatch = createDispatcher(handlers, { isTrustedSender: (s) => s.url.startsWith('app://m2/'), log });

@@ -1,0 +1,50 @@
+import { z } from 'zod';
+import { ProfileId } from './profiles';
+import { PreflightRequest } from './preflight';
+
+export const ConnectRequest = z.object({
+  profileId: ProfileId,
+  /** The SHA256 fingerprint the admin confirmed on first contact; stored only if the server presents it. */
+  acceptFingerprint: z
+    .string()
+    .regex(/^SHA256:[A-Za-z0-9+/]{43}$/, 'Fingerprint: expected the SHA256:… form OpenSSH shows.')
+    .optional(),
+  /** Typed by the admin for this connection only; travels renderer → main, never back. */
+  password: z.string().min(1, 'Password: enter the server password.').max(1024).optional(),
+  passphrase: z.string().min(1, 'Passphrase: enter the key’s passphrase.').max(1024).optional(),
+  /** Keep the key's passphrase in the OS keychain for next time. */
+  rememberPassphrase: z.boolean().optional(),
+});
+export type ConnectRequest = z.input<typeof ConnectRequest>;
+
+/** Outcomes the admin decides on are values, not errors; failures arrive as error codes. */
+export const ConnectResult = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('connected'), fingerprint: z.string(), host: z.string(), port: z.number() }),
+  z.object({ kind: z.literal('confirm-host-key'), fingerprint: z.string(), keyType: z.string(), host: z.string(), port: z.number() }),
+  z.object({
+    kind: z.literal('host-key-changed'),
+    fingerprint: z.string(),
+    expected: z.array(z.string()),
+    keyType: z.string(),
+    host: z.string(),
+    port: z.number(),
+  }),
+]);
+export type ConnectResult = z.infer<typeof ConnectResult>;
+
+export const ConnectionState = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('idle') }),
+  z.object({ kind: z.literal('connecting'), attempt: z.number() }),
+  z.object({ kind: z.literal('connected'), since: z.string() }),
+  z.object({ kind: z.literal('reconnecting'), attempt: z.number(), retryInMs: z.number(), reason: z.string() }),
+  z.object({ kind: z.literal('closed') }),
+]);
+export type ConnectionState = z.infer<typeof ConnectionState>;
+
+export const ServerStateEvent = z.object({ profileId: ProfileId, state: ConnectionState });
+export type ServerStateEvent = z.infer<typeof ServerStateEvent>;
+
+export const ProfileOnly = z.object({ profileId: ProfileId });
+
+export const PreflightRunRequest = PreflightRequest.extend({ profileId: ProfileId });
+export type PreflightRunRequest = z.input<typeof PreflightRunRequest>;

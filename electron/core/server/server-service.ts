@@ -1,0 +1,159 @@
+import { readFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import type { ServerProfile } from '../../contract/profiles';
+import type { ConnectResult, ConnectionState } from '../../contract/server';
+import { AppError } from '../errors';
+import type { Logger } from '../log';
+import type { ProfileStore } from '../profiles/profile-store';
+import { Secret } from '../secrets/secret';
+import type { HostKeyStore } from '../ssh/host-keys';
+import { checkPrivateKey, SshConnection, type SshAuth } from '../ssh/ssh-connection';
+
+/** Where passphrases the admin asked to remember are kept (the OS keychain in the app). */
+export interface PassphraseVault {
+  get(profileId: string, name: string): Promise<Secret | undefined>;
+  set(profileId: string, name: string, value: Secret): Promise<void>;
+}
+
+export interface ServerServiceDeps {
+  readonly profiles: ProfileStore;
+  readonly hostKeys: HostKeyStore;
+  readonly vault?: PassphraseVault | undefined;
+  readonly log: Logger;
+  readonly onState: (profileId: string, state: ConnectionState) => void;
+  /** The SSH agent to use: SSH_AUTH_SOCK on Unix, Pageant or the OpenSSH pipe on Windows. */
+  readonly agentSocket?: () => string | undefined;
+  readonly homeDir?: string;
+}
+
+export interface ConnectInput {
+  readonly profileId: string;
+  readonly acceptFingerprint?: string | undefined;
+  readonly password?: string | undefined;
+  readonly passphrase?: string | undefined;
+  readonly rememberPassphrase?: boolean | undefined;
+}
+
+const PASSPHRASE = 'ssh-key-passphrase';
+
+export const defaultAgentSocket = (): string | undefined => {
+  if (process.env.SSH_AUTH_SOCK) return process.env.SSH_AUTH_SOCK;
+  // Windows: the built-in OpenSSH agent's pipe; ssh2 also understands 'pageant'.
+  return process.platform === 'win32' ? '\\\\.\\pipe\\openssh-ssh-agent' : undefined;
+};
+
+const expandHome = (p: string, home: string): string => (p === '~' ? home : p.startsWith('~/') ? path.join(home, p.slice(2)) : p);
+
+/**
+ * Keeps one SSH connection per server profile and hands it to everything that talks to that server
+ * (preflight, stack, status), so the server sees one TCP connection however many calls run at once.
+ */
+export class ServerService {
+  readonly #deps: ServerServiceDeps;
+  readonly #connections = new Map<string, SshConnection>();
+
+  constructor(deps: ServerServiceDeps) {
+    this.#deps = deps;
+  }
+
+  async #profile(id: string): Promise<ServerProfile> {
+    const profile = (await this.#deps.profiles.list()).find((p) => p.id === id);
+    if (!profile) throw new AppError('profile.not-found', `There is no server profile "${id}".`, { hint: 'Add the server first.', field: 'profileId' });
+    return profile;
+  }
+
+  async #auth(profile: ServerProfile, input: ConnectInput): Promise<SshAuth> {
+    switch (profile.auth.kind) {
+      case 'agent': {
+        const agent = (this.#deps.agentSocket ?? defaultAgentSocket)();
+        if (!agent) {
+          throw new AppError('ssh.agent-unavailable', 'No SSH agent is running on this computer.', {
+            hint: 'Start one (eval "$(ssh-agent)" and ssh-add), or choose a key file for this server.',
+            field: 'auth',
+          });
+        }
+        return { kind: 'agent', agent };
+      }
+      case 'key': {
+        const keyPath = expandHome(profile.auth.keyPath, this.#deps.homeDir ?? os.homedir());
+        let privateKey: Buffer;
+        try {
+          privateKey = await readFile(keyPath);
+        } catch (err) {
+          throw new AppError('ssh.key-unreadable', `The key file ${profile.auth.keyPath} cannot be read.`, {
+            cause: err,
+            hint: 'Check the path, and that this user may read the file.',
+            field: 'keyPath',
+          });
+        }
+        const typed = input.passphrase === undefined ? undefined : new Secret(input.passphrase);
+        const passphrase = typed ?? (await this.#deps.vault?.get(profile.id, PASSPHRASE).catch(() => undefined));
+        checkPrivateKey(privateKey, passphrase);
+        if (typed && input.rememberPassphrase && this.#deps.vault) await this.#deps.vault.set(profile.id, PASSPHRASE, typed);
+        return { kind: 'key', privateKey, ...(passphrase ? { passphrase } : {}) };
+      }
+      case 'password': {
+        if (input.password === undefined) {
+          throw new AppError('ssh.auth-failed', 'This server signs in with a password.', { hint: 'Enter the password for the first contact.', field: 'password' });
+        }
+        return { kind: 'password', password: new Secret(input.password) };
+      }
+      default: {
+        const never: never = profile.auth;
+        return never;
+      }
+    }
+  }
+
+  /** Connect (or reuse the live connection); first contact and changed keys come back for the admin to decide. */
+  async connect(input: ConnectInput): Promise<ConnectResult> {
+    const profile = await this.#profile(input.profileId);
+    const target = { host: profile.host, port: profile.port, username: profile.username };
+    const existing = this.#connections.get(profile.id);
+    if (existing && existing.state.kind === 'connected') {
+      const t = existing.target;
+      if (t.host === target.host && t.port === target.port && t.username === target.username) {
+        return { kind: 'connected', fingerprint: '', host: t.host, port: t.port };
+      }
+    }
+    const auth = await this.#auth(profile, input);
+    const conn = new SshConnection({ target, auth, hostKeys: this.#deps.hostKeys });
+    const outcome = await conn.connect(input.acceptFingerprint ? { acceptFingerprint: input.acceptFingerprint } : {});
+    const where = { host: profile.host, port: profile.port };
+    if (outcome.kind !== 'connected') {
+      await conn.close();
+      if (outcome.kind === 'host-key-changed') this.#deps.log.warn('refused a changed host key', { profile: profile.id, ...where, presented: outcome.fingerprint });
+      return { ...outcome, expected: 'expected' in outcome ? [...outcome.expected] : [], ...where } as ConnectResult;
+    }
+    await existing?.close();
+    this.#connections.set(profile.id, conn);
+    conn.on('state', (s) => this.#deps.onState(profile.id, s));
+    this.#deps.onState(profile.id, conn.state);
+    this.#deps.log.info('connected', { profile: profile.id, ...where });
+    return { kind: 'connected', fingerprint: outcome.fingerprint, ...where };
+  }
+
+  /** The live connection for a profile, for every service that talks to that server. */
+  connection(profileId: string): SshConnection {
+    const conn = this.#connections.get(profileId);
+    if (!conn || conn.state.kind === 'closed' || conn.state.kind === 'idle') {
+      throw new AppError('server.not-connected', 'Not connected to this server.', { hint: 'Connect to the server first (Setup → Server).', field: 'profileId' });
+    }
+    return conn;
+  }
+
+  state(profileId: string): ConnectionState {
+    return this.#connections.get(profileId)?.state ?? { kind: 'idle' };
+  }
+
+  async disconnect(profileId: string): Promise<void> {
+    const conn = this.#connections.get(profileId);
+    this.#connections.delete(profileId);
+    await conn?.close();
+  }
+
+  async closeAll(): Promise<void> {
+    await Promise.all([...this.#connections.keys()].map((id) => this.disconnect(id)));
+  }
+}
