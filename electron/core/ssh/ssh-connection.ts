@@ -2,12 +2,16 @@ import { createHash, randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import net from 'node:net';
 import path from 'node:path/posix';
-import { Client, utils, type ClientChannel, type ConnectConfig, type SFTPWrapper } from 'ssh2';
+// ssh2 is CommonJS: Node's ESM loader cannot name its exports, so take them from the default export.
+import ssh2, { type Client as SshClient, type ClientChannel, type ConnectConfig, type SFTPWrapper } from 'ssh2';
 import { AppError } from '../errors';
 import type { Secret } from '../secrets/secret';
 import { toShell, type Argv } from './argv';
 import type { HostKeyStore, HostKeyVerdict } from './host-keys';
 import type { CommandRunner, ExecOptions, ExecResult } from './runner';
+
+const { Client, utils } = ssh2;
+type Client = SshClient;
 
 export interface SshTarget {
   readonly host: string;
