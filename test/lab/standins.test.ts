@@ -185,6 +185,8 @@ afterAll(async () => {
   if (stack) {
     const r = await stack.down();
     expect(r.code).toBe(0);
+    const left = await exec('docker', ['volume', 'ls', '--quiet', '--filter', `label=com.docker.compose.project=${project}`]);
+    expect(left.stdout.trim()).toBe('');
   }
 });
 

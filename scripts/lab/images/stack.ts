@@ -83,9 +83,9 @@ export class StandInStack {
     ]);
   }
 
-  /** `down --volumes --remove-orphans` and remove the temp folder. */
+  /** `down --volumes --remove-orphans` for every profile (else volumes of profile-only services stay), then remove the temp folder. */
   async down(): Promise<ExecResult> {
-    const r = await this.compose(['down', '--volumes', '--remove-orphans', '--timeout', '5']);
+    const r = await this.compose(['--profile', '*', 'down', '--volumes', '--remove-orphans', '--timeout', '5']);
     rmSync(this.dir, { recursive: true, force: true });
     return r;
   }
