@@ -32,7 +32,7 @@ const stateLabel = (s: ConnectionState | undefined): string => {
 };
 
 /** Connect to one saved server: host-key confirmation, credentials when needed, then the preflight. */
-export function ServerStep({ profile }: { profile: ServerProfile }) {
+export function ServerStep({ profile, onRemove }: { profile: ServerProfile; onRemove: (id: string) => void }) {
   const [state, setState] = useState<ConnectionState | undefined>();
   const [pending, setPending] = useState<Pending | undefined>();
   const [error, setError] = useState<ErrorShape | undefined>();
@@ -94,9 +94,14 @@ export function ServerStep({ profile }: { profile: ServerProfile }) {
             {profile.username}@{profile.host}:{profile.port} · <span role="status">{stateLabel(state)}</span>
           </div>
         </div>
-        <button type="button" onClick={() => void connect()} disabled={busy} aria-label={`Connect to ${profile.name}`}>
-          {state?.kind === 'connected' ? 'Reconnect' : 'Connect'}
-        </button>
+        <div className="actions-inline">
+          <button type="button" onClick={() => void connect()} disabled={busy} aria-label={`Connect to ${profile.name}`}>
+            {state?.kind === 'connected' ? 'Reconnect' : 'Connect'}
+          </button>
+          <button type="button" className="secondary" onClick={() => onRemove(profile.id)} aria-label={`Remove ${profile.name}`}>
+            Remove
+          </button>
+        </div>
       </div>
       {needsSecret ? (
         <div className="form inline-form">

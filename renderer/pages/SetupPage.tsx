@@ -2,7 +2,6 @@ import { useCallback, useState } from 'react';
 import type { ServerProfile } from '../../electron/contract/profiles';
 import type { ErrorShape } from '../../electron/contract/errors';
 import { ProfileForm } from '../components/ProfileForm';
-import { ProfileList } from '../components/ProfileList';
 import { ErrorNotice } from '../components/ErrorNotice';
 import { ServerStep } from '../components/ServerStep';
 import { asShape, useCall, useEvent } from '../hooks/use-call';
@@ -49,10 +48,15 @@ export function SetupPage() {
         </p>
         {state.kind === 'failed' ? <ErrorNotice error={state.error} /> : null}
         {error ? <ErrorNotice error={error} /> : null}
-        {state.kind === 'loading' && !pushed ? <p className="muted">Loading saved servers…</p> : <ProfileList profiles={profiles} onRemove={(id) => void remove(id)} />}
-        {profiles.map((p) => (
-          <ServerStep key={`${p.id}:${p.updatedAt}`} profile={p} />
-        ))}
+        {state.kind === 'loading' && !pushed ? <p className="muted">Loading saved servers…</p> : null}
+        {state.kind !== 'loading' && profiles.length === 0 ? <p className="muted">No servers saved yet. Add your home server below.</p> : null}
+        <div role="list" aria-label="Saved servers">
+          {profiles.map((p) => (
+            <div role="listitem" key={`${p.id}:${p.updatedAt}`}>
+              <ServerStep profile={p} onRemove={(id) => void remove(id)} />
+            </div>
+          ))}
+        </div>
         <ProfileForm onSaved={() => undefined} />
       </section>
     </>

@@ -69,7 +69,7 @@ describe('Setup → Server and Preflight in Chromium against the lab', () => {
     const section = page.getByRole('region', { name: 'Server Lab sudo' });
     const checks = section.getByRole('list', { name: 'Preflight checks' });
     await checks.waitFor({ timeout: 60_000 });
-    const access = checks.getByRole('listitem', { name: /Docker access/i });
+    const access = checks.getByRole('listitem', { name: /Access to Docker/i });
     await expect(access.textContent()).resolves.toMatch(/sudo/i);
     await page.screenshot({ path: screenshotPath('e2e', 'server-sudo-user.png'), fullPage: true });
   });
