@@ -1,12 +1,13 @@
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync, chmodSync, chownSync } from 'node:fs';
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { aptEnsure, type AptNeed } from './apt';
 import { labPath } from './paths';
 import { canConnect, freePort, readPid, run, startDaemon, stopDaemon, waitFor } from './process';
 
-/** The lab's "home server" users: an admin in the docker group, and one that must use sudo. */
+/** The lab's "home server" users: an admin in the docker group, one that must use sudo, and one that signs in with a password. */
 export const LAB_ADMIN = 'm2admin';
 export const LAB_SUDO_USER = 'm2sudo';
+export const LAB_PASSWORD_USER = 'm2pass';
 
 export const sshdPackages: readonly AptNeed[] = [
   { bin: 'sshd', pkg: 'openssh-server' },
@@ -22,6 +23,15 @@ export interface LabUser {
   readonly passwordlessSudo: boolean;
 }
 
+/** A user with no authorized key, allowed to sign in with a password (first contact before a key is installed). */
+export interface LabPasswordUser {
+  readonly name: string;
+  /** The user's password (mode 0600); read it, never pass it on a command line. */
+  readonly passwordFile: string;
+  /** Where a test may store the key pair it generates and installs (nothing is there until it does). */
+  readonly keyPath: string;
+}
+
 export interface LabSshd {
   readonly host: '127.0.0.1';
   readonly port: number;
@@ -34,6 +44,7 @@ export interface LabSshd {
   readonly hostKeyPath: string;
   readonly admin: LabUser;
   readonly sudoUser: LabUser;
+  readonly passwordUser: LabPasswordUser;
 }
 
 const sshDir = (): string => labPath('ssh');
@@ -87,6 +98,19 @@ async function ensureUser(name: string, opts: { docker: boolean; sudo: boolean }
   return { name, keyPath, inDockerGroup: opts.docker, passwordlessSudo: opts.sudo };
 }
 
+/** A login with a random password (kept in .lab/ssh, 0600, set through chpasswd's stdin), no docker, no sudo, no key. */
+async function ensurePasswordUser(name: string): Promise<LabPasswordUser> {
+  if (!(await userExists(name))) await run('useradd', ['--create-home', '--shell', '/bin/bash', name]);
+  const groups = (await run('id', ['-nG', name])).split(/\s+/);
+  if (groups.includes('docker')) await run('gpasswd', ['--delete', name, 'docker']);
+  rmSync(`/etc/sudoers.d/m2-lab-${name}`, { force: true });
+  const passwordFile = labPath('ssh', `${name}.password`);
+  if (!existsSync(passwordFile)) writeFileSync(passwordFile, randomBytes(18).toString('base64url'), { mode: 0o600 });
+  chmodSync(passwordFile, 0o600);
+  await run('chpasswd', [], { input: `${name}:${readFileSync(passwordFile, 'utf8').trim()}\n` });
+  return { name, passwordFile, keyPath: labPath('ssh', `${name}_generated_ed25519`) };
+}
+
 function sshdConfig(port: number, hostKey: string): string {
   return [
     `Port ${port}`,
@@ -102,13 +126,16 @@ function sshdConfig(port: number, hostKey: string): string {
     'AllowTcpForwarding yes',
     'AllowStreamLocalForwarding yes',
     'X11Forwarding no',
-    `AllowUsers ${LAB_ADMIN} ${LAB_SUDO_USER}`,
+    `AllowUsers ${LAB_ADMIN} ${LAB_SUDO_USER} ${LAB_PASSWORD_USER}`,
     'Subsystem sftp internal-sftp',
     // VERBOSE logs every connection ("Connection from … port …"), so tests can count them.
     'LogLevel VERBOSE',
     'MaxStartups 50:30:100',
     'MaxSessions 64',
     'ClientAliveInterval 15',
+    // Match blocks run to the end of the file: keep this one last.
+    `Match User ${LAB_PASSWORD_USER}`,
+    '    PasswordAuthentication yes',
     '',
   ].join('\n');
 }
@@ -139,7 +166,8 @@ const readState = (): LabSshd | undefined => {
 /** OpenSSH on 127.0.0.1 with its own config and throwaway host key; idempotent. */
 export async function ensureSshd(opts: { port?: number } = {}): Promise<LabSshd> {
   const existing = readState();
-  if (existing && readPid('sshd') === existing.pid && (await canConnect(existing.port))) return existing;
+  // A state from before the password user existed means a config without it: restart with the new one.
+  if (existing?.passwordUser && readPid('sshd') === existing.pid && (await canConnect(existing.port))) return existing;
   if (existing) await stopDaemon('sshd');
 
   await installSshd();
@@ -149,6 +177,7 @@ export async function ensureSshd(opts: { port?: number } = {}): Promise<LabSshd>
   if (!existsSync(hostKeyPath)) await run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'm2-lab-host', '-f', hostKeyPath]);
   const admin = await ensureUser(LAB_ADMIN, { docker: true, sudo: false });
   const sudoUser = await ensureUser(LAB_SUDO_USER, { docker: false, sudo: true });
+  const passwordUser = await ensurePasswordUser(LAB_PASSWORD_USER);
 
   const port = opts.port ?? (await freePort());
   const configPath = labPath('ssh', 'sshd_config');
@@ -171,6 +200,7 @@ export async function ensureSshd(opts: { port?: number } = {}): Promise<LabSshd>
     hostKeyPath,
     admin,
     sudoUser,
+    passwordUser,
   };
   writeFileSync(stateFile(), JSON.stringify(sshd, null, 2));
   return sshd;
