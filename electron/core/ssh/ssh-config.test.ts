@@ -62,6 +62,11 @@ describe('importing ~/.ssh/config', () => {
     expect(inside?.warnings.join('\n')).toMatch(/ProxyJump "bastion\.example\.net" is not supported yet/);
   });
 
+  it('expands %h in IdentityFile to the lower-cased host name, as OpenSSH does', () => {
+    const c = candidatesFromConfig('Host up\n  HostName NAS.Home.Arpa\n  IdentityFile ~/.ssh/%h_%r\n  User root\n', ctx).candidates[0];
+    expect(c).toMatchObject({ host: 'nas.home.arpa', auth: { kind: 'key', keyPath: '/home/alice/.ssh/nas.home.arpa_root' } });
+  });
+
   it('reads a relative IdentityFile from the home folder and says so', () => {
     const rel = byAlias(candidatesFromConfig(fixture('basic.ssh_config'), ctx)).relative;
     expect(rel?.auth).toEqual({ kind: 'key', keyPath: '/home/alice/keys/relative_ed25519' });

@@ -308,7 +308,7 @@ function candidateFor(config: SSHConfig, alias: string, ctx: SshConfigContext, f
   const identityFiles = (Array.isArray(computed.identityfile) ? computed.identityfile : []).filter((f) => f.toLowerCase() !== 'none');
   const idFile = identityFiles[0];
   if (idFile !== undefined) {
-    const exp = expandTokens(idFile, { d: ctx.homeDir, u: ctx.localUser, h: host, n: alias, r: username, p: String(port) });
+    const exp = expandTokens(idFile, { d: ctx.homeDir, u: ctx.localUser, h: host.toLowerCase(), n: alias, r: username, p: String(port) });
     if ('unknown' in exp || /\$\{/.test(idFile)) {
       warnings.push(`IdentityFile ${shown(idFile)} uses ${'unknown' in exp ? exp.unknown : 'an environment variable'}, which M2 Companion does not expand; choose the key file by hand.`);
     } else {
@@ -401,8 +401,17 @@ export const diskConfigReader: ConfigFileReader = {
   readDir: (dir) => missingIsUndefined(() => readdir(dir)),
 };
 
+const currentUser = (): string => {
+  try {
+    return os.userInfo().username;
+  } catch {
+    // os.userInfo() throws for a uid without a passwd entry (some containers).
+    return process.env.USER ?? process.env.USERNAME ?? '';
+  }
+};
+
 /** Import ~/.ssh/config of this computer's user. No config file means no candidates, not an error. */
-export async function readUserSshConfig(homeDir: string = os.homedir(), localUser: string = os.userInfo().username): Promise<SshConfigImport> {
+export async function readUserSshConfig(homeDir: string = os.homedir(), localUser: string = currentUser()): Promise<SshConfigImport> {
   const file = path.join(homeDir, '.ssh', 'config');
   let text: string | undefined;
   try {
