@@ -9,9 +9,11 @@ export const callNames = [
   'profiles:list',
   'profiles:save',
   'profiles:remove',
+  'profiles:import-ssh-config',
   'server:connect',
   'server:disconnect',
   'server:state',
+  'server:install-key',
   'preflight:run',
 ] as const;
 export const eventNames = ['profiles:changed', 'server:state'] as const;

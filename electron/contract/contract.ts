@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { AppInfo } from './app';
 import { ProfileInput, ProfileRef, ServerProfile } from './profiles';
-import { ConnectRequest, ConnectResult, ConnectionState, PreflightRunRequest, ProfileOnly, ServerStateEvent } from './server';
+import { ConnectRequest, ConnectResult, ConnectionState, InstallKeyResult, PreflightRunRequest, ProfileOnly, ServerStateEvent, SshConfigImport } from './server';
 import { PreflightReport } from './preflight';
 import type { CallName, EventName } from './channels';
 
@@ -20,9 +20,11 @@ export const calls = {
   'profiles:list': { input: NoInput, output: z.array(ServerProfile) },
   'profiles:save': { input: ProfileInput, output: ServerProfile },
   'profiles:remove': { input: ProfileRef, output: z.object({ removed: z.literal(true) }) },
+  'profiles:import-ssh-config': { input: NoInput, output: SshConfigImport },
   'server:connect': { input: ConnectRequest, output: ConnectResult },
   'server:disconnect': { input: ProfileOnly, output: z.object({ disconnected: z.literal(true) }) },
   'server:state': { input: ProfileOnly, output: ConnectionState },
+  'server:install-key': { input: ProfileOnly, output: InstallKeyResult },
   'preflight:run': { input: PreflightRunRequest, output: PreflightReport },
 } as const satisfies Record<CallName, { input: z.ZodType; output: z.ZodType }>;
 

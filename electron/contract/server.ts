@@ -48,3 +48,22 @@ export const ProfileOnly = z.object({ profileId: ProfileId });
 
 export const PreflightRunRequest = PreflightRequest.extend({ profileId: ProfileId });
 export type PreflightRunRequest = z.input<typeof PreflightRunRequest>;
+
+/** A server found in ~/.ssh/config, ready to be saved as a profile (or explained when it cannot be). */
+export const SshConfigCandidate = z.object({
+  alias: z.string(),
+  name: z.string(),
+  host: z.string(),
+  port: z.number(),
+  username: z.string(),
+  auth: z.discriminatedUnion('kind', [z.object({ kind: z.literal('agent') }), z.object({ kind: z.literal('key'), keyPath: z.string() })]),
+  proxyJump: z.string().optional(),
+  warnings: z.array(z.string()),
+});
+export type SshConfigCandidate = z.infer<typeof SshConfigCandidate>;
+
+export const SshConfigImport = z.object({ candidates: z.array(SshConfigCandidate), warnings: z.array(z.string()) });
+export type SshConfigImport = z.infer<typeof SshConfigImport>;
+
+export const InstallKeyResult = z.object({ keyPath: z.string(), fingerprint: z.string(), installed: z.enum(['added', 'present']) });
+export type InstallKeyResult = z.infer<typeof InstallKeyResult>;

@@ -7,6 +7,7 @@ import { ProfileStore } from './profiles/profile-store';
 import { ServerService, type PassphraseVault } from './server/server-service';
 import { HostKeyStore } from './ssh/host-keys';
 import { runPreflight } from './preflight/preflight';
+import { readUserSshConfig } from './ssh/ssh-config';
 
 export interface CoreConfig {
   /** The app's private data folder (Electron's userData, or the web host's --data-dir). */
@@ -42,6 +43,7 @@ export function createCoreServices(config: CoreConfig, emit: Emit): CoreServices
     vault: config.vault,
     log: config.log,
     agentSocket: config.agentSocket,
+    keysDir: path.join(config.dataDir, 'keys'),
     onState: (profileId, state) => emit('server:state', { profileId, state }),
   });
   return { config, profiles, hostKeys, servers, emit };
@@ -64,7 +66,19 @@ export function createHandlers(services: CoreServices): Handlers {
       await profilesChanged();
       return { removed: true } as const;
     },
+    'profiles:import-ssh-config': async () => {
+      const found = await readUserSshConfig();
+      return {
+        candidates: found.candidates.map((c) => ({ ...c, warnings: [...c.warnings], ...(c.proxyJump ? { proxyJump: c.proxyJump } : {}) })),
+        warnings: [...found.warnings],
+      };
+    },
     'server:connect': (input) => services.servers.connect(input),
+    'server:install-key': async ({ profileId }) => {
+      const result = await services.servers.installKey(profileId);
+      await profilesChanged();
+      return result;
+    },
     'server:disconnect': async ({ profileId }) => {
       await services.servers.disconnect(profileId);
       return { disconnected: true } as const;

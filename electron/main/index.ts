@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { createCoreServices, createHandlers } from '../core/services';
 import { createEmitter, registerContract } from '../core/ipc/dispatch';
 import { createLogger } from '../core/log';
+import { KeyringSecretStore } from '../core/secrets/keychain';
 import { createElectronRouter } from './ipc-router';
 import { registerAppScheme, serveRenderer } from './protocol';
 import { hardenApp, hardenSession, isTrustedUrl } from './security';
@@ -39,6 +40,7 @@ if (!app.requestSingleInstanceLock()) {
         dataDir: app.getPath('userData'),
         appInfo: { name: app.getName(), version: app.getVersion(), platform, arch: process.arch, host: 'electron' },
         log,
+        vault: new KeyringSecretStore(),
       },
       createEmitter(router, log),
     );

@@ -7,6 +7,7 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import type { Result } from '../contract/errors';
 import { registerContract, createEmitter, type Router, type SenderInfo } from '../core/ipc/dispatch';
 import { createCoreServices, createHandlers, type CoreServices } from '../core/services';
+import { KeyringSecretStore } from '../core/secrets/keychain';
 import type { Logger } from '../core/log';
 import type { AppInfo } from '../contract/app';
 import { ClientMessage, CLIENT_SCRIPT_PATH, TOKEN_PARAM, WS_PATH, type ServerMessage } from './protocol';
@@ -61,7 +62,10 @@ export async function startWebHost(opts: WebHostOptions): Promise<WebHost> {
     },
   };
   let origin = '';
-  const services = createCoreServices({ dataDir: opts.dataDir, appInfo: opts.appInfo, log: opts.log }, createEmitter(router, opts.log));
+  const services = createCoreServices(
+    { dataDir: opts.dataDir, appInfo: opts.appInfo, log: opts.log, vault: new KeyringSecretStore() },
+    createEmitter(router, opts.log),
+  );
   registerContract(router, createHandlers(services), {
     isTrustedSender: (sender) => sender.url === origin,
     log: opts.log,

@@ -1,4 +1,4 @@
-import { useCallback, useState } from 'react';
+import { useCallback, useEffect, useState } from 'react';
 import type { ErrorShape } from '../../electron/contract/errors';
 import type { PreflightReport } from '../../electron/contract/preflight';
 import type { ServerProfile } from '../../electron/contract/profiles';
@@ -41,6 +41,14 @@ export function ServerStep({ profile, onRemove }: { profile: ServerProfile; onRe
   const [dataPath, setDataPath] = useState(`/home/${profile.username}`);
   const [report, setReport] = useState<PreflightReport | undefined>();
 
+  useEffect(() => {
+    let live = true;
+    window.m2.invoke('server:state', { profileId: profile.id }).then((r) => live && r.ok && setState(r.value), () => undefined);
+    return () => {
+      live = false;
+    };
+  }, [profile.id]);
+
   useEvent(
     'server:state',
     useCallback((e: ServerStateEvent) => (e.profileId === profile.id ? setState(e.state) : undefined), [profile.id]),
@@ -53,6 +61,18 @@ export function ServerStep({ profile, onRemove }: { profile: ServerProfile; onRe
     setError(undefined);
     try {
       setReport(await call('preflight:run', { profileId: profile.id, dataPaths: [dataPath] }));
+    } catch (err) {
+      setError(asShape(err));
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  const installKey = async () => {
+    setBusy(true);
+    setError(undefined);
+    try {
+      await call('server:install-key', { profileId: profile.id });
     } catch (err) {
       setError(asShape(err));
     } finally {
@@ -122,6 +142,17 @@ export function ServerStep({ profile, onRemove }: { profile: ServerProfile; onRe
       ) : null}
       {pending?.kind === 'host-key-changed' ? (
         <HostKeyChangedDialog host={pending.host} port={pending.port} fingerprint={pending.fingerprint} expected={pending.expected} onClose={() => setPending(undefined)} />
+      ) : null}
+      {state?.kind === 'connected' && profile.auth.kind === 'password' ? (
+        <div className="notice" role="group" aria-label="Switch to a key">
+          <p>
+            You signed in with a password. Passwords are for the first contact only: M2 Companion can create a key for this server, install it in
+            the server’s authorized_keys, and sign in with it from now on.
+          </p>
+          <button type="button" onClick={() => void installKey()} disabled={busy}>
+            Create a key and use it
+          </button>
+        </div>
       ) : null}
       {state?.kind === 'connected' || report ? (
         <div className="preflight">

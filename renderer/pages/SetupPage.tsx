@@ -4,6 +4,7 @@ import type { ErrorShape } from '../../electron/contract/errors';
 import { ProfileForm } from '../components/ProfileForm';
 import { ErrorNotice } from '../components/ErrorNotice';
 import { ServerStep } from '../components/ServerStep';
+import { SshConfigImport } from '../components/SshConfigImport';
 import { asShape, useCall, useEvent } from '../hooks/use-call';
 import { call } from '../m2';
 
@@ -58,6 +59,7 @@ export function SetupPage() {
           ))}
         </div>
         <ProfileForm onSaved={() => undefined} />
+        <SshConfigImport />
       </section>
     </>
   );

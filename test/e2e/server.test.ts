@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
@@ -108,6 +108,48 @@ describe('Setup → Server and Preflight in Chromium against the lab', () => {
       await page2.close();
       await host2.stop();
       rmSync(other, { recursive: true, force: true });
+    }
+  });
+
+  it('imports a host from ~/.ssh/config, connects to it and explains what it cannot use', async () => {
+    const home = mkdtempSync(path.join(os.tmpdir(), 'm2-e2e-home-'));
+    mkdirSync(path.join(home, '.ssh'), { mode: 0o700 });
+    writeFileSync(
+      path.join(home, '.ssh', 'config'),
+      [
+        'Host homelab',
+        `  HostName ${lab.ssh.host}`,
+        `  Port ${lab.ssh.port}`,
+        `  User ${lab.ssh.admin.name}`,
+        `  IdentityFile ${lab.ssh.admin.keyPath}`,
+        'Host evil',
+        '  HostName $(touch /tmp/m2-e2e-pwned)',
+        'Host *',
+        '  ServerAliveInterval 30',
+        '',
+      ].join('\n'),
+    );
+    const data = mkdtempSync(path.join(os.tmpdir(), 'm2-e2e-import-'));
+    const host3 = await startWebHostProcess({ dataDir: data, env: { HOME: home } });
+    const page3 = await browser.newPage();
+    try {
+      await page3.goto(host3.url);
+      await page3.getByRole('button', { name: 'Import from SSH config' }).click();
+      const found = page3.getByRole('list', { name: 'Hosts in SSH config' });
+      await found.waitFor();
+      await expect(found.getByRole('listitem').count()).resolves.toBe(1);
+      await expect(page3.getByText(/evil/).first().textContent()).resolves.toMatch(/evil/);
+      await page3.screenshot({ path: screenshotPath('e2e', 'server-import-ssh-config.png'), fullPage: true });
+      await found.getByRole('button', { name: 'Add homelab' }).click();
+      await page3.getByRole('button', { name: 'Connect to homelab' }).click();
+      await page3.getByRole('dialog', { name: 'Confirm the server’s identity' }).getByRole('button', { name: 'Trust and connect' }).click();
+      await page3.getByRole('region', { name: 'Server homelab' }).getByRole('list', { name: 'Preflight checks' }).waitFor({ timeout: 60_000 });
+      expect(existsSync('/tmp/m2-e2e-pwned')).toBe(false);
+    } finally {
+      await page3.close();
+      await host3.stop();
+      rmSync(home, { recursive: true, force: true });
+      rmSync(data, { recursive: true, force: true });
     }
   });
 });

@@ -2,9 +2,10 @@ import { randomBytes } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ensureKeychain } from '../../scripts/lab/keychain';
 import { run } from '../../scripts/lab/process';
+import type * as Keyring from '@napi-rs/keyring';
 
 // The keyring library is loaded only after the lab bus address is in process.env (libsecret/dbus read it at first use).
-type KeyringModule = typeof import('@napi-rs/keyring');
+type KeyringModule = typeof Keyring;
 let keyring: KeyringModule;
 let env: NodeJS.ProcessEnv;
 

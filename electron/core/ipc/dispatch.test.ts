@@ -10,17 +10,21 @@ const trusted = { url: 'app://m2/index.html' };
 function setup(overrides: Partial<Handlers> = {}) {
   const lines: LogLine[] = [];
   const log = createLogger((l) => lines.push(JSON.parse(l) as LogLine));
+  // Channels a test does not exercise answer with a throw, so a wrong route cannot pass silently.
+  const unused = Object.fromEntries(
+    callNames.map((c) => [
+      c,
+      vi.fn(() => {
+        throw new Error(`${c} is not used here`);
+      }),
+    ]),
+  ) as unknown as Handlers;
   const handlers = {
+    ...unused,
     'app:info': vi.fn(() => ({ name: 'M2 Companion', version: '1.0.0', platform: 'linux', arch: 'x64', host: 'web' }) as const),
     'profiles:list': vi.fn(() => []),
     'profiles:save': vi.fn((input) => ({ ...input, id: 'home', createdAt: 'now', updatedAt: 'now' })),
     'profiles:remove': vi.fn(() => ({ removed: true }) as const),
-    'server:connect': vi.fn(() => ({ kind: 'connected', fingerprint: 'SHA256:x', host: 'h', port: 22 }) as const),
-    'server:disconnect': vi.fn(() => ({ disconnected: true }) as const),
-    'server:state': vi.fn(() => ({ kind: 'idle' }) as const),
-    'preflight:run': vi.fn(() => {
-      throw new Error('not used here');
-    }),
     ...overrides,
   } satisfies Handlers;
   const dispatch = createDispatcher(handlers, { isTrustedSender: (s) => s.url.startsWith('app://m2/'), log });

@@ -9,6 +9,8 @@ import type { ProfileStore } from '../profiles/profile-store';
 import { Secret } from '../secrets/secret';
 import type { HostKeyStore } from '../ssh/host-keys';
 import { checkPrivateKey, SshConnection, type SshAuth } from '../ssh/ssh-connection';
+import { generateEd25519KeyPair, installAuthorizedKey, saveKeyPair } from '../ssh/key-install';
+import type { InstallKeyResult } from '../../contract/server';
 
 /** Where passphrases the admin asked to remember are kept (the OS keychain in the app). */
 export interface PassphraseVault {
@@ -25,6 +27,8 @@ export interface ServerServiceDeps {
   /** The SSH agent to use: SSH_AUTH_SOCK on Unix, Pageant or the OpenSSH pipe on Windows. */
   readonly agentSocket?: () => string | undefined;
   readonly homeDir?: string;
+  /** Where keys the app generates for servers are kept on this computer (mode 0600). */
+  readonly keysDir: string;
 }
 
 export interface ConnectInput {
@@ -151,6 +155,28 @@ export class ServerService {
     const conn = this.#connections.get(profileId);
     this.#connections.delete(profileId);
     await conn?.close();
+  }
+
+  /**
+   * Password on first contact only: generate an ed25519 key pair, install its public half in the
+   * server's authorized_keys over the live (password) connection, and switch the profile to the key.
+   */
+  async installKey(profileId: string): Promise<InstallKeyResult> {
+    const profile = await this.#profile(profileId);
+    const conn = this.connection(profileId);
+    const pair = generateEd25519KeyPair(`m2-companion@${profile.id}`);
+    const { privateKeyPath } = await saveKeyPair(this.#deps.keysDir, `${profile.id}_ed25519`, pair);
+    const installed = await installAuthorizedKey(conn, pair.publicKey);
+    await this.#deps.profiles.save({
+      id: profile.id,
+      name: profile.name,
+      host: profile.host,
+      port: profile.port,
+      username: profile.username,
+      auth: { kind: 'key', keyPath: privateKeyPath },
+    });
+    this.#deps.log.info('installed a generated key', { profile: profile.id, fingerprint: pair.fingerprint, installed });
+    return { keyPath: privateKeyPath, fingerprint: pair.fingerprint, installed };
   }
 
   async closeAll(): Promise<void> {

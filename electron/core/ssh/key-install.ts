@@ -5,13 +5,16 @@
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { utils } from 'ssh2';
+// ssh2 is CommonJS: Node's ESM loader cannot name its exports.
+import ssh2 from 'ssh2';
 import { AppError } from '../errors';
 import { writeFileAtomic } from '../fs/atomic-write';
 import { Secret } from '../secrets/secret';
 import { fingerprintSha256, keyTypeOf } from './host-keys';
 import type { Argv } from './argv';
 import type { SshConnection } from './ssh-connection';
+
+const { utils } = ssh2;
 
 export interface GeneratedKeyPair {
   /** OpenSSH-format private key (`-----BEGIN OPENSSH PRIVATE KEY-----`), encrypted when a passphrase was given. */
