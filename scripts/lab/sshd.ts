@@ -140,19 +140,36 @@ function sshdConfig(port: number, hostKey: string): string {
   ].join('\n');
 }
 
-/** Regenerate the lab's host key (a "server reinstalled" or a man in the middle, as the client sees it). */
-export async function regenerateHostKey(): Promise<{ hostPublicKey: string; hostKeyFingerprint: string }> {
+async function restartWithHostKey(make: (hostKey: string) => Promise<void>): Promise<LabSshd> {
   const hostKey = labPath('ssh', 'ssh_host_ed25519_key');
   rmSync(hostKey, { force: true });
   rmSync(`${hostKey}.pub`, { force: true });
-  await run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'm2-lab-host', '-f', hostKey]);
+  await make(hostKey);
   const state = readState();
   if (state) {
     await stopDaemon('sshd');
     rmSync(stateFile(), { force: true });
   }
-  const sshd = await ensureSshd({ port: state?.port });
-  return { hostPublicKey: sshd.hostPublicKey, hostKeyFingerprint: sshd.hostKeyFingerprint };
+  return ensureSshd({ port: state?.port });
+}
+
+/**
+ * Run `fn` while the lab's sshd presents a freshly generated host key (a "server reinstalled" or a man
+ * in the middle, as the client sees it), then put the original key back on the same port, so that
+ * every other test keeps seeing the fingerprint the lab announced.
+ */
+export async function withRegeneratedHostKey<T>(fn: (fresh: { hostPublicKey: string; hostKeyFingerprint: string }) => Promise<T>): Promise<T> {
+  const hostKey = labPath('ssh', 'ssh_host_ed25519_key');
+  const original = { priv: readFileSync(hostKey), pub: readFileSync(`${hostKey}.pub`) };
+  try {
+    const sshd = await restartWithHostKey((k) => run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'm2-lab-host', '-f', k]).then(() => undefined));
+    return await fn({ hostPublicKey: sshd.hostPublicKey, hostKeyFingerprint: sshd.hostKeyFingerprint });
+  } finally {
+    await restartWithHostKey(async (k) => {
+      writeFileSync(k, original.priv, { mode: 0o600 });
+      writeFileSync(`${k}.pub`, original.pub, { mode: 0o644 });
+    });
+  }
 }
 
 const readState = (): LabSshd | undefined => {

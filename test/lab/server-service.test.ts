@@ -85,7 +85,10 @@ describe('connecting through the contract, as the renderer does (lab sshd)', () 
       auth: { kind: 'key', keyPath: lab.ssh.admin.keyPath },
     })) as { id: string };
     await expect(call('preflight:run', { profileId: profile.id, dataPaths: ['/tmp'] })).rejects.toMatchObject({ code: 'server.not-connected' });
-    expect(await call('server:connect', { profileId: profile.id })).toMatchObject({ kind: 'connected' });
+    const first = (await call('server:connect', { profileId: profile.id })) as { kind: string; fingerprint: string };
+    if (first.kind === 'confirm-host-key') {
+      expect(await call('server:connect', { profileId: profile.id, acceptFingerprint: first.fingerprint })).toMatchObject({ kind: 'connected' });
+    } else expect(first.kind).toBe('connected');
     const report = (await call('preflight:run', { profileId: profile.id, dataPaths: ['/tmp'] })) as { dockerAccess: { kind: string } };
     expect(report.dockerAccess).toEqual({ kind: 'group' });
     await expect(call('preflight:run', { profileId: profile.id, dataPaths: ['relative/path'] })).rejects.toMatchObject({ code: 'ipc.invalid' });

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { HostKeyStore } from '../../electron/core/ssh/host-keys';
 import { SshConnection, type ConnectionState } from '../../electron/core/ssh/ssh-connection';
 import { withSudo } from '../../electron/core/ssh/argv';
-import { ensureSshd, regenerateHostKey, sshdConnectionCount, type LabSshd } from '../../scripts/lab/sshd';
+import { ensureSshd, sshdConnectionCount, withRegeneratedHostKey, type LabSshd } from '../../scripts/lab/sshd';
 import { run, waitFor } from '../../scripts/lab/process';
 import { connectToLab, freshHostKeys, keyAuth } from '../support/ssh';
 
@@ -164,19 +164,19 @@ describe('one SSH connection to the lab server', () => {
     await expect(noName.connect()).rejects.toMatchObject({ code: 'ssh.unknown-host', field: 'host' });
   });
 
-  // Last: it changes the lab's host key (and restarts its sshd on the same port).
   it('refuses a changed host key, showing both fingerprints, and changes nothing', async () => {
     const store = await freshHostKeysTrusting();
     const oldFingerprint = sshd.hostKeyFingerprint;
-    const fresh = await regenerateHostKey();
-    sshd = await ensureSshd();
-    expect(fresh.hostKeyFingerprint).not.toBe(oldFingerprint);
-    const c = new SshConnection({ target: { host: sshd.host, port: sshd.port, username: sshd.admin.name }, auth: keyAuth(sshd.admin), hostKeys: store });
-    expect(await c.connect()).toEqual({ kind: 'host-key-changed', fingerprint: fresh.hostKeyFingerprint, expected: [oldFingerprint], keyType: 'ssh-ed25519' });
-    // Accepting on first-contact terms does not override a change.
-    expect(await c.connect({ acceptFingerprint: fresh.hostKeyFingerprint })).toMatchObject({ kind: 'host-key-changed' });
-    const stored = await store.entries();
-    expect(stored).toHaveLength(1);
+    await withRegeneratedHostKey(async (fresh) => {
+      expect(fresh.hostKeyFingerprint).not.toBe(oldFingerprint);
+      const c = new SshConnection({ target: { host: sshd.host, port: sshd.port, username: sshd.admin.name }, auth: keyAuth(sshd.admin), hostKeys: store });
+      expect(await c.connect()).toEqual({ kind: 'host-key-changed', fingerprint: fresh.hostKeyFingerprint, expected: [oldFingerprint], keyType: 'ssh-ed25519' });
+      // Accepting on first-contact terms does not override a change.
+      expect(await c.connect({ acceptFingerprint: fresh.hostKeyFingerprint })).toMatchObject({ kind: 'host-key-changed' });
+      expect(await store.entries()).toHaveLength(1);
+    });
+    // The original key is back: the stored one is trusted again.
+    expect((await ensureSshd()).hostKeyFingerprint).toBe(oldFingerprint);
   });
 
   /** A store that already trusts the lab's current host key (as after a confirmed first contact). */
