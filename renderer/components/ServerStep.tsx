@@ -38,6 +38,7 @@ export function ServerStep({ profile, onRemove }: { profile: ServerProfile; onRe
   const [error, setError] = useState<ErrorShape | undefined>();
   const [busy, setBusy] = useState(false);
   const [secret, setSecret] = useState('');
+  const [remember, setRemember] = useState(false);
   const [dataPath, setDataPath] = useState(`/home/${profile.username}`);
   const [report, setReport] = useState<PreflightReport | undefined>();
 
@@ -89,7 +90,7 @@ export function ServerStep({ profile, onRemove }: { profile: ServerProfile; onRe
         profileId: profile.id,
         ...(acceptFingerprint ? { acceptFingerprint } : {}),
         ...(needsSecret === 'password' && secret ? { password: secret } : {}),
-        ...(needsSecret === 'passphrase' && secret ? { passphrase: secret } : {}),
+        ...(needsSecret === 'passphrase' && secret ? { passphrase: secret, rememberPassphrase: remember } : {}),
       });
       setSecret('');
       if (result.kind === 'connected') {
@@ -127,6 +128,11 @@ export function ServerStep({ profile, onRemove }: { profile: ServerProfile; onRe
         <div className="form inline-form">
           <label htmlFor={`${profile.id}-secret`}>{needsSecret === 'password' ? 'Password' : 'Key passphrase'}</label>
           <input id={`${profile.id}-secret`} type="password" value={secret} onChange={(e) => setSecret(e.target.value)} autoComplete="off" />
+          {needsSecret === 'passphrase' ? (
+            <label className="check-label">
+              <input type="checkbox" checked={remember} onChange={(e) => setRemember(e.target.checked)} /> Remember it in this computer’s keychain
+            </label>
+          ) : null}
         </div>
       ) : null}
       {error ? <ErrorNotice error={error} /> : null}
