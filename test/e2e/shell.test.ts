@@ -30,7 +30,7 @@ describe('the app shell in Chromium through the web host', () => {
     rmSync(dataDir, { recursive: true, force: true });
   });
 
-  it('loads, removes the token from the address bar and exposes only a frozen (globalThis as PageGlobals).m2', async () => {
+  it('loads, removes the token from the address bar and exposes only a frozen window.m2', async () => {
     await expect(page.getByRole('navigation', { name: 'Main' }).isVisible()).resolves.toBe(true);
     expect(page.url()).not.toContain('token=');
     const shape = await page.evaluate(() => {
