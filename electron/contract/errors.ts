@@ -31,6 +31,18 @@ export const errorCodes = [
   'ssh.protocol',
   'secrets.unavailable',
   'server.not-connected',
+  'stack.invalid-settings',
+  'stack.data-path',
+  'stack.port-taken',
+  'stack.image-missing',
+  'stack.compose-invalid',
+  'stack.docker-unavailable',
+  'stack.apply-failed',
+  'stack.busy',
+  'stack.secret-missing',
+  'stack.not-installed',
+  'stack.configure-failed',
+  'stack.remote-failed',
 ] as const;
 
 export const ErrorCode = z.enum(errorCodes);
