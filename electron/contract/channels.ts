@@ -15,8 +15,14 @@ export const callNames = [
   'server:state',
   'server:install-key',
   'preflight:run',
+  'stack:settings',
+  'stack:save-settings',
+  'stack:plan',
+  'stack:apply',
+  'stack:status',
+  'stack:secrets',
 ] as const;
-export const eventNames = ['profiles:changed', 'server:state'] as const;
+export const eventNames = ['profiles:changed', 'server:state', 'stack:progress'] as const;
 
 export type CallName = (typeof callNames)[number];
 export type EventName = (typeof eventNames)[number];

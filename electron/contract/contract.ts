@@ -3,6 +3,7 @@ import { AppInfo } from './app';
 import { ProfileInput, ProfileRef, ServerProfile } from './profiles';
 import { ConnectRequest, ConnectResult, ConnectionState, InstallKeyResult, PreflightRunRequest, ProfileOnly, ServerStateEvent, SshConfigImport } from './server';
 import { PreflightReport } from './preflight';
+import { ApplyResult, SecretSummary, StackApplyRequest, StackPlan, StackProgress, StackSettingsRequest, StackSettingsSave, StackSettingsView, StackStatus } from './stack';
 import type { CallName, EventName } from './channels';
 
 export { callNames, eventNames, isCallName, isEventName } from './channels';
@@ -26,12 +27,23 @@ export const calls = {
   'server:state': { input: ProfileOnly, output: ConnectionState },
   'server:install-key': { input: ProfileOnly, output: InstallKeyResult },
   'preflight:run': { input: PreflightRunRequest, output: PreflightReport },
+  /** The stack settings of a server (defaults until saved), with what detection suggests and the pinned images. */
+  'stack:settings': { input: StackSettingsRequest, output: StackSettingsView },
+  'stack:save-settings': { input: StackSettingsSave, output: StackSettingsView },
+  /** What applying would change on the server: file diffs (secrets masked) and service actions. Changes nothing. */
+  'stack:plan': { input: StackSettingsRequest, output: StackPlan },
+  /** Upload, pull, start, health-check and switch; rolls back by itself on failure. Progress arrives as `stack:progress`. */
+  'stack:apply': { input: StackApplyRequest, output: ApplyResult },
+  'stack:status': { input: StackSettingsRequest, output: StackStatus },
+  /** The generated secrets of a server, masked: values never reach the renderer. */
+  'stack:secrets': { input: StackSettingsRequest, output: z.array(SecretSummary) },
 } as const satisfies Record<CallName, { input: z.ZodType; output: z.ZodType }>;
 
 /** Every event main pushes to the renderer, declared once: name → payload schema. */
 export const events = {
   'profiles:changed': z.array(ServerProfile),
   'server:state': ServerStateEvent,
+  'stack:progress': StackProgress,
 } as const satisfies Record<EventName, z.ZodType>;
 
 export type Calls = typeof calls;

@@ -8,6 +8,8 @@ import { ServerService, type PassphraseVault } from './server/server-service';
 import { HostKeyStore } from './ssh/host-keys';
 import { runPreflight } from './preflight/preflight';
 import { readUserSshConfig } from './ssh/ssh-config';
+import { StackSettingsStore } from './stack/settings-store';
+import { StackService } from './stack/stack-service';
 
 export interface CoreConfig {
   /** The app's private data folder (Electron's userData, or the web host's --data-dir). */
@@ -27,6 +29,7 @@ export interface CoreServices {
   readonly profiles: ProfileStore;
   readonly hostKeys: HostKeyStore;
   readonly servers: ServerService;
+  readonly stack: StackService;
   /** Pushes contract events to every open window (IPC in Electron, the socket in the web host). */
   readonly emit: Emit;
 }
@@ -46,7 +49,13 @@ export function createCoreServices(config: CoreConfig, emit: Emit): CoreServices
     keysDir: path.join(config.dataDir, 'keys'),
     onState: (profileId, state) => emit('server:state', { profileId, state }),
   });
-  return { config, profiles, hostKeys, servers, emit };
+  const stack = new StackService({
+    settings: new StackSettingsStore(path.join(config.dataDir, 'stacks')),
+    servers,
+    log: config.log,
+    onProgress: (p) => emit('stack:progress', p),
+  });
+  return { config, profiles, hostKeys, servers, stack, emit };
 }
 
 /** The contract's handlers over the services. */
@@ -88,5 +97,11 @@ export function createHandlers(services: CoreServices): Handlers {
       const conn = services.servers.connection(profileId);
       return runPreflight(conn, { dataPaths }, { now: () => new Date(), user: conn.target.username });
     },
+    'stack:settings': ({ profileId }) => services.stack.view(profileId),
+    'stack:save-settings': ({ profileId, settings }) => services.stack.save(profileId, settings),
+    'stack:plan': ({ profileId }) => services.stack.plan(profileId),
+    'stack:apply': ({ profileId }) => services.stack.apply(profileId),
+    'stack:status': ({ profileId }) => services.stack.status(profileId),
+    'stack:secrets': () => [],
   };
 }
