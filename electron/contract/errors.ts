@@ -43,6 +43,15 @@ export const errorCodes = [
   'stack.not-installed',
   'stack.configure-failed',
   'stack.remote-failed',
+  'cloudflare.token-missing',
+  'cloudflare.token-invalid',
+  'cloudflare.permission-missing',
+  'cloudflare.network',
+  'cloudflare.rate-limited',
+  'cloudflare.conflict',
+  'cloudflare.api',
+  'cloudflare.not-configured',
+  'cloudflare.hostname-outside-zone',
 ] as const;
 
 export const ErrorCode = z.enum(errorCodes);
