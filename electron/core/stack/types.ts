@@ -87,6 +87,8 @@ export interface ModuleContext {
   readonly image: (key: string) => string;
   /** The absolute server path a module file will have (content-addressed); call with the file you return. */
   readonly fileRef: (file: ModuleFile) => string;
+  /** Fixed subnets of the stack's networks (CIDR), so trusted-proxy settings name exactly the edge network. */
+  readonly subnets: Readonly<Record<NetworkName, string>>;
 }
 
 export interface StackModule {
