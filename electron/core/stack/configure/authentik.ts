@@ -6,12 +6,14 @@
  */
 import { AppError } from '../../errors';
 import type { Secret } from '../../secrets/secret';
+import { authentikSecrets } from '../modules/authentik';
 import type { ProfileSecrets } from '../secrets';
 import type { SecretRequest } from '../types';
 import { configureFailed, containerAddresses, findContainer, httpRequest, isRecord, jsonBody, openEndpoint, pollUntil, type ConfigureStep, type ConfigureTarget } from './common';
 
-export const AUTHENTIK_BOOTSTRAP_TOKEN: SecretRequest = { name: 'authentik.bootstrap-token', kind: 'token', generated: true };
-/** The `metadata.name` of the blueprint the authentik module renders. */
+/** The authentik module's bootstrap token (generated with the stack's secrets before Authentik's first start). */
+export const AUTHENTIK_BOOTSTRAP_TOKEN: SecretRequest = { name: authentikSecrets.bootstrapToken, kind: 'hex32', generated: true };
+/** The `metadata.name` of the blueprint the authentik module renders (modules/authentik.ts `nextcloudBlueprint`). */
 export const M2_BLUEPRINT_NAME = 'm2-apps';
 
 export interface AuthentikConfigureOptions {

@@ -6,7 +6,8 @@ import { Secret } from '../../secrets/secret';
 import { shellQuote } from '../../ssh/argv';
 import type { ExecResult } from '../../ssh/runner';
 import { StackSecrets } from '../secrets';
-import { applicationSlugs, blueprintState } from './authentik';
+import { nextcloudBlueprint } from '../modules/authentik';
+import { M2_BLUEPRINT_NAME, applicationSlugs, blueprintState } from './authentik';
 import { configureFailed, containerNetworksArgv, dockerArgv, findContainerArgv, maskSecrets, parseContainerAddresses, type ConfigureTarget } from './common';
 import { configureStack, configuredServices } from './configure-stack';
 import { appKeys, decodingCodecs, hwAccelType, mediaBrowserAuth, plannedEncoding } from './jellyfin';
@@ -200,6 +201,12 @@ describe('Authentik', () => {
     expect(blueprintState(page([{ name: 'm2-apps', status: 'error' }]), 'm2-apps')).toEqual({ kind: 'error', status: 'error' });
     expect(blueprintState(page([{ name: 'm2-apps', status: 'unknown' }]), 'm2-apps')).toEqual({ kind: 'pending', status: 'unknown' });
     expect(blueprintState('garbage', 'm2-apps')).toEqual({ kind: 'missing' });
+  });
+
+  it('waits for the blueprint the authentik module renders, under the name its metadata gives', () => {
+    const content = nextcloudBlueprint(StackSettings.parse({})).content;
+    expect(content).toMatch(new RegExp(`^metadata:\\n  name: ${M2_BLUEPRINT_NAME}$`, 'm'));
+    expect(content).toContain('identifiers: { slug: nextcloud }');
   });
 
   it('lists application slugs', () => {
