@@ -92,17 +92,19 @@ function checkOptions(opts: RenderOptions): { project: string; subnets: Record<N
   return { project, subnets };
 }
 
-/** Two modules publishing the same port (and protocol) cannot both start. */
+/**
+ * Two services publishing the same port number cannot be told apart by the admin's router and firewall rules
+ * (and with the same protocol cannot both start): each published port number is used once.
+ */
 function checkPorts(outputs: readonly ModuleOutput[]): ModuleOutput['ports'] {
   const all = outputs.flatMap((o) => o.ports);
-  const seen = new Map<string, (typeof all)[number]>();
+  const seen = new Map<number, (typeof all)[number]>();
   for (const p of all) {
-    const key = `${p.port}/${p.protocol}`;
-    const other = seen.get(key);
+    const other = seen.get(p.port);
     if (other) {
-      throw new AppError('stack.invalid-settings', `Port ${p.port}/${p.protocol} is used by both ${other.service} and ${p.service}: choose another port for one of them.`, { field: p.field });
+      throw new AppError('stack.invalid-settings', `Port ${p.port} is used by both ${other.service} and ${p.service}: choose another port for one of them.`, { field: p.field });
     }
-    seen.set(key, p);
+    seen.set(p.port, p);
   }
   return all;
 }

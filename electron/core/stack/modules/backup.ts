@@ -45,9 +45,11 @@ export const backupScript = shellScript`#!/bin/sh
 # M2 Companion backup: restic once a day with database dumps first, and a status file.
 # Usage: backup.sh [schedule|once|status]. Settings come from the environment (compose.yaml).
 set -u
-status_dir=/m2/status
-dumps_dir=/m2/dumps
-lock_dir=/tmp/m2-backup.lock
+status_dir=\${M2_STATUS_DIR:-/m2/status}
+dumps_dir=\${M2_DUMPS_DIR:-/m2/dumps}
+source_dir=\${M2_SOURCE_DIR:-/source}
+lock_dir=\${M2_LOCK_DIR:-/tmp/m2-backup.lock}
+work=\${TMPDIR:-/tmp}
 host=m2-server
 
 log() { printf '%s backup: %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$*" >&2; }
@@ -96,13 +98,15 @@ request_dumps() {
   done
 }
 
+add_message() { message="\${message:+$message }$1"; }
+
 run_backup() {
   started=$(date -u +%Y-%m-%dT%H:%M:%SZ)
   start_s=$(date +%s)
   write_status true
   request_dumps
-  out=/tmp/m2-backup.out
-  err=/tmp/m2-backup.err
+  out="$work/m2-backup.out"
+  err="$work/m2-backup.err"
   : > "$err"
   if ! restic cat config > /dev/null 2>> "$err"; then
     log "initialising the restic repository"
@@ -110,7 +114,7 @@ run_backup() {
   fi
   restic backup --json --host "$host" --tag m2 \
     --exclude '*.request' --exclude '*.done' --exclude '*.failed' --exclude '*.tmp*' --exclude '*.err' \
-    "$dumps_dir" /source > "$out" 2>> "$err"
+    "$dumps_dir" "$source_dir" > "$out" 2>> "$err"
   code=$?
   summary=$(grep '"message_type":"summary"' "$out" | tail -n 1)
   snap=$(printf '%s' "$summary" | sed -n 's/.*"snapshot_id":"\([0-9a-f]*\)".*/\1/p')
@@ -133,9 +137,9 @@ run_backup() {
     result=partial
     rc=3
     message=""
-    [ -n "$dump_failed" ] && message="Database dumps failed:$dump_failed."
-    [ "$code" -eq 3 ] && message="$message Some files could not be read."
-    [ "$forget_code" -ne 0 ] && message="$message Removing old snapshots failed (exit $forget_code)."
+    [ -n "$dump_failed" ] && add_message "Database dumps failed:$dump_failed."
+    [ "$code" -eq 3 ] && add_message "Some files could not be read."
+    [ "$forget_code" -ne 0 ] && add_message "Removing old snapshots failed (exit $forget_code)."
   else
     result=failed
     rc=1
