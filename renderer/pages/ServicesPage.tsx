@@ -1,15 +1,96 @@
+import { useId, useState } from 'react';
+import type { ServerProfile } from '../../electron/contract/profiles';
 import { EmptyState } from '../components/EmptyState';
+import { ErrorNotice } from '../components/ErrorNotice';
+import { PinnedImages } from '../components/PinnedImages';
+import { SecretsList } from '../components/SecretsList';
+import { ServiceHealthList } from '../components/ServiceHealthList';
+import { StackSettingsForm } from '../components/StackSettingsForm';
+import { useCall } from '../hooks/use-call';
+import { useProfileCall } from '../hooks/use-profile-call';
+
+/** What runs on the server now, from `stack:status`. */
+function ServiceState({ profileId }: { profileId: string }) {
+  const { state, reload } = useProfileCall('stack:status', profileId);
+  return (
+    <>
+      <div className="row">
+        <p className="muted">{state.kind === 'ready' && state.value.currentRelease ? `Live release ${state.value.currentRelease}.` : ' '}</p>
+        <button type="button" className="secondary" onClick={reload}>
+          Refresh state
+        </button>
+      </div>
+      {state.kind === 'loading' ? <p className="muted">Asking the server…</p> : null}
+      {state.kind === 'failed' ? <ErrorNotice error={state.error} /> : null}
+      {state.kind === 'ready' && state.value.currentRelease === null ? <p className="muted">Not installed yet: review and install the stack from Setup.</p> : null}
+      {state.kind === 'ready' && state.value.currentRelease !== null ? <ServiceHealthList label="Service state" services={state.value.services} /> : null}
+    </>
+  );
+}
+
+/** Settings, pinned images, live state and secrets of one server's stack. */
+function StackPanel({ profileId }: { profileId: string }) {
+  const settings = useProfileCall('stack:settings', profileId);
+  const secrets = useProfileCall('stack:secrets', profileId);
+  return (
+    <>
+      <section className="card" aria-labelledby="svc-settings">
+        <h2 id="svc-settings">Modules and settings</h2>
+        {settings.state.kind === 'loading' ? <p className="muted">Loading settings…</p> : null}
+        {settings.state.kind === 'failed' ? <ErrorNotice error={settings.state.error} /> : null}
+        {settings.state.kind === 'ready' ? <StackSettingsForm profileId={profileId} view={settings.state.value} onSaved={settings.replace} /> : null}
+      </section>
+      <section className="card" aria-labelledby="svc-state">
+        <h2 id="svc-state">Service state</h2>
+        <ServiceState profileId={profileId} />
+      </section>
+      <section className="card" aria-labelledby="svc-images">
+        <h2 id="svc-images">Pinned versions</h2>
+        <p className="muted">Every image is pinned to one version; an update is a change of this table, reviewed before it is installed.</p>
+        {settings.state.kind === 'ready' ? <PinnedImages images={settings.state.value.images} settings={settings.state.value.settings} /> : null}
+      </section>
+      <section className="card" aria-labelledby="svc-secrets">
+        <h2 id="svc-secrets">Generated secrets</h2>
+        <SecretsList state={secrets.state} />
+      </section>
+    </>
+  );
+}
 
 export function ServicesPage() {
+  const id = useId();
+  const { state } = useCall('profiles:list');
+  const [chosen, setChosen] = useState<string | undefined>();
+  const profiles: readonly ServerProfile[] = state.kind === 'ready' ? state.value : [];
+  const profile = profiles.find((p) => p.id === chosen) ?? profiles[0];
   return (
     <>
       <h1>Services</h1>
-      <EmptyState title="No services installed yet">
-        <p>
-          Here you will turn modules on and off — Jellyfin, Nextcloud, Authentik, cloudflared, backups, the WireGuard fallback — see their pinned
-          versions and state, read what an update changes, and apply it with an automatic rollback if anything fails its health check.
-        </p>
-      </EmptyState>
+      {state.kind === 'loading' ? <p className="muted">Loading saved servers…</p> : null}
+      {state.kind === 'failed' ? <ErrorNotice error={state.error} /> : null}
+      {state.kind === 'ready' && profiles.length === 0 ? (
+        <EmptyState title="No servers saved yet">
+          <p>
+            Add your home server in <a href="#/setup">Setup</a> first. Then this page turns modules on and off — Jellyfin, Nextcloud, Authentik,
+            cloudflared, backups, the WireGuard fallback — shows their pinned versions and state, and the secrets the app keeps for them.
+          </p>
+        </EmptyState>
+      ) : null}
+      {profile ? (
+        <>
+          <div className="form inline-form">
+            <label htmlFor={`${id}-server`}>Server</label>
+            <select id={`${id}-server`} value={profile.id} onChange={(e) => setChosen(e.target.value)}>
+              {profiles.map((p) => (
+                <option key={p.id} value={p.id}>
+                  {p.name} ({p.username}@{p.host})
+                </option>
+              ))}
+            </select>
+          </div>
+          <StackPanel key={profile.id} profileId={profile.id} />
+        </>
+      ) : null}
     </>
   );
 }

@@ -1,24 +1,179 @@
-import { useCallback, useState } from 'react';
+import { useCallback, useEffect, useId, useState } from 'react';
 import type { ServerProfile } from '../../electron/contract/profiles';
 import type { ErrorShape } from '../../electron/contract/errors';
+import type { ConnectionState, ServerStateEvent } from '../../electron/contract/server';
+import type { ApplyResult, StackPlan, StackSettings } from '../../electron/contract/stack';
 import { ProfileForm } from '../components/ProfileForm';
 import { ErrorNotice } from '../components/ErrorNotice';
+import { InstallStep } from '../components/InstallStep';
+import { ReviewStep } from '../components/ReviewStep';
+import { SecretsList } from '../components/SecretsList';
 import { ServerStep } from '../components/ServerStep';
 import { SshConfigImport } from '../components/SshConfigImport';
+import { StackSettingsForm } from '../components/StackSettingsForm';
 import { asShape, useCall, useEvent } from '../hooks/use-call';
+import { useProfileCall } from '../hooks/use-profile-call';
 import { call } from '../m2';
 
 const STEPS = ['Server', 'Preflight', 'Domain & Cloudflare', 'Services & storage', 'Accounts', 'Review', 'Install', 'Done'] as const;
+type Step = (typeof STEPS)[number];
+type StackStage = Extract<Step, 'Services & storage' | 'Review' | 'Install' | 'Done'>;
+
+/** Where the household reaches each service once the stack runs. */
+function DoneStep({ profile, settings, profileId }: { profile: ServerProfile; settings: StackSettings; profileId: string }) {
+  const secrets = useProfileCall('stack:secrets', profileId);
+  const lan = settings.publishAddress === '0.0.0.0' ? `http://${profile.host}:${settings.modules.jellyfin.lanPort}` : undefined;
+  return (
+    <>
+      <ul className="plain" aria-label="Your services">
+        <li>
+          <strong>Jellyfin</strong>: <code>https://{settings.hostnames.jellyfin}</code>
+          {lan ? (
+            <>
+              {' '}
+              · at home <code>{lan}</code>
+            </>
+          ) : (
+            <> · at home only on the server itself (port {settings.modules.jellyfin.lanPort})</>
+          )}
+        </li>
+        {settings.modules.nextcloud.enabled ? (
+          <li>
+            <strong>Nextcloud</strong>: <code>https://{settings.hostnames.nextcloud}</code> (admin user {settings.modules.nextcloud.adminUser})
+          </li>
+        ) : null}
+        {settings.modules.authentik.enabled ? (
+          <li>
+            <strong>Authentik</strong>: <code>https://{settings.hostnames.authentik}</code>
+          </li>
+        ) : null}
+      </ul>
+      <p className="muted">
+        The https addresses answer once the Cloudflare tunnel publishes them. Next: watch everything on the <a href="#/dashboard">Dashboard</a>, change
+        modules on the <a href="#/services">Services</a> page. The passwords below were generated for you and stay in this computer’s keychain.
+      </p>
+      <SecretsList state={secrets.state} />
+    </>
+  );
+}
+
+/** Services & storage → Review → Install → Done for one connected server. */
+function StackSetup({ profile, onStage }: { profile: ServerProfile; onStage: (stage: StackStage) => void }) {
+  const settings = useProfileCall('stack:settings', profile.id);
+  const [plan, setPlan] = useState<StackPlan | undefined>();
+  const [reviewKey, setReviewKey] = useState(0);
+  const [installing, setInstalling] = useState(false);
+  const [result, setResult] = useState<ApplyResult | undefined>();
+
+  const view = settings.state.kind === 'ready' ? settings.state.value : undefined;
+  const stage: StackStage = !view?.saved ? 'Services & storage' : result?.kind === 'applied' && !installing ? 'Done' : installing || result ? 'Install' : 'Review';
+  useEffect(() => onStage(stage), [stage, onStage]);
+
+  return (
+    <>
+      <section aria-labelledby="stack-settings-step">
+        <h2 id="stack-settings-step">4. Services & storage</h2>
+        <p className="muted">
+          Which modules run on {profile.name}, where their data lives, and how Jellyfin uses the GPU. Saving changes nothing on the server: the next
+          step shows exactly what an install would do.
+        </p>
+        {settings.state.kind === 'loading' ? <p className="muted">Loading settings…</p> : null}
+        {settings.state.kind === 'failed' ? <ErrorNotice error={settings.state.error} /> : null}
+        {view ? (
+          <div className="card">
+            <StackSettingsForm
+              profileId={profile.id}
+              view={view}
+              onSaved={(v) => {
+                settings.replace(v);
+                // A plan of the old settings is stale: the admin reviews again before installing.
+                setPlan(undefined);
+                setResult(undefined);
+                setReviewKey((k) => k + 1);
+              }}
+            />
+          </div>
+        ) : null}
+      </section>
+      {view?.saved ? (
+        <section aria-labelledby="stack-review-step">
+          <h2 id="stack-review-step">6. Review</h2>
+          <p className="muted">The exact files that will be written and the services that will change, compared with what runs on the server now.</p>
+          <ReviewStep key={reviewKey} profileId={profile.id} onPlanned={setPlan} />
+        </section>
+      ) : null}
+      {view?.saved && (plan || result) ? (
+        <section aria-labelledby="stack-install-step">
+          <h2 id="stack-install-step">7. Install</h2>
+          <p className="muted">
+            Uploads a new release, pulls the images, starts the services and waits until each is healthy. If one is not, the previous release is
+            brought back by itself.
+          </p>
+          <InstallStep
+            profileId={profile.id}
+            images={plan?.images.map((i) => i.ref) ?? []}
+            onStart={() => {
+              setInstalling(true);
+              setResult(undefined);
+            }}
+            onError={() => setInstalling(false)}
+            onDone={(r) => {
+              setInstalling(false);
+              setResult(r);
+              if (r.kind === 'applied') {
+                setPlan(undefined);
+                setReviewKey((k) => k + 1);
+              }
+            }}
+          />
+        </section>
+      ) : null}
+      {view && result?.kind === 'applied' ? (
+        <section aria-labelledby="stack-done-step">
+          <h2 id="stack-done-step">8. Done</h2>
+          <DoneStep profile={profile} settings={view.settings} profileId={profile.id} />
+        </section>
+      ) : null}
+    </>
+  );
+}
 
 export function SetupPage() {
+  const pickId = useId();
   const { state, reload } = useCall('profiles:list');
   const [pushed, setPushed] = useState<readonly ServerProfile[] | undefined>();
   const [error, setError] = useState<ErrorShape | undefined>();
+  const [connections, setConnections] = useState<Readonly<Record<string, ConnectionState['kind']>>>({});
+  const [chosen, setChosen] = useState<string | undefined>();
+  const [stage, setStage] = useState<StackStage>('Services & storage');
   useEvent(
     'profiles:changed',
     useCallback((list: ServerProfile[]) => setPushed(list), []),
   );
+  useEvent(
+    'server:state',
+    useCallback((e: ServerStateEvent) => setConnections((c) => ({ ...c, [e.profileId]: e.state.kind })), []),
+  );
   const profiles = pushed ?? (state.kind === 'ready' ? state.value : []);
+
+  // Servers connected before this page opened (another page, a reload) continue where they were.
+  const profileIds = profiles.map((p) => p.id).join(',');
+  useEffect(() => {
+    let live = true;
+    for (const id of profileIds ? profileIds.split(',') : []) {
+      window.m2.invoke('server:state', { profileId: id }).then(
+        (r) => live && r.ok && setConnections((c) => (c[id] ? c : { ...c, [id]: r.value.kind })),
+        () => undefined,
+      );
+    }
+    return () => {
+      live = false;
+    };
+  }, [profileIds]);
+
+  const connected = profiles.filter((p) => connections[p.id] === 'connected');
+  const active = connected.find((p) => p.id === chosen) ?? connected[0];
+  const current: Step = active ? stage : 'Server';
 
   const remove = async (id: string) => {
     setError(undefined);
@@ -35,8 +190,8 @@ export function SetupPage() {
       <h1>Setup</h1>
       <p className="lead">A guided first-time setup. Quit at any step and you will come back to it; running a step twice changes nothing twice.</p>
       <ol className="steps" aria-label="Setup steps">
-        {STEPS.map((s, i) => (
-          <li key={s} aria-current={i === 0 ? 'step' : undefined}>
+        {STEPS.map((s) => (
+          <li key={s} aria-current={s === current ? 'step' : undefined}>
             {s}
           </li>
         ))}
@@ -61,6 +216,25 @@ export function SetupPage() {
         <ProfileForm onSaved={() => undefined} />
         <SshConfigImport />
       </section>
+      {active ? (
+        <>
+          {connected.length > 1 ? (
+            <div className="form inline-form">
+              <label htmlFor={`${pickId}-server`}>Server to set up</label>
+              <select id={`${pickId}-server`} value={active.id} onChange={(e) => setChosen(e.target.value)}>
+                {connected.map((p) => (
+                  <option key={p.id} value={p.id}>
+                    {p.name}
+                  </option>
+                ))}
+              </select>
+            </div>
+          ) : null}
+          <StackSetup key={active.id} profile={active} onStage={setStage} />
+        </>
+      ) : profiles.length > 0 ? (
+        <p className="muted">Connect to a server above to choose its services and install them.</p>
+      ) : null}
     </>
   );
 }

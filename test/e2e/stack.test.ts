@@ -1,0 +1,347 @@
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { execFileSync } from 'node:child_process';
+import { chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { Browser, Locator, Page } from 'playwright-core';
+import { secretMask } from '../../electron/contract/stack';
+import { KeyringSecretStore } from '../../electron/core/secrets/keychain';
+import { freePort } from '../../scripts/lab/process';
+import { launchChromium, screenshotPath, type PageGlobals } from '../support/chromium';
+import { startWebHostProcess, type RunningWebHost } from '../support/webhost';
+
+const lab = inject('lab');
+const admin = lab.ssh.admin;
+const adminUid = Number(execFileSync('id', ['-u', admin.name], { encoding: 'utf8' }).trim());
+const adminGid = Number(execFileSync('id', ['-g', admin.name], { encoding: 'utf8' }).trim());
+const adminHome = execFileSync('getent', ['passwd', admin.name], { encoding: 'utf8' }).split(':')[5] ?? `/home/${admin.name}`;
+
+/** Everything this test puts on the lab server lives under one folder of the admin's home. */
+const e2eRoot = path.join(adminHome, 'm2-e2e');
+const dataRoot = path.join(e2eRoot, 'data');
+const backupRepo = path.join(e2eRoot, 'backup', 'restic');
+const pwned = '/tmp/m2-e2e-stack-pwned';
+/** A valid folder name that would run a command if it ever met a shell unquoted. */
+const hostileMedia = path.join(e2eRoot, 'media', `$(touch ${pwned}) "x" y`);
+
+const shot = (name: string): string => screenshotPath('e2e', `stack-${name}.png`);
+
+/** The app's Compose project on the lab engine, and the admin's release folder: removed so the install is a first one. */
+function removeStack(): void {
+  const ids = (kind: 'ps' | 'network' | 'volume'): string[] =>
+    execFileSync('docker', kind === 'ps' ? ['ps', '-aq', '--filter', 'label=com.docker.compose.project=m2'] : [kind, 'ls', '-q', '--filter', 'label=com.docker.compose.project=m2'], {
+      encoding: 'utf8',
+    })
+      .split('\n')
+      .filter(Boolean);
+  const containers = ids('ps');
+  if (containers.length) execFileSync('docker', ['rm', '-f', '-v', ...containers]);
+  const networks = ids('network');
+  if (networks.length) execFileSync('docker', ['network', 'rm', ...networks]);
+  const volumes = ids('volume');
+  if (volumes.length) execFileSync('docker', ['volume', 'rm', '-f', ...volumes]);
+  rmSync(path.join(adminHome, 'm2'), { recursive: true, force: true });
+  rmSync(e2eRoot, { recursive: true, force: true });
+}
+
+/** Folders the admin would have made on the server before choosing them. */
+function makeAdminFolders(...dirs: string[]): void {
+  for (const d of dirs) {
+    mkdirSync(d, { recursive: true });
+    for (let p = d; p.startsWith(e2eRoot); p = path.dirname(p)) chownSync(p, adminUid, adminGid);
+  }
+}
+
+/** The page's document, as page functions see it (this file is type-checked without the DOM library). */
+interface PageDocument {
+  getElementById(id: string): { textContent: string | null } | null;
+  querySelector(selector: string): { textContent: string | null } | null;
+  activeElement: unknown;
+}
+
+/** The text of the elements a control's aria-describedby points to: what a screen reader reads after its name. */
+const description = (control: Locator): Promise<string> =>
+  control.evaluate((el) =>
+    (el.getAttribute('aria-describedby') ?? '')
+      .split(/\s+/)
+      .filter(Boolean)
+      .map((id: string) => (globalThis as unknown as { document: PageDocument }).document.getElementById(id)?.textContent ?? '')
+      .join(' '),
+  );
+
+const invoke = <T,>(page: Page, channel: string, input?: unknown): Promise<T> =>
+  page.evaluate(
+    async ([c, i]) => {
+      const r = await (globalThis as PageGlobals).m2.invoke(c as never, i as never);
+      if (!r.ok) throw new Error(r.error.userMessage);
+      return r.value as unknown;
+    },
+    [channel, input] as const,
+  ) as Promise<T>;
+
+describe('Services, Review and Install in Chromium against the lab', () => {
+  let dataDir: string;
+  let host: RunningWebHost;
+  let browser: Browser;
+  let page: Page;
+  let profileId: string;
+  let jellyfinPort: number;
+
+  const settingsForm = (): Locator => page.getByRole('form', { name: 'Stack settings' });
+
+  beforeAll(async () => {
+    removeStack();
+    rmSync(pwned, { force: true });
+    makeAdminFolders(dataRoot, path.dirname(backupRepo), hostileMedia);
+    jellyfinPort = await freePort();
+    dataDir = mkdtempSync(path.join(os.tmpdir(), 'm2-e2e-stack-'));
+    host = await startWebHostProcess({ dataDir });
+    browser = await launchChromium();
+    page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    await page.goto(host.url);
+
+    // The lab server, added and connected through Setup as the admin would.
+    const form = page.getByRole('form', { name: 'Add a server' });
+    await form.getByLabel('Name').fill('Lab stack');
+    await form.getByLabel('Host').fill(lab.ssh.host);
+    await form.getByLabel('Port').fill(String(lab.ssh.port));
+    await form.getByLabel('User').fill(admin.name);
+    await form.getByLabel('Sign in with').selectOption('key');
+    await form.getByLabel('Key file').fill(admin.keyPath);
+    await form.getByRole('button', { name: 'Save server' }).click();
+    await page.getByRole('button', { name: 'Connect to Lab stack' }).click();
+    await page.getByRole('dialog', { name: 'Confirm the server’s identity' }).getByRole('button', { name: 'Trust and connect' }).click();
+    await page.getByRole('region', { name: 'Server Lab stack' }).getByRole('list', { name: 'Preflight checks' }).waitFor({ timeout: 60_000 });
+    const profiles = await invoke<Array<{ id: string; name: string }>>(page, 'profiles:list');
+    profileId = profiles.find((p) => p.name === 'Lab stack')?.id ?? '';
+    expect(profileId).not.toBe('');
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await host?.stop();
+    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+    removeStack();
+  });
+
+  it('the Services page shows the defaults, the pinned images and the module switches for a saved server', async () => {
+    await page.goto(`${host.url}#/services`);
+    await expect(page.getByLabel('Server', { exact: true }).inputValue()).resolves.toBe(profileId);
+    const form = settingsForm();
+    await form.waitFor();
+    await expect(form.getByText('These are the defaults').count()).resolves.toBe(1);
+    await expect(form.getByLabel('Service data folder').inputValue()).resolves.toBe('/srv/m2');
+    await expect(form.getByLabel('Jellyfin port').inputValue()).resolves.toBe('8096');
+    await expect(form.getByLabel('Publish ports on').inputValue()).resolves.toBe('0.0.0.0');
+    const jellyfin = form.getByRole('switch', { name: 'Jellyfin' });
+    await expect(jellyfin.isChecked()).resolves.toBe(true);
+    await expect(jellyfin.isDisabled()).resolves.toBe(true);
+    await expect(description(jellyfin)).resolves.toMatch(/Always on/);
+    await expect(form.getByRole('switch', { name: 'Nextcloud' }).isChecked()).resolves.toBe(true);
+    await expect(form.getByRole('switch', { name: 'WireGuard fallback' }).isChecked()).resolves.toBe(false);
+    // A module that is off hides its fields; turning it on shows them.
+    await expect(form.getByLabel('WireGuard port').count()).resolves.toBe(0);
+    await form.getByRole('switch', { name: 'WireGuard fallback' }).check();
+    await expect(form.getByLabel('WireGuard port').inputValue()).resolves.toBe('51820');
+    await form.getByRole('switch', { name: 'WireGuard fallback' }).uncheck();
+
+    const images = page.getByRole('table', { name: 'Pinned images' });
+    await expect(images.getByRole('row', { name: /jellyfin\/jellyfin:10\.11\.\d+/ }).count()).resolves.toBe(1);
+    const notes = images.getByRole('link', { name: /^Release notes for jellyfin\/jellyfin:/ });
+    await expect(notes.getAttribute('href')).resolves.toMatch(/^https:\/\//);
+    await expect(page.getByRole('region', { name: 'Generated secrets' }).textContent()).resolves.not.toMatch(/[A-Za-z0-9]{20,}/);
+    await page.screenshot({ path: shot('services-defaults'), fullPage: true });
+  });
+
+  it('bad values show the field’s own message beside the field and nothing is saved', async () => {
+    await page.goto(`${host.url}#/services`);
+    const form = settingsForm();
+    await form.getByLabel('Service data folder').fill('srv/m2');
+    await form.getByLabel('Jellyfin port').fill('70000');
+    await form.getByRole('button', { name: 'Add a media folder' }).click();
+    await form.getByRole('button', { name: 'Add a media folder' }).click();
+    await form.getByLabel('Media folder 1', { exact: true }).fill('/srv/media/../../etc');
+    await form.getByLabel('Media folder 2', { exact: true }).fill(`/srv/media\t$(touch ${pwned})`);
+    await form.getByRole('button', { name: 'Save settings' }).click();
+
+    const alert = form.getByRole('alert');
+    await alert.waitFor();
+    await expect(alert.textContent()).resolves.toMatch(/4 settings need fixing.*Nothing was saved/);
+    const expectations: Array<[string, RegExp]> = [
+      ['Service data folder', /full path that starts with \//],
+      ['Jellyfin port', /^Jellyfin port: use a number from 1 to 65535\./],
+      ['Media folder 1', /without "\.\."/],
+      ['Media folder 2', /line breaks, tabs or NUL/],
+    ];
+    for (const [label, message] of expectations) {
+      const field = form.getByLabel(label, { exact: true });
+      await expect(field.getAttribute('aria-invalid'), label).resolves.toBe('true');
+      await expect(description(field), label).resolves.toMatch(message);
+    }
+    // Focus went to the first field at fault.
+    await expect(form.getByLabel('Service data folder').evaluate((el) => el === (globalThis as unknown as { document: PageDocument }).document.activeElement)).resolves.toBe(true);
+    await page.screenshot({ path: shot('services-invalid'), fullPage: true });
+
+    const view = await invoke<{ saved: boolean }>(page, 'stack:settings', { profileId });
+    expect(view.saved).toBe(false);
+    expect(existsSync(path.join(dataDir, 'stacks', `${profileId}.json`))).toBe(false);
+    expect(existsSync(pwned)).toBe(false);
+
+    // Fixing a field clears its message on the next save attempt; the others still block the save.
+    await form.getByLabel('Service data folder').fill('/srv/m2');
+    await form.getByRole('button', { name: 'Save settings' }).click();
+    await expect(form.getByLabel('Service data folder').getAttribute('aria-invalid')).resolves.toBeNull();
+    await expect(alert.textContent()).resolves.toMatch(/3 settings need fixing/);
+  });
+
+  it('valid lab settings are saved and are still there after a reload', async () => {
+    await page.goto(`${host.url}#/services`);
+    await page.reload();
+    const form = settingsForm();
+    await form.getByLabel('Service data folder').fill(dataRoot);
+    await form.getByLabel('Publish ports on').selectOption('127.0.0.1');
+    await form.getByLabel('User id').fill(String(adminUid));
+    await form.getByLabel('Group id').fill(String(adminGid));
+    await form.getByLabel('Time zone').fill('Europe/Berlin');
+    await form.getByLabel('Admin email').fill('admin@lab.example.com');
+    await form.getByLabel('Jellyfin port').fill(String(jellyfinPort));
+    await form.getByRole('button', { name: 'Add a media folder' }).click();
+    await form.getByLabel('Media folder 1', { exact: true }).fill(hostileMedia);
+    await form.getByLabel('Backup repository folder').fill(backupRepo);
+    // No tunnel token before the Cloudflare step: the tunnel stays off in the lab.
+    await form.getByRole('switch', { name: 'Cloudflare Tunnel' }).uncheck();
+    await form.getByRole('button', { name: 'Save settings' }).click();
+    await form.getByRole('status').filter({ hasText: 'Saved.' }).waitFor();
+    await expect(form.getByRole('alert').count()).resolves.toBe(0);
+
+    await page.reload();
+    const again = settingsForm();
+    await again.waitFor();
+    await expect(again.getByText('These are the defaults').count()).resolves.toBe(0);
+    await expect(again.getByLabel('Service data folder').inputValue()).resolves.toBe(dataRoot);
+    await expect(again.getByLabel('Publish ports on').inputValue()).resolves.toBe('127.0.0.1');
+    await expect(again.getByLabel('User id').inputValue()).resolves.toBe(String(adminUid));
+    await expect(again.getByLabel('Jellyfin port').inputValue()).resolves.toBe(String(jellyfinPort));
+    await expect(again.getByLabel('Media folder 1', { exact: true }).inputValue()).resolves.toBe(hostileMedia);
+    await expect(again.getByLabel('Backup repository folder').inputValue()).resolves.toBe(backupRepo);
+    await expect(again.getByRole('switch', { name: 'Cloudflare Tunnel' }).isChecked()).resolves.toBe(false);
+    await expect(again.getByRole('switch', { name: 'Nextcloud' }).isChecked()).resolves.toBe(true);
+    await expect(again.getByRole('switch', { name: 'Authentik' }).isChecked()).resolves.toBe(true);
+    const onDisk = JSON.parse(readFileSync(path.join(dataDir, 'stacks', `${profileId}.json`), 'utf8')) as { settings: { dataRoot: string; modules: { jellyfin: { mediaPaths: string[] } } } };
+    expect(onDisk.settings.dataRoot).toBe(dataRoot);
+    expect(onDisk.settings.modules.jellyfin.mediaPaths).toEqual([hostileMedia]);
+    await page.screenshot({ path: shot('services-saved'), fullPage: true });
+  });
+
+  describe('the install flow on the Setup page (needs stack:plan, stack:apply and stack:status wired in core)', () => {
+    const review = (): Locator => page.getByRole('region', { name: '6. Review' });
+    const install = (): Locator => page.getByRole('region', { name: '7. Install' });
+    let imageRefs: string[] = [];
+    /** Waits until the step list marks `step` as the current one (the page updates it after each answer). */
+    const currentStep = (step: string): Promise<void> =>
+      page.getByRole('list', { name: 'Setup steps' }).locator('[aria-current="step"]', { hasText: new RegExp(`^${step}$`) }).waitFor({ timeout: 10_000 });
+
+    it('Review lists every service to create and every file, with secret values masked', async () => {
+      await page.goto(`${host.url}#/setup`);
+      // A reload forgets nothing the server knows: the connection is still up, so the stack steps show.
+      await page.getByRole('region', { name: '4. Services & storage' }).getByRole('form', { name: 'Stack settings' }).waitFor();
+      await currentStep('Review');
+      await review().getByRole('button', { name: 'Review changes' }).click();
+      const services = review().getByRole('table', { name: 'Service changes' });
+      await services.waitFor({ timeout: 120_000 });
+
+      const plan = await invoke<{ services: Array<{ service: string; action: string; module: string | null }>; images: Array<{ ref: string }>; noop: boolean }>(page, 'stack:plan', {
+        profileId,
+      });
+      imageRefs = plan.images.map((i) => i.ref);
+      expect(plan.noop).toBe(false);
+      expect(plan.services.length).toBeGreaterThan(0);
+      expect(plan.services.every((s) => s.action === 'create')).toBe(true);
+      expect(plan.services.some((s) => s.module === 'cloudflared')).toBe(false);
+      for (const s of plan.services) {
+        const row = services.locator('tbody tr').filter({ has: page.getByRole('rowheader', { name: s.service, exact: true }) });
+        await expect(row.textContent(), s.service).resolves.toMatch(/Create/);
+      }
+      await expect(review().getByRole('status').first().textContent()).resolves.toMatch(/A first install/);
+      await page.screenshot({ path: shot('review-first-install'), fullPage: true });
+
+      // Every file opens to its content; in a file with secrets, every value is the mask.
+      const files = review().getByRole('list', { name: 'Files' });
+      const items = files.getByRole('listitem');
+      const count = await items.count();
+      expect(count).toBeGreaterThan(0);
+      let secretFiles = 0;
+      for (let i = 0; i < count; i++) {
+        const item = items.nth(i);
+        const toggle = item.getByRole('button', { expanded: false });
+        const name = (await toggle.getAttribute('aria-label')) ?? '';
+        const filePath = name.replace(/: [A-Za-z]+$/, '');
+        await toggle.click();
+        const content = await item.getByLabel(`Content of ${filePath}`, { exact: true }).textContent();
+        if ((await item.getByText('Secrets masked').count()) === 0) continue;
+        secretFiles++;
+        const assignments = (content ?? '').split('\n').filter((l) => /^\s*(?:export\s+)?[A-Za-z_][A-Za-z0-9_]*\s*=/.test(l));
+        expect(assignments.length, filePath).toBeGreaterThan(0);
+        for (const line of assignments) expect(line.slice(line.indexOf('=') + 1), `${filePath}: ${line}`).toMatch(new RegExp(`^${secretMask}`));
+      }
+      expect(secretFiles).toBeGreaterThan(0);
+      await page.screenshot({ path: shot('review-files-masked'), fullPage: true });
+
+      // And no real secret value is anywhere in the window: compare with what the keychain holds for this server.
+      const summaries = await invoke<Array<{ name: string; set: boolean; masked: string }>>(page, 'stack:secrets', { profileId });
+      expect(summaries.filter((s) => s.set).length).toBeGreaterThan(0);
+      const html = await page.content();
+      const keychain = new KeyringSecretStore();
+      for (const s of summaries) {
+        expect(s.masked === secretMask || !s.set).toBe(true);
+        const value = await keychain.get(profileId, s.name);
+        if (value) expect(html.includes(value.reveal()), `secret ${s.name} shown in the page`).toBe(false);
+      }
+    }, 300_000);
+
+    it('Install shows a bar per image and the health of each service, and ends with the release applied', async () => {
+      await install().getByRole('button', { name: 'Install' }).click();
+      await currentStep('Install');
+      await page.waitForFunction(() => (globalThis as unknown as { document: PageDocument }).document.querySelector('[aria-label="Install phase"]')?.textContent !== 'Starting…', undefined, { timeout: 120_000 });
+      await page.screenshot({ path: shot('install-running'), fullPage: true });
+
+      const result = install().getByRole('region', { name: /^Installed release / });
+      await result.waitFor({ timeout: 540_000 });
+      for (const ref of imageRefs) {
+        const bar = install().getByRole('progressbar', { name: ref, exact: true });
+        await expect(bar.evaluate((el) => (el as unknown as { value: number }).value), ref).resolves.toBe(100);
+      }
+      const health = result.getByRole('table', { name: 'Service health after install' });
+      const rows = health.getByRole('row');
+      expect(await rows.count()).toBeGreaterThan(1);
+      for (const text of await health.locator('tbody tr').allTextContents()) {
+        expect(text).toMatch(/running/);
+        expect(text).toMatch(/Healthy|No health check/);
+      }
+      await expect(page.getByRole('alert').count()).resolves.toBe(0);
+      await currentStep('Done');
+      await page.getByRole('region', { name: '8. Done' }).getByRole('list', { name: 'Your services' }).waitFor();
+      expect(existsSync(pwned)).toBe(false);
+      await page.screenshot({ path: shot('install-applied'), fullPage: true });
+    }, 600_000);
+
+    it('a second Review says nothing will change', async () => {
+      await review().getByRole('button', { name: 'Review changes' }).click();
+      const nothing = review().getByRole('status').filter({ hasText: 'Nothing will change.' });
+      await nothing.waitFor({ timeout: 120_000 });
+      const rows = review().getByRole('table', { name: 'Service changes' }).locator('tbody tr');
+      for (const text of await rows.allTextContents()) expect(text).toMatch(/Unchanged/);
+      await page.screenshot({ path: shot('review-noop'), fullPage: true });
+    }, 300_000);
+
+    it('the Services page shows each installed service running', async () => {
+      await page.goto(`${host.url}#/services`);
+      const table = page.getByRole('table', { name: 'Service state' });
+      await table.waitFor({ timeout: 60_000 });
+      const texts = await table.locator('tbody tr').allTextContents();
+      expect(texts.length).toBeGreaterThan(0);
+      for (const t of texts) expect(t).toMatch(/running/);
+      await page.screenshot({ path: shot('services-installed'), fullPage: true });
+    }, 120_000);
+  });
+});
