@@ -21,8 +21,18 @@ export const callNames = [
   'stack:apply',
   'stack:status',
   'stack:secrets',
+  'cloudflare:view',
+  'cloudflare:set-token',
+  'cloudflare:check-token',
+  'cloudflare:forget-token',
+  'cloudflare:zones',
+  'cloudflare:save-settings',
+  'cloudflare:publish',
+  'cloudflare:removal-plan',
+  'cloudflare:remove',
+  'cloudflare:rotate-tunnel-token',
 ] as const;
-export const eventNames = ['profiles:changed', 'server:state', 'stack:progress'] as const;
+export const eventNames = ['profiles:changed', 'server:state', 'stack:progress', 'cloudflare:progress'] as const;
 
 export type CallName = (typeof callNames)[number];
 export type EventName = (typeof eventNames)[number];

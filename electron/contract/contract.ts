@@ -4,6 +4,21 @@ import { ProfileInput, ProfileRef, ServerProfile } from './profiles';
 import { ConnectRequest, ConnectResult, ConnectionState, InstallKeyResult, PreflightRunRequest, ProfileOnly, ServerStateEvent, SshConfigImport } from './server';
 import { PreflightReport } from './preflight';
 import { ApplyResult, SecretSummary, StackApplyRequest, StackPlan, StackProgress, StackSettingsRequest, StackSettingsSave, StackSettingsView, StackStatus } from './stack';
+import {
+  CloudflareProfileRequest,
+  CloudflareProgress,
+  CloudflareRunReport,
+  CloudflareView,
+  CloudflareZone,
+  PublishReport,
+  PublishRequest,
+  RemovalPlan,
+  RemoveRequest,
+  SaveCloudflareSettings,
+  SetTokenRequest,
+  TokenCheck,
+  ZonesRequest,
+} from './cloudflare';
 import type { CallName, EventName } from './channels';
 
 export { callNames, eventNames, isCallName, isEventName } from './channels';
@@ -37,6 +52,20 @@ export const calls = {
   'stack:status': { input: StackSettingsRequest, output: StackStatus },
   /** The generated secrets of a server, masked: values never reach the renderer. */
   'stack:secrets': { input: StackSettingsRequest, output: z.array(SecretSummary) },
+  /** The server's Cloudflare settings, the hostnames to publish and what the app manages there; no secrets. */
+  'cloudflare:view': { input: CloudflareProfileRequest, output: CloudflareView },
+  /** Verify an API token, report what it may do, then keep it in the keychain (replacing any earlier one). */
+  'cloudflare:set-token': { input: SetTokenRequest, output: TokenCheck },
+  'cloudflare:check-token': { input: CloudflareProfileRequest, output: TokenCheck },
+  'cloudflare:forget-token': { input: CloudflareProfileRequest, output: z.object({ forgotten: z.literal(true) }) },
+  'cloudflare:zones': { input: ZonesRequest, output: z.array(CloudflareZone) },
+  'cloudflare:save-settings': { input: SaveCloudflareSettings, output: CloudflareView },
+  /** Tunnel, token, routes, Access, DNS; each step reported. Steps are pushed as `cloudflare:progress`. */
+  'cloudflare:publish': { input: PublishRequest, output: PublishReport },
+  /** What "Remove from Cloudflare" would delete or put back. Changes nothing. */
+  'cloudflare:removal-plan': { input: CloudflareProfileRequest, output: RemovalPlan },
+  'cloudflare:remove': { input: RemoveRequest, output: CloudflareRunReport },
+  'cloudflare:rotate-tunnel-token': { input: CloudflareProfileRequest, output: CloudflareRunReport },
 } as const satisfies Record<CallName, { input: z.ZodType; output: z.ZodType }>;
 
 /** Every event main pushes to the renderer, declared once: name → payload schema. */
@@ -44,6 +73,7 @@ export const events = {
   'profiles:changed': z.array(ServerProfile),
   'server:state': ServerStateEvent,
   'stack:progress': StackProgress,
+  'cloudflare:progress': CloudflareProgress,
 } as const satisfies Record<EventName, z.ZodType>;
 
 export type Calls = typeof calls;

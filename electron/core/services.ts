@@ -4,7 +4,10 @@ import type { AppInfo } from '../contract/app';
 import type { Handlers, Emit } from './ipc/dispatch';
 import type { Logger } from './log';
 import { ProfileStore } from './profiles/profile-store';
-import { ServerService, type PassphraseVault } from './server/server-service';
+import { ServerService } from './server/server-service';
+import type { SecretStore } from './secrets/keychain';
+import { CloudflareStore } from './cloudflare/cloudflare-store';
+import { CloudflareService } from './cloudflare/cloudflare-service';
 import { HostKeyStore } from './ssh/host-keys';
 import { runPreflight } from './preflight/preflight';
 import { readUserSshConfig } from './ssh/ssh-config';
@@ -19,7 +22,7 @@ export interface CoreConfig {
   /** OpenSSH known_hosts files that are read (never written); default ~/.ssh/known_hosts. */
   readonly userKnownHosts?: readonly string[];
   /** The OS keychain, where the shell has one. */
-  readonly vault?: PassphraseVault;
+  readonly vault?: SecretStore;
   readonly agentSocket?: () => string | undefined;
 }
 
@@ -30,6 +33,7 @@ export interface CoreServices {
   readonly hostKeys: HostKeyStore;
   readonly servers: ServerService;
   readonly stack: StackService;
+  readonly cloudflare: CloudflareService;
   /** Pushes contract events to every open window (IPC in Electron, the socket in the web host). */
   readonly emit: Emit;
 }
@@ -55,7 +59,18 @@ export function createCoreServices(config: CoreConfig, emit: Emit): CoreServices
     log: config.log,
     onProgress: (p) => emit('stack:progress', p),
   });
-  return { config, profiles, hostKeys, servers, stack, emit };
+  const cloudflare = new CloudflareService({
+    store: new CloudflareStore(path.join(config.dataDir, 'cloudflare')),
+    secrets: config.vault,
+    stackSettings: async (profileId) => (await stack.view(profileId)).settings,
+    // The tunnel token reaches the server only through the stack's 0600 env file: a stack apply, in which only
+    // cloudflared's env changed, so only cloudflared is recreated.
+    redeploy: (profileId) => stack.apply(profileId),
+    isInstalled: async (profileId) => (await stack.status(profileId)).currentRelease !== null,
+    log: config.log,
+    onProgress: (p) => emit('cloudflare:progress', p),
+  });
+  return { config, profiles, hostKeys, servers, stack, cloudflare, emit };
 }
 
 /** The contract's handlers over the services. */
@@ -103,5 +118,18 @@ export function createHandlers(services: CoreServices): Handlers {
     'stack:apply': ({ profileId }) => services.stack.apply(profileId),
     'stack:status': ({ profileId }) => services.stack.status(profileId),
     'stack:secrets': () => [],
+    'cloudflare:view': ({ profileId }) => services.cloudflare.view(profileId),
+    'cloudflare:set-token': ({ profileId, token, accountId }) => services.cloudflare.setToken(profileId, token, accountId),
+    'cloudflare:check-token': ({ profileId }) => services.cloudflare.checkToken(profileId),
+    'cloudflare:forget-token': async ({ profileId }) => {
+      await services.cloudflare.forgetToken(profileId);
+      return { forgotten: true } as const;
+    },
+    'cloudflare:zones': ({ profileId, accountId }) => services.cloudflare.zones(profileId, accountId),
+    'cloudflare:save-settings': ({ profileId, settings }) => services.cloudflare.saveSettings(profileId, settings),
+    'cloudflare:publish': ({ profileId, confirm }) => services.cloudflare.publish(profileId, confirm),
+    'cloudflare:removal-plan': ({ profileId }) => services.cloudflare.removalPlan(profileId),
+    'cloudflare:remove': ({ profileId }) => services.cloudflare.remove(profileId),
+    'cloudflare:rotate-tunnel-token': ({ profileId }) => services.cloudflare.rotateTunnelToken(profileId),
   };
 }

@@ -95,6 +95,7 @@ export function InstallStep(props: { profileId: string; images?: readonly string
   const [result, setResult] = useState<ApplyResult | undefined>();
   const [error, setError] = useState<ErrorShape | undefined>();
   const runningRef = useRef(false);
+  const resultRef = useRef<HTMLDivElement>(null);
 
   useEvent(
     'stack:progress',
@@ -125,6 +126,8 @@ export function InstallStep(props: { profileId: string; images?: readonly string
     } finally {
       runningRef.current = false;
       setRunning(false);
+      // The outcome can be far below the button on a long page: move focus (and the view) there.
+      requestAnimationFrame(() => resultRef.current?.focus());
     }
   };
 
@@ -150,9 +153,11 @@ export function InstallStep(props: { profileId: string; images?: readonly string
           ) : null}
         </>
       ) : null}
-      {error ? <ErrorNotice error={error} /> : null}
-      {result?.kind === 'applied' ? <Applied result={result} /> : null}
-      {result?.kind === 'rolled-back' ? <RollbackReport report={result.report} attemptedRelease={result.attemptedRelease} warnings={result.warnings} /> : null}
+      <div ref={resultRef} tabIndex={-1} className="install-outcome">
+        {error ? <ErrorNotice error={error} /> : null}
+        {result?.kind === 'applied' ? <Applied result={result} /> : null}
+        {result?.kind === 'rolled-back' ? <RollbackReport report={result.report} attemptedRelease={result.attemptedRelease} warnings={result.warnings} /> : null}
+      </div>
     </div>
   );
 }

@@ -1,0 +1,125 @@
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { z } from 'zod';
+import { CloudflareSettings } from '../../contract/cloudflare';
+import { ProfileId } from '../../contract/profiles';
+import { AppError } from '../errors';
+import { writeFileAtomic } from '../fs/atomic-write';
+
+/** A DNS record as it was before the app overwrote it (with the admin's yes), to put back on removal. */
+export const PreviousRecord = z.object({
+  type: z.string(),
+  name: z.string(),
+  content: z.string(),
+  proxied: z.boolean(),
+  ttl: z.number(),
+  comment: z.string().nullable(),
+});
+export type PreviousRecord = z.infer<typeof PreviousRecord>;
+
+export const ManagedDns = z.object({
+  hostname: z.string(),
+  zoneId: z.string(),
+  id: z.string(),
+  origin: z.enum(['created', 'adopted']),
+  /** For an adopted record: the record(s) that held the name before (the first was rewritten, the rest deleted). */
+  previous: z.array(PreviousRecord).default([]),
+});
+export type ManagedDns = z.infer<typeof ManagedDns>;
+
+/** An Access application as it was before the app adopted it: what the app changed, to put back on removal. */
+export const PreviousApp = z.object({
+  name: z.string(),
+  sessionDuration: z.string(),
+  policies: z.array(z.object({ id: z.string(), precedence: z.number() })),
+});
+export type PreviousApp = z.infer<typeof PreviousApp>;
+
+export const ManagedApp = z.object({
+  hostname: z.string(),
+  id: z.string(),
+  origin: z.enum(['created', 'adopted']),
+  previous: PreviousApp.nullable().default(null),
+});
+export type ManagedApp = z.infer<typeof ManagedApp>;
+
+export const ManagedState = z.object({
+  tunnel: z.object({ id: z.string(), name: z.string(), accountId: z.string() }).nullable().default(null),
+  /** A fingerprint (sha256 prefix) of the tunnel token last stored in the keychain, and whether the server got it. */
+  tunnelToken: z.object({ fingerprint: z.string(), deployed: z.boolean() }).nullable().default(null),
+  policy: z.object({ id: z.string(), name: z.string(), accountId: z.string() }).nullable().default(null),
+  dns: z.array(ManagedDns).default([]),
+  apps: z.array(ManagedApp).default([]),
+});
+export type ManagedState = z.infer<typeof ManagedState>;
+
+export const TokenMeta = z.object({ kind: z.enum(['user', 'account']), id: z.string(), accountId: z.string().nullable(), masked: z.string() });
+export type TokenMeta = z.infer<typeof TokenMeta>;
+
+export const CloudflareFile = z.object({
+  version: z.literal(1),
+  settings: CloudflareSettings.nullable().default(null),
+  token: TokenMeta.nullable().default(null),
+  managed: ManagedState.prefault({}),
+});
+export type CloudflareFile = z.infer<typeof CloudflareFile>;
+
+const empty = (): CloudflareFile => CloudflareFile.parse({ version: 1 });
+
+/**
+ * `<dataDir>/cloudflare/<profile>.json`: the admin's Cloudflare choices and what the app created there (ids),
+ * written after every step so a run that stops half-way is continued by the next. No secret lives here: the
+ * API token and the tunnel token are in the keychain; only a masked form and a fingerprint are kept.
+ */
+export class CloudflareStore {
+  readonly #dir: string;
+  /** Writes for one profile run one after another. */
+  readonly #queues = new Map<string, Promise<unknown>>();
+
+  constructor(dir: string) {
+    this.#dir = dir;
+  }
+
+  file(profileId: string): string {
+    return path.join(this.#dir, `${ProfileId.parse(profileId)}.json`);
+  }
+
+  async read(profileId: string): Promise<CloudflareFile> {
+    let text: string;
+    try {
+      text = await readFile(this.file(profileId), 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return empty();
+      throw new AppError('storage.failed', 'M2 Companion could not read its Cloudflare settings.', { cause: err, hint: 'Check that the app can read its data folder.' });
+    }
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      json = undefined;
+    }
+    const parsed = CloudflareFile.safeParse(json);
+    if (!parsed.success) {
+      throw new AppError('storage.failed', `The saved Cloudflare settings of "${profileId}" are damaged.`, {
+        hint: `Fix or remove ${this.file(profileId)}; M2 Companion will not overwrite it.`,
+      });
+    }
+    return parsed.data;
+  }
+
+  /** Read, change and write back, one change at a time per profile. */
+  update(profileId: string, change: (f: CloudflareFile) => void): Promise<CloudflareFile> {
+    const prev = this.#queues.get(profileId) ?? Promise.resolve();
+    const next = prev
+      .catch(() => undefined)
+      .then(async () => {
+        const f = await this.read(profileId);
+        change(f);
+        const checked = CloudflareFile.parse(f);
+        await writeFileAtomic(this.file(profileId), `${JSON.stringify(checked, null, 2)}\n`, { mode: 0o600 });
+        return checked;
+      });
+    this.#queues.set(profileId, next);
+    return next;
+  }
+}
