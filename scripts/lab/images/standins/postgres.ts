@@ -2,7 +2,9 @@
  * Postgres stand-in (image postgres:16-alpine): `docker-entrypoint.sh postgres` refuses to initialise without
  * POSTGRES_PASSWORD (unless POSTGRES_HOST_AUTH_METHOD=trust), like the real image; it records
  * POSTGRES_USER/POSTGRES_DB in PGDATA, drops to uid 70 and accepts TCP on 5432 (no SQL).
- * `pg_isready` exits 0 when the port accepts; `pg_dump`/`pg_dumpall` print a small deterministic dump.
+ * `pg_isready` exits 0 when the port accepts; `pg_dump`/`pg_dumpall` print a small deterministic dump. With a
+ * host (`-h`/PGHOST, not a socket path) they ask the server over TCP, checking user, database and PGPASSWORD the
+ * way a real server would refuse them, so dump sidecars in other containers work as with the real image.
  */
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
@@ -68,6 +70,12 @@ async function server(args: string[]): Promise<void> {
     new Promise<void>((resolve, reject) => {
       const srv = net.createServer((sock) => {
         // Accept and hold the connection; a client speaking the protocol gets no answer (the lab needs TCP only).
+        // The stand-in's own pg_dump speaks one line of JSON instead (see remoteInfo).
+        sock.once('data', (chunk) => {
+          const text = chunk.toString('utf8');
+          if (!text.startsWith(DUMP_HELLO)) return;
+          sock.end(`${JSON.stringify(answerDump(text.slice(DUMP_HELLO.length)))}\n`);
+        });
         sockets.add(sock);
         sock.on('close', () => sockets.delete(sock));
         sock.on('error', () => undefined);
@@ -115,12 +123,58 @@ async function pgIsReady(args: string[]): Promise<void> {
   process.exit(ok ? 0 : 2);
 }
 
-function dump(args: string[], all: boolean): void {
-  const { flags, rest } = parseFlags(args, new Set(['U', 'username', 'd', 'dbname', 'h', 'host', 'p', 'port', 'F', 'format', 'f', 'file']), new Set(['c', 'clean', 'if-exists', 'no-owner', 'O', 'x', 'no-privileges', 'w', 'no-password']));
+const DUMP_HELLO = 'M2LAB-DUMP ';
+
+interface DumpRequest {
+  user: string;
+  db: string | null;
+  password: string;
+}
+
+/** The server side of the stand-in's pg_dump over TCP: who may dump what, as the real server would decide. */
+function answerDump(line: string): { ok: true; info: Info } | { ok: false; error: string } {
+  let req: DumpRequest;
+  try {
+    req = JSON.parse(line) as DumpRequest;
+  } catch {
+    return { ok: false, error: 'invalid request' };
+  }
   const info = loadJson<Info>(infoFile);
-  if (!info) fail('pg_dump: error: connection to server on socket "/var/run/postgresql/.s.PGSQL.5432" failed: No such file or directory');
+  if (!info) return { ok: false, error: 'FATAL:  the database system is starting up' };
+  const expected = env('POSTGRES_PASSWORD');
+  if (req.user !== info.user && req.user !== 'postgres') return { ok: false, error: `FATAL:  role "${req.user}" does not exist` };
+  if (expected && req.password !== expected) return { ok: false, error: `FATAL:  password authentication failed for user "${req.user}"` };
+  if (req.db !== null && req.db !== info.db && req.db !== 'postgres') return { ok: false, error: `FATAL:  database "${req.db}" does not exist` };
+  return { ok: true, info };
+}
+
+function remoteInfo(host: string, port: number, req: DumpRequest): Promise<Info> {
+  return new Promise((resolve) => {
+    const sock = net.connect({ host, port });
+    let buf = '';
+    sock.setTimeout(10_000, () => {
+      sock.destroy();
+      fail(`pg_dump: error: connection to server at "${host}", port ${port} failed: timeout expired`);
+    });
+    sock.on('connect', () => sock.write(`${DUMP_HELLO}${JSON.stringify(req)}\n`));
+    sock.on('data', (d) => (buf += d.toString('utf8')));
+    sock.on('error', (err) => fail(`pg_dump: error: connection to server at "${host}", port ${port} failed: ${err.message}`));
+    sock.on('end', () => {
+      const answer = JSON.parse(buf) as ReturnType<typeof answerDump>;
+      if (!answer.ok) fail(`pg_dump: error: connection to server at "${host}", port ${port} failed: ${answer.error}`);
+      resolve(answer.info);
+    });
+  });
+}
+
+async function dump(args: string[], all: boolean): Promise<void> {
+  const { flags, rest } = parseFlags(args, new Set(['U', 'username', 'd', 'dbname', 'h', 'host', 'p', 'port', 'F', 'format', 'f', 'file']), new Set(['c', 'clean', 'if-exists', 'no-owner', 'O', 'x', 'no-privileges', 'w', 'no-password']));
   const user = flags.get('U') ?? flags.get('username') ?? env('PGUSER', 'postgres');
-  const db = flags.get('d') ?? flags.get('dbname') ?? rest[0] ?? user;
+  const db = flags.get('d') ?? flags.get('dbname') ?? rest[0] ?? (env('PGDATABASE') || user);
+  const host = flags.get('h') ?? flags.get('host') ?? env('PGHOST');
+  const port = Number(flags.get('p') ?? flags.get('port') ?? env('PGPORT', '5432'));
+  const info = host && !host.startsWith('/') ? await remoteInfo(host, port, { user, db: all ? null : db, password: env('PGPASSWORD') }) : loadJson<Info>(infoFile);
+  if (!info) fail('pg_dump: error: connection to server on socket "/var/run/postgresql/.s.PGSQL.5432" failed: No such file or directory');
   if (user !== info.user && user !== 'postgres') fail(`pg_dump: error: connection to server failed: FATAL:  role "${user}" does not exist`);
   if (!all && db !== info.db && db !== 'postgres') fail(`pg_dump: error: connection to server failed: FATAL:  database "${db}" does not exist`);
   const text = [
