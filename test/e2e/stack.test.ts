@@ -24,6 +24,9 @@ const pwned = '/tmp/m2-e2e-stack-pwned';
 /** A valid folder name that would run a command if it ever met a shell unquoted. */
 const hostileMedia = path.join(e2eRoot, 'media', `$(touch ${pwned}) "x" y`);
 
+/** Images this test builds (a stand-in made unhealthy), removed at the end. */
+const brokenImages: string[] = [];
+
 const shot = (name: string): string => screenshotPath('e2e', `stack-${name}.png`);
 
 /** The app's Compose project on the lab engine, and the admin's release folder: removed so the install is a first one. */
@@ -122,6 +125,7 @@ describe('Services, Review and Install in Chromium against the lab', () => {
     await host?.stop();
     if (dataDir) rmSync(dataDir, { recursive: true, force: true });
     removeStack();
+    if (brokenImages.length) execFileSync('docker', ['rmi', '-f', ...brokenImages]);
   });
 
   it('the Services page shows the defaults, the pinned images and the module switches for a saved server', async () => {
@@ -333,6 +337,41 @@ describe('Services, Review and Install in Chromium against the lab', () => {
       for (const text of await rows.allTextContents()) expect(text).toMatch(/Unchanged/);
       await page.screenshot({ path: shot('review-noop'), fullPage: true });
     }, 300_000);
+
+    it('a failing update is rolled back: the report names the service and says the previous release runs again', async () => {
+      const view = await invoke<{ settings: Record<string, unknown>; images: Array<{ key: string; ref: string }> }>(page, 'stack:settings', { profileId });
+      const pinned = view.images.find((i) => i.key === 'jellyfin')?.ref ?? '';
+      const [repository, tag] = pinned.split(/:(?=[^:]+$)/);
+      // The same stand-in, made to fail its health check: an update that never becomes healthy.
+      const brokenImage = `${repository}:${tag}-e2e-broken`;
+      brokenImages.push(brokenImage);
+      execFileSync('docker', ['build', '-q', '-t', brokenImage, '-'], { input: `FROM ${pinned}\nENV M2_STANDIN_UNHEALTHY=1\n` });
+      const before = await invoke<{ currentRelease: string | null }>(page, 'stack:status', { profileId });
+      expect(before.currentRelease).not.toBeNull();
+      // Holding an image back (or forward) is a change of the pinned table, as an update is.
+      await invoke(page, 'stack:save-settings', { profileId, settings: { ...view.settings, imageOverrides: { jellyfin: `${tag}-e2e-broken` } } });
+      try {
+        await review().getByRole('button', { name: 'Review changes' }).click();
+        const jellyfinRow = review()
+          .getByRole('table', { name: 'Service changes' })
+          .locator('tbody tr')
+          .filter({ has: page.getByRole('rowheader', { name: 'jellyfin', exact: true }) });
+        await jellyfinRow.filter({ hasText: 'Recreate' }).waitFor({ timeout: 120_000 });
+
+        await install().getByRole('button', { name: 'Install' }).click();
+        const report = install().getByRole('alert').filter({ hasText: 'Install rolled back' });
+        await report.waitFor({ timeout: 540_000 });
+        await expect(report.getByTestId('rollback-failed-service').textContent()).resolves.toBe('jellyfin');
+        await expect(report.getByTestId('rollback-restored').textContent()).resolves.toBe(`The previous release ${before.currentRelease ?? ''} is running again.`);
+        await page.screenshot({ path: shot('install-rolled-back'), fullPage: true });
+
+        const after = await invoke<{ currentRelease: string | null; services: Array<{ service: string; image: string | null; state: string }> }>(page, 'stack:status', { profileId });
+        expect(after.currentRelease).toBe(before.currentRelease);
+        expect(after.services.find((s) => s.service === 'jellyfin')).toMatchObject({ image: pinned, state: 'running' });
+      } finally {
+        await invoke(page, 'stack:save-settings', { profileId, settings: view.settings });
+      }
+    }, 600_000);
 
     it('the Services page shows each installed service running', async () => {
       await page.goto(`${host.url}#/services`);
