@@ -165,7 +165,7 @@ export const PublishRequest = z.object({
 export const PublishReport = z.object({
   profileId: ProfileId,
   runId: z.string(),
-  /** True when every step is done or unchanged. */
+  /** True when no step failed or waits for a confirmation. */
   ok: z.boolean(),
   tunnelId: z.string().nullable(),
   steps: z.array(CloudflareStep),

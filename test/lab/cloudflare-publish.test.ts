@@ -284,6 +284,16 @@ describe('publishing', () => {
     expect(await keychain.get(profileId, TUNNEL_TOKEN_SECRET)).toBeUndefined();
   });
 
+  it('before the stack is installed, keeps the tunnel token for the install instead of redeploying', async () => {
+    h = makeHarness({ standIn, secrets: keychain, isInstalled: async () => false });
+    await setUp();
+    const r = await h.call<PublishReport>('cloudflare:publish', { profileId });
+    expect(r.ok).toBe(true);
+    expect(r.steps.find((s) => s.id === 'deploy')).toMatchObject({ status: 'skipped', detail: expect.stringContaining('Install step') });
+    expect(h.redeploys).toEqual([]);
+    expect(await keychain.get(profileId, TUNNEL_TOKEN_SECRET)).toBeDefined();
+  });
+
   it('refuses hostnames outside the chosen zone', async () => {
     await h.call('cloudflare:set-token', { profileId, token: DEFAULT_TOKENS.all });
     await expect(h.call('cloudflare:save-settings', { profileId, settings: { ...settings, zoneId: standIn.state.snapshot().zones.find((z) => z.name === 'example.net')?.id, zoneName: 'example.net' } })).rejects.toMatchObject({

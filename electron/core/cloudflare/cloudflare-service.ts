@@ -139,8 +139,9 @@ class Run {
     }
   }
 
+  /** Nothing failed and nothing waits for the admin; a step skipped by design (deploy before install) is fine. */
   get ok(): boolean {
-    return this.steps.every((s) => s.status === 'done' || s.status === 'unchanged');
+    return this.steps.every((s) => s.status !== 'failed' && s.status !== 'needs-confirmation');
   }
 
   report(): CloudflareRunReport {
