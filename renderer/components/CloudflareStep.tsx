@@ -1,0 +1,348 @@
+import { useCallback, useEffect, useId, useState } from 'react';
+import type {
+  CloudflareProgress,
+  CloudflareRunReport,
+  CloudflareStep as Step,
+  CloudflareView,
+  CloudflareZone,
+  PublishReport,
+  RemovalPlan,
+  TokenCheck,
+} from '../../electron/contract/cloudflare';
+import { sessionDurations } from '../../electron/contract/cloudflare';
+import type { ErrorShape } from '../../electron/contract/errors';
+import { asShape, useEvent } from '../hooks/use-call';
+import { call } from '../m2';
+import { ErrorNotice } from './ErrorNotice';
+
+const STATUS_LABEL: Record<Step['status'], string> = {
+  done: 'Done',
+  unchanged: 'Unchanged',
+  failed: 'Failed',
+  'needs-confirmation': 'Needs your yes',
+  skipped: 'Skipped',
+};
+
+/** The per-step report of a publish, removal or rotation; live while it runs. */
+export function CloudflareSteps({ steps, label }: { steps: readonly Step[]; label: string }) {
+  return (
+    <ol aria-label={label} className="checklist">
+      {steps.map((s) => (
+        <li key={s.id} className={`check check-${s.status}`}>
+          <strong>{s.title}</strong> — <span>{STATUS_LABEL[s.status]}</span>
+          <p className="muted">{s.detail}</p>
+          {s.error?.hint ? <p className="muted">{s.error.hint}</p> : null}
+        </li>
+      ))}
+    </ol>
+  );
+}
+
+function TokenReport({ check }: { check: TokenCheck }) {
+  return (
+    <ul aria-label="What the token may do" className="checklist">
+      {check.features.map((f) => (
+        <li key={f.feature} className={`check check-${f.state}`}>
+          <strong>{f.label}</strong> — {f.state === 'ok' ? 'allowed' : f.state === 'missing' ? `missing ${f.missing.join(', ')}` : 'not checked yet'}
+          <p className="muted">{f.detail}</p>
+        </li>
+      ))}
+    </ul>
+  );
+}
+
+/**
+ * The Domain & Cloudflare step: the API token (sent once, kept in the keychain, shown masked), account and zone,
+ * who may sign in through Access, then publish with a per-step report and a yes for anything the app did not make.
+ */
+export function CloudflareStep({ profileId, onPublished }: { profileId: string; onPublished?: (r: PublishReport) => void }) {
+  const id = useId();
+  const [view, setView] = useState<CloudflareView | undefined>();
+  const [error, setError] = useState<ErrorShape | undefined>();
+  const [busy, setBusy] = useState(false);
+  const [token, setToken] = useState('');
+  const [check, setCheck] = useState<TokenCheck | undefined>();
+  const [zones, setZones] = useState<CloudflareZone[]>([]);
+  const [accountId, setAccountId] = useState('');
+  const [zoneId, setZoneId] = useState('');
+  const [emails, setEmails] = useState('');
+  const [emailDomain, setEmailDomain] = useState('');
+  const [session, setSession] = useState<(typeof sessionDurations)[number]>('24h');
+  const [live, setLive] = useState<Step[]>([]);
+  const [retrying, setRetrying] = useState<string | undefined>();
+  const [report, setReport] = useState<PublishReport | undefined>();
+  const [yes, setYes] = useState<Set<string>>(new Set());
+
+  const adopt = useCallback((v: CloudflareView) => {
+    setView(v);
+    setAccountId(v.settings.accountId ?? '');
+    setZoneId(v.settings.zoneId ?? '');
+    setEmails(v.settings.access.emails.join(', '));
+    setEmailDomain(v.settings.access.emailDomain ?? '');
+    setSession(v.settings.access.sessionDuration);
+  }, []);
+
+  useEffect(() => {
+    call('cloudflare:view', { profileId }).then(adopt, (e: unknown) => setError(asShape(e)));
+  }, [profileId, adopt]);
+
+  useEffect(() => {
+    if (!accountId || !view?.token.stored) return;
+    call('cloudflare:zones', { profileId, accountId }).then(setZones, (e: unknown) => setError(asShape(e)));
+  }, [profileId, accountId, view?.token.stored]);
+
+  useEvent(
+    'cloudflare:progress',
+    useCallback(
+      (p: CloudflareProgress) => {
+        if (p.profileId !== profileId) return;
+        if (p.kind === 'retrying') setRetrying(`Retrying ${p.operation}: ${p.reason} (attempt ${p.attempt} of ${p.maxRetries}${p.waitMs ? `, waiting ${Math.round(p.waitMs / 1000)} s` : ''})`);
+        else {
+          setRetrying(undefined);
+          setLive((l) => [...l, p.step]);
+        }
+      },
+      [profileId],
+    ),
+  );
+
+  const run = async (fn: () => Promise<void>): Promise<void> => {
+    setBusy(true);
+    setError(undefined);
+    try {
+      await fn();
+    } catch (e) {
+      setError(asShape(e));
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  const saveToken = () =>
+    run(async () => {
+      const c = await call('cloudflare:set-token', { profileId, token });
+      setToken('');
+      setCheck(c);
+      const v = await call('cloudflare:view', { profileId });
+      adopt(v);
+      if (!v.settings.accountId && c.accounts.length === 1) setAccountId(c.accounts[0]?.id ?? '');
+    });
+
+  const saveSettings = () =>
+    run(async () => {
+      const zone = zones.find((z) => z.id === zoneId);
+      const v = await call('cloudflare:save-settings', {
+        profileId,
+        settings: {
+          accountId: accountId || null,
+          zoneId: zone?.id ?? null,
+          zoneName: zone?.name ?? null,
+          access: {
+            emails: emails.split(/[\s,;]+/).filter((e) => e !== ''),
+            emailDomain: emailDomain.trim() === '' ? null : emailDomain.trim(),
+            sessionDuration: session,
+          },
+        },
+      });
+      adopt(v);
+    });
+
+  const publish = () =>
+    run(async () => {
+      setLive([]);
+      setReport(undefined);
+      const r = await call('cloudflare:publish', { profileId, confirm: [...yes] });
+      setReport(r);
+      setLive(r.steps);
+      setView(await call('cloudflare:view', { profileId }));
+      onPublished?.(r);
+    });
+
+  const accounts = check?.accounts ?? (view?.settings.accountId ? [{ id: view.settings.accountId, name: view.settings.accountId }] : []);
+
+  return (
+    <div className="stack">
+      <section className="card" aria-labelledby={`${id}-token`}>
+        <h2 id={`${id}-token`}>Cloudflare API token</h2>
+        <p className="muted">
+          {view?.token.stored ? `A ${view.token.kind}-owned token is kept in this computer’s keychain (${view.token.masked ?? ''}).` : 'No token yet.'} Create one in the
+          Cloudflare dashboard with Cloudflare Tunnel Write, DNS Write, Zone Read and Access: Apps and Policies Write.
+        </p>
+        <div className="form inline-form">
+          <label htmlFor={`${id}-token-input`}>{view?.token.stored ? 'Replace API token' : 'API token'}</label>
+          <input id={`${id}-token-input`} type="password" autoComplete="off" value={token} onChange={(e) => setToken(e.target.value)} />
+          <button type="button" disabled={busy || token.trim() === ''} onClick={() => void saveToken()}>
+            Verify and keep token
+          </button>
+        </div>
+        {check ? <TokenReport check={check} /> : null}
+      </section>
+
+      {view?.token.stored ? (
+        <section className="card" aria-labelledby={`${id}-domain`}>
+          <h2 id={`${id}-domain`}>Domain and who may sign in</h2>
+          <div className="form">
+            <label htmlFor={`${id}-account`}>Account</label>
+            <select id={`${id}-account`} value={accountId} onChange={(e) => setAccountId(e.target.value)}>
+              <option value="">Choose an account</option>
+              {accounts.map((a) => (
+                <option key={a.id} value={a.id}>
+                  {a.name}
+                </option>
+              ))}
+            </select>
+            <label htmlFor={`${id}-zone`}>Zone</label>
+            <select id={`${id}-zone`} value={zoneId} onChange={(e) => setZoneId(e.target.value)}>
+              <option value="">Choose a zone</option>
+              {zones.map((z) => (
+                <option key={z.id} value={z.id}>
+                  {z.name}
+                </option>
+              ))}
+            </select>
+            <label htmlFor={`${id}-emails`}>Allowed emails</label>
+            <input id={`${id}-emails`} value={emails} onChange={(e) => setEmails(e.target.value)} placeholder="alice@example.com, bob@example.com" />
+            <label htmlFor={`${id}-domain-input`}>Allowed email domain</label>
+            <input id={`${id}-domain-input`} value={emailDomain} onChange={(e) => setEmailDomain(e.target.value)} placeholder="example.com" />
+            <label htmlFor={`${id}-session`}>Session duration</label>
+            <select id={`${id}-session`} value={session} onChange={(e) => setSession(e.target.value as (typeof sessionDurations)[number])}>
+              {sessionDurations.map((d) => (
+                <option key={d} value={d}>
+                  {d}
+                </option>
+              ))}
+            </select>
+            <button type="button" disabled={busy} onClick={() => void saveSettings()}>
+              Save Cloudflare settings
+            </button>
+          </div>
+          <ul aria-label="Host names to publish">
+            {view.hostnames.map((h) => (
+              <li key={h.service}>
+                {h.hostname} → {h.origin}
+                {h.inZone === false ? ' (not inside the zone)' : ''}
+              </li>
+            ))}
+          </ul>
+        </section>
+      ) : null}
+
+      {view?.saved ? (
+        <section className="card" aria-labelledby={`${id}-publish`}>
+          <h2 id={`${id}-publish`}>Publish</h2>
+          {report?.confirmations.length ? (
+            <fieldset>
+              <legend>These exist already and were not made by M2 Companion</legend>
+              {report.confirmations.map((c) => (
+                <label key={c.key} className="checkbox">
+                  <input
+                    type="checkbox"
+                    checked={yes.has(c.key)}
+                    onChange={(e) =>
+                      setYes((s) => {
+                        const n = new Set(s);
+                        if (e.target.checked) n.add(c.key);
+                        else n.delete(c.key);
+                        return n;
+                      })
+                    }
+                  />
+                  Overwrite {c.hostname}: {c.existing}. {c.action}
+                </label>
+              ))}
+            </fieldset>
+          ) : null}
+          <button type="button" disabled={busy} onClick={() => void publish()}>
+            Publish through Cloudflare
+          </button>
+          {retrying ? (
+            <p role="status" className="muted">
+              {retrying}
+            </p>
+          ) : null}
+          {live.length ? <CloudflareSteps steps={live} label="Publish steps" /> : null}
+          {report ? <p role="status">{report.ok ? 'Published.' : 'Not finished: see the steps above, then publish again.'}</p> : null}
+        </section>
+      ) : null}
+      {error ? <ErrorNotice error={error} /> : null}
+    </div>
+  );
+}
+
+/** What the app manages in Cloudflare, rotation of the tunnel token, and "Remove from Cloudflare" after a yes. */
+export function CloudflareManaged({ profileId }: { profileId: string }) {
+  const id = useId();
+  const [view, setView] = useState<CloudflareView | undefined>();
+  const [plan, setPlan] = useState<RemovalPlan | undefined>();
+  const [result, setResult] = useState<CloudflareRunReport | undefined>();
+  const [error, setError] = useState<ErrorShape | undefined>();
+  const [busy, setBusy] = useState(false);
+  const reload = useCallback(() => {
+    call('cloudflare:view', { profileId }).then(setView, (e: unknown) => setError(asShape(e)));
+  }, [profileId]);
+  useEffect(reload, [reload]);
+  const act = async (fn: () => Promise<CloudflareRunReport | void>): Promise<void> => {
+    setBusy(true);
+    setError(undefined);
+    try {
+      const r = await fn();
+      if (r) setResult(r);
+      reload();
+    } catch (e) {
+      setError(asShape(e));
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <section className="card" aria-labelledby={`${id}-managed`}>
+      <h2 id={`${id}-managed`}>Managed in Cloudflare</h2>
+      {view && view.managed.length === 0 ? <p className="muted">Nothing yet.</p> : null}
+      <ul aria-label="Managed in Cloudflare">
+        {view?.managed.map((m) => (
+          <li key={`${m.kind}:${m.id}`}>
+            {m.kind}: {m.name}
+            {m.origin === 'adopted' ? ' (existed before; put back on removal)' : ''}
+          </li>
+        ))}
+      </ul>
+      <div className="row">
+        <button type="button" className="secondary" disabled={busy || !view?.tunnel} onClick={() => void act(() => call('cloudflare:rotate-tunnel-token', { profileId }))}>
+          Rotate tunnel token
+        </button>
+        <button type="button" className="secondary" disabled={busy || view?.managed.length === 0} onClick={() => void act(async () => setPlan(await call('cloudflare:removal-plan', { profileId })))}>
+          Remove from Cloudflare…
+        </button>
+      </div>
+      {plan ? (
+        <div role="group" aria-label="Confirm removal">
+          <p>This deletes (or puts back) exactly these, and nothing else:</p>
+          <ul>
+            {plan.items.map((i) => (
+              <li key={`${i.kind}:${i.name}`}>
+                {i.action === 'delete' ? 'Delete' : 'Put back'} {i.kind} {i.name}
+              </li>
+            ))}
+          </ul>
+          <button
+            type="button"
+            disabled={busy}
+            onClick={() =>
+              void act(async () => {
+                setPlan(undefined);
+                return call('cloudflare:remove', { profileId, confirm: true });
+              })
+            }
+          >
+            Yes, remove from Cloudflare
+          </button>
+          <button type="button" className="secondary" onClick={() => setPlan(undefined)}>
+            Cancel
+          </button>
+        </div>
+      ) : null}
+      {result ? <CloudflareSteps steps={result.steps} label="Last run" /> : null}
+      {error ? <ErrorNotice error={error} /> : null}
+    </section>
+  );
+}
