@@ -24,6 +24,8 @@ export interface CoreConfig {
   /** The OS keychain, where the shell has one. */
   readonly vault?: SecretStore;
   readonly agentSocket?: () => string | undefined;
+  /** The app's resources folder (the status agent, the apply guard); resources/ of the working directory by default. */
+  readonly resourcesDir?: string;
 }
 
 /** The product's services, built once by a composition root (Electron main or the web host). */
@@ -56,8 +58,11 @@ export function createCoreServices(config: CoreConfig, emit: Emit): CoreServices
   const stack = new StackService({
     settings: new StackSettingsStore(path.join(config.dataDir, 'stacks')),
     servers,
+    secretStore: config.vault,
     log: config.log,
     onProgress: (p) => emit('stack:progress', p),
+    resourcesDir: config.resourcesDir ?? path.resolve('resources'),
+    appVersion: config.appInfo.version,
   });
   const cloudflare = new CloudflareService({
     store: new CloudflareStore(path.join(config.dataDir, 'cloudflare')),
@@ -110,14 +115,16 @@ export function createHandlers(services: CoreServices): Handlers {
     'server:state': ({ profileId }) => services.servers.state(profileId),
     'preflight:run': async ({ profileId, dataPaths }) => {
       const conn = services.servers.connection(profileId);
-      return runPreflight(conn, { dataPaths }, { now: () => new Date(), user: conn.target.username });
+      const report = await runPreflight(conn, { dataPaths }, { now: () => new Date(), user: conn.target.username });
+      services.stack.recordPreflight(profileId, report);
+      return report;
     },
     'stack:settings': ({ profileId }) => services.stack.view(profileId),
     'stack:save-settings': ({ profileId, settings }) => services.stack.save(profileId, settings),
     'stack:plan': ({ profileId }) => services.stack.plan(profileId),
-    'stack:apply': ({ profileId }) => services.stack.apply(profileId),
+    'stack:apply': ({ profileId, pullPolicy }) => services.stack.apply(profileId, { pullPolicy }),
     'stack:status': ({ profileId }) => services.stack.status(profileId),
-    'stack:secrets': () => [],
+    'stack:secrets': ({ profileId }) => services.stack.secretSummaries(profileId),
     'cloudflare:view': ({ profileId }) => services.cloudflare.view(profileId),
     'cloudflare:set-token': ({ profileId, token, accountId }) => services.cloudflare.setToken(profileId, token, accountId),
     'cloudflare:check-token': ({ profileId }) => services.cloudflare.checkToken(profileId),

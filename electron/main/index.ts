@@ -41,6 +41,8 @@ if (!app.requestSingleInstanceLock()) {
         appInfo: { name: app.getName(), version: app.getVersion(), platform, arch: process.arch, host: 'electron' },
         log,
         vault: new KeyringSecretStore(),
+        // electron-builder copies resources/ to <resourcesPath>/resources (extraResources).
+        resourcesDir: app.isPackaged ? path.join(process.resourcesPath, 'resources') : path.join(app.getAppPath(), 'resources'),
       },
       createEmitter(router, log),
     );

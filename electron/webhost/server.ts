@@ -3,6 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
+import { fileURLToPath } from 'node:url';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Result } from '../contract/errors';
 import { registerContract, createEmitter, type Router, type SenderInfo } from '../core/ipc/dispatch';
@@ -63,7 +64,13 @@ export async function startWebHost(opts: WebHostOptions): Promise<WebHost> {
   };
   let origin = '';
   const services = createCoreServices(
-    { dataDir: opts.dataDir, appInfo: opts.appInfo, log: opts.log, vault: new KeyringSecretStore() },
+    {
+      dataDir: opts.dataDir,
+      appInfo: opts.appInfo,
+      log: opts.log,
+      vault: new KeyringSecretStore(),
+      resourcesDir: fileURLToPath(new URL('../../resources', import.meta.url)),
+    },
     createEmitter(router, opts.log),
   );
   registerContract(router, createHandlers(services), {

@@ -8,11 +8,17 @@ import { writeFileAtomic } from '../fs/atomic-write';
 
 const SettingsFile = z.object({ version: z.literal(1), settings: StackSettings });
 
+/** What the stack service needs of a settings store. */
+export interface SettingsStoreLike {
+  get(profileId: string): Promise<StackSettings | undefined>;
+  save(profileId: string, settings: StackSettings): Promise<StackSettings>;
+}
+
 /**
  * The stack settings of each server profile: `<dataDir>/stacks/<profile>.json`, written atomically.
  * No secrets live here (they are in the keychain); a damaged file is reported, never overwritten silently.
  */
-export class StackSettingsStore {
+export class StackSettingsStore implements SettingsStoreLike {
   readonly #dir: string;
 
   constructor(dir: string) {

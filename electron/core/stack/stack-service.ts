@@ -1,33 +1,88 @@
 /**
  * The stack, per server profile: settings (saved in the app's data folder), generated secrets (keychain),
- * render, plan and apply over the profile's one SSH connection. Progress is pushed as contract events.
+ * render, plan, apply and post-install configuration over the profile's one SSH connection. Progress is
+ * pushed as contract events; nothing secret leaves this service except masked.
  */
-import type { ApplyResult, StackPlan, StackProgress, StackSettings, StackSettingsView, StackStatus } from '../../contract/stack';
-import { StackSettings as StackSettingsSchema } from '../../contract/stack';
+import { randomBytes } from 'node:crypto';
+import type { PreflightReport } from '../../contract/preflight';
+import {
+  StackSettings as StackSettingsSchema,
+  type ApplyResult,
+  type ModuleId,
+  type StackPlan,
+  type StackProgress,
+  type StackSettings,
+  type StackSettingsView,
+  type StackStatus,
+} from '../../contract/stack';
 import { AppError } from '../errors';
 import type { Logger } from '../log';
+import type { SecretStore } from '../secrets/keychain';
 import type { ServerService } from '../server/server-service';
-import type { StackSettingsStore } from './settings-store';
+import { applyStack, loadGuardScript, stackStatus } from './apply';
+import { configureStack, configuredServices } from './configure/configure-stack';
+import { JELLYFIN_ADMIN_PASSWORD, JELLYFIN_API_KEY } from './configure/jellyfin';
+import { resolveM2Dir } from './layout';
+import { planStack } from './plan';
+import type { StackTarget } from './remote-release';
+import { renderStack, requiredSecrets, type RenderOptions } from './render';
+import { StackSecrets } from './secrets';
+import type { SettingsStoreLike } from './settings-store';
+import type { RenderedStack, SecretRequest } from './types';
 import { pinnedImages } from './versions';
+import type { SshConnection } from '../ssh/ssh-connection';
+
+export const TUNNEL_TOKEN_SECRET = 'cloudflared.tunnel-token';
 
 export interface StackServiceDeps {
-  readonly settings: StackSettingsStore;
-  readonly servers: ServerService;
+  readonly settings: SettingsStoreLike;
+  readonly servers: Pick<ServerService, 'connection'>;
+  /** The OS keychain; without one the stack cannot keep its secrets and refuses to plan or apply. */
+  readonly secretStore: SecretStore | undefined;
   readonly log: Logger;
   readonly onProgress: (p: StackProgress) => void;
+  /** The app's resources folder (resources/ in the repo, process.resourcesPath when packaged). */
+  readonly resourcesDir: string;
+  readonly appVersion?: string;
+  /** Test seams: project name and subnets (the product uses `m2` and the default subnets). */
+  readonly renderOverrides?: Pick<RenderOptions, 'project' | 'subnets'>;
+  readonly applyOverrides?: { readonly waitTimeoutS?: number; readonly minFreeBytes?: number; readonly authentikTimeoutMs?: number };
+}
+
+interface Prepared {
+  readonly target: StackTarget & { readonly conn: SshConnection };
+  readonly settings: StackSettings;
+  readonly rendered: RenderedStack;
+  readonly warnings: string[];
 }
 
 export class StackService {
   readonly #deps: StackServiceDeps;
+  readonly #secrets: StackSecrets | undefined;
+  readonly #preflight = new Map<string, PreflightReport>();
+  readonly #m2Dirs = new WeakMap<SshConnection, string>();
+  readonly #applying = new Set<string>();
+  #guard: Promise<string> | undefined;
 
   constructor(deps: StackServiceDeps) {
     this.#deps = deps;
+    this.#secrets = deps.secretStore ? new StackSecrets(deps.secretStore) : undefined;
+  }
+
+  /** The generated secrets store, for other services of the same profile (Cloudflare keeps the tunnel token here). */
+  get secrets(): StackSecrets {
+    return this.#requireSecrets();
+  }
+
+  /** Preflight results feed the suggestions (GPU) and how Docker is reached (group or sudo). */
+  recordPreflight(profileId: string, report: PreflightReport): void {
+    this.#preflight.set(profileId, report);
   }
 
   async view(profileId: string): Promise<StackSettingsView> {
     const saved = await this.#deps.settings.get(profileId);
-    const settings = saved ?? StackSettingsSchema.parse({});
-    return { settings, saved: saved !== undefined, suggestions: null, images: imagesFor(settings) };
+    const settings = saved ?? (await this.#defaults(profileId));
+    return { settings, saved: saved !== undefined, suggestions: this.#suggestions(profileId), images: imagesFor(settings) };
   }
 
   async save(profileId: string, settings: StackSettings): Promise<StackSettingsView> {
@@ -35,37 +90,207 @@ export class StackService {
     return this.view(profileId);
   }
 
-  plan(_profileId: string): Promise<StackPlan> {
-    return Promise.reject(new AppError('internal', 'Planning is not wired yet.'));
+  async plan(profileId: string): Promise<StackPlan> {
+    const p = await this.#prepare(profileId);
+    const plan = await planStack(p.target, p.rendered);
+    return { ...plan, profileId, warnings: [...p.warnings, ...plan.warnings] };
   }
 
-  apply(_profileId: string): Promise<ApplyResult> {
-    return Promise.reject(new AppError('internal', 'Applying is not wired yet.'));
+  async apply(profileId: string, opts: { pullPolicy?: 'missing' | 'always' } = {}): Promise<ApplyResult> {
+    if (this.#applying.has(profileId)) {
+      throw new AppError('stack.busy', 'An install or update is already running for this server.', { hint: 'Wait for it to finish, then try again.' });
+    }
+    this.#applying.add(profileId);
+    try {
+      const applyId = randomBytes(6).toString('hex');
+      const phase = (phase: 'prepare' | 'configure' | 'done', message: string): void => this.#deps.onProgress({ kind: 'phase', profileId, applyId, phase, message });
+      phase('prepare', 'Reading settings and secrets, rendering the release.');
+      const p = await this.#prepare(profileId);
+      for (const w of p.warnings) this.#deps.onProgress({ kind: 'warning', profileId, applyId, message: w });
+      const result = await applyStack(
+        p.target,
+        p.rendered,
+        {
+          applyId,
+          settings: p.settings,
+          pullPolicy: opts.pullPolicy ?? 'missing',
+          guardScript: await this.#guardScript(),
+          ...(this.#deps.applyOverrides?.waitTimeoutS !== undefined ? { waitTimeoutS: this.#deps.applyOverrides.waitTimeoutS } : {}),
+          ...(this.#deps.applyOverrides?.minFreeBytes !== undefined ? { minFreeBytes: this.#deps.applyOverrides.minFreeBytes } : {}),
+        },
+        this.#deps.onProgress,
+      );
+      if (result.kind !== 'applied') {
+        this.#deps.log.warn('stack apply rolled back', { profileId, failedService: result.report.failedService, restored: result.report.restored });
+        return { ...result, warnings: [...p.warnings, ...result.warnings] };
+      }
+      const warnings = [...p.warnings, ...result.warnings];
+      if (configuredServices(p.settings).length > 0) {
+        phase('configure', 'Configuring the services through their own APIs.');
+        try {
+          await configureStack(
+            { conn: p.target.conn, dockerAccess: p.target.dockerAccess, project: p.target.project ?? 'm2' },
+            p.settings,
+            this.#requireSecrets().forProfile(profileId),
+            (step) => this.#deps.onProgress({ kind: 'phase', profileId, applyId, phase: 'configure', message: `${step.service}: ${step.message}` }),
+            {
+              ...(this.#deps.appVersion ? { appVersion: this.#deps.appVersion } : {}),
+              ...(this.#deps.applyOverrides?.authentikTimeoutMs ? { authentikTimeoutMs: this.#deps.applyOverrides.authentikTimeoutMs } : {}),
+            },
+          );
+        } catch (err) {
+          // The release is live and healthy; a failed configuration step is reported, not rolled back (a re-run continues).
+          const message = err instanceof AppError ? err.userMessage : 'Configuring the services failed.';
+          warnings.push(`${message} Run the install again to retry the configuration; the services keep running.`);
+          this.#deps.onProgress({ kind: 'warning', profileId, applyId, message });
+          this.#deps.log.warn('stack configure failed', { profileId, code: err instanceof AppError ? err.code : 'internal' });
+        }
+      }
+      phase('done', `Release ${result.releaseId} is live.`);
+      return { ...result, warnings };
+    } finally {
+      this.#applying.delete(profileId);
+    }
   }
 
-  status(_profileId: string): Promise<StackStatus> {
-    return Promise.reject(new AppError('internal', 'Status is not wired yet.'));
+  async status(profileId: string): Promise<StackStatus> {
+    const conn = this.#deps.servers.connection(profileId);
+    return stackStatus(await this.#target(profileId, conn));
+  }
+
+  async secretSummaries(profileId: string): Promise<Array<{ name: string; masked: string; set: boolean }>> {
+    const settings = (await this.#deps.settings.get(profileId)) ?? (await this.#defaults(profileId));
+    return this.#requireSecrets().summaries(profileId, this.#secretRequests(settings));
+  }
+
+  #secretRequests(settings: StackSettings): SecretRequest[] {
+    const out = [...requiredSecrets(settings)];
+    if (settings.modules.jellyfin.enabled) out.push(JELLYFIN_ADMIN_PASSWORD, JELLYFIN_API_KEY);
+    return out;
+  }
+
+  async #prepare(profileId: string): Promise<Prepared> {
+    const settings = await this.#deps.settings.get(profileId);
+    if (!settings) {
+      throw new AppError('stack.invalid-settings', 'Choose and save the services and storage for this server first.', {
+        hint: 'Open Services, check the data folder and modules, and save.',
+      });
+    }
+    const conn = this.#deps.servers.connection(profileId);
+    const target = await this.#target(profileId, conn);
+    const secrets = this.#requireSecrets();
+    const warnings: string[] = [];
+    const skip: ModuleId[] = [];
+    if (settings.modules.cloudflared.enabled && (await secrets.get(profileId, TUNNEL_TOKEN_SECRET)) === undefined) {
+      skip.push('cloudflared');
+      warnings.push('cloudflared is left out until the Cloudflare step has created the tunnel and its token.');
+    }
+    const values = await secrets.ensure(profileId, requiredSecrets(settings, { skip }));
+    const rendered = renderStack(settings, values, { m2Dir: target.m2Dir, skip, ...this.#deps.renderOverrides });
+    return { target, settings, rendered, warnings };
+  }
+
+  async #target(profileId: string, conn: SshConnection): Promise<StackTarget & { readonly conn: SshConnection }> {
+    let m2Dir = this.#m2Dirs.get(conn);
+    if (m2Dir === undefined) {
+      m2Dir = await resolveM2Dir(conn);
+      this.#m2Dirs.set(conn, m2Dir);
+    }
+    const access = this.#preflight.get(profileId)?.dockerAccess.kind;
+    if (access === 'none') {
+      throw new AppError('stack.docker-unavailable', 'This SSH user cannot use Docker on the server.', {
+        hint: 'Add the user to the docker group (sudo usermod -aG docker <user>) or allow passwordless sudo, then run the checks again.',
+      });
+    }
+    return { conn, dockerAccess: access === 'sudo' ? 'sudo' : 'group', m2Dir, profileId, ...(this.#deps.renderOverrides?.project ? { project: this.#deps.renderOverrides.project } : {}) };
+  }
+
+  #requireSecrets(): StackSecrets {
+    if (!this.#secrets) {
+      throw new AppError('secrets.unavailable', 'There is no keychain to keep the stack’s passwords in.', {
+        hint: 'Unlock or install your system keychain (GNOME Keyring, KWallet, macOS Keychain, Windows Credential Manager) and try again.',
+      });
+    }
+    return this.#secrets;
+  }
+
+  #guardScript(): Promise<string> {
+    this.#guard ??= loadGuardScript(this.#deps.resourcesDir).catch((err: unknown) => {
+      this.#guard = undefined;
+      throw new AppError('internal', 'M2 Companion could not read its apply script.', { cause: err, hint: 'Reinstall the app.' });
+    });
+    return this.#guard;
+  }
+
+  /** Defaults, with the admin's numeric ids when the server is connected (bind-mounted folders are theirs). */
+  async #defaults(profileId: string): Promise<StackSettings> {
+    const base = StackSettingsSchema.parse({});
+    const suggestion = this.#suggestions(profileId);
+    let ids: { uid: number; gid: number } | undefined;
+    try {
+      const conn = this.#deps.servers.connection(profileId);
+      const r = await conn.exec(['id', '-u'], { timeoutMs: 5000 });
+      const g = await conn.exec(['id', '-g'], { timeoutMs: 5000 });
+      const uid = Number(r.stdout.trim());
+      const gid = Number(g.stdout.trim());
+      if (r.code === 0 && g.code === 0 && Number.isInteger(uid) && Number.isInteger(gid)) ids = { uid, gid };
+    } catch {
+      // Not connected: the defaults stay, and the admin can fill the ids in.
+    }
+    return {
+      ...base,
+      ...(ids ?? {}),
+      modules: {
+        ...base.modules,
+        jellyfin: {
+          ...base.modules.jellyfin,
+          ...(suggestion ? { hwAccel: suggestion.hwAccel, ...(suggestion.renderDevice ? { renderDevice: suggestion.renderDevice } : {}), renderGid: suggestion.renderGid } : {}),
+        },
+      },
+    };
+  }
+
+  #suggestions(profileId: string): StackSettingsView['suggestions'] {
+    const gpu = this.#preflight.get(profileId)?.gpu;
+    if (!gpu) return null;
+    switch (gpu.kind) {
+      case 'nvidia':
+        return gpu.runtime
+          ? { hwAccel: 'nvidia', renderDevice: null, renderGid: null, reason: `${gpu.name} with the NVIDIA container runtime (driver ${gpu.driver}).` }
+          : { hwAccel: 'none', renderDevice: null, renderGid: null, reason: `${gpu.name} found, but Docker has no nvidia runtime: install the NVIDIA Container Toolkit to use it.` };
+      case 'intel':
+        return { hwAccel: 'intel-qsv', renderDevice: gpu.renderNode, renderGid: gpu.renderGid, reason: `Intel GPU at ${gpu.renderNode}.` };
+      case 'amd':
+        return { hwAccel: 'amd-vaapi', renderDevice: gpu.renderNode, renderGid: gpu.renderGid, reason: `AMD GPU at ${gpu.renderNode}.` };
+      case 'none':
+        return { hwAccel: 'none', renderDevice: null, renderGid: null, reason: 'No GPU found: Jellyfin transcodes in software.' };
+      default: {
+        const never: never = gpu;
+        return never;
+      }
+    }
   }
 }
 
+const moduleOfImage: Record<string, ModuleId> = {
+  jellyfin: 'jellyfin',
+  cloudflared: 'cloudflared',
+  authentik: 'authentik',
+  postgres: 'nextcloud',
+  nextcloud: 'nextcloud',
+  redis: 'nextcloud',
+  restic: 'backup',
+  wireguard: 'wireguard',
+  sonarr: 'mediaAutomation',
+  radarr: 'mediaAutomation',
+  qbittorrent: 'mediaAutomation',
+};
+
 function imagesFor(settings: StackSettings): StackSettingsView['images'] {
-  const moduleOf: Record<string, StackSettingsView['images'][number]['module']> = {
-    jellyfin: 'jellyfin',
-    cloudflared: 'cloudflared',
-    authentik: 'authentik',
-    postgres: 'nextcloud',
-    nextcloud: 'nextcloud',
-    redis: 'nextcloud',
-    restic: 'backup',
-    wireguard: 'wireguard',
-    sonarr: 'mediaAutomation',
-    radarr: 'mediaAutomation',
-    qbittorrent: 'mediaAutomation',
-  };
   return Object.entries(pinnedImages).map(([key, img]) => ({
     key,
     ref: `${img.repository}:${settings.imageOverrides[key] ?? img.tag}`,
     releaseNotes: img.releaseNotes,
-    module: moduleOf[key] ?? 'jellyfin',
+    module: moduleOfImage[key] ?? 'jellyfin',
   }));
 }
