@@ -28,13 +28,8 @@ interface Live {
   services: ServiceHealth[];
   warnings: string[];
 }
-const empty = (images: readonly string[]): Live => ({
-  applyId: undefined,
-  phase: undefined,
-  pulls: images.map((image) => ({ image, status: 'waiting', percent: null, detail: '' })),
-  services: [],
-  warnings: [],
-});
+// Bars appear as main reports images: only the images an apply needs are pulled or checked, so none is seeded from the plan.
+const empty = (): Live => ({ applyId: undefined, phase: undefined, pulls: [], services: [], warnings: [] });
 
 const upsert = <T,>(list: readonly T[], item: T, same: (a: T) => boolean): T[] => (list.some(same) ? list.map((x) => (same(x) ? item : x)) : [...list, item]);
 
@@ -88,9 +83,9 @@ function Applied({ result }: { result: Extract<ApplyResult, { kind: 'applied' }>
  * The Install step: one button; while main applies, a bar per image and a row per service, updated
  * from `stack:progress` for this server; then the result, or the rollback report.
  */
-export function InstallStep(props: { profileId: string; images?: readonly string[]; onStart?: () => void; onDone?: (r: ApplyResult) => void; onError?: (e: ErrorShape) => void }) {
-  const { profileId, images = [], onStart, onDone, onError } = props;
-  const [live, setLive] = useState<Live>(() => empty(images));
+export function InstallStep(props: { profileId: string; onStart?: () => void; onDone?: (r: ApplyResult) => void; onError?: (e: ErrorShape) => void }) {
+  const { profileId, onStart, onDone, onError } = props;
+  const [live, setLive] = useState<Live>(empty);
   const [running, setRunning] = useState(false);
   const [result, setResult] = useState<ApplyResult | undefined>();
   const [error, setError] = useState<ErrorShape | undefined>();
@@ -113,7 +108,7 @@ export function InstallStep(props: { profileId: string; images?: readonly string
     setRunning(true);
     setResult(undefined);
     setError(undefined);
-    setLive(empty(images));
+    setLive(empty());
     onStart?.();
     try {
       const r = await call('stack:apply', { profileId });

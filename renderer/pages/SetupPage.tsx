@@ -111,7 +111,6 @@ function StackSetup({ profile, onStage }: { profile: ServerProfile; onStage: (st
           </p>
           <InstallStep
             profileId={profile.id}
-            images={plan?.images.map((i) => i.ref) ?? []}
             onStart={() => {
               setInstalling(true);
               setResult(undefined);

@@ -359,6 +359,8 @@ describe('Services, Review and Install in Chromium against the lab', () => {
         await report.waitFor({ timeout: 540_000 });
         await expect(report.getByTestId('rollback-failed-service').textContent()).resolves.toBe('jellyfin');
         await expect(report.getByTestId('rollback-restored').textContent()).resolves.toBe(`The previous release ${before.currentRelease ?? ''} is running again.`);
+        await expect(install().getByRole('progressbar', { name: brokenImage, exact: true }).count()).resolves.toBe(1);
+        await expect(report.getByLabel('Last log lines of jellyfin').textContent()).resolves.toMatch(/\S/);
         await page.screenshot({ path: shot('install-rolled-back'), fullPage: true });
 
         const after = await invoke<{ currentRelease: string | null; services: Array<{ service: string; image: string | null; state: string }> }>(page, 'stack:status', { profileId });
