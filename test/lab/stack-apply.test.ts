@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { StackSettings, type ApplyResult, type StackProgress, type StackSettingsInput } from '../../electron/contract/stack';
 import { AppError } from '../../electron/core/errors';
 import { Secret } from '../../electron/core/secrets/secret';
-import { applyStack, loadGuardScript, stackStatus, type ApplyOptions } from '../../electron/core/stack/apply';
+import { applyStack, loadGuardScript, rollbackStack, stackStatus, type ApplyOptions } from '../../electron/core/stack/apply';
 import { parseInspect, type ContainerInfo } from '../../electron/core/stack/compose-commands';
 import { resolveM2Dir } from '../../electron/core/stack/layout';
 import { planStack } from '../../electron/core/stack/plan';
@@ -367,6 +367,17 @@ describe('applying the stack over SSH', () => {
     const applied = results.filter((r) => r.status === 'fulfilled' && r.value.kind === 'applied');
     expect([busy.length, applied.length]).toEqual([1, 1]);
   }, 120_000);
+
+  it('rolls back by hand to the previous release, and forward again', async () => {
+    const { currentRelease: live, previousRelease: previous } = await stackStatus(target);
+    expect(previous).not.toBeNull();
+    const back = await rollbackStack(target, { applyId: 'manual', guardScript, secretValues: [...secrets.values()] }, () => {});
+    expect(back).toMatchObject({ kind: 'applied', releaseId: previous });
+    expect(await stackStatus(target)).toMatchObject({ currentRelease: previous, previousRelease: live });
+    const forward = await rollbackStack(target, { applyId: 'manual-2', guardScript }, () => {});
+    expect(forward).toMatchObject({ kind: 'applied', releaseId: live });
+    expect((await fetch(`http://127.0.0.1:${lanPort}/health`)).status).toBe(200);
+  }, 300_000);
 });
 
 describe('bad input changes nothing on the server', () => {

@@ -201,13 +201,13 @@ async function pullImages(
   t: StackTarget,
   rendered: RenderedStack,
   services: readonly ServiceChange[],
+  ids: ReadonlyMap<string, string | null>,
   opts: ApplyOptions,
   emit: Progress,
 ): Promise<{ warnings: string[]; missing: Array<{ ref: string; services: string[] }> }> {
   const base = { profileId: t.profileId, applyId: opts.applyId };
   const touched = services.filter((s) => s.action === 'create' || s.action === 'recreate');
   const refs = opts.pullPolicy === 'always' ? distinctImages(rendered) : [...new Set(touched.map((s) => s.image).filter((i): i is string => i !== null))].sort();
-  const ids = await localImageIds(t, refs);
   const warnings: string[] = [];
   const missing: Array<{ ref: string; services: string[] }> = [];
   const toPull = refs.filter((r) => opts.pullPolicy === 'always' || ids.get(r) == null);
@@ -264,7 +264,7 @@ async function upAndDecide(
   t: StackTarget,
   guard: Guard,
   run: { id: string; prev: string | null; services: readonly string[]; images: Readonly<Record<string, string>>; envFiles: readonly string[]; secrets: RenderedStack['secretValues'] },
-  opts: { applyId: string; signal?: AbortSignal | undefined },
+  opts: { applyId: string; signal?: AbortSignal | undefined; beforeCommit?: () => Promise<unknown> },
   emit: Progress,
 ): Promise<{ ok: true; health: ServiceHealth[] } | { ok: false; report: RollbackReport }> {
   const base = { profileId: t.profileId, applyId: opts.applyId };
@@ -298,6 +298,8 @@ async function upAndDecide(
   const bad = failedService(health);
   if (upRc === 0 && bad === null && !aborted) {
     phase('switch', `Switching to release ${run.id}`);
+    // Still under the guard's lock: garbage collection must not race another apply's upload.
+    await opts.beforeCommit?.().catch(() => undefined);
     guard.send('commit');
     const ev = await guard.next(['committed', 'rolled-back']);
     if (ev.event === 'committed') return { ok: true, health };
@@ -361,11 +363,13 @@ export async function applyStack(t: StackTarget, rendered: RenderedStack, opts: 
       });
     }
 
-    const current = await readCurrent(t);
-    const { ids, partials } = await listReleases(t);
-    if (partials.length > 0) await t.conn.exec(['rm', '-rf', '--', ...partials.map((p) => `${l.releases}/${p}`)]);
-    const own = await checkPreconditions(t, opts.settings, rendered, { minFreeBytes: opts.minFreeBytes });
-    const currentManifest = current ? await readManifest(t, current) : null;
+    const [current, { ids, partials }] = await Promise.all([readCurrent(t), listReleases(t)]);
+    const [own, currentManifest, imageIds] = await Promise.all([
+      checkPreconditions(t, opts.settings, rendered, { minFreeBytes: opts.minFreeBytes }),
+      current ? readManifest(t, current) : Promise.resolve(null),
+      localImageIds(t, distinctImages(rendered)),
+      partials.length > 0 ? t.conn.exec(['rm', '-rf', '--', ...partials.map((p) => `${l.releases}/${p}`)]) : Promise.resolve(),
+    ]);
     const same = current !== null && currentManifest?.digest === rendered.digest;
     if (opts.signal?.aborted) throw cancelled();
 
@@ -387,9 +391,8 @@ export async function applyStack(t: StackTarget, rendered: RenderedStack, opts: 
     if (opts.signal?.aborted) throw cancelled();
 
     phase('pull', 'Getting the images');
-    const imageIds = await localImageIds(t, distinctImages(rendered));
     let services = serviceChanges(rendered, hashes, own, imageIds);
-    const pulled = await pullImages(t, rendered, services, opts, emit);
+    const pulled = await pullImages(t, rendered, services, imageIds, opts, emit);
     if (pulled.missing.length > 0) {
       const names = pulled.missing.flatMap((m) => m.services);
       throw new AppError(
@@ -409,12 +412,11 @@ export async function applyStack(t: StackTarget, rendered: RenderedStack, opts: 
       t,
       guard,
       { id, prev: current, services: [...hashes.keys()].sort(), images: rendered.serviceImages, envFiles: rendered.envFiles, secrets: rendered.secretValues },
-      { applyId: opts.applyId, signal: opts.signal },
+      { applyId: opts.applyId, signal: opts.signal, beforeCommit: same ? undefined : () => collectGarbage(t, { keep: opts.keepReleases ?? 5, protect: [id, current] }) },
       emit,
     );
     if (outcome.ok) {
       await setManifestState(t, id, 'live').catch(() => undefined);
-      await collectGarbage(t, { keep: opts.keepReleases ?? 5, live: id }).catch(() => undefined);
       phase('done', `Release ${id} is live`);
       return { kind: 'applied', releaseId: id, services, health: outcome.health, warnings: pulled.warnings, durationMs: Date.now() - started };
     }
@@ -448,7 +450,12 @@ export async function stackStatus(t: StackTarget): Promise<StackStatus> {
 }
 
 /** Bring the previous release back (it becomes `current`, and the one it replaces becomes its previous). */
-export async function rollbackStack(t: StackTarget, opts: { applyId: string; guardScript: string; waitTimeoutS?: number; signal?: AbortSignal }, onProgress: Progress): Promise<ApplyResult> {
+export async function rollbackStack(
+  t: StackTarget,
+  opts: { applyId: string; guardScript: string; waitTimeoutS?: number; signal?: AbortSignal; /** Every secret the releases may hold, to mask log lines. */ secretValues?: RenderedStack['secretValues'] },
+  onProgress: Progress,
+): Promise<ApplyResult> {
+  const secrets = opts.secretValues ?? [];
   const started = Date.now();
   const current = await readCurrent(t);
   const previous = current ? await readPrevious(t, current) : null;
@@ -464,12 +471,13 @@ export async function rollbackStack(t: StackTarget, opts: { applyId: string; gua
     if (first.event !== 'locked') throw new AppError('stack.busy', 'Another apply is running on this server.', { hint: 'Wait for it to finish, then try again.' });
     if ((await readCurrent(t)) !== current) throw new AppError('stack.busy', 'The stack changed while the rollback was getting ready.', { hint: 'Look at the stack again, then decide.' });
     const dir = releaseDir(layoutOf(t.m2Dir), previous);
-    const hashes = await validateAndHash(t, dir, { envFiles: manifest.envFiles, secretValues: [] });
+    const hashes = await validateAndHash(t, dir, { envFiles: manifest.envFiles, secretValues: secrets });
     guard.send(`up ${previous} ${current}`);
     upSent = true;
     const images = Object.fromEntries(manifest.services.map((s) => [s.name, s.image]));
-    const outcome = await upAndDecide(t, guard, { id: previous, prev: current, services: [...hashes.keys()].sort(), images, envFiles: manifest.envFiles, secrets: [] }, { applyId: opts.applyId, signal: opts.signal }, onProgress);
+    const outcome = await upAndDecide(t, guard, { id: previous, prev: current, services: [...hashes.keys()].sort(), images, envFiles: manifest.envFiles, secrets }, { applyId: opts.applyId, signal: opts.signal }, onProgress);
     if (outcome.ok) {
+      await setManifestState(t, previous, 'live').catch(() => undefined);
       const services: ServiceChange[] = [];
       return { kind: 'applied', releaseId: previous, services, health: outcome.health, warnings: [], durationMs: Date.now() - started };
     }

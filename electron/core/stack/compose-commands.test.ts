@@ -21,7 +21,7 @@ describe('compose argv', () => {
     expect(composeCommands('sudo', files).ps().slice(0, 5)).toEqual(['sudo', '-n', '--', 'docker', 'compose']);
     const d = dockerCommands('group', 'm2');
     expect(d.projectContainerIds()).toEqual(['docker', 'ps', '--all', '--quiet', '--no-trunc', '--filter', 'label=com.docker.compose.project=m2']);
-    expect(dockerCommands('sudo', 'm2').imageIds(['a:1', 'b:2']).slice(0, 6)).toEqual(['sudo', '-n', '--', 'sh', '-c', expect.stringContaining('docker image inspect') as string]);
+    expect(dockerCommands('sudo', 'm2').imageIds(['a:1', 'b:2'])).toEqual(['sudo', '-n', '--', 'docker', 'image', 'inspect', '--format', '{{.Id}}{{range .RepoTags}} {{.}}{{end}}{{range .RepoDigests}} {{.}}{{end}}', 'a:1', 'b:2']);
   });
 });
 
@@ -57,8 +57,16 @@ describe('parsers', () => {
     expect(b).toMatchObject({ oneoff: true, health: '', published: [] });
   });
 
-  it('maps image ids back to refs, `-` meaning absent', () => {
-    expect([...parseImageIds('sha256:aa\n-\n', ['a:1', 'b:2'])]).toEqual([['a:1', 'sha256:aa'], ['b:2', null]]);
+  it('maps image ids back to the refs as compose names them, absent ones as null', () => {
+    const a = `sha256:${'a'.repeat(64)}`;
+    const b = `sha256:${'b'.repeat(64)}`;
+    const out = `${a} postgres:16-alpine \n${b} ghcr.io/goauthentik/server:2026.2.2 ghcr.io/goauthentik/server@sha256:${'c'.repeat(64)}\n`;
+    expect([...parseImageIds(out, ['docker.io/library/postgres:16-alpine', 'ghcr.io/goauthentik/server:2026.2.2', 'redis:7', 'postgres'])]).toEqual([
+      ['docker.io/library/postgres:16-alpine', a],
+      ['ghcr.io/goauthentik/server:2026.2.2', b],
+      ['redis:7', null],
+      ['postgres', null],
+    ]);
   });
 
   it('finds listening TCP ports (state 0A only) and bound UDP ports in /proc/net', () => {

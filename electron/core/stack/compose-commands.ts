@@ -56,8 +56,8 @@ export const composeCommands = (access: DockerAccessKind, f: ComposeFiles) => {
   };
 };
 
-/** For each image ref ("$@"): its local image id, or `-` when absent. One round trip for all. */
-export const IMAGE_IDS_SCRIPT = `for r do i=$(docker image inspect --format '{{.Id}}' "$r" 2>/dev/null) || i=-; printf '%s\\n' "$i"; done`;
+/** Image ids with their names: `<id> <repo:tag>… <repo@digest>…` per present image (absent ones only complain on stderr). */
+export const IMAGE_IDS_FORMAT = '{{.Id}}{{range .RepoTags}} {{.}}{{end}}{{range .RepoDigests}} {{.}}{{end}}';
 
 /** Listening sockets of the server's network namespace; ports are read in the app (no ss/netstat needed). */
 export const PROC_NET_FILES = ['/proc/net/tcp', '/proc/net/tcp6', '/proc/net/udp', '/proc/net/udp6'] as const;
@@ -68,7 +68,7 @@ export const dockerCommands = (access: DockerAccessKind, project: string) => ({
   /** This project's containers only, one-off ones included (filtered after inspect). */
   projectContainerIds: (): Argv => docker(access, ['docker', 'ps', '--all', '--quiet', '--no-trunc', '--filter', `label=${PROJECT_LABEL}=${project}`]),
   inspect: (ids: readonly string[]): Argv => docker(access, ['docker', 'inspect', '--type', 'container', ...ids]),
-  imageIds: (refs: readonly string[]): Argv => docker(access, ['sh', '-c', IMAGE_IDS_SCRIPT, 'm2-image-ids', ...refs]),
+  imageIds: (refs: readonly string[]): Argv => docker(access, ['docker', 'image', 'inspect', '--format', IMAGE_IDS_FORMAT, ...refs]),
   pull: (ref: string): Argv => docker(access, ['docker', 'pull', ref]),
 });
 
@@ -170,13 +170,24 @@ export function parseInspect(stdout: string): ContainerInfo[] {
   });
 }
 
-/** IMAGE_IDS_SCRIPT's output, in the order of `refs`: id or null. */
+/** A reference as Docker lists it: without `docker.io/` and `library/`, with `:latest` when no tag or digest is given. */
+export function normalizeRef(ref: string): string {
+  let r = ref.trim().replace(/^(?:docker\.io|index\.docker\.io|registry-1\.docker\.io)\//, '');
+  r = r.replace(/^library\//, '');
+  const lastPart = r.slice(r.lastIndexOf('/') + 1);
+  if (!r.includes('@') && !lastPart.includes(':')) r = `${r}:latest`;
+  return r;
+}
+
+/** `docker image inspect --format IMAGE_IDS_FORMAT refs…`'s output, by ref: image id, or null when absent. */
 export function parseImageIds(stdout: string, refs: readonly string[]): Map<string, string | null> {
-  const lines = stdout.split('\n');
-  return new Map(refs.map((r, i) => {
-    const id = (lines[i] ?? '-').trim();
-    return [r, id === '-' || id === '' ? null : id];
-  }));
+  const byName = new Map<string, string>();
+  for (const line of stdout.split('\n')) {
+    const [id, ...names] = line.trim().split(/\s+/);
+    if (!id || !/^sha256:[0-9a-f]{64}$/.test(id)) continue;
+    for (const n of names) byName.set(normalizeRef(n), id);
+  }
+  return new Map(refs.map((r) => [r, byName.get(normalizeRef(r)) ?? null]));
 }
 
 /**

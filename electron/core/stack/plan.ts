@@ -120,20 +120,20 @@ async function readLive(t: StackTarget, current: string | null): Promise<{ manif
   return { manifest, contents };
 }
 
-/** `config --quiet` then `config --hash '*'` for the release files in `dir`; compose's error masked. */
+/**
+ * Validate and hash in one compose run: `config --hash '*'` loads, interpolates and checks the whole project
+ * like `config --quiet` does (and fails with the same message), and never prints the interpolated config.
+ */
 export async function validateAndHash(t: StackTarget, dir: string, rendered: Pick<RenderedStack, 'envFiles' | 'secretValues'>): Promise<Map<string, string>> {
   const c = composeCommands(t.dockerAccess, composeFilesOf(t, dir, rendered.envFiles));
-  const quiet = await t.conn.exec(c.configQuiet(), { timeoutMs: 60_000 });
-  if (quiet.code !== 0) {
-    throw new AppError('stack.compose-invalid', `docker compose on the server rejected the configuration: ${lastLines(maskSecrets(quiet.stderr, rendered.secretValues), 4) || `exit ${String(quiet.code)}`}`, {
+  const hash = await t.conn.exec(c.configHash(), { timeoutMs: 60_000 });
+  const hashes = parseConfigHashes(hash.stdout);
+  if (hash.code !== 0 || hashes.size === 0) {
+    throw new AppError('stack.compose-invalid', `docker compose on the server rejected the configuration: ${lastLines(maskSecrets(hash.stderr, rendered.secretValues), 4) || `exit ${String(hash.code)}`}`, {
       hint: 'This is a bug in M2 Companion’s rendering, or the server’s Compose is too old (2.21 or later is needed). Nothing was changed.',
     });
   }
-  const hash = await t.conn.exec(c.configHash(), { timeoutMs: 60_000 });
-  if (hash.code !== 0) {
-    throw new AppError('stack.compose-invalid', `docker compose could not hash the configuration: ${lastLines(maskSecrets(hash.stderr, rendered.secretValues), 3)}`, { hint: 'Update Docker Compose on the server (2.21 or later).' });
-  }
-  return parseConfigHashes(hash.stdout);
+  return hashes;
 }
 
 export async function localImageIds(t: StackTarget, refs: readonly string[]): Promise<Map<string, string | null>> {

@@ -115,18 +115,20 @@ export function judgePorts(ports: RenderedStack['ports'], listening: { tcp: Read
  */
 export async function checkPreconditions(t: StackTarget, settings: StackSettings, rendered: RenderedStack, opts: { minFreeBytes?: number } = {}): Promise<ContainerInfo[]> {
   const d = dockerCommands(t.dockerAccess, projectOf(t));
-  const info = await t.conn.exec(d.info(), { timeoutMs: 30_000 });
+  const needs = pathNeeds(settings, rendered);
+  // All read-only, so all at once: the checks cost one round trip or two, not six.
+  const [info, compose, paths, net, own] = await Promise.all([
+    t.conn.exec(d.info(), { timeoutMs: 30_000 }),
+    t.conn.exec(d.composeVersion(), { timeoutMs: 30_000 }),
+    needs.length > 0 ? t.conn.exec(['sh', '-c', PATHS_SCRIPT, 'm2-paths', ...needs.map((n) => `${n.need}:${n.path}`)]) : Promise.resolve({ code: 0, stdout: '', stderr: '' }),
+    t.conn.exec(['sh', '-c', 'for f do echo "@@file $f"; cat "$f" 2>/dev/null; done; :', 'm2-ports', ...PROC_NET_FILES]),
+    projectContainers(t).catch((err: unknown) => err as Error),
+  ]);
   if (info.code !== 0) throw dockerUnavailable(info.stderr);
-  const compose = await t.conn.exec(d.composeVersion(), { timeoutMs: 30_000 });
   if (compose.code !== 0) {
     throw new AppError('stack.docker-unavailable', 'Docker Compose v2 is not installed on the server.', { hint: 'Install the docker-compose-plugin package (or Docker Engine from docker.com), then try again.' });
   }
-  const needs = pathNeeds(settings, rendered);
-  const [paths, net, own] = await Promise.all([
-    needs.length > 0 ? t.conn.exec(['sh', '-c', PATHS_SCRIPT, 'm2-paths', ...needs.map((n) => `${n.need}:${n.path}`)]) : Promise.resolve({ code: 0, stdout: '', stderr: '' }),
-    t.conn.exec(['sh', '-c', 'for f do echo "@@file $f"; cat "$f" 2>/dev/null; done; :', 'm2-ports', ...PROC_NET_FILES]),
-    projectContainers(t),
-  ]);
+  if (own instanceof Error) throw own;
   const pathError = judgePaths(needs, parsePathReport(paths.stdout, needs.length), opts.minFreeBytes ?? MIN_FREE_BYTES);
   if (pathError) throw pathError;
   const sections = net.stdout.split(/^@@file /m);

@@ -132,8 +132,8 @@ export const dockerUnavailable = (stderr: string): AppError =>
 /** `~/m2`, its releases/, files/, bin/ and .staging/, private to the SSH user. */
 export async function ensureLayout(t: StackTarget): Promise<M2Layout> {
   const l = layoutOf(t.m2Dir);
-  await run(t, ['mkdir', '-p', '--', l.root, l.releases, l.files, l.bin, l.staging], 'Creating ~/m2');
-  await run(t, ['chmod', '700', '--', l.root, l.releases, l.staging], 'Protecting ~/m2');
+  // One round trip: the folders as arguments, private to the user (files/ stays traversable for nobody else either).
+  await run(t, ['sh', '-c', 'mkdir -p -- "$@" && chmod 700 -- "$@"', 'm2-layout', l.root, l.releases, l.files, l.bin, l.staging], 'Creating ~/m2');
   return l;
 }
 
@@ -229,38 +229,27 @@ export async function makeStaging(t: StackTarget): Promise<string> {
 }
 
 /**
- * Keep the newest `keep` releases plus the live one and its predecessor; remove older ones, `.partial`
- * leftovers, stale staging folders (older than an hour: a plan may be running), and module-file folders
- * no kept release refers to. Runs under the apply lock.
+ * Keep the newest `keep` releases plus `protect` (the live one and the rollback target); remove older ones,
+ * `.partial` leftovers, stale staging folders (older than an hour: a plan may be running), and module-file
+ * folders no kept release refers to. Must run under the apply lock (the guard holds it).
  */
-export async function collectGarbage(t: StackTarget, opts: { keep?: number; live: string | null } = { live: null }): Promise<{ removedReleases: string[]; removedFiles: string[] }> {
+export async function collectGarbage(t: StackTarget, opts: { keep?: number; protect: readonly (string | null)[] }): Promise<{ removedReleases: string[]; removedFiles: string[] }> {
   const l = layoutOf(t.m2Dir);
   const keep = opts.keep ?? 5;
   const { ids, partials } = await listReleases(t);
   const keepSet = new Set(ids.slice(-keep));
-  if (opts.live) {
-    keepSet.add(opts.live);
-    const prev = await readPrevious(t, opts.live);
-    if (prev) keepSet.add(prev);
-  }
+  for (const p of opts.protect) if (p) keepSet.add(p);
   const removedReleases = ids.filter((id) => !keepSet.has(id));
   const doomed = [...removedReleases.map((id) => releaseDir(l, id)), ...partials.map((p) => `${l.releases}/${p}`)];
-  if (doomed.length > 0) await run(t, ['rm', '-rf', '--', ...doomed], 'Removing old releases');
-  await t.conn.exec(['find', l.staging, '-mindepth', '1', '-maxdepth', '1', '-mmin', '+60', '-exec', 'rm', '-rf', '--', '{}', '+']);
-
-  const referenced = new Set<string>();
-  let unknown = false;
-  for (const id of keepSet) {
-    const m = await readManifest(t, id);
-    if (!m) {
-      unknown = true;
-      continue;
-    }
-    for (const p of m.moduleFiles) referenced.add(p.slice(0, p.lastIndexOf('/')));
-  }
+  const [manifests, ls] = await Promise.all([
+    Promise.all([...keepSet].map((id) => readManifest(t, id))),
+    t.conn.exec(['ls', '-1A', '--', l.files]),
+    doomed.length > 0 ? run(t, ['rm', '-rf', '--', ...doomed], 'Removing old releases') : Promise.resolve(),
+    t.conn.exec(['find', l.staging, '-mindepth', '1', '-maxdepth', '1', '-mmin', '+60', '-exec', 'rm', '-rf', '--', '{}', '+']),
+  ]);
   // A kept release without a readable manifest might use any file: keep them all.
-  if (unknown) return { removedReleases, removedFiles: [] };
-  const ls = await t.conn.exec(['ls', '-1A', '--', l.files]);
+  if (manifests.some((m) => m === null)) return { removedReleases, removedFiles: [] };
+  const referenced = new Set(manifests.flatMap((m) => (m?.moduleFiles ?? []).map((p) => p.slice(0, p.lastIndexOf('/')))));
   const dirs = ls.code === 0 ? ls.stdout.split('\n').map((s) => s.trim()).filter((s) => /^[0-9a-f]{16}$/.test(s)) : [];
   const removedFiles = dirs.map((d) => `${l.files}/${d}`).filter((d) => !referenced.has(d));
   if (removedFiles.length > 0) await run(t, ['rm', '-rf', '--', ...removedFiles], 'Removing unused module files');
