@@ -31,8 +31,11 @@ export const callNames = [
   'cloudflare:removal-plan',
   'cloudflare:remove',
   'cloudflare:rotate-tunnel-token',
+  'status:subscribe',
+  'status:unsubscribe',
+  'status:history',
 ] as const;
-export const eventNames = ['profiles:changed', 'server:state', 'stack:progress', 'cloudflare:progress'] as const;
+export const eventNames = ['profiles:changed', 'server:state', 'stack:progress', 'cloudflare:progress', 'status:update', 'status:notification'] as const;
 
 export type CallName = (typeof callNames)[number];
 export type EventName = (typeof eventNames)[number];

@@ -19,6 +19,7 @@ import {
   TokenCheck,
   ZonesRequest,
 } from './cloudflare';
+import { StatusHistory, StatusNotification, StatusRequest, StatusSnapshot, StatusUpdate } from './status';
 import type { CallName, EventName } from './channels';
 
 export { callNames, eventNames, isCallName, isEventName } from './channels';
@@ -66,6 +67,11 @@ export const calls = {
   'cloudflare:removal-plan': { input: CloudflareProfileRequest, output: RemovalPlan },
   'cloudflare:remove': { input: RemoveRequest, output: CloudflareRunReport },
   'cloudflare:rotate-tunnel-token': { input: CloudflareProfileRequest, output: CloudflareRunReport },
+  /** Start (or join) live status for a server: the first full snapshot; changes then arrive as `status:update`. */
+  'status:subscribe': { input: StatusRequest, output: StatusSnapshot },
+  'status:unsubscribe': { input: StatusRequest, output: z.object({ unsubscribed: z.literal(true) }) },
+  /** The last hour of chart series (tunnel requests/errors, transcode fps, GPU load). */
+  'status:history': { input: StatusRequest, output: StatusHistory },
 } as const satisfies Record<CallName, { input: z.ZodType; output: z.ZodType }>;
 
 /** Every event main pushes to the renderer, declared once: name → payload schema. */
@@ -74,6 +80,10 @@ export const events = {
   'server:state': ServerStateEvent,
   'stack:progress': StackProgress,
   'cloudflare:progress': CloudflareProgress,
+  /** A whole snapshot on every change: the renderer draws straight from it. */
+  'status:update': StatusUpdate,
+  /** A debounced transition (the shell shows an OS notification). */
+  'status:notification': StatusNotification,
 } as const satisfies Record<EventName, z.ZodType>;
 
 export type Calls = typeof calls;

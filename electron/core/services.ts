@@ -13,6 +13,10 @@ import { runPreflight } from './preflight/preflight';
 import { readUserSshConfig } from './ssh/ssh-config';
 import { StackSettingsStore } from './stack/settings-store';
 import { StackService } from './stack/stack-service';
+import { StatusService } from './status/status-service';
+import { statusTargetFrom } from './status/target';
+import { JELLYFIN_API_KEY } from './stack/configure/jellyfin';
+import type { TunnelApiStatus } from '../contract/status';
 
 export interface CoreConfig {
   /** The app's private data folder (Electron's userData, or the web host's --data-dir). */
@@ -26,6 +30,8 @@ export interface CoreConfig {
   readonly agentSocket?: () => string | undefined;
   /** The app's resources folder (the status agent, the apply guard); resources/ of the working directory by default. */
   readonly resourcesDir?: string;
+  /** The Cloudflare API's view of a tunnel for live status (wired by the shell once the Cloudflare service offers it). */
+  readonly tunnelApiStatus?: (profileId: string) => Promise<TunnelApiStatus | null>;
 }
 
 /** The product's services, built once by a composition root (Electron main or the web host). */
@@ -36,6 +42,7 @@ export interface CoreServices {
   readonly servers: ServerService;
   readonly stack: StackService;
   readonly cloudflare: CloudflareService;
+  readonly status: StatusService;
   /** Pushes contract events to every open window (IPC in Electron, the socket in the web host). */
   readonly emit: Emit;
 }
@@ -75,7 +82,24 @@ export function createCoreServices(config: CoreConfig, emit: Emit): CoreServices
     log: config.log,
     onProgress: (p) => emit('cloudflare:progress', p),
   });
-  return { config, profiles, hostKeys, servers, stack, cloudflare, emit };
+  const status = new StatusService({
+    connection: (profileId) => servers.connection(profileId),
+    target: async (profileId) => statusTargetFrom((await stack.view(profileId)).settings),
+    jellyfinApiKey: async (profileId) => {
+      try {
+        return await stack.secrets.get(profileId, JELLYFIN_API_KEY.name);
+      } catch {
+        // No keychain: status runs without Jellyfin's sessions and says why.
+        return undefined;
+      }
+    },
+    ...(config.tunnelApiStatus ? { tunnelApiStatus: config.tunnelApiStatus } : {}),
+    resourcesDir: config.resourcesDir ?? path.resolve('resources'),
+    log: config.log,
+    onUpdate: (u) => emit('status:update', u),
+    onNotification: (n) => emit('status:notification', n),
+  });
+  return { config, profiles, hostKeys, servers, stack, cloudflare, status, emit };
 }
 
 /** The contract's handlers over the services. */
@@ -138,5 +162,11 @@ export function createHandlers(services: CoreServices): Handlers {
     'cloudflare:removal-plan': ({ profileId }) => services.cloudflare.removalPlan(profileId),
     'cloudflare:remove': ({ profileId }) => services.cloudflare.remove(profileId),
     'cloudflare:rotate-tunnel-token': ({ profileId }) => services.cloudflare.rotateTunnelToken(profileId),
+    'status:subscribe': ({ profileId }) => services.status.subscribe(profileId),
+    'status:unsubscribe': ({ profileId }) => {
+      services.status.unsubscribe(profileId);
+      return { unsubscribed: true } as const;
+    },
+    'status:history': ({ profileId }) => services.status.history(profileId),
   };
 }

@@ -1,0 +1,251 @@
+/**
+ * Live status per server profile: one agent session on the profile's one SSH connection, the model its lines
+ * build, the last hour of chart history, debounced notifications, and a whole snapshot pushed on every change.
+ * Subscriptions are counted; the agent stops `lingerMs` after the last one goes (the shell keeps one for the
+ * tray with `watch`).
+ */
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { StatusHistory, StatusNotification, StatusSnapshot, StatusUpdate, TunnelApiStatus } from '../../contract/status';
+import type { Logger } from '../log';
+import type { Secret } from '../secrets/secret';
+import { AgentSession, type AgentConnection } from './agent-session';
+import { StatusHistoryStore } from './history';
+import { NotificationGate, type Clock } from './notifications';
+import { StatusModel } from './status-model';
+import { agentArgs, type StatusTarget } from './target';
+
+export interface StatusServiceDeps {
+  readonly connection: (profileId: string) => AgentConnection;
+  readonly target: (profileId: string) => Promise<StatusTarget>;
+  readonly jellyfinApiKey: (profileId: string) => Promise<Secret | undefined>;
+  /** The Cloudflare API's view of the tunnel, when a token is in the keychain; null when not available. */
+  readonly tunnelApiStatus?: (profileId: string) => Promise<TunnelApiStatus | null>;
+  readonly resourcesDir: string;
+  /** The agent's text (tests); read from resources/status/ otherwise. */
+  readonly agentScript?: string;
+  readonly log: Logger;
+  readonly onUpdate: (u: StatusUpdate) => void;
+  readonly onNotification: (n: StatusNotification) => void;
+  readonly maxBackupAgeHours?: number;
+  readonly notify?: { readonly settleMs: number; readonly repeatMs: number; readonly clock?: Clock };
+  readonly lingerMs?: number;
+  readonly historyStepMs?: number;
+  readonly apiPollMs?: number;
+  /** The agent's sampling interval in seconds. */
+  readonly interval?: number;
+  readonly http?: 'auto' | 'curl' | 'wget' | 'docker';
+  readonly backoff?: { readonly baseMs: number; readonly maxMs: number };
+  /** How long subscribe waits for the first full snapshot before answering with what it has. */
+  readonly firstSnapshotTimeoutMs?: number;
+}
+
+interface Watch {
+  readonly profileId: string;
+  readonly conn: AgentConnection;
+  readonly model: StatusModel;
+  readonly session: AgentSession;
+  readonly history: StatusHistoryStore;
+  readonly gate: NotificationGate;
+  refs: number;
+  seq: number;
+  last: StatusSnapshot | undefined;
+  emitQueued: boolean;
+  linger: NodeJS.Timeout | undefined;
+  timers: NodeJS.Timeout[];
+  waiters: Array<() => void>;
+}
+
+export class StatusService {
+  readonly #deps: StatusServiceDeps;
+  readonly #watches = new Map<string, Watch>();
+  #script: Promise<string> | undefined;
+  #notificationSeq = 0;
+
+  constructor(deps: StatusServiceDeps) {
+    this.#deps = deps;
+  }
+
+  #agentScript(): Promise<string> {
+    if (this.#deps.agentScript !== undefined) return Promise.resolve(this.#deps.agentScript);
+    this.#script ??= readFile(path.join(this.#deps.resourcesDir, 'status', 'm2-status-agent.sh'), 'utf8').catch((err: unknown) => {
+      this.#script = undefined;
+      throw err;
+    });
+    return this.#script;
+  }
+
+  /** Start (or join) live status for a server; answers with the first full snapshot (or what there is after a timeout). */
+  async subscribe(profileId: string): Promise<StatusSnapshot> {
+    const w = await this.#watch(profileId);
+    w.refs++;
+    if (w.linger) clearTimeout(w.linger);
+    w.linger = undefined;
+    if (!w.model.complete) {
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, this.#deps.firstSnapshotTimeoutMs ?? 10_000);
+        t.unref();
+        w.waiters.push(() => {
+          clearTimeout(t);
+          resolve();
+        });
+      });
+    }
+    return this.#snap(w);
+  }
+
+  /** Keep status running without a window (the tray); same as subscribe without waiting. */
+  async watch(profileId: string): Promise<void> {
+    const w = await this.#watch(profileId);
+    w.refs++;
+  }
+
+  unsubscribe(profileId: string): void {
+    const w = this.#watches.get(profileId);
+    if (!w) return;
+    w.refs = Math.max(0, w.refs - 1);
+    if (w.refs === 0 && !w.linger) {
+      w.linger = setTimeout(() => void this.stop(profileId), this.#deps.lingerMs ?? 60_000);
+      w.linger.unref();
+    }
+  }
+
+  snapshot(profileId: string): StatusSnapshot | undefined {
+    const w = this.#watches.get(profileId);
+    return w ? this.#snap(w) : undefined;
+  }
+
+  history(profileId: string): StatusHistory {
+    const w = this.#watches.get(profileId);
+    const step = this.#deps.historyStepMs ?? 5_000;
+    const series = (w?.history ?? new StatusHistoryStore(step)).series(Date.now());
+    return { profileId, stepSeconds: step / 1000, series };
+  }
+
+  /** Agent counters, for tests and diagnostics. */
+  agentStats(profileId: string): { starts: number; received: number; dropped: number; running: boolean } | undefined {
+    const s = this.#watches.get(profileId)?.session;
+    return s ? { starts: s.starts, received: s.received, dropped: s.dropped, running: s.running } : undefined;
+  }
+
+  async stop(profileId: string): Promise<void> {
+    const w = this.#watches.get(profileId);
+    if (!w) return;
+    this.#watches.delete(profileId);
+    if (w.linger) clearTimeout(w.linger);
+    for (const t of w.timers) clearInterval(t);
+    w.gate.dispose();
+    for (const resolve of w.waiters.splice(0)) resolve();
+    await w.session.stop();
+  }
+
+  async stopAll(): Promise<void> {
+    await Promise.all([...this.#watches.keys()].map((id) => this.stop(id)));
+  }
+
+  #snap(w: Watch): StatusSnapshot {
+    return w.model.snapshot(new Date(), w.seq);
+  }
+
+  async #watch(profileId: string): Promise<Watch> {
+    const conn = this.#deps.connection(profileId);
+    const existing = this.#watches.get(profileId);
+    // A new SshConnection object (disconnect + connect) means a new agent on it.
+    if (existing && existing.conn === conn) return existing;
+    if (existing) await this.stop(profileId);
+    const [target, script] = await Promise.all([this.#deps.target(profileId), this.#agentScript()]);
+    const again = this.#watches.get(profileId);
+    if (again) return again;
+    const model = new StatusModel(profileId, target, this.#deps.maxBackupAgeHours === undefined ? {} : { maxAgeHours: this.#deps.maxBackupAgeHours });
+    const stepMs = this.#deps.historyStepMs ?? 5_000;
+    const w: Watch = {
+      profileId,
+      conn,
+      model,
+      history: new StatusHistoryStore(stepMs),
+      gate: new NotificationGate(
+        (t) =>
+          this.#deps.onNotification({
+            profileId,
+            id: `${profileId}-${t.card}-${++this.#notificationSeq}`,
+            card: t.card,
+            severity: t.severity,
+            previous: t.previous,
+            title: t.title,
+            body: t.reason,
+            at: new Date().toISOString(),
+          }),
+        this.#deps.notify ?? { settleMs: 5_000, repeatMs: 300_000 },
+      ),
+      session: undefined as unknown as AgentSession,
+      refs: 0,
+      seq: 0,
+      last: undefined,
+      emitQueued: false,
+      linger: undefined,
+      timers: [],
+      waiters: [],
+    };
+    (w as { session: AgentSession }).session = new AgentSession({
+      conn,
+      script,
+      args: async () => agentArgs(await this.#deps.target(profileId), { interval: this.#deps.interval ?? 1, http: this.#deps.http ?? 'auto' }),
+      apiKey: () => this.#deps.jellyfinApiKey(profileId),
+      onLine: (line) => {
+        if (w.model.apply(line) || line.t === 'ready') this.#queueEmit(w);
+      },
+      onState: (s) => {
+        w.model.setAgent(s);
+        this.#queueEmit(w);
+      },
+      log: this.#deps.log,
+      ...(this.#deps.backoff ? { backoff: this.#deps.backoff } : {}),
+    });
+    this.#watches.set(profileId, w);
+
+    const historyTimer = setInterval(() => {
+      const now = Date.now();
+      w.model.sampleRates(now);
+      w.history.record(now, w.model.historyValues(this.#snap(w)));
+    }, stepMs);
+    historyTimer.unref();
+    w.timers.push(historyTimer);
+    // Backup age grows with time alone: refresh the verdict (and its notification) every minute.
+    const ageTimer = setInterval(() => this.#queueEmit(w), 60_000);
+    ageTimer.unref();
+    w.timers.push(ageTimer);
+    if (this.#deps.tunnelApiStatus) {
+      const poll = (): void => {
+        this.#deps.tunnelApiStatus?.(profileId).then(
+          (api) => {
+            w.model.setApi(api);
+            this.#queueEmit(w);
+          },
+          (err: unknown) => this.#deps.log.warn('could not read the tunnel status from Cloudflare', { error: err instanceof Error ? err.message : String(err) }),
+        );
+      };
+      poll();
+      const apiTimer = setInterval(poll, this.#deps.apiPollMs ?? 60_000);
+      apiTimer.unref();
+      w.timers.push(apiTimer);
+    }
+    w.session.start();
+    return w;
+  }
+
+  /** Lines of one chunk arrive together: one snapshot for all of them, on the next turn of the event loop. */
+  #queueEmit(w: Watch): void {
+    if (w.emitQueued) return;
+    w.emitQueued = true;
+    setImmediate(() => {
+      w.emitQueued = false;
+      if (this.#watches.get(w.profileId) !== w) return;
+      w.seq++;
+      const snap = this.#snap(w);
+      w.last = snap;
+      if (snap.complete) for (const resolve of w.waiters.splice(0)) resolve();
+      if (snap.complete && snap.agent.kind === 'running') w.gate.observe(snap.cards);
+      this.#deps.onUpdate({ profileId: w.profileId, snapshot: snap });
+    });
+  }
+}

@@ -1,0 +1,379 @@
+#!/bin/sh
+# m2-status-agent: the server side of M2 Companion's live status (DESIGN.md §3).
+#
+# The app uploads this file (content-addressed, ~/m2/agent/<sha>/m2-status-agent.sh) and runs it in ONE
+# long-lived SSH exec channel. It writes newline-delimited JSON on stdout: every section once at start, then a
+# section only when it changed (compared with the last line emitted for it), plus a heartbeat.
+#
+#   sh m2-status-agent.sh --project P [--interval S] [--cf-port N] [--jf-port N] [--backup-status FILE]
+#                         [--backup-service NAME] [--http auto|curl|wget|docker] [--sudo] [--path DIR]...
+#
+# Stdin: the first line is the Jellyfin API key (may be empty). It is written to a header file in a 0700
+# temp folder and handed to curl as `-H @file` (or `-H @-` inside a container): it never appears in argv or
+# the environment. The rest of stdin is watched: end of file (the app closed the channel, or the SSH
+# connection died) stops the agent and everything it started.
+#
+# What drives it: `docker events` (containers: state, health, restarts, image) the moment they happen, and a
+# ticker for what can only be sampled: cloudflared /ready + /metrics, Jellyfin /Sessions and the backup status
+# file (a builtin read) every tick, GPU every 2 ticks, host CPU/memory every 5, free space every 30. Both write short
+# lines into one FIFO that the main loop reads, so one process writes stdout and event handling never waits
+# for a sampling interval. Only sh builtins run on a quiet tick apart from one curl and one awk.
+#
+# It uses what a stock server has: sh, awk, docker; curl or wget when present; else `docker exec` into the
+# Jellyfin container (which ships curl) to reach the services.
+
+set -u
+set -f
+umask 077
+trap '' PIPE
+
+project=''
+interval=1
+cf_port=2000
+jf_port=8096
+backup_status=''
+backup_service='backup'
+http_mode=auto
+docker_cmd='docker'
+npaths=0
+paths_list=''
+
+while [ "$#" -gt 0 ]; do
+  case "$1" in
+    --project) project=$2; shift 2 ;;
+    --interval) interval=$2; shift 2 ;;
+    --cf-port) cf_port=$2; shift 2 ;;
+    --jf-port) jf_port=$2; shift 2 ;;
+    --backup-status) backup_status=$2; shift 2 ;;
+    --backup-service) backup_service=$2; shift 2 ;;
+    --http) http_mode=$2; shift 2 ;;
+    --sudo) docker_cmd='sudo -n docker'; shift ;;
+    --path)
+      # Paths travel in numbered variables: no word splitting, any byte but NUL and newline.
+      eval "path_$npaths=\$2"
+      npaths=$((npaths + 1))
+      shift 2
+      ;;
+    *) printf '{"t":"error","what":"usage","message":"unknown argument"}\n'; exit 64 ;;
+  esac
+done
+case "$project" in '' | *[!a-z0-9_-]*) printf '{"t":"error","what":"usage","message":"--project must be a compose project name"}\n'; exit 64 ;; esac
+case "$interval" in '' | *[!0-9.]*) interval=1 ;; esac
+case "$cf_port$jf_port" in *[!0-9]*) printf '{"t":"error","what":"usage","message":"ports must be numbers"}\n'; exit 64 ;; esac
+
+IFS= read -r jf_key || jf_key=''
+
+tmp=$(mktemp -d 2>/dev/null) || tmp="/tmp/m2-status.$$"
+[ -d "$tmp" ] || mkdir -m 700 "$tmp" || exit 70
+if [ -n "$jf_key" ]; then
+  case "$jf_key" in *[!A-Za-z0-9]*) jf_key='' ;; esac
+fi
+if [ -n "$jf_key" ]; then
+  printf 'Authorization: MediaBrowser Client="M2 Companion", Device="status agent", DeviceId="m2-status-agent", Version="1", Token="%s"\n' "$jf_key" > "$tmp/jf-header"
+fi
+jf_key=''
+
+mkfifo "$tmp/q" || exit 70
+exec 3<>"$tmp/q"
+exec 4<&0
+
+bg_pids=''
+cleanup() {
+  trap - EXIT INT TERM HUP
+  rm -rf "$tmp"
+  for p in $bg_pids; do kill "$p" 2>/dev/null; done
+  # sshd makes each session its own process group with us as its leader: then end the whole group (subshells
+  # waiting in sleep, docker events, a restic query). Never when we lead no group of our own (run by hand).
+  pg=''
+  read -r _p _c _s _pp pg _r < "/proc/$$/stat" 2>/dev/null
+  if [ "$pg" = "$$" ]; then kill -s TERM -- "-$$" 2>/dev/null; fi
+}
+trap cleanup EXIT
+trap 'exit 0' INT TERM HUP
+
+have() { command -v "$1" >/dev/null 2>&1; }
+if [ "$http_mode" = auto ]; then
+  if have curl; then http_mode=curl; elif have wget; then http_mode=wget; else http_mode=docker; fi
+fi
+has_nvidia=false
+have nvidia-smi && has_nvidia=true
+amd_files=''
+for f in /sys/class/drm/card*/device/gpu_busy_percent; do [ -r "$f" ] && amd_files="$amd_files $f"; done
+has_amd=false
+[ -n "$amd_files" ] && has_amd=true
+ncpu=0
+while read -r k _; do case "$k" in cpu[0-9]*) ncpu=$((ncpu + 1)) ;; esac; done < /proc/stat
+host_name=''
+[ -r /proc/sys/kernel/hostname ] && read -r host_name < /proc/sys/kernel/hostname
+case "$host_name" in *[!A-Za-z0-9._-]*) host_name='' ;; esac
+
+printf '{"t":"hello","v":1,"pid":%s,"host":"%s","http":"%s","ncpu":%s,"caps":{"nvidia":%s,"amd":%s},"interval":%s}\n' \
+  "$$" "$host_name" "$http_mode" "$ncpu" "$has_nvidia" "$has_amd" "$interval"
+
+# --- producers into the FIFO ----------------------------------------------------------------------------
+(
+  trap 'exit 0' TERM
+  while :; do sleep "$interval" 2>/dev/null || sleep 1; echo tick; done
+) >&3 &
+bg_pids="$bg_pids $!"
+
+(
+  child=''
+  trap 'kill $child 2>/dev/null; exit 0' TERM
+  while :; do
+    $docker_cmd events --format 'ev {{.Action}}' --filter type=container --filter "label=com.docker.compose.project=$project" \
+      --filter event=create --filter event=start --filter event=restart --filter event=stop --filter event=die \
+      --filter event=kill --filter event=pause --filter event=unpause --filter event=destroy --filter event=oom \
+      --filter event=health_status --filter event=rename --filter event=update 2>/dev/null &
+    child=$!
+    wait "$child"
+    # The daemon went away (restart, reboot): say so (the main loop resyncs), then try again.
+    echo 'ev reconnect'
+    sleep 2
+  done
+) >&3 &
+bg_pids="$bg_pids $!"
+
+( cat <&4 >/dev/null; echo eof ) >&3 &
+bg_pids="$bg_pids $!"
+exec 4<&-
+
+# --- sections ---------------------------------------------------------------------------------------------
+nl='
+'
+last_containers=''
+last_tunnel=''
+last_jellyfin=''
+last_backup_raw='-'
+last_gpu=''
+last_disk=''
+last_snap=''
+cf_targets=''
+jf_ip=''
+jf_id=''
+backup_id=''
+
+# Escape stdin into JSON string elements (one per line) joined by commas. split/join, not gsub replacement
+# strings, because awks disagree on backslashes in gsub's replacement.
+json_lines_awk='
+function esc(s,   n, a, i, o) {
+  gsub(/[\001-\010\013-\037\r]/, "", s)
+  n = split(s, a, /\\/); o = a[1]; for (i = 2; i <= n; i++) o = o "\\\\" a[i]; s = o
+  n = split(s, a, /"/); o = a[1]; for (i = 2; i <= n; i++) o = o "\\\"" a[i]; s = o
+  gsub(/\t/, " ", s)
+  return s
+}'
+
+containers() {
+  ids=$($docker_cmd ps -aq --no-trunc --filter "label=com.docker.compose.project=$project" 2>/dev/null) || { emit_line containers '{"t":"containers","ok":false,"list":[]}'; return; }
+  list=''
+  cf_targets=''
+  jf_ip=''
+  jf_id=''
+  backup_id=''
+  : > "$tmp/inspect"
+  if [ -n "$ids" ]; then
+    # One line per container: service, its IPs (comma-terminated), id, then the JSON object (Go templates
+    # escape with `json`). Compose service names are [a-zA-Z0-9._-], so the first fields split cleanly.
+    # shellcheck disable=SC2086
+    $docker_cmd inspect --format '{{index .Config.Labels "com.docker.compose.service"}} ,{{range .NetworkSettings.Networks}}{{.IPAddress}},{{end}} {{.Id}} {"id":{{json .Id}},"name":{{json .Name}},"service":{{json (index .Config.Labels "com.docker.compose.service")}},"oneoff":{{json (index .Config.Labels "com.docker.compose.oneoff")}},"image":{{json .Config.Image}},"state":{{json .State.Status}},"health":{{if .State.Health}}{{json .State.Health.Status}}{{else}}null{{end}},"restarts":{{.RestartCount}},"exitCode":{{.State.ExitCode}},"startedAt":{{json .State.StartedAt}},"finishedAt":{{json .State.FinishedAt}},"oom":{{.State.OOMKilled}}}' $ids > "$tmp/inspect" 2>/dev/null
+  fi
+  while read -r svc ips id json; do
+    [ -n "$json" ] || continue
+    list="${list:+$list,}$json"
+    case "$json" in *'"state":"running"'*) ;; *) continue ;; esac
+    ips=${ips#,}
+    ip=${ips%%,*}
+    case "$svc" in
+      cloudflared | cloudflared-[0-9]*) [ -n "$ip" ] && cf_targets="$cf_targets $svc=$ip" ;;
+      jellyfin) [ -n "$ip" ] && jf_ip=$ip; jf_id=$id ;;
+    esac
+    [ "$svc" = "$backup_service" ] && backup_id=$id
+  done < "$tmp/inspect"
+  emit_line containers "{\"t\":\"containers\",\"ok\":true,\"list\":[$list]}"
+}
+
+# Print a section only when it differs from the last one printed for it.
+emit_line() {
+  eval "prev=\${last_$1}"
+  [ "$2" = "$prev" ] && return 0
+  eval "last_$1=\$2"
+  printf '%s\n' "$2"
+}
+
+http_awk="$json_lines_awk"'
+/^@@M2 / {
+  kind = $2; svc = $3; code = $4 + 0
+  if (kind == "cf-ready") { ready[svc] = body; rcode[svc] = code; if (!(svc in seen)) { order[++n] = svc; seen[svc] = 1 } }
+  else if (kind == "cf-metrics") { metrics[svc] = mbody; mcode[svc] = code; if (!(svc in seen)) { order[++n] = svc; seen[svc] = 1 } }
+  else if (kind == "jf") { jbody = body; jcode = code; jseen = 1 }
+  body = ""; mbody = ""; next
+}
+{
+  body = body (body == "" ? "" : "\\n") esc($0)
+  if ($0 ~ /^(cloudflared_tunnel_(ha_connections|total_requests|request_errors|server_locations)|quic_client_smoothed_rtt|build_info)[{ ]/) mbody = mbody (mbody == "" ? "" : ",") "\"" esc($0) "\""
+}
+END {
+  printf "{\"t\":\"tunnel\",\"replicas\":["
+  for (i = 1; i <= n; i++) {
+    s = order[i]
+    printf "%s{\"service\":\"%s\",\"readyCode\":%d,\"ready\":\"%s\",\"metricsCode\":%d,\"metrics\":[%s]}", (i > 1 ? "," : ""), s, rcode[s], ready[s], mcode[s], metrics[s]
+  }
+  printf "]}\n"
+  if (jf) printf "{\"t\":\"jellyfin\",\"configured\":true,\"code\":%d,\"body\":\"%s\"}\n", jcode, jbody
+  else printf "{\"t\":\"jellyfin\",\"configured\":false,\"code\":0,\"body\":\"\"}\n"
+}'
+
+# fetch KIND SERVICE URL [auth]: body, then a delimiter line with the HTTP code (0 = no answer).
+fetch_one() {
+  f_code=0
+  case "$http_mode" in
+    wget)
+      if [ "${4:-}" = auth ]; then
+        if [ -n "$jf_id" ] && $docker_cmd exec -i "$jf_id" curl -s -m 2 -H @- "$3" < "$tmp/jf-header" 2>/dev/null; then f_code=200; fi
+      elif wget -q -T 2 -O - "$3" 2>/dev/null; then f_code=200; fi
+      ;;
+    docker)
+      [ -n "$jf_id" ] || { printf '\n@@M2 %s %s 0\n' "$1" "$2"; return; }
+      if [ "${4:-}" = auth ]; then
+        $docker_cmd exec -i "$jf_id" curl -s -m 2 -H @- "$3" < "$tmp/jf-header" 2>/dev/null && f_code=200
+      else
+        $docker_cmd exec "$jf_id" curl -s -m 2 "$3" 2>/dev/null && f_code=200
+      fi
+      ;;
+  esac
+  printf '\n@@M2 %s %s %s\n' "$1" "$2" "$f_code"
+}
+
+sample_http() {
+  jf_on=0
+  [ -n "$jf_ip" ] && [ -s "$tmp/jf-header" ] && jf_on=1
+  if [ "$http_mode" = curl ]; then
+    set --
+    for t in $cf_targets; do
+      [ "$#" -gt 0 ] && set -- "$@" --next
+      set -- "$@" -s -m 2 -w "\n@@M2 cf-ready ${t%%=*} %{http_code}\n" "http://${t#*=}:$cf_port/ready" \
+        --next -s -m 2 -w "\n@@M2 cf-metrics ${t%%=*} %{http_code}\n" "http://${t#*=}:$cf_port/metrics"
+    done
+    if [ "$jf_on" = 1 ]; then
+      [ "$#" -gt 0 ] && set -- "$@" --next
+      set -- "$@" -s -m 2 -H "@$tmp/jf-header" -w "\n@@M2 jf jellyfin %{http_code}\n" "http://$jf_ip:$jf_port/Sessions?activeWithinSeconds=960"
+    fi
+    if [ "$#" -gt 0 ]; then curl "$@" 2>/dev/null; else :; fi | awk -v jf="$jf_on" "$http_awk" > "$tmp/http"
+  else
+    {
+      for t in $cf_targets; do
+        fetch_one cf-ready "${t%%=*}" "http://${t#*=}:$cf_port/ready"
+        fetch_one cf-metrics "${t%%=*}" "http://${t#*=}:$cf_port/metrics"
+      done
+      [ "$jf_on" = 1 ] && fetch_one jf jellyfin "http://$jf_ip:$jf_port/Sessions?activeWithinSeconds=960" auth
+    } | awk -v jf="$jf_on" "$http_awk" > "$tmp/http"
+  fi
+  { IFS= read -r tl; IFS= read -r jl; } < "$tmp/http"
+  [ -n "${tl:-}" ] && emit_line tunnel "$tl"
+  [ -n "${jl:-}" ] && emit_line jellyfin "$jl"
+}
+
+sample_backup() {
+  b=''
+  [ -n "$backup_status" ] && [ -r "$backup_status" ] && { IFS= read -r b < "$backup_status" || :; }
+  [ "$b" = "$last_backup_raw" ] && return 0
+  last_backup_raw=$b
+  case "$b" in
+    '{'*'}') printf '%s\n' "$b" | awk "$json_lines_awk"'{ printf "{\"t\":\"backup\",\"present\":true,\"status\":\"%s\"}\n", esc($0) }' ;;
+    *) printf '{"t":"backup","present":false,"status":""}\n' ;;
+  esac
+  # A finished run: ask restic (in the backup container, which holds the repository password) for the latest
+  # snapshot, in the background — opening a repository costs restic a key derivation.
+  case "$b" in *'"running":true'*) ;; *) snapshots ;; esac
+}
+
+snapshots() {
+  [ -n "$backup_id" ] || return 0
+  (
+    out=$($docker_cmd exec "$backup_id" restic snapshots --json --no-lock --latest 1 --host m2-server 2>/dev/null)
+    code=$?
+    printf '%s\n' "$out" > "$tmp/snap.$code.tmp" && mv -f "$tmp/snap.$code.tmp" "$tmp/snap"
+    echo "snap $code"
+  ) >&3 &
+}
+
+sample_gpu() {
+  g=''
+  if [ "$has_nvidia" = true ]; then
+    g=$(nvidia-smi --query-gpu=index,name,utilization.gpu,utilization.encoder,utilization.decoder,encoder.stats.sessionCount,encoder.stats.averageFps,memory.used,memory.total --format=csv,noheader,nounits 2>/dev/null | awk "$json_lines_awk"'{ o = o (o == "" ? "" : ",") "\"" esc($0) "\"" } END { print o }')
+  fi
+  a=''
+  for f in $amd_files; do
+    v=''
+    read -r v < "$f" 2>/dev/null
+    case "$v" in '' | *[!0-9]*) v=null ;; esac
+    a="${a:+$a,}$v"
+  done
+  emit_line gpu "{\"t\":\"gpu\",\"nvidia\":[$g],\"amdBusy\":[$a]}"
+}
+
+sample_host() {
+  read -r _c u n s i w q sq st _rest < /proc/stat
+  mt=0
+  ma=0
+  while read -r k v _u; do
+    case "$k" in MemTotal:) mt=$v ;; MemAvailable:) ma=$v ;; esac
+  done < /proc/meminfo
+  read -r l1 l5 l15 _r < /proc/loadavg
+  read -r up _r < /proc/uptime
+  printf '{"t":"host","cpu":[%s,%s,%s,%s,%s,%s,%s,%s],"memTotalKb":%s,"memAvailableKb":%s,"load":[%s,%s,%s],"uptimeS":%s}\n' \
+    "$u" "$n" "$s" "$i" "${w:-0}" "${q:-0}" "${sq:-0}" "${st:-0}" "$mt" "$ma" "$l1" "$l5" "$l15" "${up%%.*}"
+}
+
+sample_disk() {
+  set --
+  idx=''
+  j=0
+  while [ "$j" -lt "$npaths" ]; do
+    eval "p=\$path_$j"
+    if [ -e "$p" ]; then set -- "$@" "$p"; idx="$idx $j"; fi
+    j=$((j + 1))
+  done
+  d=''
+  if [ "$#" -gt 0 ]; then
+    d=$(df -Pk -- "$@" 2>/dev/null | awk -v idx="$idx" 'BEGIN { n = split(idx, ix, " ") } NR > 1 && $2 ~ /^[0-9]+$/ { k++; if (k <= n) printf "%s{\"i\":%d,\"sizeKb\":%s,\"usedKb\":%s,\"availKb\":%s}", (k > 1 ? "," : ""), ix[k], $2, $3, $4 }')
+  fi
+  emit_line disk "{\"t\":\"disk\",\"paths\":[$d],\"count\":$npaths}"
+}
+
+# --- the loop ---------------------------------------------------------------------------------------------
+containers
+sample_http
+sample_backup
+sample_gpu
+sample_host
+sample_disk
+printf '{"t":"ready"}\n'
+
+ticks=0
+while IFS= read -r line <&3; do
+  case "$line" in
+    tick)
+      ticks=$((ticks + 1))
+      sample_http
+      sample_backup
+      [ $((ticks % 2)) -eq 0 ] && sample_gpu
+      [ $((ticks % 5)) -eq 0 ] && sample_host
+      [ $((ticks % 10)) -eq 0 ] && printf '{"t":"hb","n":%s}\n' "$ticks"
+      [ $((ticks % 30)) -eq 0 ] && { sample_disk; containers; }
+      ;;
+    'ev '*)
+      containers
+      # A container that just started or stopped changes what can be sampled: sample now.
+      case "$line" in *start* | *die* | *stop* | *health_status* | *reconnect*) sample_http ;; esac
+      ;;
+    'snap '*)
+      code=${line#snap }
+      s=''
+      [ -r "$tmp/snap" ] && s=$(awk "$json_lines_awk"'{ o = o (o == "" ? "" : "\\n") esc($0) } END { print o }' "$tmp/snap")
+      emit_line snap "{\"t\":\"snapshots\",\"code\":$code,\"body\":\"$s\"}"
+      ;;
+    eof) exit 0 ;;
+  esac
+done
