@@ -4,6 +4,7 @@ import type { ErrorShape } from '../../electron/contract/errors';
 import type { ConnectionState, ServerStateEvent } from '../../electron/contract/server';
 import type { ApplyResult, StackPlan, StackSettings } from '../../electron/contract/stack';
 import { ProfileForm } from '../components/ProfileForm';
+import { CloudflareStep } from '../components/CloudflareStep';
 import { ErrorNotice } from '../components/ErrorNotice';
 import { InstallStep } from '../components/InstallStep';
 import { ReviewStep } from '../components/ReviewStep';
@@ -71,6 +72,17 @@ function StackSetup({ profile, onStage }: { profile: ServerProfile; onStage: (st
 
   return (
     <>
+      <section aria-labelledby="cloudflare-step">
+        <h2 id="cloudflare-step">3. Domain & Cloudflare</h2>
+        <p className="muted">
+          How the household reaches {profile.name} from outside: a Cloudflare Tunnel behind Cloudflare Access, set up with an API token kept in
+          this computer’s keychain. You can do it now or after the install; cloudflared joins the stack once the tunnel exists.
+        </p>
+        <details className="card">
+          <summary>Set up the Cloudflare token, zone and host names</summary>
+          <CloudflareStep profileId={profile.id} />
+        </details>
+      </section>
       <section aria-labelledby="stack-settings-step">
         <h2 id="stack-settings-step">4. Services & storage</h2>
         <p className="muted">
