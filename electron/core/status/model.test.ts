@@ -1,0 +1,245 @@
+import { execFile } from 'node:child_process';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { afterEach, describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { StatusSnapshot, type StatusCard } from '../../contract/status';
+import { LineSplitter, parseAgentLine } from './agent-protocol';
+import { sortWorstFirst } from './cards';
+import { Ring, StatusHistoryStore } from './history';
+import { NotificationGate, type Clock, type Transition } from './notifications';
+import { StatusModel } from './status-model';
+import type { StatusTarget } from './target';
+
+const fixture = (name: string): string => readFileSync(path.join(__dirname, 'fixtures', name), 'utf8');
+const target: StatusTarget = {
+  project: 'm2',
+  services: ['backup', 'cloudflared', 'jellyfin'],
+  cloudflared: ['cloudflared'],
+  jellyfin: true,
+  hwAccel: false,
+  backup: { enabled: true, statusFile: '/srv/data/backup/status/status.json', service: 'backup' },
+  dataPaths: [
+    { label: 'Data', path: '/srv/data' },
+    { label: 'Media', path: '/nonexistent-m2' },
+  ],
+  cloudflaredPort: 2000,
+  jellyfinPort: 8096,
+  sudo: false,
+};
+
+describe('agent lines', () => {
+  it('accepts every line of a recorded agent run: the first snapshot, then changes only', () => {
+    const text = fixture('agent-first-snapshot.ndjson').trim().split('\n');
+    expect(text.map((l) => parseAgentLine(l).ok)).toEqual(text.map(() => true));
+    const kinds = text.map((l) => (JSON.parse(l) as { t: string }).t);
+    expect(kinds.slice(0, 9)).toEqual(['hello', 'containers', 'tunnel', 'jellyfin', 'backup', 'gpu', 'host', 'disk', 'ready']);
+    // Then only changes: restic's snapshot, and the sessions while their positions advance.
+    expect(new Set(kinds.slice(9))).toEqual(new Set(['snapshots', 'jellyfin']));
+  });
+
+  it('drops what is not a known line with a reason, and never throws on any text', () => {
+    expect(parseAgentLine('this is {not json')).toEqual({ ok: false, reason: 'not JSON (17 characters)' });
+    expect(parseAgentLine('{"t":"host","cpu":"nope"}')).toMatchObject({ ok: false });
+    expect(parseAgentLine('{"t":"launch-missiles"}')).toMatchObject({ ok: false });
+    fc.assert(fc.property(fc.string({ unit: 'binary' }), (s) => typeof parseAgentLine(s).ok === 'boolean'));
+  });
+
+  it('splits a stream into lines across any chunking, and drops an oversized line whole', () => {
+    const text = 'a\nbb\n\nccc\n';
+    fc.assert(
+      fc.property(fc.array(fc.integer({ min: 0, max: text.length }), { maxLength: 4 }), (cuts) => {
+        const out: string[] = [];
+        const sp = new LineSplitter((l) => out.push(l), () => undefined);
+        const points = [...new Set([0, ...cuts.sort((a, b) => a - b), text.length])];
+        for (let i = 1; i < points.length; i++) sp.push(text.slice(points[i - 1], points[i]));
+        expect(out).toEqual(['a', 'bb', 'ccc']);
+      }),
+    );
+    const out: string[] = [];
+    let over = 0;
+    const sp = new LineSplitter((l) => out.push(l), () => over++, 10);
+    sp.push('x'.repeat(8));
+    sp.push('y'.repeat(8));
+    sp.push('zz\nok\n');
+    expect(out).toEqual(['ok']);
+    expect(over).toBe(1);
+  });
+});
+
+describe('the status model', () => {
+  it('builds a complete snapshot from the recorded agent output, valid against the contract', () => {
+    const m = new StatusModel('home', target, { now: new Date('2026-11-25T19:30:00Z') });
+    for (const l of fixture('agent-first-snapshot.ndjson').trim().split('\n')) {
+      const p = parseAgentLine(l);
+      if (p.ok) m.apply(p.line);
+    }
+    m.setAgent({ kind: 'running', since: '2026-11-25T19:30:00Z', http: 'curl' });
+    const s = m.snapshot(new Date('2026-11-25T19:30:00Z'), 1);
+    expect(StatusSnapshot.safeParse(s).success).toBe(true);
+    expect(s.complete).toBe(true);
+    expect(s.tunnel).toMatchObject({ state: 'down', connections: 0 });
+    expect(s.transcodes.counts).toEqual({ hardware: 1, software: 1, direct: 2 });
+    expect(s.backup).toMatchObject({ severity: 'ok', lastRun: { result: 'success' } });
+    expect(s.host.disks).toEqual([expect.objectContaining({ label: 'Data', present: true }), expect.objectContaining({ label: 'Media', present: false })]);
+    expect(s.cards.map((c) => c.id)).toEqual(['tunnel', 'host', 'services', 'backups', 'transcodes']);
+    expect(s.cards.find((c) => c.id === 'host')?.reason).toBe('Media (/nonexistent-m2) does not exist.');
+    expect(s.overall).toBe('error');
+  });
+
+  it('says why every card is unknown while the agent is not running', () => {
+    const m = new StatusModel('home', target);
+    m.setAgent({ kind: 'restarting', since: '2026-11-25T19:30:00Z', reason: 'the SSH connection was lost', retryInMs: 500 });
+    const s = m.snapshot(new Date(), 2);
+    expect(new Set(s.cards.map((c) => c.severity))).toEqual(new Set(['unknown']));
+    expect(s.cards[0]?.reason).toBe('Reconnecting to the server: the SSH connection was lost');
+  });
+
+  it('measures request and error rates between history steps from the counters', () => {
+    const m = new StatusModel('home', target);
+    const tunnel = (req: number, err: number) =>
+      m.apply({ t: 'tunnel', replicas: [{ service: 'cloudflared', readyCode: 200, ready: '{}', metricsCode: 200, metrics: [`cloudflared_tunnel_total_requests ${req}`, `cloudflared_tunnel_request_errors ${err}`] }] });
+    tunnel(100, 1);
+    expect(m.sampleRates(0)).toEqual({ requests: null, errors: null });
+    tunnel(150, 6);
+    expect(m.sampleRates(5_000)).toEqual({ requests: 10, errors: 1 });
+    expect(m.sampleRates(10_000)).toEqual({ requests: 0, errors: 0 });
+    tunnel(3, 0);
+    expect(m.sampleRates(15_000)).toEqual({ requests: 0, errors: 0 });
+  });
+});
+
+describe('history', () => {
+  it('keeps a bounded ring, one value per step, oldest dropped', () => {
+    const r = new Ring(3);
+    for (let i = 0; i < 5; i++) r.put(i * 10, i);
+    r.put(40, 44);
+    r.put(30, 99);
+    expect(r.points()).toEqual([
+      { t: 20, v: 2 },
+      { t: 30, v: 3 },
+      { t: 40, v: 44 },
+    ]);
+    const h = new StatusHistoryStore(5_000, 60_000);
+    for (let t = 0; t < 600_000; t += 1_000) h.record(t, { transcodeFps: t / 1000, gpuEncoder: null });
+    const s = h.series(600_000);
+    expect(s.transcodeFps.length).toBeLessThanOrEqual(13);
+    expect(s.transcodeFps.at(-1)).toEqual({ t: 595_000, v: 599 });
+    expect(s.gpuEncoder.at(-1)?.v).toBeNull();
+  });
+});
+
+class FakeClock implements Clock {
+  t = 0;
+  timers: Array<{ at: number; fn: () => void; id: number }> = [];
+  #id = 0;
+  now = (): number => this.t;
+  setTimeout = (fn: () => void, ms: number): unknown => {
+    const id = ++this.#id;
+    this.timers.push({ at: this.t + ms, fn, id });
+    return id;
+  };
+  clearTimeout = (h: unknown): void => {
+    this.timers = this.timers.filter((x) => x.id !== h);
+  };
+  advance(ms: number): void {
+    const end = this.t + ms;
+    for (;;) {
+      const next = this.timers.filter((x) => x.at <= end).sort((a, b) => a.at - b.at)[0];
+      if (!next) break;
+      this.timers = this.timers.filter((x) => x !== next);
+      this.t = next.at;
+      next.fn();
+    }
+    this.t = end;
+  }
+}
+
+describe('debounced notifications', () => {
+  const card = (severity: StatusCard['severity'], reason = 'why'): StatusCard => ({ id: 'tunnel', title: 'Tunnel', severity, reason });
+  let gate: NotificationGate | undefined;
+  afterEach(() => gate?.dispose());
+
+  it('tells once about a change that holds, and nothing about a blip', () => {
+    const clock = new FakeClock();
+    const sent: Transition[] = [];
+    gate = new NotificationGate((t) => sent.push(t), { settleMs: 5_000, repeatMs: 300_000, clock });
+    gate.observe([card('ok')]);
+    gate.observe([card('error', 'down')]);
+    clock.advance(2_000);
+    gate.observe([card('ok')]);
+    clock.advance(10_000);
+    expect(sent).toEqual([]);
+    gate.observe([card('error', 'down')]);
+    clock.advance(5_000);
+    expect(sent).toEqual([{ card: 'tunnel', severity: 'error', previous: 'ok', title: 'Tunnel has a problem', reason: 'down' }]);
+  });
+
+  it('turns a check flapping for ten minutes into one notification per window, ending with the settled state', () => {
+    const clock = new FakeClock();
+    const sent: Transition[] = [];
+    gate = new NotificationGate((t) => sent.push(t), { settleMs: 5_000, repeatMs: 300_000, clock });
+    gate.observe([card('ok')]);
+    for (let i = 0; i < 60; i++) {
+      gate.observe([card(i % 2 === 0 ? 'error' : 'ok')]);
+      clock.advance(10_000);
+    }
+    gate.observe([card('ok')]);
+    clock.advance(600_000);
+    expect(sent.length).toBeLessThanOrEqual(4);
+    expect(sent.at(-1)?.severity).toBe('ok');
+  });
+
+  it('never notifies about unknown, and does not start from it', () => {
+    const clock = new FakeClock();
+    const sent: Transition[] = [];
+    gate = new NotificationGate((t) => sent.push(t), { settleMs: 1_000, repeatMs: 1_000, clock });
+    gate.observe([card('unknown')]);
+    gate.observe([card('error')]);
+    clock.advance(5_000);
+    gate.observe([card('unknown')]);
+    clock.advance(5_000);
+    expect(sent).toEqual([]);
+  });
+
+  it('sorts cards worst first, in a fixed order among equals', () => {
+    expect(sortWorstFirst([card('ok'), { id: 'backups', title: 'Backups', severity: 'warning', reason: '' }, { id: 'host', title: 'Server', severity: 'ok', reason: '' }]).map((c) => c.id)).toEqual(['backups', 'tunnel', 'host']);
+  });
+});
+
+describe('the agent script', () => {
+  const run = promisify(execFile);
+  let dir = '';
+  afterEach(() => {
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('writes only valid lines under dash, whatever quotes, backslashes and control bytes the services send', async () => {
+    dir = mkdtempSync(path.join(os.tmpdir(), 'm2-agent-unit-'));
+    const tool = (name: string, body: string): void => {
+      writeFileSync(path.join(dir, name), `#!/bin/sh\n${body}\n`);
+      chmodSync(path.join(dir, name), 0o755);
+    };
+    // docker: one running cloudflared and jellyfin; events: nothing. curl: hostile bodies with the delimiters curl -w would print.
+    tool('docker', `case "$1" in
+ps) echo c1; echo c2 ;;
+inspect) echo 'cloudflared ,10.0.0.2, c1 {"id":"c1","name":"/m2-cloudflared-1","service":"cloudflared","oneoff":"False","image":"cloudflare/cloudflared:2026.8.2","state":"running","health":"healthy","restarts":0,"exitCode":0,"startedAt":"x","finishedAt":"y","oom":false}'
+  echo 'jellyfin ,10.0.0.3, c2 {"id":"c2","name":"/m2-jellyfin-1","service":"jellyfin","oneoff":"False","image":"jellyfin/jellyfin:10.11.11","state":"running","health":"healthy","restarts":0,"exitCode":0,"startedAt":"x","finishedAt":"y","oom":false}' ;;
+events) sleep 30 ;;
+esac`);
+    tool('curl', `printf '{"status":200,"readyConnections":4}'; printf '\\n@@M2 cf-ready cloudflared 200\\n'
+printf 'cloudflared_tunnel_ha_connections 4\\nbuild_info{version="2026\\\\\\\\x\\\\"q\\\\"\\t\\001"} 1\\n'; printf '\\n@@M2 cf-metrics cloudflared 200\\n'
+printf '[{"NowPlayingItem":{"Name":"A \\\\"quoted\\\\" \\\\\\\\ back\\\\u00e9 ✓"},"PlayState":{"PlayMethod":"DirectPlay"}}]\\r\\n'; printf '\\n@@M2 jf jellyfin 200\\n'`);
+    const script = path.resolve('resources/status/m2-status-agent.sh');
+    const { stdout } = await run('sh', ['-c', `(echo 0123456789abcdef0123456789abcdef; sleep 2) | dash "${script}" --project m2 --http curl --path /`], { env: { PATH: `${dir}:/usr/bin:/bin` }, timeout: 10_000 });
+    const out = stdout.trim().split('\n');
+    for (const l of out) expect(parseAgentLine(l), l).toMatchObject({ ok: true });
+    const tunnel = JSON.parse(out.find((l) => l.includes('"t":"tunnel"')) ?? '{}') as { replicas: Array<{ metrics: string[] }> };
+    expect(tunnel.replicas[0]?.metrics).toEqual(['cloudflared_tunnel_ha_connections 4', 'build_info{version="2026\\\\x\\"q\\" "} 1']);
+    const jf = JSON.parse(out.find((l) => l.includes('"t":"jellyfin"')) ?? '{}') as { body: string; configured: boolean };
+    expect(jf.configured).toBe(true);
+    expect(JSON.parse(jf.body)[0].NowPlayingItem.Name).toBe('A "quoted" \\ backé ✓');
+  });
+});
