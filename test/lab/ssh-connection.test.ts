@@ -67,8 +67,9 @@ describe('one SSH connection to the lab server', () => {
     setTimeout(() => ac.abort(), 200);
     await expect(conn.exec(['sleep', '30'], { signal: ac.signal })).rejects.toMatchObject({ code: 'ssh.cancelled' });
     expect(Date.now() - t0).toBeLessThan(10_000);
-    // The stopped commands were killed on the server too, not left running.
-    await waitFor('the stopped sleeps to be gone on the server', async () => (await conn.exec(['pgrep', '-u', sshd.admin.name, '-x', 'sleep'])).code === 1, 5_000);
+    // The stopped commands were killed on the server too, not left running (other sleeps of the admin, e.g. a
+    // status agent's timer, are not ours).
+    await waitFor('the stopped sleeps to be gone on the server', async () => (await conn.exec(['pgrep', '-u', sshd.admin.name, '-f', '^sleep 30$'])).code === 1, 5_000);
   });
 
   it('writes files atomically over SFTP with the requested mode and a verified checksum', async () => {
