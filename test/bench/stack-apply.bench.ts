@@ -9,11 +9,12 @@ import type { StackTarget } from '../../electron/core/stack/remote-release';
 import { renderStack, requiredSecrets } from '../../electron/core/stack/render';
 import { generateSecretValue } from '../../electron/core/stack/secrets';
 import type { NetworkName, RenderedStack } from '../../electron/core/stack/types';
-import { dockerApi, exec } from '../../scripts/lab/docker';
+import { exec } from '../../scripts/lab/docker';
 import { labUp } from '../../scripts/lab/lab';
 import { freePort } from '../../scripts/lab/process';
 import { connectToLab } from '../support/ssh';
 import { defineBenchmark, time } from './harness';
+import { freeSubnets as freeSubnetsUnder } from '../support/subnets';
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
 
@@ -132,13 +133,4 @@ export default defineBenchmark({
 });
 
 /** Three /24s no network on the shared engine uses (fixed subnets collide across projects). */
-async function freeSubnets(): Promise<Record<NetworkName, string>> {
-  const nets = JSON.parse((await dockerApi('GET', '/networks')).body) as Array<{ IPAM?: { Config?: Array<{ Subnet?: string }> | null } }>;
-  const used = new Set(nets.flatMap((n) => (n.IPAM?.Config ?? []).map((c) => c.Subnet ?? '')));
-  const free: string[] = [];
-  for (let third = 0; free.length < 3 && third < 256; third++) {
-    const s = `10.232.${third}.0/24`;
-    if (!used.has(s)) free.push(s);
-  }
-  return { edge: free[0] ?? '', internal: free[1] ?? '', media: free[2] ?? '' };
-}
+const freeSubnets = (): Promise<Record<NetworkName, string>> => freeSubnetsUnder('10.232', 0);

@@ -14,6 +14,7 @@ import { ensureStandInImages } from '../../scripts/lab/images';
 import { ensureKeychain } from '../../scripts/lab/keychain';
 import { connectToLab } from '../support/ssh';
 import { makeHarness, type Harness } from './cloudflare-support';
+import { freeSubnets as freeSubnetsUnder } from '../support/subnets';
 
 /**
  * The tunnel token reaches the lab server only through the stack's env file: the keychain token is rendered by
@@ -82,16 +83,7 @@ async function redeploy(id: string): Promise<ApplyResult> {
   };
 }
 
-async function freeSubnets(): Promise<Record<NetworkName, string>> {
-  const nets = JSON.parse((await dockerApi('GET', '/networks')).body) as Array<{ IPAM?: { Config?: Array<{ Subnet?: string }> | null } }>;
-  const used = new Set(nets.flatMap((n) => (n.IPAM?.Config ?? []).map((c) => c.Subnet ?? '')));
-  const free: string[] = [];
-  for (let third = 200 + (process.pid % 40); free.length < 3; third = (third + 1) % 256) {
-    const s = `172.28.${third}.0/24`;
-    if (!used.has(s)) free.push(s);
-  }
-  return { edge: free[0] ?? '', internal: free[1] ?? '', media: free[2] ?? '' };
-}
+const freeSubnets = (): Promise<Record<NetworkName, string>> => freeSubnetsUnder('172.28', 200 + (process.pid % 40));
 
 const accepts = async (token: string): Promise<number> =>
   (await fetch(`${standIn.controlUrl}/tunnels/connect`, { method: 'POST', body: JSON.stringify({ token }) })).status;

@@ -16,12 +16,13 @@ import type { StackTarget } from '../../electron/core/stack/remote-release';
 import { renderStack, requiredSecrets } from '../../electron/core/stack/render';
 import type { NetworkName, RenderedStack, SecretRequest } from '../../electron/core/stack/types';
 import type { SshConnection } from '../../electron/core/ssh/ssh-connection';
-import { dockerApi, ensureDocker, exec } from '../../scripts/lab/docker';
+import { ensureDocker, exec } from '../../scripts/lab/docker';
 import { ensureStandInImages } from '../../scripts/lab/images';
 import { StandInStack } from '../../scripts/lab/images/stack';
 import { freePort, sleep, waitFor } from '../../scripts/lab/process';
 import { ensureSshd, type LabSshd } from '../../scripts/lab/sshd';
 import { connectToLab } from '../support/ssh';
+import { freeSubnets as freeSubnetsUnder } from '../support/subnets';
 
 /**
  * The apply engine against the lab: real sshd, Docker Engine 20.10 and Compose 2.26, the product's project name
@@ -62,17 +63,7 @@ function generate(r: SecretRequest): Secret {
 }
 
 /** Three /24s no network on the shared engine uses (fixed subnets collide across projects). */
-async function freeSubnets(): Promise<Record<NetworkName, string>> {
-  const nets = JSON.parse((await dockerApi('GET', '/networks')).body) as Array<{ IPAM?: { Config?: Array<{ Subnet?: string }> | null } }>;
-  const used = new Set(nets.flatMap((n) => (n.IPAM?.Config ?? []).map((c) => c.Subnet ?? '')));
-  const free: string[] = [];
-  // 10.231.0.0/16: a range no other lab test picks from (they use 172.27–29).
-  for (let third = (process.pid * 7) % 250; free.length < 3; third = (third + 1) % 256) {
-    const s = `10.231.${third}.0/24`;
-    if (!used.has(s)) free.push(s);
-  }
-  return { edge: free[0] ?? '', internal: free[1] ?? '', media: free[2] ?? '' };
-}
+const freeSubnets = (): Promise<Record<NetworkName, string>> => freeSubnetsUnder('10.231', (process.pid * 7) % 250);
 
 const settingsWith = (patch: (s: StackSettingsInput) => void = () => {}): StackSettings => {
   const s: StackSettingsInput = {

@@ -17,12 +17,13 @@ import { renderStack, requiredSecrets } from '../../electron/core/stack/render';
 import { StackSecrets, type ProfileSecrets } from '../../electron/core/stack/secrets';
 import type { NetworkName, RenderedStack } from '../../electron/core/stack/types';
 import type { SshConnection } from '../../electron/core/ssh/ssh-connection';
-import { dockerApi, ensureDocker, exec, type ExecResult } from '../../scripts/lab/docker';
+import { ensureDocker, exec, type ExecResult } from '../../scripts/lab/docker';
 import { ensureStandInImages } from '../../scripts/lab/images';
 import { ensureKeychain } from '../../scripts/lab/keychain';
 import { freePort } from '../../scripts/lab/process';
 import { ensureSshd, type LabSshd } from '../../scripts/lab/sshd';
 import { connectToLab } from '../support/ssh';
+import { freeSubnets as freeSubnetsUnder } from '../support/subnets';
 
 /**
  * Post-install configuration against the stack as the product renders it (renderStack: Jellyfin; Nextcloud with
@@ -53,16 +54,7 @@ const compose = (args: readonly string[], timeoutMs = 180_000): Promise<ExecResu
   exec('docker', ['compose', '--project-name', project, ...rendered.envFiles.flatMap((f) => ['--env-file', f]), ...files.flatMap((f) => ['--file', f]), ...args], { cwd: releaseDir, timeoutMs });
 
 /** Three /24s no network on the shared engine uses. */
-async function freeSubnets(): Promise<Record<NetworkName, string>> {
-  const nets = JSON.parse((await dockerApi('GET', '/networks')).body) as Array<{ IPAM?: { Config?: Array<{ Subnet?: string }> | null } }>;
-  const used = new Set(nets.flatMap((n) => (n.IPAM?.Config ?? []).map((c) => c.Subnet ?? '')));
-  const free: string[] = [];
-  for (let third = 60 + (process.pid % 150); free.length < 3; third = (third + 1) % 256) {
-    const s = `172.27.${third}.0/24`;
-    if (!used.has(s)) free.push(s);
-  }
-  return { edge: free[0] ?? '', internal: free[1] ?? '', media: free[2] ?? '' };
-}
+const freeSubnets = (): Promise<Record<NetworkName, string>> => freeSubnetsUnder('172.27', 60 + (process.pid % 150));
 
 /** Samples `ps -eo args` on this machine (it is also the server) until stopped: every command line seen. */
 function samplePs(): { stop: () => Promise<string[]> } {

@@ -17,12 +17,13 @@ import { StackService } from '../../electron/core/stack/stack-service';
 import type { NetworkName } from '../../electron/core/stack/types';
 import type { SshConnection } from '../../electron/core/ssh/ssh-connection';
 import { DEFAULT_ACCOUNT_ID, DEFAULT_TOKENS, DEFAULT_ZONE_ID, startCloudflareStandIn, type CloudflareStandIn } from '../../scripts/lab/cloudflare';
-import { dockerApi, ensureDocker, exec } from '../../scripts/lab/docker';
+import { ensureDocker, exec } from '../../scripts/lab/docker';
 import { ensureStandInImages } from '../../scripts/lab/images';
 import { ensureKeychain } from '../../scripts/lab/keychain';
 import { freePort, sleep } from '../../scripts/lab/process';
 import { ensureSshd } from '../../scripts/lab/sshd';
 import { connectToLab } from '../support/ssh';
+import { freeSubnets as freeSubnetsUnder } from '../support/subnets';
 
 /**
  * The product path of issues 5 and 6 together, with the real services as the composition root builds them: the
@@ -50,16 +51,7 @@ async function containers(): Promise<ContainerInfo[]> {
 }
 const idsByService = (cs: readonly ContainerInfo[]): Record<string, string> => Object.fromEntries(cs.map((c) => [c.service, c.id]));
 
-async function freeSubnets(): Promise<Record<NetworkName, string>> {
-  const nets = JSON.parse((await dockerApi('GET', '/networks')).body) as Array<{ IPAM?: { Config?: Array<{ Subnet?: string }> | null } }>;
-  const used = new Set(nets.flatMap((n) => (n.IPAM?.Config ?? []).map((c) => c.Subnet ?? '')));
-  const free: string[] = [];
-  for (let third = (process.pid * 11) % 250; free.length < 3; third = (third + 1) % 256) {
-    const s = `10.233.${third}.0/24`;
-    if (!used.has(s)) free.push(s);
-  }
-  return { edge: free[0] ?? '', internal: free[1] ?? '', media: free[2] ?? '' };
-}
+const freeSubnets = (): Promise<Record<NetworkName, string>> => freeSubnetsUnder('10.233', (process.pid * 11) % 250);
 
 beforeAll(async () => {
   Object.assign(process.env, (await ensureKeychain()).env);

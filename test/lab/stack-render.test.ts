@@ -13,6 +13,7 @@ import { dockerApi, ensureDocker, exec, type ExecResult } from '../../scripts/la
 import { ensureStandInImages } from '../../scripts/lab/images';
 import { parsePs } from '../../scripts/lab/images/stack';
 import { freePort } from '../../scripts/lab/process';
+import { freeSubnets as freeSubnetsUnder } from '../support/subnets';
 
 /**
  * The rendered stack (every module on, the lab's stand-ins under the pinned image names) validated by the real
@@ -40,16 +41,7 @@ function generate(r: SecretRequest): Secret {
 }
 
 /** Three /24s no network on the shared engine uses (fixed subnets collide across projects). */
-async function freeSubnets(): Promise<Record<NetworkName, string>> {
-  const nets = JSON.parse((await dockerApi('GET', '/networks')).body) as Array<{ IPAM?: { Config?: Array<{ Subnet?: string }> | null } }>;
-  const used = new Set(nets.flatMap((n) => (n.IPAM?.Config ?? []).map((c) => c.Subnet ?? '')));
-  const free: string[] = [];
-  for (let third = 40 + (process.pid % 150); free.length < 3; third = (third + 1) % 256) {
-    const s = `172.29.${third}.0/24`;
-    if (!used.has(s)) free.push(s);
-  }
-  return { edge: free[0] ?? '', internal: free[1] ?? '', media: free[2] ?? '' };
-}
+const freeSubnets = (): Promise<Record<NetworkName, string>> => freeSubnetsUnder('172.29', 40 + (process.pid % 150));
 
 let rendered: RenderedStack;
 let settings: StackSettings;

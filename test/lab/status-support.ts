@@ -16,6 +16,7 @@ import type { NetworkName, RenderedStack, SecretRequest } from '../../electron/c
 import { dockerApi, ensureDocker, exec, type ExecResult } from '../../scripts/lab/docker';
 import { ensureStandInImages } from '../../scripts/lab/images';
 import { freePort } from '../../scripts/lab/process';
+import { freeSubnets as freeSubnetsUnder } from '../support/subnets';
 
 export interface StatusLabStack {
   readonly project: string;
@@ -39,16 +40,7 @@ function generate(r: SecretRequest): Secret {
   return new Secret(randomBytes(24).toString('base64url'));
 }
 
-export async function freeSubnets(): Promise<Record<NetworkName, string>> {
-  const nets = JSON.parse((await dockerApi('GET', '/networks')).body) as Array<{ IPAM?: { Config?: Array<{ Subnet?: string }> | null } }>;
-  const used = new Set(nets.flatMap((n) => (n.IPAM?.Config ?? []).map((c) => c.Subnet ?? '')));
-  const free: string[] = [];
-  for (let third = 60 + ((process.pid * 7) % 150); free.length < 3; third = (third + 1) % 256) {
-    const s = `172.28.${third}.0/24`;
-    if (!used.has(s)) free.push(s);
-  }
-  return { edge: free[0] ?? '', internal: free[1] ?? '', media: free[2] ?? '' };
-}
+export const freeSubnets = (): Promise<Record<NetworkName, string>> => freeSubnetsUnder('172.28', 60 + ((process.pid * 7) % 150));
 
 const jfAuth = (token?: string): string =>
   `MediaBrowser Client="M2 lab", Device="lab", DeviceId="m2-lab-status", Version="1"${token ? `, Token="${token}"` : ''}`;
