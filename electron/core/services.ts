@@ -30,7 +30,7 @@ export interface CoreConfig {
   readonly agentSocket?: () => string | undefined;
   /** The app's resources folder (the status agent, the apply guard); resources/ of the working directory by default. */
   readonly resourcesDir?: string;
-  /** The Cloudflare API's view of a tunnel for live status (wired by the shell once the Cloudflare service offers it). */
+  /** The Cloudflare API's view of a tunnel for live status; the Cloudflare service's by default (tests replace it). */
   readonly tunnelApiStatus?: (profileId: string) => Promise<TunnelApiStatus | null>;
 }
 
@@ -84,7 +84,8 @@ export function createCoreServices(config: CoreConfig, emit: Emit): CoreServices
   });
   const status = new StatusService({
     connection: (profileId) => servers.connection(profileId),
-    target: async (profileId) => statusTargetFrom((await stack.view(profileId)).settings),
+    // Docker through `sudo -n` when preflight found the user outside the docker group (as the stack apply does).
+    target: async (profileId) => statusTargetFrom((await stack.view(profileId)).settings, { project: stack.project, sudo: stack.dockerAccess(profileId) === 'sudo' }),
     jellyfinApiKey: async (profileId) => {
       try {
         return await stack.secrets.get(profileId, JELLYFIN_API_KEY.name);
@@ -93,7 +94,8 @@ export function createCoreServices(config: CoreConfig, emit: Emit): CoreServices
         return undefined;
       }
     },
-    ...(config.tunnelApiStatus ? { tunnelApiStatus: config.tunnelApiStatus } : {}),
+    // The Cloudflare API's view of the tunnel joins the agent's own when a token and a tunnel exist (null otherwise).
+    tunnelApiStatus: config.tunnelApiStatus ?? ((profileId) => cloudflare.tunnelStatus(profileId)),
     resourcesDir: config.resourcesDir ?? path.resolve('resources'),
     log: config.log,
     onUpdate: (u) => emit('status:update', u),

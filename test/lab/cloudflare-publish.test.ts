@@ -294,6 +294,35 @@ describe('publishing', () => {
     expect(await keychain.get(profileId, TUNNEL_TOKEN_SECRET)).toBeDefined();
   });
 
+  it('reports the tunnel as the API sees it for live status: connectors, connections and colos; null without a tunnel or token', async () => {
+    // Nothing to ask about yet: no token, then a token but no tunnel.
+    expect(await h.service.tunnelStatus(profileId)).toBeNull();
+    await setUp();
+    expect(await h.service.tunnelStatus(profileId)).toBeNull();
+    const r = await h.call<PublishReport>('cloudflare:publish', { profileId });
+    expect(r.ok).toBe(true);
+    const tunnelId = r.tunnelId ?? '';
+    expect(await h.service.tunnelStatus(profileId)).toMatchObject({ status: 'inactive', connectors: 0, connections: 0, colos: [] });
+
+    const a = standIn.state.connectTunnel(tunnelId, { conns: 4 });
+    standIn.state.connectTunnel(tunnelId, { conns: 2 });
+    expect(await h.service.tunnelStatus(profileId)).toMatchObject({ status: 'healthy', connectors: 2, connections: 6, colos: ['ams01', 'ams08', 'fra06', 'fra10'] });
+    standIn.state.disconnectTunnel(tunnelId, a.id);
+    expect(await h.service.tunnelStatus(profileId)).toMatchObject({ status: 'healthy', connectors: 1, connections: 2, colos: ['ams01', 'fra06'] });
+    standIn.state.disconnectTunnel(tunnelId);
+    expect(await h.service.tunnelStatus(profileId)).toMatchObject({ status: 'down', connectors: 0, connections: 0 });
+
+    // Read-only and not retried at length: a Cloudflare outage is an error for the poller, and it changes nothing.
+    standIn.requests.clear();
+    standIn.faults.networkDown(true);
+    await expect(h.service.tunnelStatus(profileId)).rejects.toMatchObject({ code: 'cloudflare.network' });
+    standIn.faults.networkDown(false);
+    expect(writes()).toBe(0);
+
+    await h.call('cloudflare:forget-token', { profileId });
+    expect(await h.service.tunnelStatus(profileId)).toBeNull();
+  });
+
   it('refuses hostnames outside the chosen zone', async () => {
     await h.call('cloudflare:set-token', { profileId, token: DEFAULT_TOKENS.all });
     await expect(h.call('cloudflare:save-settings', { profileId, settings: { ...settings, zoneId: standIn.state.snapshot().zones.find((z) => z.name === 'example.net')?.id, zoneName: 'example.net' } })).rejects.toMatchObject({

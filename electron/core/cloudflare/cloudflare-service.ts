@@ -9,6 +9,7 @@
  */
 import { createHash, randomBytes as cryptoRandomBytes, randomUUID } from 'node:crypto';
 import type Cloudflare from 'cloudflare';
+import type { Client as ConnectorClient } from 'cloudflare/resources/zero-trust/tunnels/cloudflared/connections';
 import type {
   CloudflareProgress,
   CloudflareRunReport,
@@ -23,6 +24,7 @@ import type {
 } from '../../contract/cloudflare';
 import { CloudflareSettings as CloudflareSettingsSchema } from '../../contract/cloudflare';
 import type { ApplyResult, StackSettings } from '../../contract/stack';
+import type { TunnelApiStatus } from '../../contract/status';
 import { AppError, toErrorShape } from '../errors';
 import type { Logger } from '../log';
 import type { SecretStore } from '../secrets/keychain';
@@ -675,6 +677,44 @@ export class CloudflareService {
     } catch (err) {
       throw toCloudflareError(err, `set the DNS record of ${h.hostname}`, PERMISSION.dnsWrite);
     }
+  }
+
+  // ---- live status -----------------------------------------------------------------------------------------------
+
+  /**
+   * What the Cloudflare API says about this server's tunnel (stack-facts §4.4): its status and its connectors
+   * (one per running cloudflared replica) with their edge connections and colos. Null when there is nothing to
+   * ask with or about: no keychain, no API token, or no tunnel created yet. Read-only, never retried at length:
+   * live status polls it and shows the agent's own view when Cloudflare cannot be reached.
+   */
+  async tunnelStatus(profileId: string): Promise<TunnelApiStatus | null> {
+    if (!this.#d.secrets) return null;
+    const f = await this.#d.store.read(profileId);
+    const tunnel = f.managed.tunnel;
+    if (!tunnel) return null;
+    const token = await this.#d.secrets.get(profileId, API_TOKEN_SECRET);
+    if (!token) return null;
+    const cf = createCloudflareClient(token, { ...this.#d.client, maxRetries: 0 });
+    const params = { account_id: tunnel.accountId };
+    let t: Awaited<ReturnType<typeof cf.zeroTrust.tunnels.cloudflared.get>>;
+    let clients: ConnectorClient[];
+    try {
+      [t, clients] = await Promise.all([
+        cf.zeroTrust.tunnels.cloudflared.get(tunnel.id, params),
+        collect(cf.zeroTrust.tunnels.cloudflared.connections.get(tunnel.id, params), 100),
+      ]);
+    } catch (err) {
+      throw toCloudflareError(err, 'read the tunnel status', PERMISSION.tunnelRead);
+    }
+    const conns = clients.flatMap((c) => c.conns ?? []);
+    const status = t.status && ['healthy', 'degraded', 'down', 'inactive'].includes(t.status) ? (t.status as TunnelApiStatus['status']) : conns.length > 0 ? 'healthy' : 'down';
+    return {
+      status,
+      connectors: clients.length,
+      connections: conns.length,
+      colos: [...new Set(conns.map((c) => c.colo_name).filter((x): x is string => typeof x === 'string' && x.length > 0))].sort(),
+      checkedAt: new Date().toISOString(),
+    };
   }
 
   // ---- removal -------------------------------------------------------------------------------------------------

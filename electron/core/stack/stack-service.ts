@@ -79,6 +79,16 @@ export class StackService {
     this.#preflight.set(profileId, report);
   }
 
+  /** How the last preflight found Docker reachable for this profile's SSH user (undefined before any preflight). */
+  dockerAccess(profileId: string): 'group' | 'sudo' | 'none' | undefined {
+    return this.#preflight.get(profileId)?.dockerAccess.kind;
+  }
+
+  /** The Compose project the stack runs as ('m2' unless a test overrides it). */
+  get project(): string {
+    return this.#deps.renderOverrides?.project ?? 'm2';
+  }
+
   async view(profileId: string): Promise<StackSettingsView> {
     const saved = await this.#deps.settings.get(profileId);
     const settings = saved ?? (await this.#defaults(profileId));
