@@ -1,18 +1,119 @@
+import { lazy, Suspense, useState } from 'react';
+import type { ServerProfile } from '../../electron/contract/profiles';
+import type { StatusSnapshot } from '../../electron/contract/status';
 import { EmptyState } from '../components/EmptyState';
+import { ErrorNotice } from '../components/ErrorNotice';
+import { ProfilePicker } from '../components/ProfilePicker';
+import { BackupPanel } from '../components/status/BackupPanel';
+import { HostPanel } from '../components/status/HostPanel';
+import { Panel } from '../components/status/Panel';
+import { ServicesStatusTable } from '../components/status/ServicesStatusTable';
+import { AgentNotice, OverallState, StatusCards } from '../components/status/StatusOverview';
+import { TranscodesPanel } from '../components/status/TranscodesPanel';
+import { TunnelPanel } from '../components/status/TunnelPanel';
+import { useCall } from '../hooks/use-call';
+import { useProfileCall } from '../hooks/use-profile-call';
+import { useStatus } from '../hooks/use-status';
+import type { ChartHistory } from '../hooks/status-state';
+
+// Recharts is most of the dashboard's weight: it loads after the cards, which carry the state on their own.
+const StatusCharts = lazy(() => import('../components/status/StatusCharts').then((m) => ({ default: m.StatusCharts })));
+
+function LiveView({ snapshot, history }: { snapshot: StatusSnapshot; history: ChartHistory }) {
+  const now = Date.parse(snapshot.at);
+  return (
+    <>
+      <AgentNotice agent={snapshot.agent} />
+      <OverallState snapshot={snapshot} />
+      <StatusCards cards={snapshot.cards} />
+      <Panel title="Last hour">
+        <Suspense fallback={<p className="muted">Loading charts…</p>}>
+          <StatusCharts history={history} now={now} />
+        </Suspense>
+      </Panel>
+      <TunnelPanel tunnel={snapshot.tunnel} />
+      <TranscodesPanel transcodes={snapshot.transcodes} />
+      <BackupPanel backup={snapshot.backup} now={now} />
+      <ServicesStatusTable services={snapshot.services} />
+      <HostPanel host={snapshot.host} />
+    </>
+  );
+}
+
+/** Live status of one server while the page is open. */
+function LiveStatus({ profileId }: { profileId: string }) {
+  const { state, retry } = useStatus(profileId);
+  switch (state.kind) {
+    case 'loading':
+      return (
+        <p className="muted" role="status">
+          Starting live status on the server…
+        </p>
+      );
+    case 'failed':
+      return (
+        <>
+          <ErrorNotice error={state.error} />
+          <p>
+            Connect to the server in <a href="#/setup">Setup</a> if it is not connected, then{' '}
+            <button type="button" className="secondary" onClick={retry}>
+              Try again
+            </button>
+          </p>
+        </>
+      );
+    case 'live':
+      return <LiveView snapshot={state.snapshot} history={state.history} />;
+    default: {
+      const never: never = state;
+      return never;
+    }
+  }
+}
+
+/** Shows live status unless the stack is known not to be installed (asked in parallel, so the first snapshot waits for nothing). */
+function ServerDashboard({ profileId }: { profileId: string }) {
+  const installed = useProfileCall('stack:status', profileId);
+  if (installed.state.kind === 'ready' && installed.state.value.currentRelease === null) {
+    return (
+      <EmptyState title="Not installed yet">
+        <p>
+          The stack is not installed on this server. Review and install it from <a href="#/setup">Setup</a>; this page then shows the tunnel, who is
+          watching, the last backup and every service, live.
+        </p>
+      </EmptyState>
+    );
+  }
+  return <LiveStatus profileId={profileId} />;
+}
 
 export function DashboardPage() {
+  const { state } = useCall('profiles:list');
+  const [chosen, setChosen] = useState<string | undefined>();
+  const profiles: readonly ServerProfile[] = state.kind === 'ready' ? state.value : [];
+  const profile = profiles.find((p) => p.id === chosen) ?? profiles[0];
   return (
     <>
       <h1>Dashboard</h1>
-      <EmptyState title="Nothing to show yet">
-        <p>Once your server is set up, this page shows at a glance:</p>
-        <ul>
-          <li>the Cloudflare tunnel: connections, edge locations, requests and errors;</li>
-          <li>who is watching, and whether each stream is transcoded by the GPU, in software, or played directly;</li>
-          <li>the last good backup, its age and size, and when the next one runs;</li>
-          <li>every service's state, health and version, worst first.</li>
-        </ul>
-      </EmptyState>
+      {state.kind === 'loading' ? <p className="muted">Loading saved servers…</p> : null}
+      {state.kind === 'failed' ? <ErrorNotice error={state.error} /> : null}
+      {state.kind === 'ready' && profiles.length === 0 ? (
+        <EmptyState title="No servers saved yet">
+          <p>Add your home server in <a href="#/setup">Setup</a> first. Once its stack is installed, this page shows at a glance:</p>
+          <ul>
+            <li>the Cloudflare tunnel: connections, edge locations, requests and errors;</li>
+            <li>who is watching, and whether each stream is transcoded by the GPU, in software, or played directly;</li>
+            <li>the last good backup, its age and size, and when the next one runs;</li>
+            <li>every service's state, health and version, worst first.</li>
+          </ul>
+        </EmptyState>
+      ) : null}
+      {profile ? (
+        <>
+          <ProfilePicker profiles={profiles} value={profile.id} onChange={setChosen} />
+          <ServerDashboard key={profile.id} profileId={profile.id} />
+        </>
+      ) : null}
     </>
   );
 }

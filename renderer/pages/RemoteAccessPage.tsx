@@ -1,12 +1,12 @@
-import { useId, useState } from 'react';
+import { useState } from 'react';
 import type { ServerProfile } from '../../electron/contract/profiles';
 import { CloudflareManaged, CloudflareStep } from '../components/CloudflareStep';
 import { EmptyState } from '../components/EmptyState';
 import { ErrorNotice } from '../components/ErrorNotice';
+import { ProfilePicker } from '../components/ProfilePicker';
 import { useCall } from '../hooks/use-call';
 
 export function RemoteAccessPage() {
-  const id = useId();
   const { state } = useCall('profiles:list');
   const [chosen, setChosen] = useState<string | undefined>();
   const [generation, setGeneration] = useState(0);
@@ -24,16 +24,7 @@ export function RemoteAccessPage() {
       ) : null}
       {profile ? (
         <>
-          <div className="form inline-form">
-            <label htmlFor={`${id}-server`}>Server</label>
-            <select id={`${id}-server`} value={profile.id} onChange={(e) => setChosen(e.target.value)}>
-              {profiles.map((p) => (
-                <option key={p.id} value={p.id}>
-                  {p.name} ({p.username}@{p.host})
-                </option>
-              ))}
-            </select>
-          </div>
+          <ProfilePicker profiles={profiles} value={profile.id} onChange={setChosen} />
           <CloudflareStep key={profile.id} profileId={profile.id} onPublished={() => setGeneration((g) => g + 1)} />
           <CloudflareManaged key={`${profile.id}#${generation}`} profileId={profile.id} />
         </>

@@ -1,7 +1,8 @@
-import { useId, useState } from 'react';
+import { useState } from 'react';
 import type { ServerProfile } from '../../electron/contract/profiles';
 import { EmptyState } from '../components/EmptyState';
 import { ErrorNotice } from '../components/ErrorNotice';
+import { ProfilePicker } from '../components/ProfilePicker';
 import { PinnedImages } from '../components/PinnedImages';
 import { SecretsList } from '../components/SecretsList';
 import { ServiceHealthList } from '../components/ServiceHealthList';
@@ -58,7 +59,6 @@ function StackPanel({ profileId }: { profileId: string }) {
 }
 
 export function ServicesPage() {
-  const id = useId();
   const { state } = useCall('profiles:list');
   const [chosen, setChosen] = useState<string | undefined>();
   const profiles: readonly ServerProfile[] = state.kind === 'ready' ? state.value : [];
@@ -78,16 +78,7 @@ export function ServicesPage() {
       ) : null}
       {profile ? (
         <>
-          <div className="form inline-form">
-            <label htmlFor={`${id}-server`}>Server</label>
-            <select id={`${id}-server`} value={profile.id} onChange={(e) => setChosen(e.target.value)}>
-              {profiles.map((p) => (
-                <option key={p.id} value={p.id}>
-                  {p.name} ({p.username}@{p.host})
-                </option>
-              ))}
-            </select>
-          </div>
+          <ProfilePicker profiles={profiles} value={profile.id} onChange={setChosen} />
           <StackPanel key={profile.id} profileId={profile.id} />
         </>
       ) : null}
