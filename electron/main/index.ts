@@ -2,12 +2,14 @@ import { app, BrowserWindow } from 'electron';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createCoreServices, createHandlers } from '../core/services';
-import { createEmitter, registerContract } from '../core/ipc/dispatch';
+import { createEmitter, registerContract, type Emit } from '../core/ipc/dispatch';
 import { createLogger } from '../core/log';
 import { KeyringSecretStore } from '../core/secrets/keychain';
+import { StatusTray } from '../core/status/status-tray';
 import { createElectronRouter } from './ipc-router';
 import { registerAppScheme, serveRenderer } from './protocol';
 import { hardenApp, hardenSession, isTrustedUrl } from './security';
+import { createShellTray } from './tray';
 import { createMainWindow } from './window';
 
 // The composition root of the desktop app: Electron specifics here, product logic in core.
@@ -23,10 +25,18 @@ if (!app.requestSingleInstanceLock()) {
   app.quit();
 } else {
   let mainWindow: BrowserWindow | undefined;
-  app.on('second-instance', () => {
-    if (!mainWindow) return;
+  let keepInTray = false;
+  const openWindow = (): void => {
+    if (!mainWindow || mainWindow.isDestroyed()) {
+      mainWindow = createMainWindow({ preload, devUrl });
+      return;
+    }
     if (mainWindow.isMinimized()) mainWindow.restore();
+    mainWindow.show();
     mainWindow.focus();
+  };
+  app.on('second-instance', () => {
+    if (mainWindow) openWindow();
   });
 
   void app.whenReady().then(() => {
@@ -34,7 +44,15 @@ if (!app.requestSingleInstanceLock()) {
     serveRenderer(path.join(here, '../renderer'));
     const log = createLogger();
     const platform = ['linux', 'darwin', 'win32'].includes(process.platform) ? (process.platform as 'linux' | 'darwin' | 'win32') : 'other';
-    const router = createElectronRouter();
+    // A window that goes away gives back its live-status subscriptions (called only once services exist).
+    const router = createElectronRouter((profileId) => services.status.unsubscribe(profileId));
+    const toWindows = createEmitter(router, log);
+    // The tray sees the same events the windows do (status updates and notifications), tapped here.
+    const tap: { tray?: StatusTray } = {};
+    const emit: Emit = (event, payload) => {
+      toWindows(event, payload);
+      tap.tray?.event(event, payload);
+    };
     const services = createCoreServices(
       {
         dataDir: app.getPath('userData'),
@@ -44,9 +62,39 @@ if (!app.requestSingleInstanceLock()) {
         // electron-builder copies resources/ to <resourcesPath>/resources (extraResources).
         resourcesDir: app.isPackaged ? path.join(process.resourcesPath, 'resources') : path.join(app.getAppPath(), 'resources'),
       },
-      createEmitter(router, log),
+      emit,
     );
-    app.on('before-quit', () => void services.servers.closeAll());
+    const shellTray = createShellTray({
+      open: openWindow,
+      quit: () => app.quit(),
+      onError: (err) => log.warn('no tray on this desktop; the app quits with its last window', { error: err instanceof Error ? err.message : String(err) }),
+    });
+    keepInTray = shellTray.present;
+    const statusTray = new StatusTray({
+      status: services.status,
+      profiles: () => services.profiles.list(),
+      hasStack: async (profileId) => (await services.stack.view(profileId)).saved,
+      onView: (view) => shellTray.show(view),
+      onNotify: (n) => shellTray.notify(n),
+      log,
+    });
+    tap.tray = statusTray;
+    void statusTray.start();
+
+    // Quit once the status agents are stopped and the SSH connections closed (at most 3 s), so nothing is left
+    // running on the server.
+    let closing = false;
+    app.on('before-quit', (e) => {
+      if (closing) return;
+      closing = true;
+      e.preventDefault();
+      statusTray.stop();
+      const done = Promise.allSettled([services.status.stopAll().then(() => services.servers.closeAll())]);
+      void Promise.race([done, new Promise((r) => setTimeout(r, 3_000))]).then(() => {
+        shellTray.destroy();
+        app.quit();
+      });
+    });
     registerContract(router, createHandlers(services), {
       isTrustedSender: (sender) => isTrustedUrl(sender.url, devUrl),
       log,
@@ -57,7 +105,8 @@ if (!app.requestSingleInstanceLock()) {
     });
   });
 
+  // With a tray, live status keeps running (and notifying) after the window closes; Quit is in the tray's menu.
   app.on('window-all-closed', () => {
-    if (process.platform !== 'darwin') app.quit();
+    if (process.platform !== 'darwin' && !keepInTray) app.quit();
   });
 }

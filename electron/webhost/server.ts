@@ -9,6 +9,7 @@ import type { Result } from '../contract/errors';
 import { registerContract, createEmitter, type Router, type SenderInfo } from '../core/ipc/dispatch';
 import { createCoreServices, createHandlers, type CoreServices } from '../core/services';
 import { KeyringSecretStore } from '../core/secrets/keychain';
+import { SenderSubscriptions } from '../core/status/subscriptions';
 import type { Logger } from '../core/log';
 import type { AppInfo } from '../contract/app';
 import { ClientMessage, CLIENT_SCRIPT_PATH, TOKEN_PARAM, WS_PATH, type ServerMessage } from './protocol';
@@ -73,6 +74,8 @@ export async function startWebHost(opts: WebHostOptions): Promise<WebHost> {
     },
     createEmitter(router, opts.log),
   );
+  // A page that closes or reloads without unsubscribing gives its live-status subscriptions back with its socket.
+  const subscriptions = new SenderSubscriptions<WebSocket>((profileId) => services.status.unsubscribe(profileId));
   registerContract(router, createHandlers(services), {
     isTrustedSender: (sender) => sender.url === origin,
     log: opts.log,
@@ -98,7 +101,10 @@ export async function startWebHost(opts: WebHostOptions): Promise<WebHost> {
     }
     wss.handleUpgrade(req, socket, head, (ws) => {
       sockets.add(ws);
-      ws.on('close', () => sockets.delete(ws));
+      ws.on('close', () => {
+        sockets.delete(ws);
+        subscriptions.release(ws);
+      });
       ws.on('message', (data) => void onMessage(ws, data.toString()));
     });
   });
@@ -110,6 +116,7 @@ export async function startWebHost(opts: WebHostOptions): Promise<WebHost> {
     const result: Result<unknown> = dispatch
       ? await dispatch({ url: origin }, msg.data.payload)
       : { ok: false, error: { code: 'ipc.unknown-channel', userMessage: `There is no call named "${msg.data.channel}".` } };
+    subscriptions.observe(ws, msg.data.channel, msg.data.payload, result.ok);
     if (ws.readyState === ws.OPEN) ws.send(JSON.stringify({ t: 'result', id: msg.data.id, result } satisfies ServerMessage));
   };
 
@@ -126,6 +133,8 @@ export async function startWebHost(opts: WebHostOptions): Promise<WebHost> {
     port,
     services,
     close: async () => {
+      // Stop the status agents on the servers before their connections close.
+      await services.status.stopAll();
       await services.servers.closeAll();
       for (const ws of sockets) ws.terminate();
       await new Promise<void>((resolve) => wss.close(() => resolve()));
