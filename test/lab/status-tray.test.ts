@@ -1,0 +1,134 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { EventName, EventPayload } from '../../electron/contract/contract';
+import { createEmitter } from '../../electron/core/ipc/dispatch';
+import { createLogger } from '../../electron/core/log';
+import { Secret } from '../../electron/core/secrets/secret';
+import type { SshConnection } from '../../electron/core/ssh/ssh-connection';
+import { StatusService } from '../../electron/core/status/status-service';
+import { StatusTray, type TrayNotification } from '../../electron/core/status/status-tray';
+import { statusTargetFrom } from '../../electron/core/status/target';
+import type { TrayView } from '../../electron/core/status/tray';
+import { ensureSshd, type LabSshd } from '../../scripts/lab/sshd';
+import { waitFor } from '../../scripts/lab/process';
+import { connectToLab, freshHostKeys } from '../support/ssh';
+import { startStatusStack, type StatusLabStack } from './status-support';
+
+/**
+ * The tray without a window: core's StatusTray (what Electron main draws) watching a server through the real
+ * status service and agent over the lab sshd, fed by the same tapped contract events the windows get. No
+ * status:subscribe is made: `watch` alone keeps the agent running.
+ */
+const profileId = 'lab-tray';
+let sshd: LabSshd;
+let stack: StatusLabStack;
+let conn: SshConnection;
+let service: StatusService;
+let tray: StatusTray;
+const views: Array<{ at: number; view: TrayView }> = [];
+const notes: Array<{ at: number; n: TrayNotification }> = [];
+
+async function nextView(since: number, pred: (v: TrayView) => boolean, timeoutMs = 10_000): Promise<{ at: number; view: TrayView }> {
+  const t0 = Date.now();
+  for (;;) {
+    const hit = views.find((v) => v.at >= since && pred(v.view));
+    if (hit) return hit;
+    if (Date.now() - t0 > timeoutMs) throw new Error(`no matching tray view within ${timeoutMs} ms; last: ${JSON.stringify(views.at(-1)?.view)}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** Status agents of this test's project on the server: processes running the script whose parent does not (its subshells share the command line). */
+async function agents(): Promise<number> {
+  const ps = await conn.exec(['ps', '-o', 'pid=,ppid=,args=', '-u', sshd.admin.name]);
+  const rows = ps.stdout
+    .split('\n')
+    .map((l) => l.trim().split(/\s+/))
+    .filter((f) => f.slice(2).join(' ').includes(`m2-status-agent.sh --project ${stack.project} `));
+  const pids = new Set(rows.map((f) => f[0]));
+  return rows.filter((f) => !pids.has(f[1])).length;
+}
+
+beforeAll(async () => {
+  sshd = await ensureSshd();
+  const admin = readFileSync('/etc/passwd', 'utf8').split('\n').find((l) => l.startsWith(`${sshd.admin.name}:`))?.split(':') ?? [];
+  stack = await startStatusStack('tray', { uid: Number(admin[2]), gid: Number(admin[3]) });
+  // A first backup, so the server starts out well and the tunnel's change is what the tray shows.
+  const once = await stack.backupOnce();
+  if (once.code !== 0) throw new Error(`the first backup failed: ${once.stderr}`);
+  conn = await connectToLab(sshd, sshd.admin, freshHostKeys());
+  const log = createLogger(() => undefined);
+  const tap: { tray?: StatusTray } = {};
+  // As Electron main does: the emitter validates each event against the contract, then the tray sees it.
+  const emit = createEmitter({ emit: (event: EventName, payload: unknown) => tap.tray?.event(event, payload as EventPayload<typeof event>) }, log);
+  service = new StatusService({
+    connection: () => conn,
+    target: () => Promise.resolve(statusTargetFrom(stack.settings, { project: stack.project })),
+    jellyfinApiKey: () => Promise.resolve(new Secret(stack.apiKey)),
+    resourcesDir: path.resolve('resources'),
+    log,
+    onUpdate: (u) => emit('status:update', u),
+    onNotification: (n) => emit('status:notification', n),
+    // Short windows so the recovery notification comes within the test (the product uses 5 s and 5 min).
+    notify: { settleMs: 300, repeatMs: 1_500 },
+    lingerMs: 500,
+  });
+  tray = new StatusTray({
+    status: service,
+    profiles: async () => [
+      { id: profileId, name: 'Home server' },
+      { id: 'no-stack', name: 'Not set up' },
+    ],
+    hasStack: async (id) => id === profileId,
+    onView: (view) => views.push({ at: Date.now(), view }),
+    onNotify: (n) => notes.push({ at: Date.now(), n }),
+    log,
+  });
+  tap.tray = tray;
+  await tray.start();
+}, 400_000);
+
+afterAll(async () => {
+  tray?.stop();
+  await service?.stopAll();
+  await conn?.close();
+  await stack?.down();
+}, 120_000);
+
+describe('the tray, with no window open', () => {
+  it('starts unknown, then shows the server from its first snapshot without any subscribe', async () => {
+    expect(views[0]?.view).toMatchObject({ severity: 'unknown', lines: [] });
+    const v = await nextView(0, (x) => x.severity === 'ok');
+    expect(v.view).toMatchObject({ tooltip: 'M2 Companion: Home server is working.', lines: [{ profileId, label: 'Home server', reason: 'Everything is working.' }] });
+    // Only the server with a stack is watched.
+    expect(v.view.lines.map((l) => l.profileId)).toEqual([profileId]);
+    expect(await agents()).toBe(1);
+  });
+
+  it('turns to a problem within 2 s when the tunnel goes down, and notifies once with the reason', async () => {
+    const t0 = Date.now();
+    await stack.labState('cloudflared', 2000, { connections: 0 });
+    const v = await nextView(t0, (x) => x.severity === 'error' && (x.lines[0]?.reason ?? '').startsWith('Tunnel: '));
+    expect(v.at - t0).toBeLessThan(2_000);
+    expect(v.view.tooltip).toContain('Home server: Tunnel: ');
+    await waitFor('a tunnel notification', () => notes.some((x) => x.n.severity === 'error'), 5_000);
+    expect(notes.filter((x) => x.n.severity === 'error')).toHaveLength(1);
+    // One watched server: the title is the card's own, without the server's name in front.
+    expect(notes.find((x) => x.n.severity === 'error')?.n).toMatchObject({ profileId, body: expect.stringMatching(/\S/) });
+  });
+
+  it('comes back when the tunnel does, and says so', async () => {
+    const t0 = Date.now();
+    await stack.labState('cloudflared', 2000, { connections: 4 });
+    const v = await nextView(t0, (x) => x.severity === 'ok');
+    expect(v.at - t0).toBeLessThan(2_000);
+    await waitFor('a recovery notification', () => notes.some((x) => x.at >= t0 && x.n.severity !== 'error'), 5_000);
+  });
+
+  it('stops the agent on the server when the tray stops (quit)', async () => {
+    tray.stop();
+    await service.stopAll();
+    await waitFor('the agent to end', async () => (await agents()) === 0, 10_000);
+  });
+});
