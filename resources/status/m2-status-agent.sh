@@ -34,6 +34,7 @@ jf_port=8096
 backup_status=''
 backup_service='backup'
 http_mode=auto
+poll_ms=500
 docker_cmd='docker'
 npaths=0
 paths_list=''
@@ -47,6 +48,7 @@ while [ "$#" -gt 0 ]; do
     --backup-status) backup_status=$2; shift 2 ;;
     --backup-service) backup_service=$2; shift 2 ;;
     --http) http_mode=$2; shift 2 ;;
+    --poll-ms) poll_ms=$2; shift 2 ;;
     --sudo) docker_cmd='sudo -n docker'; shift ;;
     --path)
       # Paths travel in numbered variables: no word splitting, any byte but NUL and newline.
@@ -59,6 +61,8 @@ while [ "$#" -gt 0 ]; do
 done
 case "$project" in '' | *[!a-z0-9_-]*) printf '{"t":"error","what":"usage","message":"--project must be a compose project name"}\n'; exit 64 ;; esac
 case "$interval" in '' | *[!0-9.]*) interval=1 ;; esac
+case "$poll_ms" in '' | *[!0-9]*) poll_ms=500 ;; esac
+[ "$poll_ms" -ge 100 ] || poll_ms=100
 case "$cf_port$jf_port" in *[!0-9]*) printf '{"t":"error","what":"usage","message":"ports must be numbers"}\n'; exit 64 ;; esac
 
 IFS= read -r jf_key || jf_key=''
@@ -78,10 +82,11 @@ exec 3<>"$tmp/q"
 exec 4<&0
 
 bg_pids=''
+stream_pids=''
 cleanup() {
   trap - EXIT INT TERM HUP
   rm -rf "$tmp"
-  for p in $bg_pids; do kill "$p" 2>/dev/null; done
+  for p in $bg_pids $stream_pids; do kill "$p" 2>/dev/null; done
   # sshd makes each session its own process group with us as its leader: then end the whole group (subshells
   # waiting in sleep, docker events, a restic query). Never when we lead no group of our own (run by hand).
   pg=''
@@ -95,6 +100,15 @@ have() { command -v "$1" >/dev/null 2>&1; }
 if [ "$http_mode" = auto ]; then
   if have curl; then http_mode=curl; elif have wget; then http_mode=wget; else http_mode=docker; fi
 fi
+# curl 7.84+ (--rate) keeps one process per endpoint that fetches it every poll_ms over a kept-alive
+# connection: no process start per sample (a curl start costs ~5 ms of CPU, a kept-alive GET well under 1).
+streams=false
+if [ "$http_mode" = curl ] && curl --rate 1/s --version >/dev/null 2>&1; then streams=true; fi
+http_rate="$((60000 / poll_ms))/m"
+# mawk fills its whole input buffer before it looks at a record unless told it is interactive: a 90-byte /ready
+# answer would wait for 45 more. Other awks take -W interactive too or ignore it; one that refuses gets none.
+awk_i=''
+awk -W interactive 'BEGIN { }' </dev/null >/dev/null 2>&1 && awk_i='-W interactive'
 has_nvidia=false
 have nvidia-smi && has_nvidia=true
 amd_files=''
@@ -274,6 +288,101 @@ sample_http() {
   [ -n "${jl:-}" ] && emit_line jellyfin "$jl"
 }
 
+# --- streaming HTTP (curl --rate) -------------------------------------------------------------------------
+# Each endpoint gets a curl that walks a URL glob over the fragment (`#[1-N]`: never sent, so every request is
+# the same GET) at most poll_ms apart, on one kept-alive connection, and an awk that folds each response into
+# the JSON fragment the section needs. The awk writes a fragment to a file only when it changed (two files in
+# turn, so the main loop never reads one being rewritten) and puts a short `v ID K` line into the FIFO: a quiet
+# server costs no shell work at all. The -w marker goes to stderr (unbuffered; the body is flushed by -N) so it
+# arrives with its response instead of with the next one.
+stream_awk="$json_lines_awk"'
+/^@@M2 [0-9]+$/ {
+  if (kind == "cf-ready") o = "\"readyCode\":" ($2 + 0) ",\"ready\":\"" body "\""
+  else if (kind == "cf-metrics") o = "\"metricsCode\":" ($2 + 0) ",\"metrics\":[" mbody "]"
+  else o = "\"code\":" ($2 + 0) ",\"body\":\"" body "\""
+  body = ""; mbody = ""
+  if (o != last) { last = o; k = 1 - k; f = out "." k; print o > f; close(f); print "v " id " " k; fflush() }
+  next
+}
+kind == "cf-metrics" {
+  if ($0 ~ /^(cloudflared_tunnel_(ha_connections|total_requests|request_errors|server_locations)|quic_client_smoothed_rtt|build_info)[{ ]/) mbody = mbody (mbody == "" ? "" : ",") "\"" esc($0) "\""
+  next
+}
+{ body = body (body == "" ? "" : "\\n") esc($0) }'
+
+stream_key=''
+stream_ids=''
+
+# stream_start ID KIND URL [curl options]
+stream_start() {
+  s_id=$1
+  s_kind=$2
+  s_url=$3
+  shift 3
+  rm -f "$tmp/p.$s_id" "$tmp/v.$s_id.0" "$tmp/v.$s_id.1"
+  mkfifo "$tmp/p.$s_id" || return 0
+  # shellcheck disable=SC2086
+  awk $awk_i -v id="$s_id" -v kind="$s_kind" -v out="$tmp/v.$s_id" "$stream_awk" < "$tmp/p.$s_id" >&3 &
+  stream_pids="$stream_pids $!"
+  (
+    c=''
+    trap 'kill $c 2>/dev/null; exit 0' TERM
+    # Held open across curl restarts, so the awk sees one stream; closed (awk ends) when this subshell ends.
+    exec 5<>"$tmp/p.$s_id"
+    while :; do
+      curl -s -N -m 2 --rate "$http_rate" "$@" -w '%{stderr}\n@@M2 %{http_code}\n' "$s_url#[1-1000000000]" >&5 2>&5 &
+      c=$!
+      wait "$c"
+      sleep 1
+    done
+  ) &
+  stream_pids="$stream_pids $!"
+  stream_ids="$stream_ids $s_id"
+}
+
+stream_stop() {
+  for p in $stream_pids; do kill "$p" 2>/dev/null; done
+  for i in $stream_ids; do eval "sv_$i=''"; rm -f "$tmp/p.$i"; done
+  stream_pids=''
+  stream_ids=''
+}
+
+# (Re)start the streams when what they reach changed (a container started, stopped, got another address).
+streams_sync() {
+  jf_on=0
+  [ -n "$jf_ip" ] && [ -s "$tmp/jf-header" ] && jf_on=1
+  key="$cf_targets|$jf_on|$jf_ip"
+  [ "$key" = "$stream_key" ] && return 0
+  stream_key=$key
+  stream_stop
+  i=0
+  for t in $cf_targets; do
+    stream_start "c${i}r" cf-ready "http://${t#*=}:$cf_port/ready"
+    stream_start "c${i}m" cf-metrics "http://${t#*=}:$cf_port/metrics"
+    i=$((i + 1))
+  done
+  [ "$jf_on" = 1 ] && stream_start jf jf "http://$jf_ip:$jf_port/Sessions?activeWithinSeconds=960" -H "@$tmp/jf-header"
+  compose_http
+}
+
+# The tunnel and jellyfin lines from the streams' latest fragments; a replica waits for both of its streams.
+compose_http() {
+  tl=''
+  i=0
+  for t in $cf_targets; do
+    eval "r=\${sv_c${i}r:-}; m=\${sv_c${i}m:-}"
+    [ -n "$r" ] && [ -n "$m" ] || { tl='-'; break; }
+    tl="${tl:+$tl,}{\"service\":\"${t%%=*}\",$r,$m}"
+    i=$((i + 1))
+  done
+  [ "$tl" = '-' ] || emit_line tunnel "{\"t\":\"tunnel\",\"replicas\":[$tl]}"
+  if [ "$jf_on" = 1 ]; then
+    [ -n "${sv_jf:-}" ] && emit_line jellyfin "{\"t\":\"jellyfin\",\"configured\":true,$sv_jf}"
+  else
+    emit_line jellyfin '{"t":"jellyfin","configured":false,"code":0,"body":""}'
+  fi
+}
+
 sample_backup() {
   b=''
   [ -n "$backup_status" ] && [ -r "$backup_status" ] && { IFS= read -r b < "$backup_status" || :; }
@@ -350,23 +459,41 @@ sample_gpu
 sample_host
 sample_disk
 printf '{"t":"ready"}\n'
+[ "$streams" = true ] && streams_sync
 
 ticks=0
 while IFS= read -r line <&3; do
   case "$line" in
     tick)
       ticks=$((ticks + 1))
-      sample_http
+      [ "$streams" = true ] || sample_http
       sample_backup
       [ $((ticks % 2)) -eq 0 ] && sample_gpu
       [ $((ticks % 5)) -eq 0 ] && sample_host
       [ $((ticks % 10)) -eq 0 ] && printf '{"t":"hb","n":%s}\n' "$ticks"
-      [ $((ticks % 30)) -eq 0 ] && { sample_disk; containers; }
+      [ $((ticks % 60)) -eq 0 ] && sample_disk
+      # docker events carry every change; this resync only guards against one missed (a docker CLI costs ~12 ms).
+      [ $((ticks % 300)) -eq 0 ] && { containers; [ "$streams" = true ] && streams_sync; }
+      ;;
+    'v '*)
+      set -- $line
+      # Only ids this script made (they name a variable): c<digits>r, c<digits>m or jf; K is 0 or 1.
+      case "${2:-}:${3:-}" in c*[rm]:[01] | jf:[01]) ;; *) continue ;; esac
+      n=${2#c}
+      n=${n%[rm]}
+      [ "$2" = jf ] || case "$n" in '' | *[!0-9]*) continue ;; esac
+      v=''
+      IFS= read -r v < "$tmp/v.$2.$3" || :
+      [ -n "$v" ] && { eval "sv_$2=\$v"; compose_http; }
       ;;
     'ev '*)
       containers
-      # A container that just started or stopped changes what can be sampled: sample now.
-      case "$line" in *start* | *die* | *stop* | *health_status* | *reconnect*) sample_http ;; esac
+      if [ "$streams" = true ]; then
+        streams_sync
+      else
+        # A container that just started or stopped changes what can be sampled: sample now.
+        case "$line" in *start* | *die* | *stop* | *health_status* | *reconnect*) sample_http ;; esac
+      fi
       ;;
     'snap '*)
       code=${line#snap }
