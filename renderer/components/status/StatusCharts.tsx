@@ -48,7 +48,7 @@ function Chart({ spec, history, now }: { spec: ChartSpec; history: ChartHistory;
   return (
     <figure className="chart" aria-labelledby={`${id}-title`} aria-describedby={`${id}-summary`}>
       <figcaption id={`${id}-title`}>{spec.title}, last hour</figcaption>
-      <p id={`${id}-summary`} className="chart-summary" aria-label={`${spec.title}, latest`}>
+      <p id={`${id}-summary`} className="chart-summary">
         {empty ? 'No data yet.' : `Latest — ${summary}.`}
       </p>
       {/* The chart repeats the summary for sighted readers; assistive tech gets the text above. */}
@@ -56,7 +56,7 @@ function Chart({ spec, history, now }: { spec: ChartSpec; history: ChartHistory;
         <ResponsiveContainer width="100%" height={160} initialDimension={{ width: 600, height: 160 }}>
           <LineChart data={rows} margin={{ top: 4, right: 12, bottom: 0, left: 0 }} accessibilityLayer={false}>
             <CartesianGrid strokeDasharray="3 3" stroke="#8884" />
-            <XAxis dataKey="t" type="number" scale="time" domain={[now - HOUR_MS, now]} tickFormatter={clock} tick={{ fontSize: 11 }} />
+            <XAxis dataKey="t" type="number" scale="time" domain={[now - HOUR_MS, now]} ticks={[60, 45, 30, 15, 0].map((m) => now - m * 60_000)} tickFormatter={clock} tick={{ fontSize: 11 }} />
             <YAxis width={40} tick={{ fontSize: 11 }} {...(spec.percent ? { domain: [0, 100] } : { allowDecimals: true })} />
             <Tooltip labelFormatter={(t) => clock(Number(t))} isAnimationActive={false} />
             <Legend />

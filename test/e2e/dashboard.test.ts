@@ -1,0 +1,276 @@
+import { randomBytes } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
+import { chownSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { Browser, Locator, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { TUNNEL_TOKEN_SECRET } from '../../electron/core/cloudflare/cloudflare-service';
+import { KeyringSecretStore } from '../../electron/core/secrets/keychain';
+import { Secret } from '../../electron/core/secrets/secret';
+import { backupOnceCommand } from '../../electron/core/stack/modules/backup';
+import { freePort } from '../../scripts/lab/process';
+import { launchChromium, screenshotPath, type PageGlobals } from '../support/chromium';
+import { startWebHostProcess, type RunningWebHost } from '../support/webhost';
+
+/**
+ * The Dashboard in Chromium against the lab (issue 7): the stack installed through the app (project `m2`, as the
+ * admin's ~/m2; shared with test/lab/stack-apply.test.ts, test/lab/stack-publish.test.ts and test/e2e/stack.test.ts,
+ * which run one file at a time), with a tunnel token in the keychain so cloudflared runs; then stand-in state is
+ * changed on the server and each change must be on the page within 2 s of the command that made it.
+ */
+const lab = inject('lab');
+const admin = lab.ssh.admin;
+const adminUid = Number(execFileSync('id', ['-u', admin.name], { encoding: 'utf8' }).trim());
+const adminGid = Number(execFileSync('id', ['-g', admin.name], { encoding: 'utf8' }).trim());
+const adminHome = execFileSync('getent', ['passwd', admin.name], { encoding: 'utf8' }).split(':')[5] ?? `/home/${admin.name}`;
+
+const e2eRoot = path.join(adminHome, 'm2-e2e-dashboard');
+const dataRoot = path.join(e2eRoot, 'data');
+const mediaRoot = path.join(e2eRoot, 'media');
+const backupRepo = path.join(e2eRoot, 'backup', 'restic');
+const BAR_MS = 2_000;
+
+const shot = (name: string): string => screenshotPath('e2e', `dashboard-${name}.png`);
+
+function removeStack(): void {
+  execFileSync('docker', ['compose', '--project-name', 'm2', 'down', '--volumes', '--remove-orphans', '--timeout', '5'], { stdio: 'pipe', timeout: 180_000 });
+  rmSync(path.join(adminHome, 'm2'), { recursive: true, force: true });
+  rmSync(e2eRoot, { recursive: true, force: true });
+}
+
+function makeAdminFolders(...dirs: string[]): void {
+  for (const d of dirs) {
+    mkdirSync(d, { recursive: true });
+    for (let p = d; p.startsWith(e2eRoot); p = path.dirname(p)) chownSync(p, adminUid, adminGid);
+  }
+}
+
+/** A token of the shape cloudflared (and its lab stand-in) accepts: base64 JSON of account, tunnel id and secret. */
+const tunnelToken = (): string =>
+  Buffer.from(JSON.stringify({ a: 'f3b1c0ffee0000000000000000000001', t: '5d2a1b6e-8c1f-4c7e-9d55-0123456789ab', s: randomBytes(32).toString('base64') })).toString('base64');
+
+const invoke = <T,>(page: Page, channel: string, input?: unknown): Promise<T> =>
+  page.evaluate(
+    async ([c, i]) => {
+      const r = await (globalThis as PageGlobals).m2.invoke(c as never, i as never);
+      if (!r.ok) throw new Error(r.error.userMessage);
+      return r.value as unknown;
+    },
+    [channel, input] as const,
+  ) as Promise<T>;
+
+const containerIp = (service: string): string =>
+  execFileSync('docker', ['inspect', '--format', '{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}', `m2-${service}-1`], { encoding: 'utf8' }).trim().split(/\s+/)[0] ?? '';
+
+/** POST a patch to a stand-in's control API, by container IP (cloudflared publishes no port). */
+async function labState(service: string, port: number, patch: Record<string, unknown>): Promise<void> {
+  const res = await fetch(`http://${containerIp(service)}:${port}/__lab/state`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(patch) });
+  if (!res.ok) throw new Error(`/__lab/state of ${service} answered ${res.status}: ${await res.text()}`);
+}
+
+/** Milliseconds from `since` until the locator matches (waits at most `timeoutMs`). */
+async function visibleAfter(locator: Locator, since: number, timeoutMs = 15_000): Promise<number> {
+  await locator.first().waitFor({ state: 'visible', timeout: timeoutMs });
+  return Date.now() - since;
+}
+
+/** The text a control's aria-describedby points to: what a screen reader reads after its name. */
+const description = (el: Locator): Promise<string> =>
+  el.evaluate((node) =>
+    (node.getAttribute('aria-describedby') ?? '')
+      .split(/\s+/)
+      .filter(Boolean)
+      .map((id: string) => (globalThis as unknown as { document: { getElementById(id: string): { textContent: string | null } | null } }).document.getElementById(id)?.textContent ?? '')
+      .join(' '),
+  );
+
+const chart = (page: Page, title: string): Locator => page.getByRole('figure', { name: `${title}, last hour` });
+
+const latencies: Record<string, number> = {};
+
+describe('the Dashboard in Chromium, live against the lab stack', () => {
+  let dataDir: string;
+  let host: RunningWebHost;
+  let browser: Browser;
+  let page: Page;
+  let profileId = '';
+  const keychain = new KeyringSecretStore();
+  const pageProblems: string[] = [];
+
+  const region = (name: string): Locator => page.getByRole('region', { name, exact: true });
+  const cards = (): Locator => page.getByRole('list', { name: 'Status, worst first' });
+  const card = (name: string): Locator => cards().getByRole('listitem', { name, exact: true });
+  const streams = (): Locator => region('Transcodes').getByRole('table', { name: 'Streams' });
+  const serviceRow = (service: string): Locator =>
+    region('Services').getByRole('table', { name: 'Services status' }).getByRole('row').filter({ has: page.getByRole('rowheader', { name: service, exact: true }) });
+
+  beforeAll(async () => {
+    removeStack();
+    makeAdminFolders(dataRoot, mediaRoot, path.dirname(backupRepo));
+    dataDir = mkdtempSync(path.join(os.tmpdir(), 'm2-e2e-dashboard-'));
+    host = await startWebHostProcess({ dataDir });
+    browser = await launchChromium();
+    page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    // A CSP violation or a script error anywhere on the page fails the test (Recharts renders SVG with styles).
+    // The web host serves no favicon; Chromium's request for one is not the page's doing.
+    page.on('console', (m) => {
+      if (m.location().url.endsWith('/favicon.ico')) return;
+      if (m.type() === 'error' || /Content Security Policy/i.test(m.text())) pageProblems.push(`${m.text()} (${m.location().url})`);
+    });
+    page.on('pageerror', (e) => pageProblems.push(String(e)));
+    await page.goto(host.url);
+
+    const form = page.getByRole('form', { name: 'Add a server' });
+    await form.getByLabel('Name').fill('Lab dashboard');
+    await form.getByLabel('Host').fill(lab.ssh.host);
+    await form.getByLabel('Port').fill(String(lab.ssh.port));
+    await form.getByLabel('User').fill(admin.name);
+    await form.getByLabel('Sign in with').selectOption('key');
+    await form.getByLabel('Key file').fill(admin.keyPath);
+    await form.getByRole('button', { name: 'Save server' }).click();
+    await page.getByRole('button', { name: 'Connect to Lab dashboard' }).click();
+    await page.getByRole('dialog', { name: 'Confirm the server’s identity' }).getByRole('button', { name: 'Trust and connect' }).click();
+    await page.getByRole('region', { name: 'Server Lab dashboard' }).getByRole('list', { name: 'Preflight checks' }).waitFor({ timeout: 60_000 });
+    const profiles = await invoke<Array<{ id: string; name: string }>>(page, 'profiles:list');
+    profileId = profiles.find((p) => p.name === 'Lab dashboard')?.id ?? '';
+    expect(profileId).not.toBe('');
+
+    // The tunnel exists (as after the Cloudflare step): its token is in the keychain, so the stack runs cloudflared.
+    await keychain.set(profileId, TUNNEL_TOKEN_SECRET, new Secret(tunnelToken()));
+    await invoke(page, 'stack:save-settings', {
+      profileId,
+      settings: {
+        dataRoot,
+        publishAddress: '127.0.0.1',
+        uid: adminUid,
+        gid: adminGid,
+        timezone: 'UTC',
+        hostnames: { jellyfin: 'media.example.test', nextcloud: 'cloud.example.test', authentik: 'auth.example.test' },
+        modules: {
+          jellyfin: { lanPort: await freePort(), mediaPaths: [mediaRoot] },
+          nextcloud: { enabled: false },
+          authentik: { enabled: false },
+          cloudflared: { enabled: true, replicas: 1 },
+          backup: { repository: backupRepo },
+        },
+      },
+    });
+    const applied = await invoke<{ kind: string; services?: Array<{ service: string }> }>(page, 'stack:apply', { profileId });
+    expect(applied.kind, JSON.stringify(applied)).toBe('applied');
+    expect(applied.services?.map((s) => s.service).sort()).toEqual(['backup', 'cloudflared', 'jellyfin']);
+  }, 600_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await host?.stop();
+    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+    if (profileId) for (const n of [TUNNEL_TOKEN_SECRET, 'jellyfin.admin-password', 'jellyfin.api-key']) await keychain.delete(profileId, n).catch(() => undefined);
+    removeStack();
+    if (Object.keys(latencies).length) console.info(`dashboard change → visible: ${JSON.stringify(latencies)}`);
+  }, 240_000);
+
+  it('renders the first full snapshot: every card, worst first, the panels and the charts', async () => {
+    const t0 = Date.now();
+    await page.goto(`${host.url}#/dashboard`);
+    await expect(page.getByRole('combobox', { name: 'Server', exact: true }).inputValue()).resolves.toBe(profileId);
+    for (const name of ['Tunnel', 'Services', 'Backups', 'Transcodes', 'Server']) await card(name).waitFor({ timeout: 20_000 });
+    latencies.firstFullDashboard = Date.now() - t0;
+    await expect(cards().getByRole('listitem').count()).resolves.toBe(5);
+    // Worst first: the order of severities never improves down the list; no backup has run yet, so that is an error.
+    const words = (await cards().getByRole('listitem').allTextContents()).map((t) => (/Error/.test(t) ? 3 : /Warning/.test(t) ? 2 : /Unknown/.test(t) ? 1 : 0));
+    expect([...words].sort((a, b) => b - a)).toEqual(words);
+    // The backup service writes its first status file just after it starts: until then the card says it waits for it.
+    await card('Backups').filter({ hasText: /Error.*No backup has completed/ }).waitFor({ timeout: 30_000 });
+    await expect(card('Tunnel').textContent()).resolves.toMatch(/OK/);
+    await expect(page.getByRole('status').filter({ hasText: /^. Error: Something is wrong\./ }).count()).resolves.toBe(1);
+
+    await expect(region('Tunnel').getByText('Tunnel healthy').count()).resolves.toBe(1);
+    await expect(region('Tunnel').textContent()).resolves.toMatch(/Connections4 of 4/);
+    await expect(region('Transcodes').getByText('Nobody is watching right now.').count()).resolves.toBe(1);
+    for (const s of ['backup', 'cloudflared', 'jellyfin']) await expect(serviceRow(s).textContent(), s).resolves.toMatch(/OK.*running/);
+    await expect(region('Host').getByRole('table', { name: 'Free space' }).getByRole('row').count()).resolves.toBeGreaterThanOrEqual(3);
+
+    // Each chart has a title and a text summary of its latest value, and Recharts drew its SVG.
+    const figure = chart(page, 'Transcode frames per second');
+    await figure.waitFor({ timeout: 10_000 });
+    await expect(description(figure)).resolves.toMatch(/^Latest — All transcodes: 0 fps\.$/);
+    await figure.locator('svg.recharts-surface').first().waitFor({ state: 'visible', timeout: 10_000 });
+    await figure.locator('svg .recharts-line').first().waitFor({ state: 'attached', timeout: 10_000 });
+    await expect(page.getByRole('figure', { name: 'Tunnel requests and errors per second, last hour' }).count()).resolves.toBe(1);
+    await expect(page.getByRole('figure', { name: 'GPU encoder and decoder load, last hour' }).count()).resolves.toBe(1);
+    await page.screenshot({ path: shot('first-snapshot'), fullPage: true });
+  }, 60_000);
+
+  it('shows two new transcodes, one hardware and one software, within 2 s', async () => {
+    await labState('jellyfin', 8096, {
+      addSessions: [
+        { kind: 'hardware', userName: 'alice', item: { Name: 'Big Buck Bunny', Type: 'Movie', RunTimeTicks: 6_000_000_000 } },
+        { kind: 'software', userName: 'bob', item: { Name: 'Sintel', Type: 'Movie', RunTimeTicks: 8_880_000_000 } },
+      ],
+    });
+    const t0 = Date.now();
+    const alice = streams().getByRole('row').filter({ has: page.getByRole('rowheader', { name: 'alice', exact: true }) });
+    const bob = streams().getByRole('row').filter({ has: page.getByRole('rowheader', { name: 'bob', exact: true }) });
+    const a = await visibleAfter(alice.filter({ hasText: 'Hardware transcode' }), t0);
+    const b = await visibleAfter(bob.filter({ hasText: 'Software transcode' }), t0);
+    latencies.transcodes = Math.max(a, b);
+    expect(latencies.transcodes).toBeLessThanOrEqual(BAR_MS);
+    await expect(alice.textContent()).resolves.toMatch(/Big Buck Bunny.*87\.4/);
+    await expect(bob.textContent()).resolves.toMatch(/Sintel.*31\.2/);
+    await expect(card('Transcodes').textContent()).resolves.toMatch(/2 streams: 1 hardware, 1 software\./);
+    await expect(alice.getByRole('progressbar', { name: 'Progress of Big Buck Bunny for alice' }).count()).resolves.toBe(1);
+    // The chart's summary follows the snapshot: the two streams' fps together.
+    await expect(description(chart(page, 'Transcode frames per second'))).resolves.toMatch(/All transcodes: 118\.6\d? fps/);
+    await page.screenshot({ path: shot('transcodes'), fullPage: true });
+  });
+
+  it('says the tunnel is down within 2 s of cloudflared losing its edge connections, in words a screen reader reads', async () => {
+    await labState('cloudflared', 2000, { connections: 0 });
+    const t0 = Date.now();
+    latencies.tunnelDown = await visibleAfter(region('Tunnel').getByText('Tunnel down'), t0);
+    expect(latencies.tunnelDown).toBeLessThanOrEqual(BAR_MS);
+    await expect(card('Tunnel').textContent()).resolves.toMatch(/Error.*no connection to Cloudflare/);
+    await expect(region('Tunnel').textContent()).resolves.toMatch(/Connections0 of 4/);
+    // The severity is a word in the accessible text, not only a colour: the card's name and text say it.
+    const a11y = await card('Tunnel').ariaSnapshot();
+    expect(a11y).toMatch(/Error/);
+    expect(a11y).toMatch(/no connection to Cloudflare/);
+    expect(a11y).not.toMatch(/✕/);
+    await expect(region('Tunnel').getByRole('list', { name: 'Tunnel evidence' }).getByRole('listitem').count()).resolves.toBeGreaterThan(0);
+    await page.screenshot({ path: shot('tunnel-down'), fullPage: true });
+  });
+
+  it('shows a finished backup within 2 s of the run ending: last good time, size, result and next run', async () => {
+    await expect(region('Backups').getByText(/^Succeeded/).count()).resolves.toBe(0);
+    const run = execFileSync('docker', ['exec', 'm2-backup-1', ...backupOnceCommand], { stdio: 'pipe', timeout: 120_000 });
+    expect(run).toBeDefined();
+    const t0 = Date.now();
+    latencies.backup = await visibleAfter(region('Backups').getByText(/^Succeeded/), t0);
+    expect(latencies.backup).toBeLessThanOrEqual(BAR_MS);
+    const text = (await region('Backups').textContent()) ?? '';
+    expect(text).toMatch(/✓ OK/);
+    expect(text).not.toMatch(/Last goodnone yet/);
+    expect(text).toMatch(/Last good.*(just now|ago).*(B|KiB|MiB), took .*snapshot [0-9a-f]{8}/);
+    expect(text).toMatch(/Next run.*\(in /);
+    await expect(card('Backups').textContent()).resolves.toMatch(/OK.*Last good backup/);
+    await page.screenshot({ path: shot('backup-finished'), fullPage: true });
+  }, 150_000);
+
+  it('shows a stopped container within 2 s, worst first, with the reason in words', async () => {
+    execFileSync('docker', ['stop', '--time', '1', 'm2-jellyfin-1'], { stdio: 'pipe', timeout: 60_000 });
+    const t0 = Date.now();
+    latencies.containerStopped = await visibleAfter(serviceRow('jellyfin').filter({ hasText: 'exited' }), t0);
+    expect(latencies.containerStopped).toBeLessThanOrEqual(BAR_MS);
+    await expect(serviceRow('jellyfin').textContent()).resolves.toMatch(/Error.*exited.*Stopped \(exit code \d+\)/);
+    // Main sorts services worst first: the stopped one leads the table.
+    const firstRow = region('Services').getByRole('table', { name: 'Services status' }).locator('tbody tr').first();
+    await expect(firstRow.getByRole('rowheader').textContent()).resolves.toBe('jellyfin');
+    await expect(card('Services').textContent()).resolves.toMatch(/Error.*jellyfin: Stopped/);
+    await page.screenshot({ path: shot('container-stopped'), fullPage: true });
+  });
+
+  it('raised no CSP violation or script error on the page', () => {
+    expect(pageProblems).toEqual([]);
+  });
+});
