@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { StatusSnapshot, historySeries, type StatusHistory } from '../../electron/contract/status';
-import { appendSnapshot, chartRows, emptySeries, initialStatus, latest, mergeHistory, seriesValues, statusReducer, type StatusState } from './status-state';
+import { appendSnapshot, chartRows, emptySeries, hasData, initialStatus, latest, mergeHistory, seriesValues, statusReducer, type StatusState } from './status-state';
 
 const T0 = Date.parse('2026-01-01T12:00:00Z');
 
@@ -144,8 +144,12 @@ describe('chart rows and latest values', () => {
       { t: 1, gpuEncoder: 4 },
       { t: 2, gpuEncoder: 5, gpuDecoder: 9 },
     ]);
-    expect(latest([{ t: 1, v: 3 }, { t: 2, v: null }])).toBe(3);
+    // The newest step decides: a series that stopped reporting says so rather than repeating an old value.
+    expect(latest([{ t: 1, v: 3 }, { t: 2, v: null }])).toBeNull();
+    expect(latest([{ t: 1, v: null }, { t: 2, v: 4 }])).toBe(4);
     expect(latest([])).toBeNull();
+    expect(hasData([{ t: 1, v: 3 }, { t: 2, v: null }])).toBe(true);
+    expect(hasData([{ t: 1, v: null }])).toBe(false);
   });
 });
 

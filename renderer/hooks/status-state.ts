@@ -86,14 +86,13 @@ export function chartRows(series: Series, names: readonly HistorySeriesName[]): 
   return [...byT.values()].sort((a, b) => (a.t ?? 0) - (b.t ?? 0)) as unknown as ChartRow[];
 }
 
-/** The newest non-null value of a series, or null when it has none. */
+/** The value of a series' newest step: null when that step had no reading (e.g. Jellyfin stopped) or there is none. */
 export function latest(points: readonly HistoryPoint[]): number | null {
-  for (let i = points.length - 1; i >= 0; i--) {
-    const v = points[i]?.v;
-    if (v !== null && v !== undefined) return v;
-  }
-  return null;
+  return points.at(-1)?.v ?? null;
 }
+
+/** True when a series has at least one reading in the window. */
+export const hasData = (points: readonly HistoryPoint[]): boolean => points.some((p) => p.v !== null);
 
 export type StatusState =
   | { readonly kind: 'loading'; readonly profileId: string; readonly history: ChartHistory; readonly historyLoaded: boolean }

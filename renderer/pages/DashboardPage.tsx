@@ -71,9 +71,19 @@ function LiveStatus({ profileId }: { profileId: string }) {
   }
 }
 
-/** Shows live status unless the stack is known not to be installed (asked in parallel, so the first snapshot waits for nothing). */
+/**
+ * Shows live status once the stack is known to be installed. Asking first costs one call, but never starts a
+ * status agent on a server without the stack (an agent started then would watch the settings of before the install).
+ */
 function ServerDashboard({ profileId }: { profileId: string }) {
   const installed = useProfileCall('stack:status', profileId);
+  if (installed.state.kind === 'loading') {
+    return (
+      <p className="muted" role="status">
+        Asking the server what is installed…
+      </p>
+    );
+  }
   if (installed.state.kind === 'ready' && installed.state.value.currentRelease === null) {
     return (
       <EmptyState title="Not installed yet">
@@ -84,6 +94,7 @@ function ServerDashboard({ profileId }: { profileId: string }) {
       </EmptyState>
     );
   }
+  // Installed, or the question failed (e.g. not connected): live status then says what is wrong in its own words.
   return <LiveStatus profileId={profileId} />;
 }
 

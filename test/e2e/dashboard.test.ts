@@ -120,7 +120,28 @@ describe('the Dashboard in Chromium, live against the lab stack', () => {
     });
     page.on('pageerror', (e) => pageProblems.push(String(e)));
     await page.goto(host.url);
+  }, 120_000);
 
+  afterAll(async () => {
+    await browser?.close();
+    await host?.stop();
+    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+    if (profileId) for (const n of [TUNNEL_TOKEN_SECRET, 'jellyfin.admin-password', 'jellyfin.api-key']) await keychain.delete(profileId, n).catch(() => undefined);
+    removeStack();
+    if (Object.keys(latencies).length) console.info(`dashboard change → visible: ${JSON.stringify(latencies)}`);
+  }, 240_000);
+
+  it('with no server saved, says what it will show once there is one', async () => {
+    await page.goto(`${host.url}#/dashboard`);
+    const empty = page.getByRole('region', { name: 'No servers saved yet' });
+    await empty.waitFor({ timeout: 10_000 });
+    await expect(empty.getByRole('link', { name: 'Setup' }).getAttribute('href')).resolves.toBe('#/setup');
+    await expect(page.getByRole('list', { name: 'Status, worst first' }).count()).resolves.toBe(0);
+    await page.screenshot({ path: shot('no-server'), fullPage: true });
+  });
+
+  it('for a connected server without the stack, says it is not installed yet', async () => {
+    await page.goto(host.url);
     const form = page.getByRole('form', { name: 'Add a server' });
     await form.getByLabel('Name').fill('Lab dashboard');
     await form.getByLabel('Host').fill(lab.ssh.host);
@@ -136,6 +157,27 @@ describe('the Dashboard in Chromium, live against the lab stack', () => {
     profileId = profiles.find((p) => p.name === 'Lab dashboard')?.id ?? '';
     expect(profileId).not.toBe('');
 
+    await page.goto(`${host.url}#/dashboard`);
+    await page.getByRole('region', { name: 'Not installed yet' }).waitFor({ timeout: 20_000 });
+    await page.screenshot({ path: shot('not-installed'), fullPage: true });
+  }, 120_000);
+
+  it('for a saved server that is not connected, shows why and offers to try again', async () => {
+    const offline = await invoke<{ id: string }>(page, 'profiles:save', { name: 'Lab offline', host: '127.0.0.1', port: await freePort(), username: admin.name, auth: { kind: 'agent' } });
+    try {
+      await page.goto(`${host.url}#/dashboard`);
+      await page.getByRole('combobox', { name: 'Server', exact: true }).selectOption(offline.id);
+      const alert = page.getByRole('alert').filter({ hasText: 'Not connected to this server.' });
+      await alert.waitFor({ timeout: 10_000 });
+      await expect(alert.textContent()).resolves.toMatch(/Connect to the server first/);
+      await expect(page.getByRole('button', { name: 'Try again' }).count()).resolves.toBe(1);
+      await page.screenshot({ path: shot('not-connected'), fullPage: true });
+    } finally {
+      await invoke(page, 'profiles:remove', { id: offline.id });
+    }
+  });
+
+  it('installs the stack through the app, cloudflared included once a tunnel token is in the keychain', async () => {
     // The tunnel exists (as after the Cloudflare step): its token is in the keychain, so the stack runs cloudflared.
     await keychain.set(profileId, TUNNEL_TOKEN_SECRET, new Secret(tunnelToken()));
     await invoke(page, 'stack:save-settings', {
@@ -160,15 +202,6 @@ describe('the Dashboard in Chromium, live against the lab stack', () => {
     expect(applied.kind, JSON.stringify(applied)).toBe('applied');
     expect(applied.services?.map((s) => s.service).sort()).toEqual(['backup', 'cloudflared', 'jellyfin']);
   }, 600_000);
-
-  afterAll(async () => {
-    await browser?.close();
-    await host?.stop();
-    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
-    if (profileId) for (const n of [TUNNEL_TOKEN_SECRET, 'jellyfin.admin-password', 'jellyfin.api-key']) await keychain.delete(profileId, n).catch(() => undefined);
-    removeStack();
-    if (Object.keys(latencies).length) console.info(`dashboard change → visible: ${JSON.stringify(latencies)}`);
-  }, 240_000);
 
   it('renders the first full snapshot: every card, worst first, the panels and the charts', async () => {
     const t0 = Date.now();

@@ -1,7 +1,7 @@
 import { useId } from 'react';
 import { CartesianGrid, Legend, Line, LineChart, ResponsiveContainer, Tooltip, XAxis, YAxis } from 'recharts';
 import type { HistorySeriesName } from '../../../electron/contract/status';
-import { chartRows, HOUR_MS, latest, type ChartHistory } from '../../hooks/status-state';
+import { chartRows, hasData, HOUR_MS, latest, type ChartHistory } from '../../hooks/status-state';
 import { formatNumber } from './format';
 
 interface LineSpec {
@@ -43,8 +43,15 @@ const clock = (t: number): string => new Date(t).toLocaleTimeString([], { hour: 
 function Chart({ spec, history, now }: { spec: ChartSpec; history: ChartHistory; now: number }) {
   const id = useId();
   const rows = chartRows(history.series, spec.lines.map((l) => l.key));
-  const summary = spec.lines.map((l) => `${l.name}: ${formatNumber(latest(history.series[l.key]), l.unit, 2)}`).join('; ');
-  const empty = spec.lines.every((l) => latest(history.series[l.key]) === null);
+  const summary = spec.lines
+    .map((l) => {
+      const v = latest(history.series[l.key]);
+      return `${l.name}: ${v === null ? 'no reading' : formatNumber(v, l.unit, 2)}`;
+    })
+    .join('; ');
+  const empty = spec.lines.every((l) => !hasData(history.series[l.key]));
+  // A line of one or two points is too short to see on an hour's axis: mark the points themselves.
+  const dot = rows.length <= 2 ? { r: 3 } : false;
   return (
     <figure className="chart" aria-labelledby={`${id}-title`} aria-describedby={`${id}-summary`}>
       <figcaption id={`${id}-title`}>{spec.title}, last hour</figcaption>
@@ -68,7 +75,7 @@ function Chart({ spec, history, now }: { spec: ChartSpec; history: ChartHistory;
                 stroke={l.color}
                 strokeWidth={2}
                 {...(l.dash ? { strokeDasharray: l.dash } : {})}
-                dot={false}
+                dot={dot}
                 type="monotone"
                 connectNulls={false}
                 isAnimationActive={false}
