@@ -102,7 +102,7 @@ export type TranscodesStatus = z.infer<typeof TranscodesStatus>;
 export const GpuInfo = z.object({
   index: z.number(),
   name: z.string(),
-  vendor: z.enum(['nvidia', 'amd']),
+  vendor: z.enum(['nvidia', 'amd', 'intel']),
   utilization: nnum,
   encoder: nnum,
   decoder: nnum,

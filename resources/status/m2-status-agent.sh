@@ -6,7 +6,8 @@
 # section only when it changed (compared with the last line emitted for it), plus a heartbeat.
 #
 #   sh m2-status-agent.sh --project P [--interval S] [--cf-port N] [--jf-port N] [--backup-status FILE]
-#                         [--backup-service NAME] [--http auto|curl|wget|docker] [--sudo] [--path DIR]...
+#                         [--backup-service NAME] [--http auto|curl|wget|docker] [--poll-ms N] [--sudo]
+#                         [--intel-gpu auto|on|off] [--path DIR]...
 #
 # Stdin: the first line is the Jellyfin API key (may be empty). It is written to a header file in a 0700
 # temp folder and handed to curl as `-H @file` (or `-H @-` inside a container): it never appears in argv or
@@ -36,6 +37,8 @@ backup_service='backup'
 http_mode=auto
 poll_ms=500
 docker_cmd='docker'
+use_sudo=false
+intel_mode=auto
 npaths=0
 paths_list=''
 
@@ -49,7 +52,8 @@ while [ "$#" -gt 0 ]; do
     --backup-service) backup_service=$2; shift 2 ;;
     --http) http_mode=$2; shift 2 ;;
     --poll-ms) poll_ms=$2; shift 2 ;;
-    --sudo) docker_cmd='sudo -n docker'; shift ;;
+    --sudo) docker_cmd='sudo -n docker'; use_sudo=true; shift ;;
+    --intel-gpu) intel_mode=$2; shift 2 ;;
     --path)
       # Paths travel in numbered variables: no word splitting, any byte but NUL and newline.
       eval "path_$npaths=\$2"
@@ -115,14 +119,28 @@ amd_files=''
 for f in /sys/class/drm/card*/device/gpu_busy_percent; do [ -r "$f" ] && amd_files="$amd_files $f"; done
 has_amd=false
 [ -n "$amd_files" ] && has_amd=true
+# Intel: intel_gpu_top (intel-gpu-tools) where it is installed and an Intel (0x8086) DRM device exists. It needs
+# root or CAP_PERFMON; when it cannot read the PMU it exits, and is tried again later (with sudo -n under --sudo).
+has_intel=false
+if [ "$intel_mode" != off ] && have intel_gpu_top; then
+  if [ "$intel_mode" = on ]; then
+    has_intel=true
+  else
+    for f in /sys/class/drm/card*/device/vendor; do
+      v=''
+      [ -r "$f" ] && read -r v < "$f" 2>/dev/null
+      [ "$v" = 0x8086 ] && has_intel=true
+    done
+  fi
+fi
 ncpu=0
 while read -r k _; do case "$k" in cpu[0-9]*) ncpu=$((ncpu + 1)) ;; esac; done < /proc/stat
 host_name=''
 [ -r /proc/sys/kernel/hostname ] && read -r host_name < /proc/sys/kernel/hostname
 case "$host_name" in *[!A-Za-z0-9._-]*) host_name='' ;; esac
 
-printf '{"t":"hello","v":1,"pid":%s,"host":"%s","http":"%s","ncpu":%s,"caps":{"nvidia":%s,"amd":%s},"interval":%s}\n' \
-  "$$" "$host_name" "$http_mode" "$ncpu" "$has_nvidia" "$has_amd" "$interval"
+printf '{"t":"hello","v":1,"pid":%s,"host":"%s","http":"%s","ncpu":%s,"caps":{"nvidia":%s,"amd":%s,"intel":%s},"interval":%s}\n' \
+  "$$" "$host_name" "$http_mode" "$ncpu" "$has_nvidia" "$has_amd" "$has_intel" "$interval"
 
 # --- producers into the FIFO ----------------------------------------------------------------------------
 (
@@ -295,13 +313,21 @@ sample_http() {
 # turn, so the main loop never reads one being rewritten) and puts a short `v ID K` line into the FIFO: a quiet
 # server costs no shell work at all. The -w marker goes to stderr (unbuffered; the body is flushed by -N) so it
 # arrives with its response instead of with the next one.
-stream_awk="$json_lines_awk"'
+# put(o): hand a fragment to the main loop when it differs from the last one (shared by every stream's awk).
+put_awk='
+function put(o,   f) {
+  if (o == last) return
+  last = o; k = 1 - k; f = out "." k
+  print o > f; close(f)
+  print "v " id " " k; fflush()
+}'
+stream_awk="$json_lines_awk$put_awk"'
 /^@@M2 [0-9]+$/ {
   if (kind == "cf-ready") o = "\"readyCode\":" ($2 + 0) ",\"ready\":\"" body "\""
   else if (kind == "cf-metrics") o = "\"metricsCode\":" ($2 + 0) ",\"metrics\":[" mbody "]"
-  else o = "\"code\":" ($2 + 0) ",\"body\":\"" body "\""
+  else o = "{\"t\":\"jellyfin\",\"configured\":true,\"code\":" ($2 + 0) ",\"body\":\"" body "\"}"
   body = ""; mbody = ""
-  if (o != last) { last = o; k = 1 - k; f = out "." k; print o > f; close(f); print "v " id " " k; fflush() }
+  put(o)
   next
 }
 kind == "cf-metrics" {
@@ -376,11 +402,8 @@ compose_http() {
     i=$((i + 1))
   done
   [ "$tl" = '-' ] || emit_line tunnel "{\"t\":\"tunnel\",\"replicas\":[$tl]}"
-  if [ "$jf_on" = 1 ]; then
-    [ -n "${sv_jf:-}" ] && emit_line jellyfin "{\"t\":\"jellyfin\",\"configured\":true,$sv_jf}"
-  else
-    emit_line jellyfin '{"t":"jellyfin","configured":false,"code":0,"body":""}'
-  fi
+  # With Jellyfin on, its stream writes whole lines (below).
+  [ "$jf_on" = 1 ] || emit_line jellyfin '{"t":"jellyfin","configured":false,"code":0,"body":""}'
 }
 
 sample_backup() {
@@ -407,10 +430,73 @@ snapshots() {
   ) >&3 &
 }
 
+# --- GPU ---------------------------------------------------------------------------------------------------
+# nvidia-smi and intel_gpu_top each cost tens of milliseconds to start: both run once, in their own loop mode
+# (nvidia-smi -lms, intel_gpu_top -s), through an awk like the HTTP streams'. AMD is a sysfs read (a builtin).
+nv_query='--query-gpu=index,name,utilization.gpu,utilization.encoder,utilization.decoder,encoder.stats.sessionCount,encoder.stats.averageFps,memory.used,memory.total'
+gpu_ms=2000
+nv_count=0
+gpu_nv=''
+gpu_amd=''
+gpu_intel=''
+nv_lines_awk="$json_lines_awk"'NF > 0 { o = o (o == "" ? "" : ",") "\"" esc($0) "\"" } END { print NR " " o }'
+# One CSV line per GPU per loop: every n lines make one sample.
+nv_stream_awk="$json_lines_awk$put_awk"'
+NF == 0 { next }
+{ o = o (c++ ? "," : "") "\"" esc($0) "\""; if (c >= n) { put(o); o = ""; c = 0 } }'
+# intel_gpu_top -J prints a JSON array of objects, one per period, pretty-printed with tabs (igt-gpu-tools
+# tools/intel_gpu_top.c json_open_struct/json_close_struct): a sample opens with an unindented "{" line and
+# closes with an unindented "}" (its newline comes with the next sample, so a sample shows one period late).
+# Framing by indentation needs no JSON parsing here; the per-client "clients" member (process names, printed
+# unescaped) is left out. Each sample goes on as one JSON-escaped string, which the app parses.
+intel_stream_awk="$json_lines_awk$put_awk"'
+/^,?[{][ \t\r]*$/ { obj = "{"; on = 1; skip = 0; next }
+!on { next }
+/^[}],?[ \t\r]*$/ { sub(/,$/, "", obj); on = 0; if (length(obj) < 65536) put(esc(obj "}")); next }
+skip { if ($0 ~ /^\t[}],?[ \t\r]*$/) skip = 0; next }
+/^\t"clients"[ \t]*:/ { skip = 1; next }
+{
+  l = $0; sub(/^[ \t]+/, "", l); sub(/[ \t\r]+$/, "", l)
+  if (substr(l, 1, 1) == "}") sub(/,$/, "", obj)
+  obj = obj l
+}'
+
+# tool_stream ID AWK-PROGRAM N COMMAND...: COMMAND runs in its loop mode into the awk; when it exits it is started
+# again after 5 s, then 10, 20, ... up to 10 minutes (a tool without the rights to read its counters stays cheap).
+tool_stream() {
+  t_id=$1
+  t_prog=$2
+  t_n=$3
+  shift 3
+  rm -f "$tmp/p.$t_id"
+  mkfifo "$tmp/p.$t_id" || return 0
+  # shellcheck disable=SC2086
+  awk $awk_i -v id="$t_id" -v n="$t_n" -v out="$tmp/v.$t_id" "$t_prog" < "$tmp/p.$t_id" >&3 &
+  bg_pids="$bg_pids $!"
+  (
+    c=''
+    trap 'kill $c 2>/dev/null; exit 0' TERM
+    exec 5<>"$tmp/p.$t_id"
+    w=5
+    while :; do
+      "$@" >&5 2>/dev/null &
+      c=$!
+      wait "$c"
+      sleep "$w"
+      w=$((w * 2))
+      [ "$w" -le 600 ] || w=600
+    done
+  ) &
+  bg_pids="$bg_pids $!"
+}
+
 sample_gpu() {
-  g=''
-  if [ "$has_nvidia" = true ]; then
-    g=$(nvidia-smi --query-gpu=index,name,utilization.gpu,utilization.encoder,utilization.decoder,encoder.stats.sessionCount,encoder.stats.averageFps,memory.used,memory.total --format=csv,noheader,nounits 2>/dev/null | awk "$json_lines_awk"'{ o = o (o == "" ? "" : ",") "\"" esc($0) "\"" } END { print o }')
+  if [ "$has_nvidia" = true ] && [ "$nv_count" -eq 0 ]; then
+    r=$(nvidia-smi "$nv_query" --format=csv,noheader,nounits 2>/dev/null | awk "$nv_lines_awk")
+    nv_count=${r%% *}
+    case "$nv_count" in '' | *[!0-9]*) nv_count=0 ;; esac
+    gpu_nv=${r#* }
+    [ "$nv_count" -gt 0 ] || gpu_nv=''
   fi
   a=''
   for f in $amd_files; do
@@ -419,7 +505,24 @@ sample_gpu() {
     case "$v" in '' | *[!0-9]*) v=null ;; esac
     a="${a:+$a,}$v"
   done
-  emit_line gpu "{\"t\":\"gpu\",\"nvidia\":[$g],\"amdBusy\":[$a]}"
+  gpu_amd=$a
+  emit_gpu
+}
+
+emit_gpu() {
+  emit_line gpu "{\"t\":\"gpu\",\"nvidia\":[$gpu_nv],\"amdBusy\":[$gpu_amd],\"intel\":[${gpu_intel:+\"$gpu_intel\"}]}"
+}
+
+gpu_streams() {
+  [ "$has_nvidia" = true ] && [ "$nv_count" -gt 0 ] && tool_stream nv "$nv_stream_awk" "$nv_count" nvidia-smi "$nv_query" --format=csv,noheader,nounits -lms "$gpu_ms"
+  if [ "$has_intel" = true ]; then
+    if [ "$use_sudo" = true ]; then
+      tool_stream ig "$intel_stream_awk" 0 sudo -n intel_gpu_top -J -s "$gpu_ms"
+    else
+      tool_stream ig "$intel_stream_awk" 0 intel_gpu_top -J -s "$gpu_ms"
+    fi
+  fi
+  return 0
 }
 
 sample_host() {
@@ -460,6 +563,7 @@ sample_host
 sample_disk
 printf '{"t":"ready"}\n'
 [ "$streams" = true ] && streams_sync
+gpu_streams
 
 ticks=0
 while IFS= read -r line <&3; do
@@ -468,7 +572,13 @@ while IFS= read -r line <&3; do
       ticks=$((ticks + 1))
       [ "$streams" = true ] || sample_http
       sample_backup
-      [ $((ticks % 2)) -eq 0 ] && sample_gpu
+      # The sysfs reads (AMD) every 2 ticks; nvidia-smi only until its loop runs (then every 30, in case it appears).
+      if [ "$has_amd" = true ] && [ $((ticks % 2)) -eq 0 ]; then
+        sample_gpu
+      elif [ "$has_nvidia" = true ] && [ "$nv_count" -eq 0 ] && [ $((ticks % 30)) -eq 0 ]; then
+        sample_gpu
+        [ "$nv_count" -gt 0 ] && tool_stream nv "$nv_stream_awk" "$nv_count" nvidia-smi "$nv_query" --format=csv,noheader,nounits -lms "$gpu_ms"
+      fi
       [ $((ticks % 5)) -eq 0 ] && sample_host
       [ $((ticks % 10)) -eq 0 ] && printf '{"t":"hb","n":%s}\n' "$ticks"
       [ $((ticks % 60)) -eq 0 ] && sample_disk
@@ -477,14 +587,25 @@ while IFS= read -r line <&3; do
       ;;
     'v '*)
       set -- $line
-      # Only ids this script made (they name a variable): c<digits>r, c<digits>m or jf; K is 0 or 1.
-      case "${2:-}:${3:-}" in c*[rm]:[01] | jf:[01]) ;; *) continue ;; esac
+      # Only ids this script made (they name a variable): c<digits>r, c<digits>m, jf, nv or ig; K is 0 or 1.
+      case "${2:-}:${3:-}" in c*[rm]:[01] | jf:[01] | nv:[01] | ig:[01]) ;; *) continue ;; esac
       n=${2#c}
       n=${n%[rm]}
-      [ "$2" = jf ] || case "$n" in '' | *[!0-9]*) continue ;; esac
+      case "$2" in jf | nv | ig) ;; *) case "$n" in '' | *[!0-9]*) continue ;; esac ;; esac
+      if [ "$2" = jf ]; then
+        # A session list is kilobytes, and sh's read takes a byte per system call (~2.5 ms for 5 kB, every
+        # half second while something plays): the awk wrote the whole line, one cat prints it (~0.8 ms).
+        [ "$jf_on" = 1 ] && cat "$tmp/v.jf.$3" 2>/dev/null && last_jellyfin=stream
+        continue
+      fi
       v=''
       IFS= read -r v < "$tmp/v.$2.$3" || :
-      [ -n "$v" ] && { eval "sv_$2=\$v"; compose_http; }
+      [ -n "$v" ] || continue
+      case "$2" in
+        nv) gpu_nv=$v; emit_gpu ;;
+        ig) gpu_intel=$v; emit_gpu ;;
+        *) eval "sv_$2=\$v"; compose_http ;;
+      esac
       ;;
     'ev '*)
       containers

@@ -11,7 +11,7 @@ const Hello = z.object({
   host: z.string(),
   http: z.enum(['curl', 'wget', 'docker']),
   ncpu: z.number().int().min(0),
-  caps: z.object({ nvidia: z.boolean(), amd: z.boolean() }),
+  caps: z.object({ nvidia: z.boolean(), amd: z.boolean(), intel: z.boolean().optional() }),
   interval: z.number().positive(),
 });
 
@@ -48,7 +48,13 @@ const Tunnel = z.object({ t: z.literal('tunnel'), replicas: z.array(AgentReplica
 const Jellyfin = z.object({ t: z.literal('jellyfin'), configured: z.boolean(), code: z.number().int(), body: z.string() });
 const Backup = z.object({ t: z.literal('backup'), present: z.boolean(), status: z.string() });
 const Snapshots = z.object({ t: z.literal('snapshots'), code: z.number().int(), body: z.string() });
-const Gpu = z.object({ t: z.literal('gpu'), nvidia: z.array(z.string()), amdBusy: z.array(z.number().nullable()) });
+const Gpu = z.object({
+  t: z.literal('gpu'),
+  nvidia: z.array(z.string()),
+  amdBusy: z.array(z.number().nullable()),
+  /** `intel_gpu_top -J` samples, one JSON object text per Intel GPU (absent from agents before it). */
+  intel: z.array(z.string().max(65_536)).optional(),
+});
 const Host = z.object({
   t: z.literal('host'),
   cpu: z.array(z.number()).length(8),

@@ -10,6 +10,7 @@ import { LineSplitter, parseAgentLine } from './agent-protocol';
 import { sortWorstFirst } from './cards';
 import { Ring, StatusHistoryStore } from './history';
 import { NotificationGate, type Clock, type Transition } from './notifications';
+import { gpusFrom } from './host';
 import { StatusModel } from './status-model';
 import type { StatusTarget } from './target';
 
@@ -216,7 +217,7 @@ describe('the agent script', () => {
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  it('writes only valid lines under dash, whatever quotes, backslashes and control bytes the services send', async () => {
+  it('writes only valid lines under dash, whatever quotes, backslashes and control bytes the services send (one curl per tick)', async () => {
     dir = mkdtempSync(path.join(os.tmpdir(), 'm2-agent-unit-'));
     const tool = (name: string, body: string): void => {
       writeFileSync(path.join(dir, name), `#!/bin/sh\n${body}\n`);
@@ -229,7 +230,9 @@ inspect) echo 'cloudflared ,10.0.0.2, c1 {"id":"c1","name":"/m2-cloudflared-1","
   echo 'jellyfin ,10.0.0.3, c2 {"id":"c2","name":"/m2-jellyfin-1","service":"jellyfin","oneoff":"False","image":"jellyfin/jellyfin:10.11.11","state":"running","health":"healthy","restarts":0,"exitCode":0,"startedAt":"x","finishedAt":"y","oom":false}' ;;
 events) sleep 30 ;;
 esac`);
-    tool('curl', `printf '{"status":200,"readyConnections":4}'; printf '\\n@@M2 cf-ready cloudflared 200\\n'
+    // A curl before 7.84 (no --rate): the agent samples with one curl per tick.
+    tool('curl', `case "$*" in *--rate*) exit 2 ;; esac
+printf '{"status":200,"readyConnections":4}'; printf '\\n@@M2 cf-ready cloudflared 200\\n'
 printf 'cloudflared_tunnel_ha_connections 4\\nbuild_info{version="2026\\\\\\\\x\\\\"q\\\\"\\t\\001"} 1\\n'; printf '\\n@@M2 cf-metrics cloudflared 200\\n'
 printf '[{"NowPlayingItem":{"Name":"A \\\\"quoted\\\\" \\\\\\\\ back\\\\u00e9 ✓"},"PlayState":{"PlayMethod":"DirectPlay"}}]\\r\\n'; printf '\\n@@M2 jf jellyfin 200\\n'`);
     const script = path.resolve('resources/status/m2-status-agent.sh');
@@ -242,4 +245,71 @@ printf '[{"NowPlayingItem":{"Name":"A \\\\"quoted\\\\" \\\\\\\\ back\\\\u00e9 �
     expect(jf.configured).toBe(true);
     expect(JSON.parse(jf.body)[0].NowPlayingItem.Name).toBe('A "quoted" \\ backé ✓');
   });
+  it('streams each endpoint through one long-lived curl, and GPU samples from nvidia-smi -lms and intel_gpu_top -J', async () => {
+    dir = mkdtempSync(path.join(os.tmpdir(), 'm2-agent-unit-'));
+    const tool = (name: string, body: string): void => {
+      writeFileSync(path.join(dir, name), `#!/bin/sh\n${body}\n`);
+      chmodSync(path.join(dir, name), 0o755);
+    };
+    tool('docker', `case "$1" in
+ps) echo c1; echo c2 ;;
+inspect) echo 'cloudflared ,10.0.0.2, c1 {"id":"c1","name":"/m2-cloudflared-1","service":"cloudflared","oneoff":"False","image":"cloudflare/cloudflared:2026.8.2","state":"running","health":"healthy","restarts":0,"exitCode":0,"startedAt":"x","finishedAt":"y","oom":false}'
+  echo 'jellyfin ,10.0.0.3, c2 {"id":"c2","name":"/m2-jellyfin-1","service":"jellyfin","oneoff":"False","image":"jellyfin/jellyfin:10.11.11","state":"running","health":"healthy","restarts":0,"exitCode":0,"startedAt":"x","finishedAt":"y","oom":false}' ;;
+events) sleep 30 ;;
+esac`);
+    // curl 7.84+: the one-shot first sample answers nothing here; each stream (the URL, with its #[1-N] glob, is the
+    // last argument) answers like the services, body on stdout and the -w marker on stderr; the tunnel drops from
+    // four connections to two after the second answer. The Jellyfin stream must carry the key file, never the key.
+    tool('curl', `case "$*" in *--version*) exit 0 ;; *--next*) exit 0 ;; esac
+for a; do url=$a; done
+case "$*" in *0123456789abcdef*) echo 'the key is in argv' >&2; exit 9 ;; esac
+i=0
+while [ $i -lt 6 ]; do
+  i=$((i + 1)); n=4; [ $i -gt 2 ] && n=2
+  case "$url" in
+    *'/ready#[1-'*) printf '{"status":200,"readyConnections":%s}' $n ;;
+    *'/metrics#[1-'*) printf '# HELP x\\ncloudflared_tunnel_ha_connections %s\\ngo_goroutines 12\\n' $n ;;
+    *'/Sessions?activeWithinSeconds=960#[1-'*) case "$*" in *'-H @'*jf-header*) printf '[{"UserName":"a\\\\"b"}]' ;; *) printf 'no key file' ;; esac ;;
+    *) exit 3 ;;
+  esac
+  printf '\\n@@M2 200\\n' >&2
+  sleep 0.2
+done
+sleep 30`);
+    tool('nvidia-smi', `case "$*" in
+*-lms*) for i in 1 2 3; do echo "0, NVIDIA T400, 1$i, 2$i, 3, 1, 30, 100, 2000"; echo "1, NVIDIA T400, 5, 6, 7, 0, 0, 100, 2000"; sleep 0.2; done; sleep 30 ;;
+*) echo "0, NVIDIA T400, 10, 20, 3, 1, 30, 100, 2000"; echo "1, NVIDIA T400, 5, 6, 7, 0, 0, 100, 2000" ;;
+esac`);
+    tool('intel_gpu_top', `case "$*" in "-J -s 2000") cat '${path.join(__dirname, 'fixtures', 'intel-gpu-top-J.txt')}'; sleep 30 ;; *) exit 1 ;; esac`);
+    const script = path.resolve('resources/status/m2-status-agent.sh');
+    const { stdout } = await run('sh', ['-c', `(echo 0123456789abcdef0123456789abcdef; sleep 3) | dash "${script}" --project m2 --http curl --poll-ms 200 --intel-gpu on --path /`], {
+      env: { PATH: `${dir}:/usr/bin:/bin` },
+      timeout: 10_000,
+    });
+    const out = stdout.trim().split('\n');
+    for (const l of out) expect(parseAgentLine(l), l).toMatchObject({ ok: true });
+    expect(JSON.parse(out[0] ?? '{}')).toMatchObject({ t: 'hello', http: 'curl', caps: { nvidia: true, intel: true } });
+    const of = <T,>(t: string): T[] => out.filter((l) => l.includes(`"t":"${t}"`)).map((l) => JSON.parse(l) as T);
+
+    type Tunnel = { replicas: Array<{ service: string; readyCode: number; ready: string; metricsCode: number; metrics: string[] }> };
+    const tunnels = of<Tunnel>('tunnel').filter((t) => t.replicas.length > 0);
+    expect(tunnels[0]?.replicas).toEqual([{ service: 'cloudflared', readyCode: 200, ready: '{"status":200,"readyConnections":4}', metricsCode: 200, metrics: ['cloudflared_tunnel_ha_connections 4'] }]);
+    expect(tunnels.at(-1)?.replicas).toEqual([{ service: 'cloudflared', readyCode: 200, ready: '{"status":200,"readyConnections":2}', metricsCode: 200, metrics: ['cloudflared_tunnel_ha_connections 2'] }]);
+    // Only changes: six answers of each endpoint, at most one line per change of either.
+    expect(tunnels.length).toBeLessThanOrEqual(3);
+
+    const jf = of<{ configured: boolean; code: number; body: string }>('jellyfin').at(-1);
+    expect(jf).toEqual({ t: 'jellyfin', configured: true, code: 200, body: '[{"UserName":"a\\"b"}]' });
+
+    const gpu = of<{ nvidia: string[]; amdBusy: number[]; intel: string[] }>('gpu').at(-1);
+    expect(gpu?.nvidia).toEqual(['0, NVIDIA T400, 13, 23, 3, 1, 30, 100, 2000', '1, NVIDIA T400, 5, 6, 7, 0, 0, 100, 2000']);
+    expect(gpu?.intel).toHaveLength(1);
+    // The last of the fixture's two samples, its "clients" (with a quote and a brace in a process name) left out.
+    expect(JSON.parse(gpu?.intel[0] ?? '')).not.toHaveProperty('clients');
+    expect(gpusFrom(gpu?.nvidia ?? [], gpu?.amdBusy ?? [], gpu?.intel ?? [])).toEqual([
+      expect.objectContaining({ vendor: 'nvidia', index: 0, utilization: 13, encoder: 23 }),
+      expect.objectContaining({ vendor: 'nvidia', index: 1, utilization: 5 }),
+      expect.objectContaining({ vendor: 'intel', index: 0, utilization: 63.3, encoder: 63.3, decoder: null }),
+    ]);
+  }, 15_000);
 });

@@ -5,7 +5,7 @@ import fc from 'fast-check';
 import type { TunnelReplica } from '../../contract/status';
 import type { AgentContainer } from './agent-protocol';
 import { DEFAULT_MAX_AGE_HOURS, BackupStatusFile, evaluateBackup, latestSnapshot } from './backup';
-import { cpuPercent, gpusFrom, parseNvidiaLine } from './host';
+import { cpuPercent, gpusFrom, parseIntelGpuTop, parseNvidiaLine } from './host';
 import { parseProm, parsePromLine, sumOf } from './prometheus';
 import { imageVersion, serviceStatuses } from './service-status';
 import { classifySession, streamsFromSessions } from './transcodes';
@@ -189,6 +189,28 @@ describe('host, GPU and services', () => {
     expect(parseNvidiaLine(b ?? '')).toMatchObject({ utilization: null, encoder: null, decoder: null, encoderSessions: 0 });
     expect(parseNvidiaLine('garbage')).toBeUndefined();
     expect(gpusFrom([], [42])).toEqual([expect.objectContaining({ vendor: 'amd', utilization: 42 })]);
+  });
+
+  it('reads an intel_gpu_top -J sample: the busiest engine as utilization, the Video engine as encoder load', () => {
+    // intel-gpu-top-J-old.txt has the shape of an intel_gpu_top without engine classes (per-instance names such as
+    // "Video/1", no "clients"), as igt-gpu-tools' tools/intel_gpu_top.c json_* printers write it: valid JSON.
+    const [old] = JSON.parse(fixture('intel-gpu-top-J-old.txt')) as unknown[];
+    expect(parseIntelGpuTop(JSON.stringify(old), 0)).toEqual({
+      index: 0,
+      name: 'Intel GPU 0',
+      vendor: 'intel',
+      utilization: 50,
+      encoder: 50,
+      decoder: null,
+      encoderSessions: null,
+      encoderFps: null,
+      memoryUsedMb: null,
+      memoryTotalMb: null,
+    });
+    expect(parseIntelGpuTop('{"engines":{"Render/3D":{"busy":"12.5","unit":"%"},"Video":{"busy":140}}}', 1)).toMatchObject({ index: 1, utilization: 100, encoder: 100 });
+    expect(parseIntelGpuTop('{"engines":{"Render/3D":{"busy":7}}}', 0)).toMatchObject({ utilization: 7, encoder: null });
+    for (const bad of ['', 'not json', '[]', '{"engines":null}', '{"engines":{"Video":{"busy":"n/a"}}}', '{"period":{}}']) expect(parseIntelGpuTop(bad, 0)).toBeUndefined();
+    expect(gpusFrom([], [], [JSON.stringify(old), 'garbage'])).toEqual([expect.objectContaining({ vendor: 'intel', index: 0, encoder: 50 })]);
   });
 
   it('computes CPU busy percent between two /proc/stat samples', () => {

@@ -251,7 +251,7 @@ export class StatusModel {
       load: h ? [...h.load] : [],
       uptimeSeconds: h ? h.uptimeS : null,
       disks,
-      gpus: this.#gpu ? gpusFrom(this.#gpu.nvidia, this.#gpu.amdBusy) : [],
+      gpus: this.#gpu ? gpusFrom(this.#gpu.nvidia, this.#gpu.amdBusy, this.#gpu.intel) : [],
     };
   }
 
