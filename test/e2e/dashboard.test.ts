@@ -97,6 +97,8 @@ describe('the Dashboard in Chromium, live against the lab stack', () => {
   let profileId = '';
   const keychain = new KeyringSecretStore();
   const pageProblems: string[] = [];
+  /** Contract calls the page sent over the web host's socket: channel and profile, in order. */
+  const sentCalls: Array<{ channel: string; profileId?: string }> = [];
 
   const region = (name: string): Locator => page.getByRole('region', { name, exact: true });
   const cards = (): Locator => page.getByRole('list', { name: 'Status, worst first' });
@@ -119,6 +121,12 @@ describe('the Dashboard in Chromium, live against the lab stack', () => {
       if (m.type() === 'error' || /Content Security Policy/i.test(m.text())) pageProblems.push(`${m.text()} (${m.location().url})`);
     });
     page.on('pageerror', (e) => pageProblems.push(String(e)));
+    page.on('websocket', (ws) =>
+      ws.on('framesent', (f) => {
+        const msg = JSON.parse(String(f.payload)) as { t?: string; channel?: string; payload?: { profileId?: string } };
+        if (msg.t === 'call' && msg.channel) sentCalls.push({ channel: msg.channel, ...(msg.payload?.profileId ? { profileId: msg.payload.profileId } : {}) });
+      }),
+    );
     await page.goto(host.url);
   }, 120_000);
 
@@ -255,6 +263,10 @@ describe('the Dashboard in Chromium, live against the lab stack', () => {
     await expect(alice.getByRole('progressbar', { name: 'Progress of Big Buck Bunny for alice' }).count()).resolves.toBe(1);
     // The chart's summary follows the snapshot: the two streams' fps together.
     await expect(description(chart(page, 'Transcode frames per second'))).resolves.toMatch(/All transcodes: 118\.6\d? fps/);
+    // Main samples its history every 5 s: wait until it has kept these streams (a later test reloads the page from it).
+    const mainFps = async (): Promise<Array<number | null>> =>
+      (await invoke<{ series: { transcodeFps: Array<{ v: number | null }> } }>(page, 'status:history', { profileId })).series.transcodeFps.map((p) => p.v);
+    await expect.poll(async () => (await mainFps()).some((v) => v !== null && v > 118), { timeout: 10_000 }).toBe(true);
     await page.screenshot({ path: shot('transcodes'), fullPage: true });
   });
 
@@ -301,6 +313,22 @@ describe('the Dashboard in Chromium, live against the lab stack', () => {
     await expect(firstRow.getByRole('rowheader').textContent()).resolves.toBe('jellyfin');
     await expect(card('Services').textContent()).resolves.toMatch(/Error.*jellyfin: Stopped/);
     await page.screenshot({ path: shot('container-stopped'), fullPage: true });
+  });
+
+  it('unsubscribes when the page is left, and coming back subscribes again with the last hour from main', async () => {
+    const statusCalls = (): string[] => sentCalls.filter((c) => c.channel.startsWith('status:') && c.profileId === profileId).map((c) => c.channel);
+    const before = statusCalls().length;
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Services' }).click();
+    await expect.poll(() => statusCalls().slice(before), { timeout: 5_000 }).toEqual(['status:unsubscribe']);
+
+    const back = statusCalls().length;
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Dashboard' }).click();
+    await card('Services').waitFor({ timeout: 10_000 });
+    await expect.poll(() => statusCalls().slice(back), { timeout: 5_000 }).toEqual(['status:subscribe', 'status:history']);
+    // A fresh page has seen no transcode itself (Jellyfin is stopped now): the earlier fps can only come from main's history.
+    const fps = chart(page, 'Transcode frames per second');
+    await expect.poll(() => description(fps), { timeout: 5_000 }).toBe('Latest — All transcodes: no reading.');
+    await page.screenshot({ path: shot('history-after-return'), fullPage: true });
   });
 
   it('raised no CSP violation or script error on the page', () => {
