@@ -529,8 +529,10 @@ sample_host() {
   read -r _c u n s i w q sq st _rest < /proc/stat
   mt=0
   ma=0
+  # Both are in the first lines; stop there (sh reads a byte per system call, /proc/meminfo is ~1.5 kB).
   while read -r k v _u; do
     case "$k" in MemTotal:) mt=$v ;; MemAvailable:) ma=$v ;; esac
+    [ "$mt" != 0 ] && [ "$ma" != 0 ] && break
   done < /proc/meminfo
   read -r l1 l5 l15 _r < /proc/loadavg
   read -r up _r < /proc/uptime
