@@ -331,6 +331,24 @@ describe('the Dashboard in Chromium, live against the lab stack', () => {
     await page.screenshot({ path: shot('history-after-return'), fullPage: true });
   });
 
+  it('says live status is reconnecting when the agent on the server dies, then carries on by itself', async () => {
+    // The agent this page's subscription started on the lab server (project m2): its exec session's process group.
+    const groups = execFileSync('ps', ['-o', 'pgid=,args=', '-u', admin.name], { encoding: 'utf8' })
+      .split('\n')
+      .filter((l) => l.includes('m2-status-agent.sh --project m2 '))
+      .map((l) => l.trim().split(/\s+/)[0] ?? '');
+    const pgids = [...new Set(groups)].filter((g) => /^\d+$/.test(g));
+    expect(pgids).toHaveLength(1);
+    execFileSync('kill', ['-KILL', '--', `-${pgids[0] ?? ''}`]);
+    const notice = page.getByRole('status').filter({ hasText: /^Live status is reconnecting: the agent stopped/ });
+    await notice.waitFor({ timeout: 10_000 });
+    await page.screenshot({ path: shot('agent-restarting'), fullPage: true });
+    await notice.waitFor({ state: 'detached', timeout: 20_000 });
+    // The new agent's stream reaches the page: Jellyfin started again shows as running.
+    execFileSync('docker', ['start', 'm2-jellyfin-1'], { stdio: 'pipe', timeout: 60_000 });
+    await serviceRow('jellyfin').filter({ hasText: 'running' }).waitFor({ timeout: 20_000 });
+  }, 60_000);
+
   it('raised no CSP violation or script error on the page', () => {
     expect(pageProblems).toEqual([]);
   });

@@ -17,8 +17,8 @@ export function AgentNotice({ agent }: { agent: AgentState }) {
     case 'restarting':
       return (
         <div className="notice notice-warn" role="status">
-          <strong>Live status is reconnecting.</strong> {agent.reason} Trying again in {formatDuration(Math.ceil(agent.retryInMs / 1000))}; what is shown may be out of
-          date.
+          <strong>Live status is reconnecting:</strong> {agent.reason.replace(/\.$/, '')}.{' '}
+          {agent.retryInMs > 0 ? `Trying again in ${formatDuration(Math.ceil(agent.retryInMs / 1000))}; ` : ''}what is shown may be out of date.
         </div>
       );
     case 'stopped':
