@@ -99,6 +99,12 @@ describe('appending snapshots to the series', () => {
     ]);
   });
 
+  it('returns the same history when a snapshot changes no chart value, so charts need not redraw', () => {
+    const h = appendSnapshot({ stepMs: 5_000, series: emptySeries() }, snap(1, T0, { fps: [10] }));
+    expect(appendSnapshot(h, snap(2, T0 + 1_000, { fps: [10] }))).toBe(h);
+    expect(appendSnapshot(h, snap(3, T0 + 1_000, { fps: [11] }))).not.toBe(h);
+  });
+
   it('keeps only the last hour and never goes back in time', () => {
     let h = { stepMs: 60_000, series: emptySeries() };
     for (let i = 0; i <= 90; i++) h = appendSnapshot(h, snap(i, T0 + i * 60_000, { rps: i }));

@@ -38,7 +38,7 @@ export function seriesValues(s: StatusSnapshot): Record<HistorySeriesName, numbe
 /** Puts v at step t: a later value for the newest step replaces it (as main's ring does); older steps are kept. */
 function put(points: readonly HistoryPoint[], t: number, v: number | null, windowMs: number): readonly HistoryPoint[] {
   const last = points.at(-1);
-  if (last && last.t > t) return points;
+  if (last && (last.t > t || (last.t === t && last.v === v))) return points;
   const kept = last?.t === t ? points.slice(0, -1) : points;
   const since = t - windowMs;
   const start = kept.findIndex((p) => p.t >= since);
@@ -52,6 +52,8 @@ export function appendSnapshot(h: ChartHistory, s: StatusSnapshot, windowMs = HO
   const t = Math.floor(at / h.stepMs) * h.stepMs;
   const values = seriesValues(s);
   const series = Object.fromEntries(historySeries.map((name) => [name, put(h.series[name], t, values[name], windowMs)])) as unknown as Series;
+  // Nothing new for the charts (most snapshots, within a step): the same object, so they need not draw again.
+  if (historySeries.every((name) => series[name] === h.series[name])) return h;
   return { stepMs: h.stepMs, series };
 }
 

@@ -28,7 +28,7 @@ function LiveView({ snapshot, history }: { snapshot: StatusSnapshot; history: Ch
       <StatusCards cards={snapshot.cards} />
       <Panel title="Last hour">
         <Suspense fallback={<p className="muted">Loading charts…</p>}>
-          <StatusCharts history={history} now={now} />
+          <StatusCharts history={history} now={Math.ceil(now / history.stepMs) * history.stepMs} />
         </Suspense>
       </Panel>
       <TunnelPanel tunnel={snapshot.tunnel} />

@@ -1,4 +1,4 @@
-import { useId } from 'react';
+import { memo, useId } from 'react';
 import { CartesianGrid, Legend, Line, LineChart, ResponsiveContainer, Tooltip, XAxis, YAxis } from 'recharts';
 import type { HistorySeriesName } from '../../../electron/contract/status';
 import { chartRows, hasData, HOUR_MS, latest, type ChartHistory } from '../../hooks/status-state';
@@ -88,8 +88,11 @@ function Chart({ spec, history, now }: { spec: ChartSpec; history: ChartHistory;
   );
 }
 
-/** The last hour as charts, each with a title and a text summary of its latest values. */
-export function StatusCharts({ history, now }: { history: ChartHistory; now: number }) {
+/**
+ * The last hour as charts, each with a title and a text summary of its latest values. Memoized: it draws again
+ * only when a series changes or `now` moves to the next step, not on every snapshot.
+ */
+export const StatusCharts = memo(function StatusCharts({ history, now }: { history: ChartHistory; now: number }) {
   return (
     <div className="charts">
       {charts.map((c) => (
@@ -97,4 +100,4 @@ export function StatusCharts({ history, now }: { history: ChartHistory; now: num
       ))}
     </div>
   );
-}
+});
