@@ -131,10 +131,14 @@ describe('the Dashboard in Chromium, live against the lab stack', () => {
   }, 120_000);
 
   afterAll(async () => {
+    // Every secret the app kept for this server in the lab keychain, by name (the profile id is this run's own).
+    const generated = profileId ? await invoke<Array<{ name: string }>>(page, 'stack:secrets', { profileId }).catch(() => []) : [];
     await browser?.close();
     await host?.stop();
     if (dataDir) rmSync(dataDir, { recursive: true, force: true });
-    if (profileId) for (const n of [TUNNEL_TOKEN_SECRET, 'jellyfin.admin-password', 'jellyfin.api-key']) await keychain.delete(profileId, n).catch(() => undefined);
+    if (profileId) {
+      for (const n of new Set([TUNNEL_TOKEN_SECRET, 'jellyfin.admin-password', 'jellyfin.api-key', ...generated.map((g) => g.name)])) await keychain.delete(profileId, n).catch(() => undefined);
+    }
     removeStack();
     if (Object.keys(latencies).length) console.info(`dashboard change → visible: ${JSON.stringify(latencies)}`);
   }, 240_000);
