@@ -67,6 +67,7 @@ case "$project" in '' | *[!a-z0-9_-]*) printf '{"t":"error","what":"usage","mess
 case "$interval" in '' | *[!0-9.]*) interval=1 ;; esac
 case "$poll_ms" in '' | *[!0-9]*) poll_ms=500 ;; esac
 [ "$poll_ms" -ge 100 ] || poll_ms=100
+[ "$poll_ms" -le 15000 ] || poll_ms=15000
 case "$cf_port$jf_port" in *[!0-9]*) printf '{"t":"error","what":"usage","message":"ports must be numbers"}\n'; exit 64 ;; esac
 
 IFS= read -r jf_key || jf_key=''
@@ -109,6 +110,9 @@ fi
 streams=false
 if [ "$http_mode" = curl ] && curl --rate 1/s --version >/dev/null 2>&1; then streams=true; fi
 http_rate="$((60000 / poll_ms))/m"
+# /ready (a few bytes) carries the connection count; /metrics (tens of kB from a real cloudflared, and its RTT
+# gauges change at every read) adds request counters, colos and RTT, which can come 4 times slower.
+metrics_rate="$((15000 / poll_ms))/m"
 # mawk fills its whole input buffer before it looks at a record unless told it is interactive: a 90-byte /ready
 # answer would wait for 45 more. Other awks take -W interactive too or ignore it; one that refuses gets none.
 awk_i=''
@@ -339,12 +343,13 @@ kind == "cf-metrics" {
 stream_key=''
 stream_ids=''
 
-# stream_start ID KIND URL [curl options]
+# stream_start ID KIND RATE URL [curl options]
 stream_start() {
   s_id=$1
   s_kind=$2
-  s_url=$3
-  shift 3
+  s_rate=$3
+  s_url=$4
+  shift 4
   rm -f "$tmp/p.$s_id" "$tmp/v.$s_id.0" "$tmp/v.$s_id.1"
   mkfifo "$tmp/p.$s_id" || return 0
   # shellcheck disable=SC2086
@@ -356,7 +361,7 @@ stream_start() {
     # Held open across curl restarts, so the awk sees one stream; closed (awk ends) when this subshell ends.
     exec 5<>"$tmp/p.$s_id"
     while :; do
-      curl -s -N -m 2 --rate "$http_rate" "$@" -w '%{stderr}\n@@M2 %{http_code}\n' "$s_url#[1-1000000000]" >&5 2>&5 &
+      curl -s -N -m 2 --rate "$s_rate" "$@" -w '%{stderr}\n@@M2 %{http_code}\n' "$s_url#[1-1000000000]" >&5 2>&5 &
       c=$!
       wait "$c"
       sleep 1
@@ -383,11 +388,11 @@ streams_sync() {
   stream_stop
   i=0
   for t in $cf_targets; do
-    stream_start "c${i}r" cf-ready "http://${t#*=}:$cf_port/ready"
-    stream_start "c${i}m" cf-metrics "http://${t#*=}:$cf_port/metrics"
+    stream_start "c${i}r" cf-ready "$http_rate" "http://${t#*=}:$cf_port/ready"
+    stream_start "c${i}m" cf-metrics "$metrics_rate" "http://${t#*=}:$cf_port/metrics"
     i=$((i + 1))
   done
-  [ "$jf_on" = 1 ] && stream_start jf jf "http://$jf_ip:$jf_port/Sessions?activeWithinSeconds=960" -H "@$tmp/jf-header"
+  [ "$jf_on" = 1 ] && stream_start jf jf "$http_rate" "http://$jf_ip:$jf_port/Sessions?activeWithinSeconds=960" -H "@$tmp/jf-header"
   compose_http
 }
 

@@ -68,6 +68,12 @@ describe('cloudflared replicas and the merged tunnel state', () => {
     expect(r.rttMs).toBeGreaterThan(0);
   });
 
+  it('takes the connection count from /ready, which the agent reads more often than /metrics', () => {
+    const r = replica(fixture('cloudflared-metrics-4.txt'), '{"status":200,"readyConnections":2,"connectorId":"x"}');
+    expect(r).toMatchObject({ ready: true, connections: 2, edgeLocations: ['ams01', 'fra08'] });
+    expect(replica(fixture('cloudflared-metrics-4.txt'), 'not json')).toMatchObject({ ready: true, connections: 4 });
+  });
+
   it('counts no colos and no readiness when every connection dropped (the colo gauge keeps its last value)', () => {
     const [code, body] = fixture('cloudflared-ready-0.json').split('\n');
     const r = replica(fixture('cloudflared-metrics-0.txt'), body ?? '', Number(code));

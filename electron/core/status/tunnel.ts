@@ -34,7 +34,9 @@ export function replicaFromAgent(r: AgentReplica): Omit<TunnelReplica, 'running'
     .filter((s) => s.name === 'cloudflared_tunnel_server_locations' && s.value === 1 && s.labels.edge_location)
     .sort((a, b) => Number(a.labels.connection_id ?? 0) - Number(b.labels.connection_id ?? 0))
     .map((s) => s.labels.edge_location ?? '');
-  const connections = ha ?? readyConnections;
+  // /ready and ha_connections count the same connections; the agent reads /ready more often (it is a few bytes,
+  // /metrics tens of kB), so its count is the fresher one.
+  const connections = readyConnections ?? ha;
   const build = samples.find((s) => s.name === 'build_info');
   return {
     service: r.service,
