@@ -62,12 +62,15 @@ export function createCoreServices(config: CoreConfig, emit: Emit): CoreServices
     keysDir: path.join(config.dataDir, 'keys'),
     onState: (profileId, state) => emit('server:state', { profileId, state }),
   });
+  const statusRef: { current?: StatusService } = {};
   const stack = new StackService({
     settings: new StackSettingsStore(path.join(config.dataDir, 'stacks')),
     servers,
     secretStore: config.vault,
     log: config.log,
     onProgress: (p) => emit('stack:progress', p),
+    // An apply changes what live status watches (services, paths, the Jellyfin key): watch it anew.
+    onApplied: (profileId) => void statusRef.current?.refresh(profileId),
     resourcesDir: config.resourcesDir ?? path.resolve('resources'),
     appVersion: config.appInfo.version,
   });
@@ -101,6 +104,7 @@ export function createCoreServices(config: CoreConfig, emit: Emit): CoreServices
     onUpdate: (u) => emit('status:update', u),
     onNotification: (n) => emit('status:notification', n),
   });
+  statusRef.current = status;
   return { config, profiles, hostKeys, servers, stack, cloudflare, status, emit };
 }
 

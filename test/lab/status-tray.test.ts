@@ -26,6 +26,8 @@ let stack: StatusLabStack;
 let conn: SshConnection;
 let service: StatusService;
 let tray: StatusTray;
+/** Data paths added to the settings later, as a settings change and an apply would. */
+let extraPaths: Array<{ label: string; path: string }> = [];
 const views: Array<{ at: number; view: TrayView }> = [];
 const notes: Array<{ at: number; n: TrayNotification }> = [];
 
@@ -64,7 +66,10 @@ beforeAll(async () => {
   const emit = createEmitter({ emit: (event: EventName, payload: unknown) => tap.tray?.event(event, payload as EventPayload<typeof event>) }, log);
   service = new StatusService({
     connection: () => conn,
-    target: () => Promise.resolve(statusTargetFrom(stack.settings, { project: stack.project })),
+    target: () => {
+      const t = statusTargetFrom(stack.settings, { project: stack.project });
+      return Promise.resolve({ ...t, dataPaths: [...t.dataPaths, ...extraPaths] });
+    },
     jellyfinApiKey: () => Promise.resolve(new Secret(stack.apiKey)),
     resourcesDir: path.resolve('resources'),
     log,
@@ -73,6 +78,7 @@ beforeAll(async () => {
     // Short windows so the recovery notification comes within the test (the product uses 5 s and 5 min).
     notify: { settleMs: 300, repeatMs: 1_500 },
     lingerMs: 500,
+    historyStepMs: 1_000,
   });
   tray = new StatusTray({
     status: service,
@@ -124,6 +130,25 @@ describe('the tray, with no window open', () => {
     const v = await nextView(t0, (x) => x.severity === 'ok');
     expect(v.at - t0).toBeLessThan(2_000);
     await waitFor('a recovery notification', () => notes.some((x) => x.at >= t0 && x.n.severity !== 'error'), 5_000);
+  });
+
+  it('watches anew after an apply: the new settings show, subscribers and the hour of history are kept, and seq only rises', async () => {
+    const before = service.snapshot(profileId);
+    expect(before?.host.disks.map((d) => d.label)).not.toContain('Photos');
+    const historyBefore = service.history(profileId).series.transcodeFps?.length ?? 0;
+    expect(historyBefore).toBeGreaterThan(0);
+    extraPaths = [{ label: 'Photos', path: '/tmp' }];
+    const t0 = Date.now();
+    await service.refresh(profileId);
+    // The agent measured the new path (a size is only known once it reported), in a snapshot numbered after the old ones.
+    await waitFor('the new path measured', () => service.snapshot(profileId)?.host.disks.some((d) => d.label === 'Photos' && d.sizeBytes !== null) === true, 10_000);
+    expect(Date.now() - t0).toBeLessThan(5_000);
+    expect(service.snapshot(profileId)?.seq ?? 0).toBeGreaterThan(before?.seq ?? Infinity);
+    expect(service.history(profileId).series.transcodeFps?.length ?? 0).toBeGreaterThanOrEqual(historyBefore);
+    // The tray's watch was carried over: well past the linger time, one agent still runs.
+    await new Promise((r) => setTimeout(r, 1_500));
+    expect(await agents()).toBe(1);
+    expect(views.at(-1)?.view.severity).toBe('ok');
   });
 
   it('stops the agent on the server when the tray stops (quit)', async () => {

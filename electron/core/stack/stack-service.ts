@@ -47,6 +47,8 @@ export interface StackServiceDeps {
   /** Test seams: project name and subnets (the product uses `m2` and the default subnets). */
   readonly renderOverrides?: Pick<RenderOptions, 'project' | 'subnets'>;
   readonly applyOverrides?: { readonly waitTimeoutS?: number; readonly minFreeBytes?: number; readonly authentikTimeoutMs?: number };
+  /** After every apply that reached the server (applied or rolled back): what runs there may have changed. */
+  readonly onApplied?: (profileId: string, result: ApplyResult) => void;
 }
 
 interface Prepared {
@@ -107,6 +109,12 @@ export class StackService {
   }
 
   async apply(profileId: string, opts: { pullPolicy?: 'missing' | 'always' } = {}): Promise<ApplyResult> {
+    const result = await this.#apply(profileId, opts);
+    this.#deps.onApplied?.(profileId, result);
+    return result;
+  }
+
+  async #apply(profileId: string, opts: { pullPolicy?: 'missing' | 'always' }): Promise<ApplyResult> {
     if (this.#applying.has(profileId)) {
       throw new AppError('stack.busy', 'An install or update is already running for this server.', { hint: 'Wait for it to finish, then try again.' });
     }

@@ -145,7 +145,13 @@ export class AgentSession {
       const key = await this.#o.apiKey().catch(() => undefined);
       let uploaded = false;
       for (;;) {
+        // stop() may come while this start is on its way: then the agent is ended as soon as it exists.
+        if (this.#stopped) break;
         const channel = await this.#spawn(args);
+        if (this.#stopped) {
+          channel.end();
+          break;
+        }
         const exit = await this.#attach(channel, key);
         if (exit === MISSING && !uploaded && !this.#stopped) {
           await this.#upload();
@@ -154,6 +160,7 @@ export class AgentSession {
         }
         break;
       }
+      if (this.#stopped) this.#starting = false;
     } catch (err) {
       this.#starting = false;
       this.#channel = undefined;

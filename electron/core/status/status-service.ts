@@ -61,6 +61,11 @@ export class StatusService {
   readonly #watches = new Map<string, Watch>();
   #script: Promise<string> | undefined;
   #notificationSeq = 0;
+  /**
+   * Snapshot numbers for every watch of this service: they start at the clock (ms) and only go up, so a watch
+   * made again (new connection, new settings) or a restarted host never sends a number a renderer has passed.
+   */
+  #seq = Date.now();
 
   constructor(deps: StatusServiceDeps) {
     this.#deps = deps;
@@ -139,6 +144,25 @@ export class StatusService {
     await w.session.stop();
   }
 
+  /**
+   * The stack changed (an install, new settings, a new tunnel): start the watch again with what is configured
+   * now (services, paths, the Jellyfin key), keeping its subscribers and its hour of history. Nothing when the
+   * server is not watched.
+   */
+  async refresh(profileId: string): Promise<void> {
+    const w = this.#watches.get(profileId);
+    if (!w) return;
+    const carried = { refs: w.refs, history: w.history, waiters: w.waiters.splice(0) };
+    await this.stop(profileId);
+    const fresh = await this.#watch(profileId, carried.history);
+    fresh.refs += carried.refs;
+    fresh.waiters.push(...carried.waiters);
+    if (fresh.refs === 0 && !fresh.linger) {
+      fresh.linger = setTimeout(() => void this.stop(profileId), this.#deps.lingerMs ?? 60_000);
+      fresh.linger.unref();
+    }
+  }
+
   async stopAll(): Promise<void> {
     await Promise.all([...this.#watches.keys()].map((id) => this.stop(id)));
   }
@@ -147,7 +171,7 @@ export class StatusService {
     return w.model.snapshot(new Date(), w.seq);
   }
 
-  async #watch(profileId: string): Promise<Watch> {
+  async #watch(profileId: string, history?: StatusHistoryStore): Promise<Watch> {
     const conn = this.#deps.connection(profileId);
     const existing = this.#watches.get(profileId);
     // A new SshConnection object (disconnect + connect) means a new agent on it.
@@ -162,7 +186,7 @@ export class StatusService {
       profileId,
       conn,
       model,
-      history: new StatusHistoryStore(stepMs),
+      history: history ?? new StatusHistoryStore(stepMs),
       gate: new NotificationGate(
         (t) =>
           this.#deps.onNotification({
@@ -179,7 +203,7 @@ export class StatusService {
       ),
       session: undefined as unknown as AgentSession,
       refs: 0,
-      seq: 0,
+      seq: this.#seq,
       last: undefined,
       emitQueued: false,
       linger: undefined,
@@ -240,7 +264,7 @@ export class StatusService {
     setImmediate(() => {
       w.emitQueued = false;
       if (this.#watches.get(w.profileId) !== w) return;
-      w.seq++;
+      w.seq = ++this.#seq;
       const snap = this.#snap(w);
       w.last = snap;
       if (snap.complete) for (const resolve of w.waiters.splice(0)) resolve();
