@@ -14,11 +14,14 @@
 # the environment. The rest of stdin is watched: end of file (the app closed the channel, or the SSH
 # connection died) stops the agent and everything it started.
 #
-# What drives it: `docker events` (containers: state, health, restarts, image) the moment they happen, and a
-# ticker for what can only be sampled: cloudflared /ready + /metrics, Jellyfin /Sessions and the backup status
-# file (a builtin read) every tick, GPU every 2 ticks, host CPU/memory every 5, free space every 30. Both write short
-# lines into one FIFO that the main loop reads, so one process writes stdout and event handling never waits
-# for a sampling interval. Only sh builtins run on a quiet tick apart from one curl and one awk.
+# What drives it: `docker events` (containers: state, health, restarts, image) the moment they happen; long-lived
+# readers for what can only be sampled: with curl 7.84+ one curl per HTTP endpoint (cloudflared /ready and Jellyfin
+# /Sessions every --poll-ms, 500 by default; /metrics every 4th), `nvidia-smi -lms` and `intel_gpu_top -J`, each
+# through an awk that passes a sample on only when it changed; and a 1 s ticker for the backup status file (a
+# builtin read) every tick, AMD sysfs every 2, host CPU/memory every 5, free space every 60. All of them write short
+# lines into one FIFO that the main loop reads, so one process writes stdout and nothing waits for another's
+# interval. A quiet server costs a sleep a second and a few kept-alive HTTP requests; nothing is started per
+# sample. Without curl 7.84 (wget, busybox, `docker exec`), HTTP is sampled every tick by one process.
 #
 # It uses what a stock server has: sh, awk, docker; curl or wget when present; else `docker exec` into the
 # Jellyfin container (which ships curl) to reach the services.
