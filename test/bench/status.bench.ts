@@ -11,12 +11,17 @@ import { ensureSshd } from '../../scripts/lab/sshd';
 import { connectToLab, freshHostKeys } from '../support/ssh';
 import { startStatusStack, type StatusLabStack } from '../lab/status-support';
 import { exec } from '../../scripts/lab/docker';
+import { WebSocket, WebSocketServer } from 'ws';
+import { createEmitter, type Emit } from '../../electron/core/ipc/dispatch';
+import type { ServerMessage } from '../../electron/webhost/protocol';
 
 /**
  * Live status against the lab, each figure next to a naive baseline measured in the same run: one SSH exec per
  * probe (containers, cloudflared /ready and /metrics, Jellyfin /Sessions, backup file, host, disks), every 5 s.
- *  - server change → contract subscriber latency (p50, p95): a cloudflared connection count, then a Jellyfin
- *    transcode starting or ending, changed through the stand-ins' control APIs, until a status:update shows it;
+ *  - server change → renderer latency (p50, p95): a cloudflared connection count, then a Jellyfin transcode
+ *    starting or ending, changed through the stand-ins' control APIs, until a status:update shows it where a
+ *    renderer would get it: validated by the contract's emitter, framed as the web host frames events, over a
+ *    loopback WebSocket, parsed by the client;
  *  - server CPU seconds per minute: utime+stime+cutime+cstime from /proc over the process tree of the SSH
  *    session's sshd process (the agent and everything it runs; for the baseline, every exec), with two Jellyfin
  *    transcodes playing so the session list changes every second;
@@ -76,6 +81,31 @@ async function naiveRound(conn: SshConnection, probes: string[][], key: string):
   return out;
 }
 
+/**
+ * The renderer's end of the pipe: the contract emitter (validates every event) → the web host's event frame →
+ * a loopback WebSocket → JSON.parse on the client side, where the arrival time is taken.
+ */
+async function rendererPipe(onSnapshot: (s: StatusSnapshot, at: number) => void): Promise<{ emit: Emit; close(): Promise<void> }> {
+  const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+  await new Promise<void>((r) => wss.once('listening', () => r()));
+  const port = (wss.address() as { port: number }).port;
+  const serverSide = new Promise<WebSocket>((r) => wss.once('connection', (ws) => r(ws)));
+  const client = new WebSocket(`ws://127.0.0.1:${port}`);
+  client.on('message', (data: Buffer) => {
+    const msg = JSON.parse(data.toString('utf8')) as ServerMessage;
+    if (msg.t === 'event' && msg.event === 'status:update') onSnapshot((msg.payload as { snapshot: StatusSnapshot }).snapshot, performance.now());
+  });
+  const ws = await serverSide;
+  const emit = createEmitter({ emit: (event, payload) => ws.send(JSON.stringify({ t: 'event', event, payload } satisfies ServerMessage)) }, silentLogger);
+  return {
+    emit,
+    close: async () => {
+      client.close();
+      await new Promise<void>((r) => wss.close(() => r()));
+    },
+  };
+}
+
 export default defineBenchmark({
   name: 'live status',
   async run() {
@@ -92,6 +122,7 @@ export default defineBenchmark({
       const cfIp = await ipOf('cloudflared');
 
       let updates: Array<{ at: number; s: StatusSnapshot }> = [];
+      const pipe = await rendererPipe((snap, at) => updates.push({ at, s: snap }));
       const makeService = (conn: SshConnection): StatusService =>
         new StatusService({
           connection: () => conn,
@@ -99,7 +130,7 @@ export default defineBenchmark({
           jellyfinApiKey: () => Promise.resolve(new Secret(stack.apiKey)),
           resourcesDir: path.resolve('resources'),
           log: silentLogger,
-          onUpdate: (u) => updates.push({ at: performance.now(), s: u.snapshot }),
+          onUpdate: (u) => pipe.emit('status:update', u),
           onNotification: () => undefined,
         });
 
@@ -210,22 +241,22 @@ export default defineBenchmark({
       const naiveLat = await measureNaive(tunnelChange.apply, (out, i) => Number(/cloudflared_tunnel_ha_connections (\d+)/.exec(out[2] ?? '')?.[1]) === (i % 2 === 0 ? 3 : 4), 8);
       const naiveTranscode = await measureNaive(transcodeChange.apply, (out, i) => (out[3] ?? '').includes('"NowPlayingItem"') === (i % 2 === 0), 6);
       rows.push(
-        { name: 'server change → subscriber, p50 (20 tunnel changes)', value: Math.round(pct(lat, 50)), unit: 'ms', baseline: { name: 'exec per probe every 5 s, 8 changes', value: Math.round(pct(naiveLat, 50)) } },
-        { name: 'server change → subscriber, p95', value: Math.round(pct(lat, 95)), unit: 'ms', baseline: { name: 'exec per probe every 5 s', value: Math.round(pct(naiveLat, 95)) }, bar: '< 1000 ms', meetsBar: pct(lat, 95) < 1000 },
+        { name: 'server change → renderer socket, p50 (20 tunnel changes)', value: Math.round(pct(lat, 50)), unit: 'ms', baseline: { name: 'exec per probe every 5 s, 8 changes', value: Math.round(pct(naiveLat, 50)) } },
+        { name: 'server change → renderer socket, p95', value: Math.round(pct(lat, 95)), unit: 'ms', baseline: { name: 'exec per probe every 5 s', value: Math.round(pct(naiveLat, 95)) }, bar: '< 1000 ms', meetsBar: pct(lat, 95) < 1000 },
         {
-          name: 'transcode starts/ends → subscriber, p50 (10 changes)',
+          name: 'transcode starts/ends → renderer socket, p50 (10 changes)',
           value: Math.round(pct(latTranscode, 50)),
           unit: 'ms',
           baseline: { name: 'exec per probe every 5 s, 6 changes', value: Math.round(pct(naiveTranscode, 50)) },
         },
         {
-          name: 'transcode starts/ends → subscriber, p95',
+          name: 'transcode starts/ends → renderer socket, p95',
           value: Math.round(pct(latTranscode, 95)),
           unit: 'ms',
           baseline: { name: 'exec per probe every 5 s', value: Math.round(pct(naiveTranscode, 95)) },
           bar: '< 1000 ms',
           meetsBar: pct(latTranscode, 95) < 1000,
-          note: 'to the in-process contract subscriber (StatusService onUpdate), not through the web host\'s WebSocket to a renderer',
+          note: 'through the contract emitter and the web host\'s event frame over a loopback WebSocket; the Chromium e2e (test/e2e/dashboard.test.ts) shows the same changes on the page in well under 1 s',
         },
       );
 
@@ -258,6 +289,7 @@ export default defineBenchmark({
       );
       await naiveConn.close();
       await conn.close();
+      await pipe.close();
     } finally {
       await stack.down();
     }
