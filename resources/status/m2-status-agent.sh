@@ -73,6 +73,14 @@ case "$poll_ms" in '' | *[!0-9]*) poll_ms=500 ;; esac
 [ "$poll_ms" -le 15000 ] || poll_ms=15000
 case "$cf_port$jf_port" in *[!0-9]*) printf '{"t":"error","what":"usage","message":"ports must be numbers"}\n'; exit 64 ;; esac
 
+# Docker through the docker group, else through `sudo -n` (a user outside the group, as the stack's apply does):
+# found once at start, so an app that has not run its preflight since it started still sees the containers.
+if [ "$use_sudo" = false ] && ! docker version --format '{{.Server.Version}}' >/dev/null 2>&1 &&
+  sudo -n docker version --format '{{.Server.Version}}' >/dev/null 2>&1; then
+  docker_cmd='sudo -n docker'
+  use_sudo=true
+fi
+
 IFS= read -r jf_key || jf_key=''
 
 tmp=$(mktemp -d 2>/dev/null) || tmp="/tmp/m2-status.$$"

@@ -262,3 +262,39 @@ describe('live status over one SSH connection', () => {
     await waitFor('no agent process', async () => (await agentProcesses()) === 0, 10_000);
   });
 });
+
+describe('a user outside the docker group', () => {
+  it('reaches Docker through sudo -n by itself, with no flag from a preflight', async () => {
+    const groups = (await conn.exec(['id', '-nG', sshd.sudoUser.name])).stdout.split(/\s+/);
+    expect(groups).not.toContain('docker');
+    const sudoConn = await connectToLab(sshd, sshd.sudoUser, freshHostKeys());
+    const seen: StatusSnapshot[] = [];
+    const sudoService = new StatusService({
+      connection: () => sudoConn,
+      // As after an app restart: no preflight has said "sudo", so the target does not either.
+      target: () => Promise.resolve(statusTargetFrom(stack.settings, { project: stack.project, sudo: false })),
+      jellyfinApiKey: () => Promise.resolve(new Secret(stack.apiKey)),
+      resourcesDir: path.resolve('resources'),
+      agentScript,
+      log,
+      onUpdate: (u) => void seen.push(u.snapshot),
+      onNotification: () => undefined,
+      lingerMs: 500,
+    });
+    try {
+      const first = await sudoService.subscribe('lab-status-sudo');
+      expect(first.complete).toBe(true);
+      expect(Object.fromEntries(first.services.map((s) => [s.service, s.state]))).toMatchObject({ jellyfin: 'running', cloudflared: 'running', backup: 'running' });
+      // docker events through sudo too: a stopped container shows.
+      const t0 = Date.now();
+      const r = await stack.compose(['stop', '--timeout', '1', 'cloudflared']);
+      expect(r.code, r.stderr).toBe(0);
+      await waitFor('cloudflared stopped, seen through sudo', () => seen.some((s) => s.services.find((x) => x.service === 'cloudflared')?.state === 'exited'), 5_000);
+      expect(Date.now() - t0).toBeLessThan(5_000);
+      expect((await stack.compose(['start', 'cloudflared'])).code).toBe(0);
+    } finally {
+      await sudoService.stopAll();
+      await sudoConn.close();
+    }
+  }, 60_000);
+});
