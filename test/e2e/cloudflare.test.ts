@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { API_TOKEN_SECRET, TUNNEL_TOKEN_SECRET } from '../../electron/core/cloudflare/cloudflare-service';
 import { KeyringSecretStore } from '../../electron/core/secrets/keychain';
 import { DEFAULT_TOKENS, startCloudflareStandIn, type CloudflareStandIn } from '../../scripts/lab/cloudflare';
-import { launchChromium, screenshotPath } from '../support/chromium';
+import { addLabServer, launchChromium, screenshotPath } from '../support/chromium';
 import { startWebHostProcess, type RunningWebHost } from '../support/webhost';
 
 /**
@@ -30,14 +30,7 @@ describe('Remote access → Cloudflare in Chromium', () => {
     browser = await launchChromium();
     page = await browser.newPage();
     await page.goto(host.url);
-    const form = page.getByRole('form', { name: 'Add a server' });
-    await form.getByLabel('Name').fill('Lab home');
-    await form.getByLabel('Host').fill(lab.ssh.host);
-    await form.getByLabel('Port').fill(String(lab.ssh.port));
-    await form.getByLabel('User').fill(lab.ssh.admin.name);
-    await form.getByLabel('Sign in with').selectOption('key');
-    await form.getByLabel('Key file').fill(lab.ssh.admin.keyPath);
-    await form.getByRole('button', { name: 'Save server' }).click();
+    await addLabServer(page, lab.ssh, 'Lab home');
     await page.getByRole('button', { name: 'Connect to Lab home' }).waitFor();
   });
   afterAll(async () => {

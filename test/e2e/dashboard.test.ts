@@ -10,7 +10,7 @@ import { KeyringSecretStore } from '../../electron/core/secrets/keychain';
 import { Secret } from '../../electron/core/secrets/secret';
 import { backupOnceCommand } from '../../electron/core/stack/modules/backup';
 import { freePort } from '../../scripts/lab/process';
-import { launchChromium, screenshotPath, type PageGlobals } from '../support/chromium';
+import { connectLabServer, invoke, launchChromium, screenshotPath } from '../support/chromium';
 import { startWebHostProcess, type RunningWebHost } from '../support/webhost';
 
 /**
@@ -50,15 +50,6 @@ function makeAdminFolders(...dirs: string[]): void {
 const tunnelToken = (): string =>
   Buffer.from(JSON.stringify({ a: 'f3b1c0ffee0000000000000000000001', t: '5d2a1b6e-8c1f-4c7e-9d55-0123456789ab', s: randomBytes(32).toString('base64') })).toString('base64');
 
-const invoke = <T,>(page: Page, channel: string, input?: unknown): Promise<T> =>
-  page.evaluate(
-    async ([c, i]) => {
-      const r = await (globalThis as PageGlobals).m2.invoke(c as never, i as never);
-      if (!r.ok) throw new Error(r.error.userMessage);
-      return r.value as unknown;
-    },
-    [channel, input] as const,
-  ) as Promise<T>;
 
 const containerIp = (service: string): string =>
   execFileSync('docker', ['inspect', '--format', '{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}', `m2-${service}-1`], { encoding: 'utf8' }).trim().split(/\s+/)[0] ?? '';
@@ -154,20 +145,7 @@ describe('the Dashboard in Chromium, live against the lab stack', () => {
 
   it('for a connected server without the stack, says it is not installed yet', async () => {
     await page.goto(host.url);
-    const form = page.getByRole('form', { name: 'Add a server' });
-    await form.getByLabel('Name').fill('Lab dashboard');
-    await form.getByLabel('Host').fill(lab.ssh.host);
-    await form.getByLabel('Port').fill(String(lab.ssh.port));
-    await form.getByLabel('User').fill(admin.name);
-    await form.getByLabel('Sign in with').selectOption('key');
-    await form.getByLabel('Key file').fill(admin.keyPath);
-    await form.getByRole('button', { name: 'Save server' }).click();
-    await page.getByRole('button', { name: 'Connect to Lab dashboard' }).click();
-    await page.getByRole('dialog', { name: 'Confirm the server’s identity' }).getByRole('button', { name: 'Trust and connect' }).click();
-    await page.getByRole('region', { name: 'Server Lab dashboard' }).getByRole('list', { name: 'Preflight checks' }).waitFor({ timeout: 60_000 });
-    const profiles = await invoke<Array<{ id: string; name: string }>>(page, 'profiles:list');
-    profileId = profiles.find((p) => p.name === 'Lab dashboard')?.id ?? '';
-    expect(profileId).not.toBe('');
+    profileId = await connectLabServer(page, lab.ssh, 'Lab dashboard');
 
     await page.goto(`${host.url}#/dashboard`);
     await page.getByRole('region', { name: 'Not installed yet' }).waitFor({ timeout: 20_000 });

@@ -7,7 +7,7 @@ import type { Browser, Locator, Page } from 'playwright-core';
 import { secretMask } from '../../electron/contract/stack';
 import { KeyringSecretStore } from '../../electron/core/secrets/keychain';
 import { freePort } from '../../scripts/lab/process';
-import { launchChromium, screenshotPath, type PageGlobals } from '../support/chromium';
+import { connectLabServer, invoke, launchChromium, screenshotPath } from '../support/chromium';
 import { startWebHostProcess, type RunningWebHost } from '../support/webhost';
 
 const lab = inject('lab');
@@ -64,15 +64,6 @@ const description = (control: Locator): Promise<string> =>
       .join(' '),
   );
 
-const invoke = <T,>(page: Page, channel: string, input?: unknown): Promise<T> =>
-  page.evaluate(
-    async ([c, i]) => {
-      const r = await (globalThis as PageGlobals).m2.invoke(c as never, i as never);
-      if (!r.ok) throw new Error(r.error.userMessage);
-      return r.value as unknown;
-    },
-    [channel, input] as const,
-  ) as Promise<T>;
 
 describe('Services, Review and Install in Chromium against the lab', () => {
   let dataDir: string;
@@ -96,20 +87,7 @@ describe('Services, Review and Install in Chromium against the lab', () => {
     await page.goto(host.url);
 
     // The lab server, added and connected through Setup as the admin would.
-    const form = page.getByRole('form', { name: 'Add a server' });
-    await form.getByLabel('Name').fill('Lab stack');
-    await form.getByLabel('Host').fill(lab.ssh.host);
-    await form.getByLabel('Port').fill(String(lab.ssh.port));
-    await form.getByLabel('User').fill(admin.name);
-    await form.getByLabel('Sign in with').selectOption('key');
-    await form.getByLabel('Key file').fill(admin.keyPath);
-    await form.getByRole('button', { name: 'Save server' }).click();
-    await page.getByRole('button', { name: 'Connect to Lab stack' }).click();
-    await page.getByRole('dialog', { name: 'Confirm the server’s identity' }).getByRole('button', { name: 'Trust and connect' }).click();
-    await page.getByRole('region', { name: 'Server Lab stack' }).getByRole('list', { name: 'Preflight checks' }).waitFor({ timeout: 60_000 });
-    const profiles = await invoke<Array<{ id: string; name: string }>>(page, 'profiles:list');
-    profileId = profiles.find((p) => p.name === 'Lab stack')?.id ?? '';
-    expect(profileId).not.toBe('');
+    profileId = await connectLabServer(page, lab.ssh, 'Lab stack');
   });
 
   afterAll(async () => {

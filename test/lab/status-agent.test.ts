@@ -12,7 +12,7 @@ import { statusTargetFrom } from '../../electron/core/status/target';
 import { ensureSshd, sshdConnectionCount, type LabSshd } from '../../scripts/lab/sshd';
 import { waitFor } from '../../scripts/lab/process';
 import { connectToLab, freshHostKeys } from '../support/ssh';
-import { countConnectionsTo, startStatusStack, type StatusLabStack } from './status-support';
+import { agentProcessCount, countConnectionsTo, startStatusStack, type StatusLabStack } from './status-support';
 
 /**
  * Live status end to end against the lab: the real agent over the lab sshd (one SSH connection), the stand-in
@@ -106,17 +106,9 @@ afterAll(async () => {
 
 const sender = { url: 'http://127.0.0.1/' };
 
-/** Agents of this test's project on the server: processes running the script whose parent does not (subshells share the command line). */
+/** Agents of this test's project on the server. */
 async function agentProcesses(): Promise<number> {
-  const ps = await conn.exec(['ps', '-o', 'pid=,ppid=,args=', '-u', sshd.admin.name]);
-  const rows = ps.stdout
-    .split('\n')
-    .map((l) => l.trim().split(/\s+/))
-    .filter((f) => f.slice(2).join(' ').includes(`m2-status-agent.sh --project ${stack.project} `));
-  const pids = new Set(rows.map((f) => f[0]));
-  const agents = rows.filter((f) => !pids.has(f[1]));
-  if (process.env.M2_DEBUG_STATUS) console.info(agents.map((f) => f.join(' ')).join('\n'));
-  return agents.length;
+  return agentProcessCount(conn, sshd.admin.name, stack.project);
 }
 
 describe('live status over one SSH connection', () => {

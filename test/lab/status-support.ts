@@ -9,6 +9,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { StackSettings } from '../../electron/contract/stack';
+import type { SshConnection } from '../../electron/core/ssh/ssh-connection';
 import { Secret } from '../../electron/core/secrets/secret';
 import { backupOnceCommand } from '../../electron/core/stack/modules/backup';
 import { renderStack, requiredSecrets } from '../../electron/core/stack/render';
@@ -150,4 +151,15 @@ export function countConnectionsTo(port: number): { readonly localPorts: number[
       net.Socket.prototype.connect = original;
     },
   };
+}
+
+/** Status agents of a project running on the server as `user`: processes running the script whose parent does not (its subshells share the command line). */
+export async function agentProcessCount(conn: Pick<SshConnection, 'exec'>, user: string, project: string): Promise<number> {
+  const ps = await conn.exec(['ps', '-o', 'pid=,ppid=,args=', '-u', user]);
+  const rows = ps.stdout
+    .split('\n')
+    .map((l) => l.trim().split(/\s+/))
+    .filter((f) => f.slice(2).join(' ').includes(`m2-status-agent.sh --project ${project} `));
+  const pids = new Set(rows.map((f) => f[0]));
+  return rows.filter((f) => !pids.has(f[1])).length;
 }

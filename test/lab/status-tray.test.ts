@@ -13,7 +13,7 @@ import type { TrayView } from '../../electron/core/status/tray';
 import { ensureSshd, type LabSshd } from '../../scripts/lab/sshd';
 import { waitFor } from '../../scripts/lab/process';
 import { connectToLab, freshHostKeys } from '../support/ssh';
-import { startStatusStack, type StatusLabStack } from './status-support';
+import { agentProcessCount, startStatusStack, type StatusLabStack } from './status-support';
 
 /**
  * The tray without a window: core's StatusTray (what Electron main draws) watching a server through the real
@@ -41,16 +41,7 @@ async function nextView(since: number, pred: (v: TrayView) => boolean, timeoutMs
   }
 }
 
-/** Status agents of this test's project on the server: processes running the script whose parent does not (its subshells share the command line). */
-async function agents(): Promise<number> {
-  const ps = await conn.exec(['ps', '-o', 'pid=,ppid=,args=', '-u', sshd.admin.name]);
-  const rows = ps.stdout
-    .split('\n')
-    .map((l) => l.trim().split(/\s+/))
-    .filter((f) => f.slice(2).join(' ').includes(`m2-status-agent.sh --project ${stack.project} `));
-  const pids = new Set(rows.map((f) => f[0]));
-  return rows.filter((f) => !pids.has(f[1])).length;
-}
+const agents = (): Promise<number> => agentProcessCount(conn, sshd.admin.name, stack.project);
 
 beforeAll(async () => {
   sshd = await ensureSshd();

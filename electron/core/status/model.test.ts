@@ -12,24 +12,10 @@ import { Ring, StatusHistoryStore } from './history';
 import { NotificationGate, type Clock, type Transition } from './notifications';
 import { gpusFrom } from './host';
 import { StatusModel } from './status-model';
-import type { StatusTarget } from './target';
+import { fixtureTarget } from './fixtures/target';
 
 const fixture = (name: string): string => readFileSync(path.join(__dirname, 'fixtures', name), 'utf8');
-const target: StatusTarget = {
-  project: 'm2',
-  services: ['backup', 'cloudflared', 'jellyfin'],
-  cloudflared: ['cloudflared'],
-  jellyfin: true,
-  hwAccel: false,
-  backup: { enabled: true, statusFile: '/srv/data/backup/status/status.json', service: 'backup' },
-  dataPaths: [
-    { label: 'Data', path: '/srv/data' },
-    { label: 'Media', path: '/nonexistent-m2' },
-  ],
-  cloudflaredPort: 2000,
-  jellyfinPort: 8096,
-  sudo: false,
-};
+const target = fixtureTarget;
 
 describe('agent lines', () => {
   it('accepts every line of a recorded agent run: the first snapshot, then changes only', () => {

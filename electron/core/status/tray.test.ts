@@ -8,21 +8,12 @@ import { createLogger } from '../log';
 import { parseAgentLine } from './agent-protocol';
 import { StatusModel } from './status-model';
 import { StatusTray, type TrayNotification } from './status-tray';
+import { fixtureTarget } from './fixtures/target';
 import type { StatusTarget } from './target';
 import { TrayModel, trayIconPixels, trayIconPng, type TrayView } from './tray';
 
-const target: StatusTarget = {
-  project: 'm2',
-  services: ['backup', 'cloudflared', 'jellyfin'],
-  cloudflared: ['cloudflared'],
-  jellyfin: true,
-  hwAccel: false,
-  backup: { enabled: true, statusFile: '/srv/data/backup/status/status.json', service: 'backup' },
-  dataPaths: [{ label: 'Data', path: '/srv/data' }],
-  cloudflaredPort: 2000,
-  jellyfinPort: 8096,
-  sudo: false,
-};
+/** The recorded run's target, with only the data path that exists there. */
+const target: StatusTarget = { ...fixtureTarget, dataPaths: fixtureTarget.dataPaths.slice(0, 1) };
 const at = new Date('2026-11-25T19:30:00Z');
 
 /** A snapshot built the product's way: a recorded agent run through the model, then a change on top. */
