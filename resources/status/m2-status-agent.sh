@@ -90,6 +90,8 @@ if [ -n "$jf_key" ]; then
 fi
 if [ -n "$jf_key" ]; then
   printf 'Authorization: MediaBrowser Client="M2 Companion", Device="status agent", DeviceId="m2-status-agent", Version="1", Token="%s"\n' "$jf_key" > "$tmp/jf-header"
+  # GNU wget takes the header from a wgetrc (never argv); busybox wget cannot, and goes through docker exec.
+  printf 'header = Authorization: MediaBrowser Client="M2 Companion", Device="status agent", DeviceId="m2-status-agent", Version="1", Token="%s"\n' "$jf_key" > "$tmp/jf-wgetrc"
 fi
 jf_key=''
 
@@ -118,6 +120,8 @@ if [ "$http_mode" = auto ]; then
 fi
 # curl 7.84+ (--rate) keeps one process per endpoint that fetches it every poll_ms over a kept-alive
 # connection: no process start per sample (a curl start costs ~5 ms of CPU, a kept-alive GET well under 1).
+wget_gnu=false
+if [ "$http_mode" = wget ] && wget --version 2>/dev/null | grep -q '^GNU Wget'; then wget_gnu=true; fi
 streams=false
 if [ "$http_mode" = curl ] && curl --rate 1/s --version >/dev/null 2>&1; then streams=true; fi
 http_rate="$((60000 / poll_ms))/m"
@@ -276,7 +280,9 @@ fetch_one() {
   f_code=0
   case "$http_mode" in
     wget)
-      if [ "${4:-}" = auth ]; then
+      if [ "${4:-}" = auth ] && [ "$wget_gnu" = true ]; then
+        if WGETRC="$tmp/jf-wgetrc" wget -q -T 2 -O - "$3" 2>/dev/null; then f_code=200; fi
+      elif [ "${4:-}" = auth ]; then
         if [ -n "$jf_id" ] && $docker_cmd exec -i "$jf_id" curl -s -m 2 -H @- "$3" < "$tmp/jf-header" 2>/dev/null; then f_code=200; fi
       elif wget -q -T 2 -O - "$3" 2>/dev/null; then f_code=200; fi
       ;;

@@ -290,3 +290,37 @@ describe('a user outside the docker group', () => {
     }
   }, 60_000);
 });
+
+describe('a server without curl 7.84', () => {
+  for (const http of ['wget', 'docker'] as const) {
+    it(`through ${http === 'wget' ? 'GNU wget' : 'docker exec into Jellyfin'}: the tunnel, the services and Jellyfin's sessions (with its key) still show`, async () => {
+      const c = await connectToLab(sshd, sshd.admin, freshHostKeys());
+      const seen: StatusSnapshot[] = [];
+      const svc = new StatusService({
+        connection: () => c,
+        target: () => Promise.resolve(statusTargetFrom(stack.settings, { project: stack.project })),
+        jellyfinApiKey: () => Promise.resolve(new Secret(stack.apiKey)),
+        resourcesDir: path.resolve('resources'),
+        agentScript,
+        log,
+        http,
+        onUpdate: (u) => void seen.push(u.snapshot),
+        onNotification: () => undefined,
+        lingerMs: 500,
+      });
+      const user = `${http}-viewer`;
+      try {
+        await stack.labState('jellyfin', 8096, { sessions: [{ kind: 'software', userName: user }] });
+        const first = await svc.subscribe(`lab-status-${http}`);
+        expect(first.complete).toBe(true);
+        expect(first.agent).toMatchObject({ kind: 'running', http });
+        expect(first.tunnel.connections).not.toBeNull();
+        expect(first.services.find((s) => s.service === 'jellyfin')?.state).toBe('running');
+        await waitFor(`the session through ${http}`, () => seen.some((s) => s.transcodes.available && s.transcodes.streams.some((x) => x.user === user && x.kind === 'software')), 5_000);
+      } finally {
+        await svc.stopAll();
+        await c.close();
+      }
+    }, 60_000);
+  }
+});

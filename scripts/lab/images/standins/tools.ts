@@ -1,14 +1,24 @@
 /**
  * `curl` for the stand-ins whose real image ships it (Jellyfin, Nextcloud, Authentik, linuxserver): enough of it for
- * healthchecks and scripts (`-f -s -S -L -k -o -X -H -d -m -w '%{http_code}' -I -u`). Exit codes follow curl:
+ * healthchecks and scripts (`-f -s -S -L -k -o -X -H -d -m -w '%{http_code}' -I -u`; `-H @file` and `-H @-` read
+ * header lines from a file or stdin, as curl 7.55+ does, which keeps a token off the command line). Exit codes follow curl:
  * 22 for HTTP >= 400 with -f, 7 connection refused, 28 timeout, 6 unresolvable host, 2 bad usage.
  */
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 
 function usage(msg: string): never {
   process.stderr.write(`curl: ${msg}\ncurl: try 'curl --help' for more information\n`);
   process.exit(2);
+}
+
+/** One -H value: `Name: value`, or `@file` / `@-` with one header per line (curl 7.55+). */
+function addHeader(headers: Record<string, string>, v: string): void {
+  const lines = v.startsWith('@') ? readFileSync(v === '@-' ? 0 : v.slice(1), 'utf8').split(/\r?\n/) : [v];
+  for (const h of lines) {
+    const c = h.indexOf(':');
+    if (c > 0) headers[h.slice(0, c).trim()] = h.slice(c + 1).trim();
+  }
 }
 
 interface Opts {
@@ -61,12 +71,9 @@ function parse(args: string[]): Opts {
         case '--request':
           o.method = value(i++, a);
           break;
-        case '--header': {
-          const h = value(i++, a);
-          const c = h.indexOf(':');
-          if (c > 0) o.headers[h.slice(0, c).trim()] = h.slice(c + 1).trim();
+        case '--header':
+          addHeader(o.headers, value(i++, a));
           break;
-        }
         case '--data':
         case '--data-raw':
         case '--data-binary':
@@ -97,10 +104,8 @@ function parse(args: string[]): Opts {
           const v = letters.length > j + 1 ? letters.slice(j + 1) : value(i++, `-${ch}`);
           if (ch === 'o') o.output = v;
           else if (ch === 'X') o.method = v;
-          else if (ch === 'H') {
-            const c = v.indexOf(':');
-            if (c > 0) o.headers[v.slice(0, c).trim()] = v.slice(c + 1).trim();
-          } else if (ch === 'd') o.data = v;
+          else if (ch === 'H') addHeader(o.headers, v);
+          else if (ch === 'd') o.data = v;
           else if (ch === 'm') o.maxTimeS = Number(v);
           else if (ch === 'w') o.writeOut = v;
           else if (ch === 'u') o.user = v;
