@@ -53,6 +53,7 @@ export function createCoreServices(config: CoreConfig, emit: Emit): CoreServices
     path.join(config.dataDir, 'known-hosts.json'),
     config.userKnownHosts ?? [path.join(os.homedir(), '.ssh', 'known_hosts')],
   );
+  const statusRef: { current?: StatusService } = {};
   const servers = new ServerService({
     profiles,
     hostKeys,
@@ -60,9 +61,12 @@ export function createCoreServices(config: CoreConfig, emit: Emit): CoreServices
     log: config.log,
     agentSocket: config.agentSocket,
     keysDir: path.join(config.dataDir, 'keys'),
-    onState: (profileId, state) => emit('server:state', { profileId, state }),
+    onState: (profileId, state) => {
+      emit('server:state', { profileId, state });
+      // Connected again with a new connection: a watched server's status agent moves onto it.
+      if (state.kind === 'connected') void statusRef.current?.follow(profileId);
+    },
   });
-  const statusRef: { current?: StatusService } = {};
   const stack = new StackService({
     settings: new StackSettingsStore(path.join(config.dataDir, 'stacks')),
     servers,

@@ -142,6 +142,25 @@ describe('the tray, with no window open', () => {
     expect(views.at(-1)?.view.severity).toBe('ok');
   });
 
+  it('follows the server onto a new connection (disconnect and connect): one agent, the tray still watching', async () => {
+    const old = conn;
+    const before = service.snapshot(profileId);
+    conn = await connectToLab(sshd, sshd.admin, freshHostKeys());
+    await service.follow(profileId);
+    await old.close();
+    await waitFor('the agent on the new connection', async () => service.agentStats(profileId)?.running === true && (await agents()) === 1, 10_000);
+    const t0 = Date.now();
+    await stack.labState('cloudflared', 2000, { connections: 0 });
+    const v = await nextView(t0, (x) => x.severity === 'error');
+    expect(v.at - t0).toBeLessThan(2_000);
+    expect(service.snapshot(profileId)?.seq ?? 0).toBeGreaterThan(before?.seq ?? Infinity);
+    await stack.labState('cloudflared', 2000, { connections: 4 });
+    await nextView(Date.now(), (x) => x.severity === 'ok');
+    // The tray's hold came along: past the linger time the agent still runs.
+    await new Promise((r) => setTimeout(r, 1_000));
+    expect(await agents()).toBe(1);
+  });
+
   it('stops the agent on the server when the tray stops (quit)', async () => {
     tray.stop();
     await service.stopAll();

@@ -42,9 +42,14 @@ export interface StatusServiceDeps {
 
 interface Watch {
   readonly profileId: string;
-  readonly conn: AgentConnection;
-  readonly model: StatusModel;
-  readonly session: AgentSession;
+  /** The connection, model and agent session are replaced together (a new connection, an apply); the rest stays. */
+  conn: AgentConnection;
+  model: StatusModel;
+  session: AgentSession;
+  /** The Cloudflare API's last answer, carried into a replaced model. */
+  api: TunnelApiStatus | null;
+  /** Replacements run one at a time. */
+  swapping: Promise<void>;
   readonly history: StatusHistoryStore;
   readonly gate: NotificationGate;
   refs: number;
@@ -151,16 +156,74 @@ export class StatusService {
    */
   async refresh(profileId: string): Promise<void> {
     const w = this.#watches.get(profileId);
+    if (w) await this.#swap(w);
+  }
+
+  /**
+   * The server's SSH connection was made again (a disconnect and connect, a new SshConnection): move a watched
+   * server's agent onto it, keeping subscribers, history and notifications. Nothing when the server is not watched.
+   */
+  async follow(profileId: string): Promise<void> {
+    const w = this.#watches.get(profileId);
     if (!w) return;
-    const carried = { refs: w.refs, history: w.history, waiters: w.waiters.splice(0) };
-    await this.stop(profileId);
-    const fresh = await this.#watch(profileId, carried.history);
-    fresh.refs += carried.refs;
-    fresh.waiters.push(...carried.waiters);
-    if (fresh.refs === 0 && !fresh.linger) {
-      fresh.linger = setTimeout(() => void this.stop(profileId), this.#deps.lingerMs ?? 60_000);
-      fresh.linger.unref();
+    let conn: AgentConnection;
+    try {
+      conn = this.#deps.connection(profileId);
+    } catch {
+      return;
     }
+    if (conn !== w.conn) await this.#swap(w, conn);
+  }
+
+  /** Replace a watch's model and agent session (and connection), keeping its subscribers, history, gate and seq. */
+  #swap(w: Watch, conn?: AgentConnection): Promise<void> {
+    w.swapping = w.swapping.then(async () => {
+      if (this.#watches.get(w.profileId) !== w) return;
+      let next = conn ?? w.conn;
+      if (!conn) {
+        try {
+          next = this.#deps.connection(w.profileId);
+        } catch {
+          // Not connected now: stay on the old connection, whose session waits for it.
+        }
+      }
+      const [target, script] = await Promise.all([this.#deps.target(w.profileId), this.#agentScript()]);
+      if (this.#watches.get(w.profileId) !== w) return;
+      const old = w.session;
+      w.conn = next;
+      w.model = this.#newModel(w.profileId, target);
+      w.model.setApi(w.api);
+      w.session = this.#newSession(w, next, script);
+      await old.stop();
+      if (this.#watches.get(w.profileId) === w) w.session.start();
+    }).catch((err: unknown) => this.#deps.log.warn('live status could not start again', { profileId: w.profileId, error: err instanceof Error ? err.message : String(err) }));
+    return w.swapping;
+  }
+
+  #newModel(profileId: string, target: StatusTarget): StatusModel {
+    return new StatusModel(profileId, target, this.#deps.maxBackupAgeHours === undefined ? {} : { maxAgeHours: this.#deps.maxBackupAgeHours });
+  }
+
+  /** An agent session whose lines and states reach the watch only while it is the watch's current one. */
+  #newSession(w: Watch, conn: AgentConnection, script: string): AgentSession {
+    const session: AgentSession = new AgentSession({
+      conn,
+      script,
+      args: async () => agentArgs(await this.#deps.target(w.profileId), { interval: this.#deps.interval ?? 1, http: this.#deps.http ?? 'auto' }),
+      apiKey: () => this.#deps.jellyfinApiKey(w.profileId),
+      onLine: (line) => {
+        if (w.session !== session) return;
+        if (w.model.apply(line) || line.t === 'ready') this.#queueEmit(w);
+      },
+      onState: (st) => {
+        if (w.session !== session) return;
+        w.model.setAgent(st);
+        this.#queueEmit(w);
+      },
+      log: this.#deps.log,
+      ...(this.#deps.backoff ? { backoff: this.#deps.backoff } : {}),
+    });
+    return session;
   }
 
   async stopAll(): Promise<void> {
@@ -171,22 +234,26 @@ export class StatusService {
     return w.model.snapshot(new Date(), w.seq);
   }
 
-  async #watch(profileId: string, history?: StatusHistoryStore): Promise<Watch> {
+  async #watch(profileId: string): Promise<Watch> {
     const conn = this.#deps.connection(profileId);
     const existing = this.#watches.get(profileId);
-    // A new SshConnection object (disconnect + connect) means a new agent on it.
-    if (existing && existing.conn === conn) return existing;
-    if (existing) await this.stop(profileId);
+    // A new SshConnection object (disconnect + connect): the same watch moves its agent onto it.
+    if (existing) {
+      if (existing.conn !== conn) await this.#swap(existing, conn);
+      return existing;
+    }
     const [target, script] = await Promise.all([this.#deps.target(profileId), this.#agentScript()]);
     const again = this.#watches.get(profileId);
     if (again) return again;
-    const model = new StatusModel(profileId, target, this.#deps.maxBackupAgeHours === undefined ? {} : { maxAgeHours: this.#deps.maxBackupAgeHours });
+    const model = this.#newModel(profileId, target);
     const stepMs = this.#deps.historyStepMs ?? 5_000;
     const w: Watch = {
       profileId,
       conn,
       model,
-      history: history ?? new StatusHistoryStore(stepMs),
+      api: null,
+      swapping: Promise.resolve(),
+      history: new StatusHistoryStore(stepMs),
       gate: new NotificationGate(
         (t) =>
           this.#deps.onNotification({
@@ -210,21 +277,7 @@ export class StatusService {
       timers: [],
       waiters: [],
     };
-    (w as { session: AgentSession }).session = new AgentSession({
-      conn,
-      script,
-      args: async () => agentArgs(await this.#deps.target(profileId), { interval: this.#deps.interval ?? 1, http: this.#deps.http ?? 'auto' }),
-      apiKey: () => this.#deps.jellyfinApiKey(profileId),
-      onLine: (line) => {
-        if (w.model.apply(line) || line.t === 'ready') this.#queueEmit(w);
-      },
-      onState: (s) => {
-        w.model.setAgent(s);
-        this.#queueEmit(w);
-      },
-      log: this.#deps.log,
-      ...(this.#deps.backoff ? { backoff: this.#deps.backoff } : {}),
-    });
+    w.session = this.#newSession(w, conn, script);
     this.#watches.set(profileId, w);
 
     const historyTimer = setInterval(() => {
@@ -242,6 +295,7 @@ export class StatusService {
       const poll = (): void => {
         this.#deps.tunnelApiStatus?.(profileId).then(
           (api) => {
+            w.api = api;
             w.model.setApi(api);
             this.#queueEmit(w);
           },

@@ -9,6 +9,13 @@ import type { Severity } from '../../contract/status';
 import type { Logger } from '../log';
 import { TrayModel, type TrayView } from './tray';
 
+const userMessage = (err: unknown): string =>
+  typeof err === 'object' && err !== null && typeof (err as { userMessage?: unknown }).userMessage === 'string'
+    ? (err as { userMessage: string }).userMessage
+    : err instanceof Error
+      ? err.message
+      : String(err);
+
 const isPhase = (p: EventPayload<'stack:progress'>, phase: string): boolean => p.kind === 'phase' && p.phase === phase;
 
 export interface TrayNotification {
@@ -66,16 +73,22 @@ export class StatusTray {
     for (const id of want) {
       if (this.#watched.has(id)) continue;
       this.#watched.add(id);
-      // A server that cannot be reached now is retried by the status service itself (agent state "restarting").
+      // Not connected (nothing connects by itself at start): shown as such, and tried again when it connects.
       await this.#d.status.watch(id).catch((err: unknown) => {
         this.#watched.delete(id);
-        this.#d.log.warn('tray: could not watch a server', { profileId: id, error: err instanceof Error ? err.message : String(err) });
+        const v = this.#model.unwatched(id, this.#names.get(id) ?? id, `Not connected: ${userMessage(err)}`);
+        if (v) this.#d.onView(v);
+        this.#d.log.info('tray: not watching a server yet', { profileId: id, error: userMessage(err) });
       });
     }
     for (const id of [...this.#watched]) {
       if (want.has(id)) continue;
       this.#watched.delete(id);
       this.#d.status.unsubscribe(id);
+    }
+    // Lines of servers gone or without a stack (watched before, or shown as not connected) go too.
+    for (const id of this.#model.ids()) {
+      if (want.has(id)) continue;
       const v = this.#model.forget(id);
       if (v) this.#d.onView(v);
     }
@@ -86,13 +99,19 @@ export class StatusTray {
     if (this.#stopped) return;
     if (event === 'status:update') {
       const u = payload as EventPayload<'status:update'>;
+      // Only servers the tray watches: a stopped watch's last line must not stay behind.
+      if (!this.#watched.has(u.profileId)) return;
       const v = this.#model.update(u.profileId, this.#names.get(u.profileId) ?? u.profileId, u.snapshot);
       if (v) this.#d.onView(v);
     } else if (event === 'status:notification') {
       const n = payload as EventPayload<'status:notification'>;
       const name = this.#names.get(n.profileId) ?? n.profileId;
       this.#d.onNotify({ profileId: n.profileId, title: this.#names.size > 1 ? `${name}: ${n.title}` : n.title, body: n.body, severity: n.severity });
-    } else if (event === 'profiles:changed' || (event === 'stack:progress' && isPhase(payload as EventPayload<'stack:progress'>, 'done'))) {
+    } else if (
+      event === 'profiles:changed' ||
+      (event === 'stack:progress' && isPhase(payload as EventPayload<'stack:progress'>, 'done')) ||
+      (event === 'server:state' && (payload as EventPayload<'server:state'>).state.kind === 'connected' && !this.#watched.has((payload as EventPayload<'server:state'>).profileId))
+    ) {
       void this.sync();
     }
   }

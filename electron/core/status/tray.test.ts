@@ -194,3 +194,43 @@ describe('the status tray', () => {
     expect(h.notes).toHaveLength(1);
   });
 });
+
+describe('the status tray and connections', () => {
+  it('shows a server that is not connected yet as such, and watches it once it connects', async () => {
+    const watched: string[] = [];
+    const views: TrayView[] = [];
+    const connected = new Set<string>();
+    const tray = new StatusTray({
+      status: {
+        watch: async (id) => {
+          if (!connected.has(id)) throw Object.assign(new Error('x'), { userMessage: 'Not connected to this server.' });
+          watched.push(id);
+        },
+        unsubscribe: () => undefined,
+      },
+      profiles: async () => [{ id: 'home', name: 'Home server' }],
+      hasStack: async () => true,
+      onView: (v) => views.push(v),
+      onNotify: () => undefined,
+      log: createLogger(() => undefined),
+    });
+    await tray.start();
+    expect(watched).toEqual([]);
+    expect(views.at(-1)?.lines).toEqual([{ profileId: 'home', label: 'Home server', severity: 'unknown', reason: 'Not connected: Not connected to this server.' }]);
+    // An update for a server the tray does not watch (e.g. a page's own watch that ended) leaves no line behind.
+    const count = views.length;
+    tray.event('status:update', { profileId: 'home', snapshot: snapshot('home', tunnelDown) });
+    expect(views).toHaveLength(count);
+
+    connected.add('home');
+    tray.event('server:state', { profileId: 'home', state: { kind: 'connected', since: at.toISOString() } });
+    await tray.sync();
+    expect(watched).toEqual(['home']);
+    tray.event('status:update', { profileId: 'home', snapshot: snapshot('home', tunnelDown) });
+    expect(views.at(-1)).toMatchObject({ severity: 'error', lines: [{ profileId: 'home', reason: expect.stringMatching(/^Tunnel: /) }] });
+    // Connected again later (already watched): the status service moves the agent itself; no second watch.
+    tray.event('server:state', { profileId: 'home', state: { kind: 'connected', since: at.toISOString() } });
+    await tray.sync();
+    expect(watched).toEqual(['home']);
+  });
+});

@@ -48,9 +48,20 @@ export class TrayModel {
     return this.#changed();
   }
 
+  /** A server that cannot be watched now (not connected): shown as unknown, with why. */
+  unwatched(profileId: string, label: string, reason: string): TrayView | undefined {
+    this.#lines.set(profileId, { profileId, label, severity: 'unknown', reason });
+    return this.#changed();
+  }
+
   forget(profileId: string): TrayView | undefined {
     this.#lines.delete(profileId);
     return this.#changed();
+  }
+
+  /** The servers the tray has a line for. */
+  ids(): string[] {
+    return [...this.#lines.keys()];
   }
 
   view(): TrayView {
