@@ -12,18 +12,18 @@ export const createElectronRouter = (unsubscribe: (profileId: string) => void): 
   const watch = (wc: WebContents): void => {
     if (watched.has(wc)) return;
     watched.add(wc);
-    const release = (): void => subscriptions.release(wc);
-    wc.once('destroyed', release);
-    wc.on('render-process-gone', release);
-    wc.on('did-start-navigation', (details) => {
-      if (details.isMainFrame && !details.isSameDocument) release();
-    });
+    wc.once('destroyed', () => subscriptions.release(wc));
+    // The page is replaced (a reload, a crash and reload): what it held goes; the window may subscribe again.
+    // 'did-navigate' is a committed navigation: one the security handlers cancel does not release a live page.
+    wc.on('render-process-gone', () => subscriptions.release(wc, { final: false }));
+    wc.on('did-navigate', () => subscriptions.release(wc, { final: false }));
   };
   return {
     handle: (channel, dispatch) => {
       ipcMain.handle(channel, async (event, payload: unknown) => {
-        const result = await dispatch({ url: event.senderFrame?.url ?? '' }, payload);
         watch(event.sender);
+        if (!subscriptions.admits(event.sender, channel, payload)) return { ok: true, value: { unsubscribed: true } };
+        const result = await dispatch({ url: event.senderFrame?.url ?? '' }, payload);
         subscriptions.observe(event.sender, channel, payload, result.ok);
         return result;
       });

@@ -113,7 +113,10 @@ export async function startWebHost(opts: WebHostOptions): Promise<WebHost> {
     const msg = ClientMessage.safeParse(safeJson(text));
     if (!msg.success) return;
     const dispatch = handlersByChannel.get(msg.data.channel);
-    const result: Result<unknown> = dispatch
+    // A page gives back only live-status subscriptions it holds (never the tray's or another page's).
+    const result: Result<unknown> = !subscriptions.admits(ws, msg.data.channel, msg.data.payload)
+      ? { ok: true, value: { unsubscribed: true } }
+      : dispatch
       ? await dispatch({ url: origin }, msg.data.payload)
       : { ok: false, error: { code: 'ipc.unknown-channel', userMessage: `There is no call named "${msg.data.channel}".` } };
     subscriptions.observe(ws, msg.data.channel, msg.data.payload, result.ok);

@@ -83,8 +83,8 @@ fi
 
 IFS= read -r jf_key || jf_key=''
 
-tmp=$(mktemp -d 2>/dev/null) || tmp="/tmp/m2-status.$$"
-[ -d "$tmp" ] || mkdir -m 700 "$tmp" || exit 70
+# Our own 0700 folder (mktemp -d), or a new one made here: never one that already exists (someone else's).
+tmp=$(mktemp -d 2>/dev/null) || { tmp="/tmp/m2-status.$$.$(date +%s)"; mkdir -m 700 "$tmp" || exit 70; }
 if [ -n "$jf_key" ]; then
   case "$jf_key" in *[!A-Za-z0-9]*) jf_key='' ;; esac
 fi
@@ -185,7 +185,18 @@ bg_pids="$bg_pids $!"
 ) >&3 &
 bg_pids="$bg_pids $!"
 
-( cat <&4 >/dev/null; echo eof ) >&3 &
+# The stop signal is the end of stdin. Main reads "eof" and cleans up; when main cannot (killed, or stuck in a
+# docker call to a hung dockerd), this watcher ends the agent's process group itself after 3 s.
+agent_pg=''
+read -r _p _c _s _pp agent_pg _r < "/proc/$$/stat" 2>/dev/null
+(
+  cat <&4 >/dev/null
+  if kill -0 "$$" 2>/dev/null; then
+    echo eof >&3
+    sleep 3 </dev/null
+  fi
+  [ "$agent_pg" = "$$" ] && kill -s TERM -- "-$$" 2>/dev/null
+) >/dev/null 2>&1 &
 bg_pids="$bg_pids $!"
 exec 4<&-
 
@@ -235,8 +246,10 @@ containers() {
     case "$json" in *'"state":"running"'*) ;; *) continue ;; esac
     ips=${ips#,}
     ip=${ips%%,*}
+    # Names and addresses go into URLs and JSON below: only the exact shapes the stack makes.
+    case "$ip" in *[!0-9.]*) ip='' ;; esac
     case "$svc" in
-      cloudflared | cloudflared-[0-9]*) [ -n "$ip" ] && cf_targets="$cf_targets $svc=$ip" ;;
+      cloudflared | cloudflared-[0-9] | cloudflared-[0-9][0-9]) [ -n "$ip" ] && cf_targets="$cf_targets $svc=$ip" ;;
       jellyfin) [ -n "$ip" ] && jf_ip=$ip; jf_id=$id ;;
     esac
     [ "$svc" = "$backup_service" ] && backup_id=$id

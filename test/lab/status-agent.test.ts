@@ -324,3 +324,42 @@ describe('a server without curl 7.84', () => {
     }, 60_000);
   }
 });
+
+describe('an agent whose main shell dies', () => {
+  it('leaves nothing running on the server: its stdin watcher ends the whole process group', async () => {
+    const c = await connectToLab(sshd, sshd.admin, freshHostKeys());
+    const svc = new StatusService({
+      connection: () => c,
+      target: () => Promise.resolve(statusTargetFrom(stack.settings, { project: stack.project })),
+      jellyfinApiKey: () => Promise.resolve(new Secret(stack.apiKey)),
+      resourcesDir: path.resolve('resources'),
+      agentScript,
+      log,
+      onUpdate: () => undefined,
+      onNotification: () => undefined,
+      // No restart while this test looks: the killed agent stays the only one.
+      backoff: { baseMs: 120_000, maxMs: 120_000 },
+    });
+    const group = async (pg: string): Promise<string[]> => (await conn.exec(['ps', '-o', 'pid=,args=', '-g', pg])).stdout.split('\n').map((l) => l.trim()).filter(Boolean);
+    try {
+      expect((await svc.subscribe('lab-status-kill')).complete).toBe(true);
+      const ps = await conn.exec(['ps', '-o', 'pid=,pgid=,args=', '-u', sshd.admin.name]);
+      const mains = ps.stdout
+        .split('\n')
+        .map((l) => l.trim().split(/\s+/))
+        .filter((f) => f[0] === f[1] && f.slice(2).join(' ').includes(`m2-status-agent.sh --project ${stack.project} `));
+      expect(mains).toHaveLength(1);
+      const pg = mains[0]?.[0] ?? '';
+      // The agent's readers and loops: curl streams, awk, docker events, the ticker.
+      expect((await group(pg)).length).toBeGreaterThan(4);
+      await conn.exec(['kill', '-9', pg]);
+      // Its channel ends (the app closes it, as after a stale agent): stdin's end reaches the watcher.
+      await svc.stopAll();
+      await c.close();
+      await waitFor('the agent group to end', async () => (await group(pg)).length === 0, 10_000);
+    } finally {
+      await svc.stopAll();
+      await c.close();
+    }
+  }, 60_000);
+});

@@ -27,4 +27,26 @@ describe('subscriptions per window', () => {
     subs.release(b);
     expect(released).toHaveLength(2);
   });
+
+  it('gives back at once a subscribe answered after its window closed, and lets no window give back what it does not hold', () => {
+    const released: string[] = [];
+    const subs = new SenderSubscriptions<object>((id) => released.push(id));
+    const tab = {};
+    subs.release(tab); // the tab closed while status:subscribe was still waiting for the first snapshot
+    subs.observe(tab, 'status:subscribe', { profileId: 'home' }, true);
+    expect(released).toEqual(['home']);
+    expect(subs.held(tab).size).toBe(0);
+
+    const other = {};
+    expect(subs.admits(other, 'status:unsubscribe', { profileId: 'home' })).toBe(false);
+    expect(subs.admits(other, 'status:subscribe', { profileId: 'home' })).toBe(true);
+    subs.observe(other, 'status:subscribe', { profileId: 'home' }, true);
+    expect(subs.admits(other, 'status:unsubscribe', { profileId: 'home' })).toBe(true);
+    // A page replaced in the same window (a reload) gives back what it held, and the window may subscribe again.
+    subs.release(other, { final: false });
+    expect(released).toEqual(['home', 'home']);
+    subs.observe(other, 'status:subscribe', { profileId: 'home' }, true);
+    expect(Object.fromEntries(subs.held(other))).toEqual({ home: 1 });
+  });
 });
+
