@@ -586,7 +586,9 @@ sample_disk() {
   done
   d=''
   if [ "$#" -gt 0 ]; then
-    d=$(df -Pk -- "$@" 2>/dev/null | awk -v idx="$idx" 'BEGIN { n = split(idx, ix, " ") } NR > 1 && $2 ~ /^[0-9]+$/ { k++; if (k <= n) printf "%s{\"i\":%d,\"sizeKb\":%s,\"usedKb\":%s,\"availKb\":%s}", (k > 1 ? "," : ""), ix[k], $2, $3, $4 }')
+    # df -P prints one row per path asked, in order. A device name with spaces shifts the columns: the numbers are
+    # found as the three before the capacity (NN%), and a row without them is skipped without shifting the rest.
+    d=$(df -Pk -- "$@" 2>/dev/null | awk -v idx="$idx" 'BEGIN { n = split(idx, ix, " ") } NR > 1 { k++; for (f = 2; f + 3 <= NF; f++) if ($f ~ /^[0-9]+$/ && $(f + 1) ~ /^[0-9]+$/ && $(f + 2) ~ /^[0-9]+$/ && $(f + 3) ~ /^[0-9]+%$/) { if (k <= n) { printf "%s{\"i\":%d,\"sizeKb\":%s,\"usedKb\":%s,\"availKb\":%s}", (o++ ? "," : ""), ix[k], $f, $(f + 1), $(f + 2) }; break } }')
   fi
   emit_line disk "{\"t\":\"disk\",\"paths\":[$d],\"count\":$npaths}"
 }

@@ -221,8 +221,10 @@ esac`);
 printf '{"status":200,"readyConnections":4}'; printf '\\n@@M2 cf-ready cloudflared 200\\n'
 printf 'cloudflared_tunnel_ha_connections 4\\nbuild_info{version="2026\\\\\\\\x\\\\"q\\\\"\\t\\001"} 1\\n'; printf '\\n@@M2 cf-metrics cloudflared 200\\n'
 printf '[{"NowPlayingItem":{"Name":"A \\\\"quoted\\\\" \\\\\\\\ back\\\\u00e9 ✓"},"PlayState":{"PlayMethod":"DirectPlay"}}]\\r\\n'; printf '\\n@@M2 jf jellyfin 200\\n'`);
+    // df -P for two paths, the first on a device whose name has a space (a FUSE or network mount can).
+    tool('df', `printf 'Filesystem 1024-blocks Used Available Capacity Mounted on\\nnas:/media share 1000 400 600 40%% /mnt/a b\\n/dev/sda1 2000 200 1800 10%% /\\n'`);
     const script = path.resolve('resources/status/m2-status-agent.sh');
-    const { stdout } = await run('sh', ['-c', `(echo 0123456789abcdef0123456789abcdef; sleep 2) | dash "${script}" --project m2 --http curl --path /`], { env: { PATH: `${dir}:/usr/bin:/bin` }, timeout: 10_000 });
+    const { stdout } = await run('sh', ['-c', `(echo 0123456789abcdef0123456789abcdef; sleep 2) | dash "${script}" --project m2 --http curl --path /tmp --path /`], { env: { PATH: `${dir}:/usr/bin:/bin` }, timeout: 10_000 });
     const out = stdout.trim().split('\n');
     for (const l of out) expect(parseAgentLine(l), l).toMatchObject({ ok: true });
     const tunnel = JSON.parse(out.find((l) => l.includes('"t":"tunnel"')) ?? '{}') as { replicas: Array<{ metrics: string[] }> };
@@ -230,6 +232,12 @@ printf '[{"NowPlayingItem":{"Name":"A \\\\"quoted\\\\" \\\\\\\\ back\\\\u00e9 �
     const jf = JSON.parse(out.find((l) => l.includes('"t":"jellyfin"')) ?? '{}') as { body: string; configured: boolean };
     expect(jf.configured).toBe(true);
     expect(JSON.parse(jf.body)[0].NowPlayingItem.Name).toBe('A "quoted" \\ backé ✓');
+    // Each path keeps its own numbers even when a device name has a space.
+    const disk = JSON.parse(out.find((l) => l.includes('"t":"disk"')) ?? '{}') as { paths: unknown[] };
+    expect(disk.paths).toEqual([
+      { i: 0, sizeKb: 1000, usedKb: 400, availKb: 600 },
+      { i: 1, sizeKb: 2000, usedKb: 200, availKb: 1800 },
+    ]);
   });
   it('streams each endpoint through one long-lived curl, and GPU samples from nvidia-smi -lms and intel_gpu_top -J', async () => {
     dir = mkdtempSync(path.join(os.tmpdir(), 'm2-agent-unit-'));
