@@ -95,6 +95,13 @@ export const BackupSettings = z.object({
   keepDaily: z.number().int().min(1, 'Keep daily: keep at least 1.').max(365, 'Keep daily: at most 365.').default(7),
   keepWeekly: z.number().int().min(0, 'Keep weekly: use 0 or more.').max(260, 'Keep weekly: at most 260.').default(4),
   keepMonthly: z.number().int().min(0, 'Keep monthly: use 0 or more.').max(120, 'Keep monthly: at most 120.').default(6),
+  /** Live status warns when the last good backup is older than this: a daily run plus slack by default. */
+  warnAfterHours: z
+    .number()
+    .int('Warn after: use a whole number of hours.')
+    .min(2, 'Warn after: use at least 2 hours.')
+    .max(720, 'Warn after: use at most 720 hours (30 days).')
+    .default(26),
 });
 export type BackupSettings = z.infer<typeof BackupSettings>;
 

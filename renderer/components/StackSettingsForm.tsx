@@ -18,7 +18,7 @@ interface Draft {
   nextcloud: { enabled: boolean; adminUser: string };
   authentik: { enabled: boolean };
   cloudflared: { enabled: boolean; replicas: '1' | '2' };
-  backup: { enabled: boolean; repository: string; time: string; keepDaily: string; keepWeekly: string; keepMonthly: string };
+  backup: { enabled: boolean; repository: string; time: string; keepDaily: string; keepWeekly: string; keepMonthly: string; warnAfterHours: string };
   wireguard: { enabled: boolean; port: string; endpoint: string; peers: string };
   mediaAutomation: { enabled: boolean; ingestPath: string };
   imageOverrides: Record<string, string>;
@@ -49,6 +49,7 @@ const toDraft = (s: StackSettings): Draft => ({
     keepDaily: String(s.modules.backup.keepDaily),
     keepWeekly: String(s.modules.backup.keepWeekly),
     keepMonthly: String(s.modules.backup.keepMonthly),
+    warnAfterHours: String(s.modules.backup.warnAfterHours),
   },
   wireguard: {
     enabled: s.modules.wireguard.enabled,
@@ -90,6 +91,7 @@ const fromDraft = (d: Draft): unknown => ({
       keepDaily: num(d.backup.keepDaily),
       keepWeekly: num(d.backup.keepWeekly),
       keepMonthly: num(d.backup.keepMonthly),
+      warnAfterHours: num(d.backup.warnAfterHours),
     },
     wireguard: {
       enabled: d.wireguard.enabled,
@@ -128,6 +130,7 @@ const LABELS: Record<string, string> = {
   'modules.backup.keepDaily': 'Keep daily',
   'modules.backup.keepWeekly': 'Keep weekly',
   'modules.backup.keepMonthly': 'Keep monthly',
+  'modules.backup.warnAfterHours': 'Warn after (hours without a good backup)',
   'modules.wireguard.port': 'WireGuard port',
   'modules.wireguard.endpoint': 'WireGuard endpoint',
   'modules.wireguard.peers': 'WireGuard devices',
@@ -482,6 +485,10 @@ export function StackSettingsForm({ profileId, view, onSaved }: { profileId: str
           {text('modules.backup.keepWeekly', draft.backup.keepWeekly, (v) => set((d) => ({ ...d, backup: { ...d.backup, keepWeekly: v } })), { inputMode: 'numeric' })}
           {text('modules.backup.keepMonthly', draft.backup.keepMonthly, (v) => set((d) => ({ ...d, backup: { ...d.backup, keepMonthly: v } })), { inputMode: 'numeric' })}
         </div>
+        {text('modules.backup.warnAfterHours', draft.backup.warnAfterHours, (v) => set((d) => ({ ...d, backup: { ...d.backup, warnAfterHours: v } })), {
+          inputMode: 'numeric',
+          hint: 'The Dashboard and a notification warn when the last good backup is older than this.',
+        })}
       </ModuleSet>
 
       <ModuleSet

@@ -13,9 +13,38 @@ import { NotificationGate, type Clock, type Transition } from './notifications';
 import { gpusFrom } from './host';
 import { StatusModel } from './status-model';
 import { fixtureTarget } from './fixtures/target';
+import { StackSettings } from '../../contract/stack';
+import { statusTargetFrom } from './target';
 
 const fixture = (name: string): string => readFileSync(path.join(__dirname, 'fixtures', name), 'utf8');
 const target = fixtureTarget;
+
+describe('the backup age the admin chose', () => {
+  it('comes from the stack settings (26 h by default) and decides when an old backup is a warning', () => {
+    expect(statusTargetFrom(StackSettings.parse({})).backup.maxAgeHours).toBe(26);
+    const strict = statusTargetFrom(StackSettings.parse({ modules: { backup: { warnAfterHours: 2 } } }));
+    expect(strict.backup.maxAgeHours).toBe(2);
+    // The recorded run's last good backup, three hours later: fine under 26 h, a warning under 2 h.
+    const later = new Date('2026-11-25T22:30:00Z');
+    const verdict = (t: typeof fixtureTarget) => {
+      const m = new StatusModel('home', t, { now: later });
+      for (const l of readFileSync(path.join(__dirname, 'fixtures', 'agent-first-snapshot.ndjson'), 'utf8').trim().split('\n')) {
+        const p = parseAgentLine(l);
+        if (p.ok) m.apply(p.line);
+      }
+      return m.snapshot(later, 1).backup;
+    };
+    expect(verdict({ ...fixtureTarget, backup: { ...fixtureTarget.backup, maxAgeHours: 26 } })).toMatchObject({ severity: 'ok', maxAgeHours: 26 });
+    expect(verdict({ ...fixtureTarget, backup: { ...fixtureTarget.backup, maxAgeHours: 2 } })).toMatchObject({ severity: 'warning', maxAgeHours: 2, reason: expect.stringContaining('more than 2 h') });
+  });
+
+  it('refuses an age outside 2..720 hours with a message that names the field', () => {
+    const r = StackSettings.safeParse({ modules: { backup: { warnAfterHours: 1 } } });
+    expect(r.success).toBe(false);
+    expect(r.error?.issues[0]?.message).toBe('Warn after: use at least 2 hours.');
+    expect(StackSettings.safeParse({ modules: { backup: { warnAfterHours: 721 } } }).error?.issues[0]?.message).toBe('Warn after: use at most 720 hours (30 days).');
+  });
+});
 
 describe('agent lines', () => {
   it('accepts every line of a recorded agent run: the first snapshot, then changes only', () => {

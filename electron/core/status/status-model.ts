@@ -53,7 +53,8 @@ export class StatusModel {
     opts: { maxAgeHours?: number; now?: Date } = {},
   ) {
     this.#target = target;
-    this.#maxAgeHours = opts.maxAgeHours ?? DEFAULT_MAX_AGE_HOURS;
+    // The service's own setting (tests) first, then the admin's setting for this stack, then 26 h.
+    this.#maxAgeHours = opts.maxAgeHours ?? target.backup.maxAgeHours ?? DEFAULT_MAX_AGE_HOURS;
     this.#agent = { kind: 'starting', since: (opts.now ?? new Date()).toISOString() };
   }
 

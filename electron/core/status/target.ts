@@ -16,7 +16,7 @@ export interface StatusTarget {
   readonly cloudflared: readonly string[];
   readonly jellyfin: boolean;
   readonly hwAccel: boolean;
-  readonly backup: { readonly enabled: boolean; readonly statusFile: string; readonly service: string };
+  readonly backup: { readonly enabled: boolean; readonly statusFile: string; readonly service: string; readonly maxAgeHours?: number };
   readonly dataPaths: ReadonlyArray<{ readonly label: string; readonly path: string }>;
   readonly cloudflaredPort: number;
   readonly jellyfinPort: number;
@@ -48,7 +48,12 @@ export function statusTargetFrom(settings: StackSettings, opts: { project?: stri
     cloudflared: services.filter(isCloudflaredService),
     jellyfin: settings.modules.jellyfin.enabled,
     hwAccel: settings.modules.jellyfin.hwAccel !== 'none',
-    backup: { enabled: settings.modules.backup.enabled, statusFile: `${backupDirs(settings).status}/status.json`, service: backupServiceName },
+    backup: {
+      enabled: settings.modules.backup.enabled,
+      statusFile: `${backupDirs(settings).status}/status.json`,
+      service: backupServiceName,
+      maxAgeHours: settings.modules.backup.warnAfterHours,
+    },
     dataPaths: paths.filter((p) => (seen.has(p.path) ? false : (seen.add(p.path), true))),
     cloudflaredPort: cloudflaredMetricsPort,
     jellyfinPort: 8096,
