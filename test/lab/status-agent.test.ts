@@ -7,7 +7,7 @@ import { createDispatcher, createEmitter, type Handlers } from '../../electron/c
 import { createLogger, type Logger } from '../../electron/core/log';
 import { Secret } from '../../electron/core/secrets/secret';
 import type { SshConnection } from '../../electron/core/ssh/ssh-connection';
-import { StatusService } from '../../electron/core/status/status-service';
+import { StatusService, type StatusServiceDeps } from '../../electron/core/status/status-service';
 import { statusTargetFrom } from '../../electron/core/status/target';
 import { ensureSshd, sshdConnectionCount, type LabSshd } from '../../scripts/lab/sshd';
 import { waitFor } from '../../scripts/lab/process';
@@ -59,6 +59,22 @@ function makeService(script: string, emit: ReturnType<typeof createEmitter>): St
     backoff: { baseMs: 200, maxMs: 2_000 },
     historyStepMs: 1_000,
     lingerMs: 1_000,
+  });
+}
+
+/** A second service on its own connection, for the tests of other users and modes (everything else as the stack's). */
+function sideService(c: SshConnection, opts: Partial<StatusServiceDeps>): StatusService {
+  return new StatusService({
+    connection: () => c,
+    target: () => Promise.resolve(statusTargetFrom(stack.settings, { project: stack.project })),
+    jellyfinApiKey: () => Promise.resolve(new Secret(stack.apiKey)),
+    resourcesDir: path.resolve('resources'),
+    agentScript,
+    log,
+    onUpdate: () => undefined,
+    onNotification: () => undefined,
+    lingerMs: 500,
+    ...opts,
   });
 }
 
@@ -261,17 +277,10 @@ describe('a user outside the docker group', () => {
     expect(groups).not.toContain('docker');
     const sudoConn = await connectToLab(sshd, sshd.sudoUser, freshHostKeys());
     const seen: StatusSnapshot[] = [];
-    const sudoService = new StatusService({
-      connection: () => sudoConn,
+    const sudoService = sideService(sudoConn, {
       // As after an app restart: no preflight has said "sudo", so the target does not either.
       target: () => Promise.resolve(statusTargetFrom(stack.settings, { project: stack.project, sudo: false })),
-      jellyfinApiKey: () => Promise.resolve(new Secret(stack.apiKey)),
-      resourcesDir: path.resolve('resources'),
-      agentScript,
-      log,
       onUpdate: (u) => void seen.push(u.snapshot),
-      onNotification: () => undefined,
-      lingerMs: 500,
     });
     try {
       const first = await sudoService.subscribe('lab-status-sudo');
@@ -296,18 +305,8 @@ describe('a server without curl 7.84', () => {
     it(`through ${http === 'wget' ? 'GNU wget' : 'docker exec into Jellyfin'}: the tunnel, the services and Jellyfin's sessions (with its key) still show`, async () => {
       const c = await connectToLab(sshd, sshd.admin, freshHostKeys());
       const seen: StatusSnapshot[] = [];
-      const svc = new StatusService({
-        connection: () => c,
-        target: () => Promise.resolve(statusTargetFrom(stack.settings, { project: stack.project })),
-        jellyfinApiKey: () => Promise.resolve(new Secret(stack.apiKey)),
-        resourcesDir: path.resolve('resources'),
-        agentScript,
-        log,
-        http,
-        onUpdate: (u) => void seen.push(u.snapshot),
-        onNotification: () => undefined,
-        lingerMs: 500,
-      });
+      const svc = sideService(c, { http, onUpdate: (u) => void seen.push(u.snapshot) });
+
       const user = `${http}-viewer`;
       try {
         await stack.labState('jellyfin', 8096, { sessions: [{ kind: 'software', userName: user }] });
@@ -328,18 +327,8 @@ describe('a server without curl 7.84', () => {
 describe('an agent whose main shell dies', () => {
   it('leaves nothing running on the server: its stdin watcher ends the whole process group', async () => {
     const c = await connectToLab(sshd, sshd.admin, freshHostKeys());
-    const svc = new StatusService({
-      connection: () => c,
-      target: () => Promise.resolve(statusTargetFrom(stack.settings, { project: stack.project })),
-      jellyfinApiKey: () => Promise.resolve(new Secret(stack.apiKey)),
-      resourcesDir: path.resolve('resources'),
-      agentScript,
-      log,
-      onUpdate: () => undefined,
-      onNotification: () => undefined,
-      // No restart while this test looks: the killed agent stays the only one.
-      backoff: { baseMs: 120_000, maxMs: 120_000 },
-    });
+    // No restart while this test looks: the killed agent stays the only one.
+    const svc = sideService(c, { backoff: { baseMs: 120_000, maxMs: 120_000 } });
     const group = async (pg: string): Promise<string[]> => (await conn.exec(['ps', '-o', 'pid=,args=', '-g', pg])).stdout.split('\n').map((l) => l.trim()).filter(Boolean);
     try {
       expect((await svc.subscribe('lab-status-kill')).complete).toBe(true);

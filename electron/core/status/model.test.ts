@@ -232,20 +232,26 @@ describe('the agent script', () => {
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  it('writes only valid lines under dash, whatever quotes, backslashes and control bytes the services send (one curl per tick)', async () => {
+  /** A folder of fake tools first on PATH; docker: one running cloudflared and jellyfin, and events that say nothing. */
+  const fakeTools = (): ((name: string, body: string) => void) => {
     dir = mkdtempSync(path.join(os.tmpdir(), 'm2-agent-unit-'));
     const tool = (name: string, body: string): void => {
       writeFileSync(path.join(dir, name), `#!/bin/sh\n${body}\n`);
       chmodSync(path.join(dir, name), 0o755);
     };
-    // docker: one running cloudflared and jellyfin; events: nothing. curl: hostile bodies with the delimiters curl -w would print.
     tool('docker', `case "$1" in
-ps) echo c1; echo c2 ;;
-inspect) echo 'cloudflared ,10.0.0.2, c1 {"id":"c1","name":"/m2-cloudflared-1","service":"cloudflared","oneoff":"False","image":"cloudflare/cloudflared:2026.8.2","state":"running","health":"healthy","restarts":0,"exitCode":0,"startedAt":"x","finishedAt":"y","oom":false}'
-  echo 'jellyfin ,10.0.0.3, c2 {"id":"c2","name":"/m2-jellyfin-1","service":"jellyfin","oneoff":"False","image":"jellyfin/jellyfin:10.11.11","state":"running","health":"healthy","restarts":0,"exitCode":0,"startedAt":"x","finishedAt":"y","oom":false}' ;;
-events) sleep 30 ;;
-esac`);
-    // A curl before 7.84 (no --rate): the agent samples with one curl per tick.
+    ps) echo c1; echo c2 ;;
+    inspect) echo 'cloudflared ,10.0.0.2, c1 {"id":"c1","name":"/m2-cloudflared-1","service":"cloudflared","oneoff":"False","image":"cloudflare/cloudflared:2026.8.2","state":"running","health":"healthy","restarts":0,"exitCode":0,"startedAt":"x","finishedAt":"y","oom":false}'
+      echo 'jellyfin ,10.0.0.3, c2 {"id":"c2","name":"/m2-jellyfin-1","service":"jellyfin","oneoff":"False","image":"jellyfin/jellyfin:10.11.11","state":"running","health":"healthy","restarts":0,"exitCode":0,"startedAt":"x","finishedAt":"y","oom":false}' ;;
+    events) sleep 30 ;;
+    esac`);
+    return tool;
+  };
+
+  it('writes only valid lines under dash, whatever quotes, backslashes and control bytes the services send (one curl per tick)', async () => {
+    const tool = fakeTools();
+    // A curl before 7.84 (no --rate), so the agent samples with one curl per tick; its answers are hostile bodies
+    // with the delimiters curl -w would print.
     tool('curl', `case "$*" in *--rate*) exit 2 ;; esac
 printf '{"status":200,"readyConnections":4}'; printf '\\n@@M2 cf-ready cloudflared 200\\n'
 printf 'cloudflared_tunnel_ha_connections 4\\nbuild_info{version="2026\\\\\\\\x\\\\"q\\\\"\\t\\001"} 1\\n'; printf '\\n@@M2 cf-metrics cloudflared 200\\n'
@@ -269,17 +275,7 @@ printf '[{"NowPlayingItem":{"Name":"A \\\\"quoted\\\\" \\\\\\\\ back\\\\u00e9 âœ
     ]);
   });
   it('streams each endpoint through one long-lived curl, and GPU samples from nvidia-smi -lms and intel_gpu_top -J', async () => {
-    dir = mkdtempSync(path.join(os.tmpdir(), 'm2-agent-unit-'));
-    const tool = (name: string, body: string): void => {
-      writeFileSync(path.join(dir, name), `#!/bin/sh\n${body}\n`);
-      chmodSync(path.join(dir, name), 0o755);
-    };
-    tool('docker', `case "$1" in
-ps) echo c1; echo c2 ;;
-inspect) echo 'cloudflared ,10.0.0.2, c1 {"id":"c1","name":"/m2-cloudflared-1","service":"cloudflared","oneoff":"False","image":"cloudflare/cloudflared:2026.8.2","state":"running","health":"healthy","restarts":0,"exitCode":0,"startedAt":"x","finishedAt":"y","oom":false}'
-  echo 'jellyfin ,10.0.0.3, c2 {"id":"c2","name":"/m2-jellyfin-1","service":"jellyfin","oneoff":"False","image":"jellyfin/jellyfin:10.11.11","state":"running","health":"healthy","restarts":0,"exitCode":0,"startedAt":"x","finishedAt":"y","oom":false}' ;;
-events) sleep 30 ;;
-esac`);
+    const tool = fakeTools();
     // curl 7.84+: the one-shot first sample answers nothing here; each stream (the URL, with its #[1-N] glob, is the
     // last argument) answers like the services, body on stdout and the -w marker on stderr; the tunnel drops from
     // four connections to two after the second answer. The Jellyfin stream must carry the key file, never the key.
