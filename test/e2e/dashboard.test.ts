@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
-import { chownSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Browser, Locator, Page } from 'playwright-core';
@@ -10,6 +10,7 @@ import { KeyringSecretStore } from '../../electron/core/secrets/keychain';
 import { Secret } from '../../electron/core/secrets/secret';
 import { backupOnceCommand } from '../../electron/core/stack/modules/backup';
 import { freePort } from '../../scripts/lab/process';
+import { adminStack } from '../support/admin-stack';
 import { connectLabServer, invoke, launchChromium, screenshotPath } from '../support/chromium';
 import { startWebHostProcess, type RunningWebHost } from '../support/webhost';
 
@@ -21,11 +22,10 @@ import { startWebHostProcess, type RunningWebHost } from '../support/webhost';
  */
 const lab = inject('lab');
 const admin = lab.ssh.admin;
-const adminUid = Number(execFileSync('id', ['-u', admin.name], { encoding: 'utf8' }).trim());
-const adminGid = Number(execFileSync('id', ['-g', admin.name], { encoding: 'utf8' }).trim());
-const adminHome = execFileSync('getent', ['passwd', admin.name], { encoding: 'utf8' }).split(':')[5] ?? `/home/${admin.name}`;
+const adminServer = adminStack(admin.name, 'm2-e2e-dashboard');
+const { uid: adminUid, gid: adminGid, removeStack, makeAdminFolders } = adminServer;
 
-const e2eRoot = path.join(adminHome, 'm2-e2e-dashboard');
+const e2eRoot = adminServer.root;
 const dataRoot = path.join(e2eRoot, 'data');
 const mediaRoot = path.join(e2eRoot, 'media');
 const backupRepo = path.join(e2eRoot, 'backup', 'restic');
@@ -33,18 +33,7 @@ const BAR_MS = 2_000;
 
 const shot = (name: string): string => screenshotPath('e2e', `dashboard-${name}.png`);
 
-function removeStack(): void {
-  execFileSync('docker', ['compose', '--project-name', 'm2', 'down', '--volumes', '--remove-orphans', '--timeout', '5'], { stdio: 'pipe', timeout: 180_000 });
-  rmSync(path.join(adminHome, 'm2'), { recursive: true, force: true });
-  rmSync(e2eRoot, { recursive: true, force: true });
-}
 
-function makeAdminFolders(...dirs: string[]): void {
-  for (const d of dirs) {
-    mkdirSync(d, { recursive: true });
-    for (let p = d; p.startsWith(e2eRoot); p = path.dirname(p)) chownSync(p, adminUid, adminGid);
-  }
-}
 
 /** A token of the shape cloudflared (and its lab stand-in) accepts: base64 JSON of account, tunnel id and secret. */
 const tunnelToken = (): string =>

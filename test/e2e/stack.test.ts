@@ -1,23 +1,23 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
-import { chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Browser, Locator, Page } from 'playwright-core';
 import { secretMask } from '../../electron/contract/stack';
 import { KeyringSecretStore } from '../../electron/core/secrets/keychain';
 import { freePort } from '../../scripts/lab/process';
+import { adminStack } from '../support/admin-stack';
 import { connectLabServer, invoke, launchChromium, screenshotPath } from '../support/chromium';
 import { startWebHostProcess, type RunningWebHost } from '../support/webhost';
 
 const lab = inject('lab');
 const admin = lab.ssh.admin;
-const adminUid = Number(execFileSync('id', ['-u', admin.name], { encoding: 'utf8' }).trim());
-const adminGid = Number(execFileSync('id', ['-g', admin.name], { encoding: 'utf8' }).trim());
-const adminHome = execFileSync('getent', ['passwd', admin.name], { encoding: 'utf8' }).split(':')[5] ?? `/home/${admin.name}`;
+const adminServer = adminStack(admin.name, 'm2-e2e');
+const { uid: adminUid, gid: adminGid, removeStack, makeAdminFolders } = adminServer;
 
 /** Everything this test puts on the lab server lives under one folder of the admin's home. */
-const e2eRoot = path.join(adminHome, 'm2-e2e');
+const e2eRoot = adminServer.root;
 const dataRoot = path.join(e2eRoot, 'data');
 const backupRepo = path.join(e2eRoot, 'backup', 'restic');
 const pwned = '/tmp/m2-e2e-stack-pwned';
@@ -29,23 +29,7 @@ const brokenImages: string[] = [];
 
 const shot = (name: string): string => screenshotPath('e2e', `stack-${name}.png`);
 
-/**
- * The app's Compose project on the lab engine and the admin's release folder, removed so the install is a first
- * one (as test/lab/stack-apply.test.ts does: the two share project `m2` and must not run at the same time).
- */
-function removeStack(): void {
-  execFileSync('docker', ['compose', '--project-name', 'm2', 'down', '--volumes', '--remove-orphans', '--timeout', '5'], { stdio: 'pipe', timeout: 180_000 });
-  rmSync(path.join(adminHome, 'm2'), { recursive: true, force: true });
-  rmSync(e2eRoot, { recursive: true, force: true });
-}
 
-/** Folders the admin would have made on the server before choosing them. */
-function makeAdminFolders(...dirs: string[]): void {
-  for (const d of dirs) {
-    mkdirSync(d, { recursive: true });
-    for (let p = d; p.startsWith(e2eRoot); p = path.dirname(p)) chownSync(p, adminUid, adminGid);
-  }
-}
 
 /** The page's document, as page functions see it (this file is type-checked without the DOM library). */
 interface PageDocument {
