@@ -165,28 +165,25 @@ export class StatusService {
    */
   async follow(profileId: string): Promise<void> {
     const w = this.#watches.get(profileId);
-    if (!w) return;
-    let conn: AgentConnection;
+    const conn = this.#connectionNow(profileId);
+    if (w && conn && conn !== w.conn) await this.#swap(w, conn);
+  }
+
+  /** The server's connection now, or undefined while it is not connected. */
+  #connectionNow(profileId: string): AgentConnection | undefined {
     try {
-      conn = this.#deps.connection(profileId);
+      return this.#deps.connection(profileId);
     } catch {
-      return;
+      return undefined;
     }
-    if (conn !== w.conn) await this.#swap(w, conn);
   }
 
   /** Replace a watch's model and agent session (and connection), keeping its subscribers, history, gate and seq. */
   #swap(w: Watch, conn?: AgentConnection): Promise<void> {
     w.swapping = w.swapping.then(async () => {
       if (this.#watches.get(w.profileId) !== w) return;
-      let next = conn ?? w.conn;
-      if (!conn) {
-        try {
-          next = this.#deps.connection(w.profileId);
-        } catch {
-          // Not connected now: stay on the old connection, whose session waits for it.
-        }
-      }
+      // Not connected now: stay on the old connection, whose session waits for it.
+      const next = conn ?? this.#connectionNow(w.profileId) ?? w.conn;
       const [target, script] = await Promise.all([this.#deps.target(w.profileId), this.#agentScript()]);
       if (this.#watches.get(w.profileId) !== w) return;
       const old = w.session;
