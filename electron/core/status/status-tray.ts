@@ -6,15 +6,9 @@
  */
 import type { EventName, EventPayload } from '../../contract/contract';
 import type { Severity } from '../../contract/status';
+import { toErrorShape } from '../errors';
 import type { Logger } from '../log';
 import { TrayModel, type TrayView } from './tray';
-
-const userMessage = (err: unknown): string =>
-  typeof err === 'object' && err !== null && typeof (err as { userMessage?: unknown }).userMessage === 'string'
-    ? (err as { userMessage: string }).userMessage
-    : err instanceof Error
-      ? err.message
-      : String(err);
 
 const isPhase = (p: EventPayload<'stack:progress'>, phase: string): boolean => p.kind === 'phase' && p.phase === phase;
 
@@ -76,9 +70,9 @@ export class StatusTray {
       // Not connected (nothing connects by itself at start): shown as such, and tried again when it connects.
       await this.#d.status.watch(id).catch((err: unknown) => {
         this.#watched.delete(id);
-        const v = this.#model.unwatched(id, this.#names.get(id) ?? id, `Not connected: ${userMessage(err)}`);
+        const v = this.#model.unwatched(id, this.#names.get(id) ?? id, `Not connected: ${toErrorShape(err).userMessage}`);
         if (v) this.#d.onView(v);
-        this.#d.log.info('tray: not watching a server yet', { profileId: id, error: userMessage(err) });
+        this.#d.log.info('tray: not watching a server yet', { profileId: id, error: err instanceof Error ? err.message : String(err) });
       });
     }
     for (const id of [...this.#watched]) {

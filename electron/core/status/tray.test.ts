@@ -4,6 +4,7 @@ import { inflateSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import type { EventName, EventPayload } from '../../contract/contract';
 import { StatusSnapshot, type Severity } from '../../contract/status';
+import { AppError } from '../errors';
 import { createLogger } from '../log';
 import { parseAgentLine } from './agent-protocol';
 import { StatusModel } from './status-model';
@@ -203,7 +204,7 @@ describe('the status tray and connections', () => {
     const tray = new StatusTray({
       status: {
         watch: async (id) => {
-          if (!connected.has(id)) throw Object.assign(new Error('x'), { userMessage: 'Not connected to this server.' });
+          if (!connected.has(id)) throw new AppError('server.not-connected', 'Not connected to this server.');
           watched.push(id);
         },
         unsubscribe: () => undefined,
