@@ -24,7 +24,7 @@ import type {
 } from '../../contract/cloudflare';
 import { CloudflareSettings as CloudflareSettingsSchema } from '../../contract/cloudflare';
 import type { ApplyResult, StackSettings } from '../../contract/stack';
-import type { TunnelApiStatus } from '../../contract/status';
+import { TunnelApiStatus } from '../../contract/status';
 import { AppError, toErrorShape } from '../errors';
 import type { Logger } from '../log';
 import type { SecretStore } from '../secrets/keychain';
@@ -707,7 +707,9 @@ export class CloudflareService {
       throw toCloudflareError(err, 'read the tunnel status', PERMISSION.tunnelRead);
     }
     const conns = clients.flatMap((c) => c.conns ?? []);
-    const status = t.status && ['healthy', 'degraded', 'down', 'inactive'].includes(t.status) ? (t.status as TunnelApiStatus['status']) : conns.length > 0 ? 'healthy' : 'down';
+    // The contract's own list of statuses; one it does not know is judged by the connections.
+    const known = TunnelApiStatus.shape.status.safeParse(t.status);
+    const status = known.success ? known.data : conns.length > 0 ? 'healthy' : 'down';
     return {
       status,
       connectors: clients.length,
