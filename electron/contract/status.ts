@@ -227,6 +227,23 @@ export const historySeries = ['tunnelRequestsPerSecond', 'tunnelErrorsPerSecond'
 export const HistorySeriesName = z.enum(historySeries);
 export type HistorySeriesName = z.infer<typeof HistorySeriesName>;
 
+/**
+ * The chart values a snapshot stands for: what main records at each history step, and what a renderer appends
+ * from each pushed snapshot, so the two line up. Transcode fps is the sum over streams that are transcoded;
+ * the GPU figures are the first GPU's.
+ */
+export function historyValuesOf(s: StatusSnapshot): Record<HistorySeriesName, number | null> {
+  const gpu = s.host.gpus[0];
+  return {
+    tunnelRequestsPerSecond: s.tunnel.requestsPerSecond,
+    tunnelErrorsPerSecond: s.tunnel.errorsPerSecond,
+    transcodeFps: s.transcodes.available ? s.transcodes.streams.filter((x) => x.kind !== 'direct').reduce((a, x) => a + (x.fps ?? 0), 0) : null,
+    gpuEncoder: gpu?.encoder ?? null,
+    gpuDecoder: gpu?.decoder ?? null,
+    gpuUtilization: gpu?.utilization ?? null,
+  };
+}
+
 /** The last hour in fixed steps (bounded ring buffers in main); `t` is ms since the epoch. */
 export const StatusHistory = z.object({
   profileId: ProfileId,

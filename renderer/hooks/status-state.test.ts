@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { StatusSnapshot, historySeries, type StatusHistory } from '../../electron/contract/status';
-import { appendSnapshot, chartRows, emptySeries, hasData, initialStatus, latest, mergeHistory, seriesValues, statusReducer, type StatusState } from './status-state';
+import { StatusSnapshot, historySeries, historyValuesOf, type StatusHistory } from '../../electron/contract/status';
+import { appendSnapshot, chartRows, emptySeries, hasData, initialStatus, latest, mergeHistory, statusReducer, type StatusState } from './status-state';
 
 const T0 = Date.parse('2026-01-01T12:00:00Z');
 
@@ -79,10 +79,10 @@ const fetched = (points: Partial<Record<(typeof historySeries)[number], Array<{ 
 
 describe('chart values from a snapshot', () => {
   it('sums the fps of transcoding streams only, and takes the first GPU’s encoder and decoder', () => {
-    const v = seriesValues(snap(1, T0, { fps: [87.5, 31.25], encoder: 40 }));
+    const v = historyValuesOf(snap(1, T0, { fps: [87.5, 31.25], encoder: 40 }));
     expect(v).toEqual({ tunnelRequestsPerSecond: 2, tunnelErrorsPerSecond: 0, transcodeFps: 118.75, gpuEncoder: 40, gpuDecoder: 10, gpuUtilization: 50 });
-    expect(seriesValues(snap(1, T0, { available: false })).transcodeFps).toBeNull();
-    expect(seriesValues(snap(1, T0)).gpuEncoder).toBeNull();
+    expect(historyValuesOf(snap(1, T0, { available: false })).transcodeFps).toBeNull();
+    expect(historyValuesOf(snap(1, T0)).gpuEncoder).toBeNull();
   });
 });
 

@@ -4,7 +4,7 @@
  * `status:history`, then extended from each snapshot, so no periodic re-fetch is needed.
  */
 import type { ErrorShape } from '../../electron/contract/errors';
-import { historySeries, type HistoryPoint, type HistorySeriesName, type StatusHistory, type StatusSnapshot } from '../../electron/contract/status';
+import { historySeries, historyValuesOf, type HistoryPoint, type HistorySeriesName, type StatusHistory, type StatusSnapshot } from '../../electron/contract/status';
 
 export type Series = Readonly<Record<HistorySeriesName, readonly HistoryPoint[]>>;
 
@@ -18,22 +18,6 @@ export const HOUR_MS = 3_600_000;
 export const DEFAULT_STEP_MS = 5_000;
 
 export const emptySeries = (): Series => Object.fromEntries(historySeries.map((s) => [s, []])) as unknown as Series;
-
-/**
- * The chart values a snapshot stands for: the same definitions main records in its history (StatusModel's
- * historyValues), so points appended here line up with the fetched ones.
- */
-export function seriesValues(s: StatusSnapshot): Record<HistorySeriesName, number | null> {
-  const gpu = s.host.gpus[0];
-  return {
-    tunnelRequestsPerSecond: s.tunnel.requestsPerSecond,
-    tunnelErrorsPerSecond: s.tunnel.errorsPerSecond,
-    transcodeFps: s.transcodes.available ? s.transcodes.streams.filter((x) => x.kind !== 'direct').reduce((a, x) => a + (x.fps ?? 0), 0) : null,
-    gpuEncoder: gpu?.encoder ?? null,
-    gpuDecoder: gpu?.decoder ?? null,
-    gpuUtilization: gpu?.utilization ?? null,
-  };
-}
 
 /** Puts v at step t: a later value for the newest step replaces it (as main's ring does); older steps are kept. */
 function put(points: readonly HistoryPoint[], t: number, v: number | null, windowMs: number): readonly HistoryPoint[] {
@@ -50,7 +34,7 @@ export function appendSnapshot(h: ChartHistory, s: StatusSnapshot, windowMs = HO
   const at = Date.parse(s.at);
   if (!Number.isFinite(at)) return h;
   const t = Math.floor(at / h.stepMs) * h.stepMs;
-  const values = seriesValues(s);
+  const values = historyValuesOf(s);
   const series = Object.fromEntries(historySeries.map((name) => [name, put(h.series[name], t, values[name], windowMs)])) as unknown as Series;
   // Nothing new for the charts (most snapshots, within a step): the same object, so they need not draw again.
   if (historySeries.every((name) => series[name] === h.series[name])) return h;

@@ -12,7 +12,6 @@ import type {
   TunnelReplica,
   TunnelStatus,
 } from '../../contract/status';
-import type { HistorySeriesName } from '../../contract/status';
 import type { AgentContainer, AgentLine, AgentLineOf } from './agent-protocol';
 import { BackupStatusFile, DEFAULT_MAX_AGE_HOURS, evaluateBackup, latestSnapshot, type ResticSnapshot } from './backup';
 import { buildCards, worstOf } from './cards';
@@ -162,18 +161,6 @@ export class StatusModel {
     return this.#rates;
   }
 
-  historyValues(snapshot: StatusSnapshot): Partial<Record<HistorySeriesName, number | null>> {
-    const transcoding = snapshot.transcodes.streams.filter((s) => s.kind !== 'direct');
-    const gpu = snapshot.host.gpus[0];
-    return {
-      tunnelRequestsPerSecond: this.#rates.requests,
-      tunnelErrorsPerSecond: this.#rates.errors,
-      transcodeFps: snapshot.transcodes.available ? transcoding.reduce((a, s) => a + (s.fps ?? 0), 0) : null,
-      gpuEncoder: gpu?.encoder ?? null,
-      gpuDecoder: gpu?.decoder ?? null,
-      gpuUtilization: gpu?.utilization ?? null,
-    };
-  }
 
   #tunnel(): TunnelStatus {
     const running = new Set(this.#containers.filter((c) => c.state === 'running' && isCloudflaredService(c.service)).map((c) => c.service));

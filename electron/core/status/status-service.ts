@@ -6,7 +6,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { StatusHistory, StatusNotification, StatusSnapshot, StatusUpdate, TunnelApiStatus } from '../../contract/status';
+import { historyValuesOf, type StatusHistory, type StatusNotification, type StatusSnapshot, type StatusUpdate, type TunnelApiStatus } from '../../contract/status';
 import type { Logger } from '../log';
 import type { Secret } from '../secrets/secret';
 import { AgentSession, type AgentConnection } from './agent-session';
@@ -280,7 +280,7 @@ export class StatusService {
     const historyTimer = setInterval(() => {
       const now = Date.now();
       w.model.sampleRates(now);
-      w.history.record(now, w.model.historyValues(this.#snap(w)));
+      w.history.record(now, historyValuesOf(this.#snap(w)));
     }, stepMs);
     historyTimer.unref();
     w.timers.push(historyTimer);
