@@ -34,8 +34,15 @@ export const callNames = [
   'status:subscribe',
   'status:unsubscribe',
   'status:history',
+  'fallback:view',
+  'fallback:save-settings',
+  'fallback:switch',
+  'fallback:add-device',
+  'fallback:device-config',
+  'fallback:revoke-device',
+  'fallback:laptop-tunnel',
 ] as const;
-export const eventNames = ['profiles:changed', 'server:state', 'stack:progress', 'cloudflare:progress', 'status:update', 'status:notification'] as const;
+export const eventNames = ['profiles:changed', 'server:state', 'stack:progress', 'cloudflare:progress', 'status:update', 'status:notification', 'fallback:progress', 'fallback:changed'] as const;
 
 export type CallName = (typeof callNames)[number];
 export type EventName = (typeof eventNames)[number];

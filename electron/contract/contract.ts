@@ -20,6 +20,17 @@ import {
   ZonesRequest,
 } from './cloudflare';
 import { StatusHistory, StatusNotification, StatusRequest, StatusSnapshot, StatusUpdate } from './status';
+import {
+  AddDeviceRequest,
+  DeviceConfig,
+  DeviceRequest,
+  FallbackProgress,
+  FallbackRequest,
+  FallbackSettingsSave,
+  FallbackSwitchRequest,
+  FallbackView,
+  LaptopTunnelRequest,
+} from './fallback';
 import type { CallName, EventName } from './channels';
 
 export { callNames, eventNames, isCallName, isEventName } from './channels';
@@ -72,6 +83,19 @@ export const calls = {
   'status:unsubscribe': { input: StatusRequest, output: z.object({ unsubscribed: z.literal(true) }) },
   /** The last hour of chart series (tunnel requests/errors, transcode fps, GPU load). */
   'status:history': { input: StatusRequest, output: StatusHistory },
+  /** The outage fallback of a server: outage state, the switch, the endpoint, devices and this computer's tunnel. No keys. */
+  'fallback:view': { input: FallbackRequest, output: FallbackView },
+  'fallback:save-settings': { input: FallbackSettingsSave, output: FallbackView },
+  /** Turn the WireGuard fallback on or off, fail-closed; steps arrive as `fallback:progress`. Asking twice changes nothing twice. */
+  'fallback:switch': { input: FallbackSwitchRequest, output: FallbackView },
+  /** A household device: keys generated here (private key in the keychain), peer added on the server without a restart. */
+  'fallback:add-device': { input: AddDeviceRequest, output: FallbackView },
+  /** Reveal one device's config and QR code (holds its private key): only on demand, never logged or pushed. */
+  'fallback:device-config': { input: DeviceRequest, output: DeviceConfig },
+  /** Remove a device everywhere: the server's peer list (synced, nothing restarted) and its key in the keychain. */
+  'fallback:revoke-device': { input: DeviceRequest, output: FallbackView },
+  /** Bring this computer's own tunnel up or down the platform's way, and move the SSH connection onto it. */
+  'fallback:laptop-tunnel': { input: LaptopTunnelRequest, output: FallbackView },
 } as const satisfies Record<CallName, { input: z.ZodType; output: z.ZodType }>;
 
 /** Every event main pushes to the renderer, declared once: name → payload schema. */
@@ -84,6 +108,9 @@ export const events = {
   'status:update': StatusUpdate,
   /** A debounced transition (the shell shows an OS notification). */
   'status:notification': StatusNotification,
+  'fallback:progress': FallbackProgress,
+  /** The fallback's view changed (switch, devices, outage state): the renderer redraws from it. */
+  'fallback:changed': FallbackView,
 } as const satisfies Record<EventName, z.ZodType>;
 
 export type Calls = typeof calls;

@@ -52,6 +52,14 @@ export const errorCodes = [
   'cloudflare.api',
   'cloudflare.not-configured',
   'cloudflare.hostname-outside-zone',
+  'fallback.not-ready',
+  'fallback.invalid',
+  'fallback.busy',
+  'fallback.duplicate',
+  'fallback.not-found',
+  'fallback.switch-failed',
+  'fallback.port-mapping',
+  'fallback.laptop-tunnel',
 ] as const;
 
 export const ErrorCode = z.enum(errorCodes);

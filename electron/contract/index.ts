@@ -7,3 +7,4 @@ export * from './profiles';
 export * from './validation';
 export * from './preflight';
 export * from './server';
+export * from './fallback';
