@@ -17,6 +17,7 @@ import { StatusService } from './status/status-service';
 import { statusTargetFrom } from './status/target';
 import { JELLYFIN_API_KEY } from './stack/configure/jellyfin';
 import type { TunnelApiStatus } from '../contract/status';
+import { FallbackService } from './fallback/fallback-service';
 
 export interface CoreConfig {
   /** The app's private data folder (Electron's userData, or the web host's --data-dir). */
@@ -43,6 +44,7 @@ export interface CoreServices {
   readonly stack: StackService;
   readonly cloudflare: CloudflareService;
   readonly status: StatusService;
+  readonly fallback: FallbackService;
   /** Pushes contract events to every open window (IPC in Electron, the socket in the web host). */
   readonly emit: Emit;
 }
@@ -109,7 +111,8 @@ export function createCoreServices(config: CoreConfig, emit: Emit): CoreServices
     onNotification: (n) => emit('status:notification', n),
   });
   statusRef.current = status;
-  return { config, profiles, hostKeys, servers, stack, cloudflare, status, emit };
+  const fallback = new FallbackService();
+  return { config, profiles, hostKeys, servers, stack, cloudflare, status, fallback, emit };
 }
 
 /** The contract's handlers over the services. */
@@ -178,5 +181,15 @@ export function createHandlers(services: CoreServices): Handlers {
       return { unsubscribed: true } as const;
     },
     'status:history': ({ profileId }) => services.status.history(profileId),
+    'fallback:view': ({ profileId }) => services.fallback.view(profileId),
+    'fallback:save-settings': ({ profileId }) => services.fallback.view(profileId),
+    'fallback:switch': ({ profileId }) => services.fallback.view(profileId),
+    'fallback:add-device': ({ profileId }) => services.fallback.view(profileId),
+    'fallback:device-config': async ({ profileId }) => {
+      await services.fallback.view(profileId);
+      throw new Error('unreachable');
+    },
+    'fallback:revoke-device': ({ profileId }) => services.fallback.view(profileId),
+    'fallback:laptop-tunnel': ({ profileId }) => services.fallback.view(profileId),
   };
 }
