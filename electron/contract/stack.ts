@@ -106,14 +106,10 @@ export const BackupSettings = z.object({
 export type BackupSettings = z.infer<typeof BackupSettings>;
 
 export const WireguardSettings = z.object({
+  /** The WireGuard toolbox container runs (the fallback switch itself is off until the admin turns it on). */
   enabled: z.boolean().default(false),
+  /** UDP port the fallback endpoint listens on while it is on (host network, no port publishing). */
   port: portField('WireGuard port').default(51820),
-  /** Public name or address of the home connection, for the household's configs. */
-  endpoint: z.string().trim().max(253).default(''),
-  peers: z
-    .array(z.string().regex(/^[a-zA-Z0-9]{1,32}$/, 'WireGuard devices: name each device with letters and digits only, e.g. phone1.'))
-    .max(32, 'WireGuard devices: at most 32.')
-    .default(['laptop', 'phone']),
 });
 export type WireguardSettings = z.infer<typeof WireguardSettings>;
 

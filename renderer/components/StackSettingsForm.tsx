@@ -19,7 +19,7 @@ interface Draft {
   authentik: { enabled: boolean };
   cloudflared: { enabled: boolean; replicas: '1' | '2' };
   backup: { enabled: boolean; repository: string; time: string; keepDaily: string; keepWeekly: string; keepMonthly: string; warnAfterHours: string };
-  wireguard: { enabled: boolean; port: string; endpoint: string; peers: string };
+  wireguard: { enabled: boolean; port: string };
   mediaAutomation: { enabled: boolean; ingestPath: string };
   imageOverrides: Record<string, string>;
 }
@@ -54,8 +54,6 @@ const toDraft = (s: StackSettings): Draft => ({
   wireguard: {
     enabled: s.modules.wireguard.enabled,
     port: String(s.modules.wireguard.port),
-    endpoint: s.modules.wireguard.endpoint,
-    peers: s.modules.wireguard.peers.join(', '),
   },
   mediaAutomation: { ...s.modules.mediaAutomation },
   imageOverrides: { ...s.imageOverrides },
@@ -96,11 +94,6 @@ const fromDraft = (d: Draft): unknown => ({
     wireguard: {
       enabled: d.wireguard.enabled,
       port: num(d.wireguard.port),
-      endpoint: d.wireguard.endpoint,
-      peers: d.wireguard.peers
-        .split(/[,\s]+/)
-        .map((p) => p.trim())
-        .filter((p) => p !== ''),
     },
     mediaAutomation: d.mediaAutomation,
   },
@@ -132,8 +125,6 @@ const LABELS: Record<string, string> = {
   'modules.backup.keepMonthly': 'Keep monthly',
   'modules.backup.warnAfterHours': 'Warn after (hours without a good backup)',
   'modules.wireguard.port': 'WireGuard port',
-  'modules.wireguard.endpoint': 'WireGuard endpoint',
-  'modules.wireguard.peers': 'WireGuard devices',
   'modules.mediaAutomation.ingestPath': 'Ingest folder',
 };
 
@@ -142,7 +133,6 @@ const fieldOf = (path: readonly PropertyKey[]): string => {
   const p = path.map(String);
   if (p[0] === 'settings') p.shift();
   if (p.join('.').startsWith('modules.jellyfin.mediaPaths.')) return p.slice(0, 4).join('.');
-  if (p.join('.').startsWith('modules.wireguard.peers.')) return 'modules.wireguard.peers';
   if (p[0] === 'imageOverrides') return 'imageOverrides';
   return p.join('.');
 };
@@ -495,16 +485,11 @@ export function StackSettingsForm({ profileId, view, onSaved }: { profileId: str
         module="wireguard"
         enabled={draft.wireguard.enabled}
         onToggle={(on) => set((d) => ({ ...d, wireguard: { ...d.wireguard, enabled: on } }))}
-        description="The way in when Cloudflare is down: a WireGuard endpoint for this laptop and the household's devices."
+        description="The way in when Cloudflare is down: a WireGuard endpoint for this laptop and the household's devices, closed until you turn on the fallback."
       >
-        {text('modules.wireguard.port', draft.wireguard.port, (v) => set((d) => ({ ...d, wireguard: { ...d.wireguard, port: v } })), { inputMode: 'numeric' })}
-        {text('modules.wireguard.endpoint', draft.wireguard.endpoint, (v) => set((d) => ({ ...d, wireguard: { ...d.wireguard, endpoint: v } })), {
-          hint: 'The public name or address of your home connection.',
-          placeholder: 'home.example.com',
-        })}
-        {text('modules.wireguard.peers', draft.wireguard.peers, (v) => set((d) => ({ ...d, wireguard: { ...d.wireguard, peers: v } })), {
-          hint: 'Names separated by commas, letters and digits only.',
-          placeholder: 'laptop, phone',
+        {text('modules.wireguard.port', draft.wireguard.port, (v) => set((d) => ({ ...d, wireguard: { ...d.wireguard, port: v } })), {
+          inputMode: 'numeric',
+          hint: 'UDP port the endpoint opens while the fallback is on. Devices and the public name are set on the Fallback page.',
         })}
       </ModuleSet>
 

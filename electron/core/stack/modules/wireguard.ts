@@ -1,46 +1,66 @@
 /**
- * WireGuard (stack-facts §8.1): the fallback way home when the tunnel is down. linuxserver/wireguard in server
- * mode, one peer config per named device under <dataRoot>/wireguard; off unless the admin enables it.
+ * WireGuard: the fallback way home when Cloudflare is down (issue 12). The container is a toolbox the app drives,
+ * not linuxserver's init: host network (the endpoint is the server's own UDP port, the tunnel reaches the LAN
+ * address and the host's services), NET_ADMIN and /dev/net/tun, and an entrypoint that only waits. linuxserver's s6
+ * init never runs, so it never regenerates configs and never runs its client-mode kill switch (which deletes the
+ * default route — fatal with host networking; fallback facts §1).
+ *
+ * The app writes `<dataRoot>/wireguard/m2/m2wg0.conf` (0600, it holds the server's private key) over SFTP and turns
+ * the endpoint on and off with `wg-quick up|down` inside the running container (electron/core/fallback/server-
+ * wireguard.ts). The config is outside linuxserver's wg_confs, and the container takes the interface down when it
+ * starts and when it stops: after a reboot or a recreate the fallback is off (fail-closed).
  */
+import path from 'node:path';
 import type { StackSettings } from '../../../contract/stack';
-import { isHostAddress } from '../../../contract/validation';
-import { AppError } from '../../errors';
 import type { ModuleContext, ModuleOutput, StackModule } from '../types';
 import { baseService, bind, dataDir, healthcheck } from './common';
 
+/** The fallback's interface (in the host's network namespace) and its wg-quick config. */
+export const WG_INTERFACE = 'm2wg0';
+/** The config's folder and path as the container sees them (`/config` is `<dataRoot>/wireguard`). */
+export const WG_CONF_DIR_IN_CONTAINER = '/config/m2';
+export const WG_CONF_IN_CONTAINER = `${WG_CONF_DIR_IN_CONTAINER}/${WG_INTERFACE}.conf`;
+/** Marker the toolbox keeps while the interface is completely up (`wg-quick up` finished); in the container's /run. */
+export const WG_UP_MARKER = `/run/${WG_INTERFACE}.up`;
+
 export const wireguardDir = (s: StackSettings): string => dataDir(s, 'wireguard');
+/** Host paths of the config folder (0700) and file (0600) under the data root. */
+export const wgConfDir = (dataRoot: string): string => path.posix.join(dataRoot, 'wireguard', 'm2');
+export const wgConfPath = (dataRoot: string): string => path.posix.join(wgConfDir(dataRoot), `${WG_INTERFACE}.conf`);
+
+/**
+ * The toolbox's entrypoint: take down whatever a previous container left (a kernel interface outlives a killed
+ * container), then wait; on TERM/INT (docker stop, a recreate) take the interface down and exit. Constant text:
+ * nothing from settings is interpolated into it (Compose's `$` escaping is the renderer's job).
+ */
+export const toolboxEntrypoint: readonly string[] = [
+  '/bin/sh',
+  '-c',
+  [
+    `down() { wg-quick down ${WG_CONF_IN_CONTAINER} >/dev/null 2>&1; rm -f ${WG_UP_MARKER}; }`,
+    'down',
+    "trap 'down; exit 0' TERM INT",
+    'while :; do sleep 3600 & wait $!; done',
+  ].join('; '),
+];
 
 function render(ctx: ModuleContext): ModuleOutput {
   const s = ctx.settings;
   const w = s.modules.wireguard;
-  if (w.endpoint !== '' && !isHostAddress(w.endpoint)) {
-    throw new AppError('stack.invalid-settings', 'WireGuard endpoint: enter the public host name or address of your home connection, such as home.example.com.', {
-      field: 'modules.wireguard.endpoint',
-    });
-  }
-  if (w.peers.length === 0) {
-    throw new AppError('stack.invalid-settings', 'WireGuard devices: name at least one device, e.g. phone1.', { field: 'modules.wireguard.peers' });
-  }
   const dir = wireguardDir(s);
   const service = {
     ...baseService('wireguard', ctx.image('wireguard')),
+    network_mode: 'host',
     cap_add: ['NET_ADMIN'],
-    sysctls: { 'net.ipv4.conf.all.src_valid_mark': '1' },
-    environment: {
-      PUID: String(s.uid),
-      PGID: String(s.gid),
-      TZ: s.timezone,
-      PEERS: w.peers.join(','),
-      // 'auto' lets the image look up the public address when the admin has not named one.
-      SERVERURL: w.endpoint === '' ? 'auto' : w.endpoint,
-      SERVERPORT: String(w.port),
-      PEERDNS: 'auto',
-    },
+    devices: ['/dev/net/tun:/dev/net/tun'],
+    // docker-init as pid 1: forwards TERM to the entrypoint and reaps the userspace daemons `docker exec` leaves behind.
+    init: true,
+    environment: { TZ: s.timezone },
     volumes: [bind(dir, '/config')],
-    ports: [{ target: 51820, published: String(w.port), host_ip: s.publishAddress, protocol: 'udp' }],
-    networks: ['edge'],
-    // The server config exists once server mode is set up; where `wg` exists (the real image) the interface must be up too.
-    healthcheck: healthcheck(['CMD-SHELL', 'test -s /config/wg_confs/wg0.conf && { ! command -v wg >/dev/null 2>&1 || wg show wg0 >/dev/null 2>&1; }'], '60s'),
+    entrypoint: [...toolboxEntrypoint],
+    stop_grace_period: '15s',
+    // Healthy = the toolbox can drive WireGuard; whether the endpoint is open is the fallback switch's business.
+    healthcheck: healthcheck(['CMD', 'wg', '--version'], '10s'),
   };
   return {
     module: 'wireguard',
@@ -48,6 +68,7 @@ function render(ctx: ModuleContext): ModuleOutput {
     envFiles: [],
     files: [],
     hostDirs: [dir],
+    // Host network: nothing is published, but the UDP port must be free on the server for the switch to open it.
     ports: [{ port: w.port, protocol: 'udp', service: 'wireguard', field: 'modules.wireguard.port' }],
   };
 }
