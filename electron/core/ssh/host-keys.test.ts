@@ -5,7 +5,19 @@ import path from 'node:path';
 import { utils } from 'ssh2';
 import { describe, expect, it } from 'vitest';
 import { AppError } from '../errors';
-import { fingerprintSha256, HostKeyStore, hostPatternMatches, judgeHostKey, keyTypeOf, knownHostsName, parseKnownHosts, type KnownHostEntry } from './host-keys';
+import {
+  DEFAULT_HOST_KEY_ALGORITHMS,
+  fingerprintSha256,
+  hostKeyAlgorithmsFor,
+  HostKeyStore,
+  hostPatternMatches,
+  judgeHostKey,
+  keyTypeOf,
+  knownHostsName,
+  knownKeyTypes,
+  parseKnownHosts,
+  type KnownHostEntry,
+} from './host-keys';
 
 /** A fresh public key blob of the given type, as a server would present it. */
 const newKey = (type: 'ed25519' | 'ecdsa'): { line: string; blob: Buffer } => {
@@ -126,10 +138,33 @@ describe('judging a presented host key', () => {
     expect(judgeHostKey(parseKnownHosts(entry(ed.line)), host, 22, ed.blob)).toEqual({ kind: 'trusted', fingerprint: fingerprintSha256(ed.blob) });
   });
 
-  it('calls a key unknown when nothing of its type is known for the host', () => {
+  it('calls a key unknown only when nothing at all is known for the host', () => {
     expect(judgeHostKey([], host, 22, ed.blob)).toEqual({ kind: 'unknown', fingerprint: fingerprintSha256(ed.blob), keyType: 'ssh-ed25519' });
-    // An ecdsa key on record does not make a first ed25519 key a "change" (OpenSSH behaves the same).
-    expect(judgeHostKey(parseKnownHosts(entry(ec.line)), host, 22, ed.blob).kind).toBe('unknown');
+    // Keys of other hosts, or of the same host on another port, do not count.
+    expect(judgeHostKey(parseKnownHosts(`other.lan ${ec.line}\n[${host}]:2222 ${ec.line}`), host, 22, ed.blob).kind).toBe('unknown');
+  });
+
+  it('calls a key of another type a change when the host is known (only a different key type offered is not a first contact)', () => {
+    const v = judgeHostKey(parseKnownHosts(entry(ed.line)), host, 22, ec.blob);
+    expect(v).toEqual({ kind: 'changed', fingerprint: fingerprintSha256(ec.blob), keyType: 'ecdsa-sha2-nistp256', expected: [fingerprintSha256(ed.blob)] });
+    expect(judgeHostKey(parseKnownHosts(entry(ec.line)), host, 22, ed.blob)).toMatchObject({ kind: 'changed', expected: [fingerprintSha256(ec.blob)] });
+  });
+
+  it('lists the known key types of a host, and offers those host key algorithms first', () => {
+    const entries = parseKnownHosts(`${entry(ec.line)}\n${entry(ed.line)}\nother.lan ssh-rsa AAAA\n${entry(ed.line, '@revoked')}`);
+    expect(knownKeyTypes(entries, host, 22)).toEqual(['ecdsa-sha2-nistp256', 'ssh-ed25519']);
+    expect(knownKeyTypes(entries, host, 2222)).toEqual([]);
+    expect(hostKeyAlgorithmsFor([])).toEqual([...DEFAULT_HOST_KEY_ALGORITHMS]);
+    expect(hostKeyAlgorithmsFor(['ecdsa-sha2-nistp256'])).toEqual([
+      'ecdsa-sha2-nistp256',
+      'ssh-ed25519',
+      'ecdsa-sha2-nistp384',
+      'ecdsa-sha2-nistp521',
+      'rsa-sha2-512',
+      'rsa-sha2-256',
+      'ssh-rsa',
+    ]);
+    expect(hostKeyAlgorithmsFor(['ssh-rsa', 'made-up-type']).slice(0, 4)).toEqual(['rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa', 'ssh-ed25519']);
   });
 
   it('reports a changed key with every fingerprint on record for that type', () => {

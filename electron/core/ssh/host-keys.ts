@@ -80,10 +80,42 @@ export function judgeHostKey(entries: readonly KnownHostEntry[], host: string, p
   if (mine.some((e) => e.marker === '@revoked' && e.keyBlob.equals(keyBlob))) return { kind: 'revoked', fingerprint };
   const plain = mine.filter((e) => e.marker === undefined);
   if (plain.some((e) => e.keyBlob.equals(keyBlob))) return { kind: 'trusted', fingerprint };
-  // Like OpenSSH, only a known key of the same type makes a different key a "change".
+  // Any key on record for this host makes a different key a "change", even of another type: a known host
+  // that suddenly offers only an ecdsa key where an ed25519 key was confirmed is not a first contact (an
+  // attacker in the middle would offer exactly that). The connection asks for the known types first
+  // (hostKeyAlgorithmsFor), so a server that still has the confirmed key is never judged by another one.
   const sameType = plain.filter((e) => e.keyType === keyType);
-  if (sameType.length > 0) return { kind: 'changed', fingerprint, keyType, expected: sameType.map((e) => fingerprintSha256(e.keyBlob)) };
+  const onRecord = sameType.length > 0 ? sameType : plain;
+  if (onRecord.length > 0) return { kind: 'changed', fingerprint, keyType, expected: [...new Set(onRecord.map((e) => fingerprintSha256(e.keyBlob)))] };
   return { kind: 'unknown', fingerprint, keyType };
+}
+
+/** The key types on record for host:port (plain entries only), in the order they were recorded. */
+export function knownKeyTypes(entries: readonly KnownHostEntry[], host: string, port: number): string[] {
+  const name = knownHostsName(host, port);
+  const types = entries.filter((e) => e.marker === undefined && entryNames(e, name)).map((e) => e.keyType);
+  return [...new Set(types)];
+}
+
+/** The host key algorithms ssh2 offers by default, most preferred first (ssh2 1.x with ed25519 support). */
+export const DEFAULT_HOST_KEY_ALGORITHMS: readonly string[] = [
+  'ssh-ed25519',
+  'ecdsa-sha2-nistp256',
+  'ecdsa-sha2-nistp384',
+  'ecdsa-sha2-nistp521',
+  'rsa-sha2-512',
+  'rsa-sha2-256',
+  'ssh-rsa',
+];
+
+/**
+ * The host key algorithms to offer, the known key types first (as OpenSSH orders HostKeyAlgorithms by
+ * known_hosts): a server that has several host keys then presents the one that was confirmed.
+ */
+export function hostKeyAlgorithmsFor(knownTypes: readonly string[]): string[] {
+  const preferred = knownTypes.flatMap((t) => (t === 'ssh-rsa' ? ['rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa'] : [t]));
+  const known = preferred.filter((a) => DEFAULT_HOST_KEY_ALGORITHMS.includes(a));
+  return [...new Set([...known, ...DEFAULT_HOST_KEY_ALGORITHMS])];
 }
 
 const StoredHostKeys = z.object({
@@ -120,6 +152,11 @@ export class HostKeyStore {
 
   async judge(host: string, port: number, keyBlob: Buffer): Promise<HostKeyVerdict> {
     return judgeHostKey(await this.entries(), host, port, keyBlob);
+  }
+
+  /** The key types on record for host:port, for ordering the host key algorithms a connection offers. */
+  async knownKeyTypes(host: string, port: number): Promise<string[]> {
+    return knownKeyTypes(await this.entries(), host, port);
   }
 
   /** Record a key the admin confirmed; replaces any earlier key of the same type for that host. */

@@ -3,11 +3,11 @@ import { EventEmitter } from 'node:events';
 import net from 'node:net';
 import path from 'node:path/posix';
 // ssh2 is CommonJS: Node's ESM loader cannot name its exports, so take them from the default export.
-import ssh2, { type Client as SshClient, type ClientChannel, type ConnectConfig, type SFTPWrapper } from 'ssh2';
+import ssh2, { type Client as SshClient, type ClientChannel, type ConnectConfig, type ServerHostKeyAlgorithm, type SFTPWrapper } from 'ssh2';
 import { AppError } from '../errors';
 import type { Secret } from '../secrets/secret';
 import { toShell, type Argv } from './argv';
-import type { HostKeyStore, HostKeyVerdict } from './host-keys';
+import { hostKeyAlgorithmsFor, type HostKeyStore, type HostKeyVerdict } from './host-keys';
 import type { CommandRunner, ExecOptions, ExecResult } from './runner';
 
 const { Client, utils } = ssh2;
@@ -237,11 +237,21 @@ export class SshConnection extends EventEmitter<{ state: [ConnectionState] }> im
           reject(classifyConnectError(err, target, auth.kind));
         }),
       );
-      try {
-        client.connect(config);
-      } catch (err) {
-        done(() => reject(classifyConnectError(err, target, auth.kind)));
-      }
+      // Offer the host key types on record first, so a server with several host keys presents the confirmed one.
+      hostKeys.knownKeyTypes(target.host, target.port).then(
+        (types) => {
+          try {
+            client.connect({ ...config, algorithms: { serverHostKey: hostKeyAlgorithmsFor(types) as ServerHostKeyAlgorithm[] } });
+          } catch (err) {
+            done(() => reject(classifyConnectError(err, target, auth.kind)));
+          }
+        },
+        (err: unknown) =>
+          done(() => {
+            this.#setState({ kind: 'idle' });
+            reject(classifyConnectError(err, target, auth.kind));
+          }),
+      );
     });
   }
 
