@@ -16,7 +16,7 @@ import type { ImageKey } from '../../../electron/core/stack/versions';
 import { dockerApi, dockerPing, downloadTrixieDebs, ensureDebPackages, ensureDockerEngine, exec, stopDockerEngine } from '../docker';
 import { labPath } from '../paths';
 import { isAlive, run, sleep } from '../process';
-import { bundleNames, standInSpecs, type BundleName, type OverlayFile, type StandInSpec } from './specs';
+import { bundleNames, standInSpecs, type BundleName, type OverlayFile, type StandInSpec, type WireGuardTools } from './specs';
 
 export { standInSpecs, type StandInSpec } from './specs';
 
@@ -65,6 +65,34 @@ async function nodeLibraries(): Promise<string[]> {
   }
   if (!libs.some((l) => l.includes('ld-linux'))) throw new Error(`ldd ${process.execPath} listed no dynamic loader:\n${out}`);
   return libs;
+}
+
+/** Shared libraries a host binary needs, as `ldd` lists them (none for a static one). */
+async function lddLibraries(bin: string): Promise<string[]> {
+  const out = await run('ldd', [bin]).catch(() => '');
+  return out
+    .split('\n')
+    .map((line) => /=>\s+(\/\S+)/.exec(line)?.[1] ?? /^\s*(\/\S+)\s+\(0x/.exec(line)?.[1])
+    .filter((p): p is string => p !== undefined);
+}
+
+/** The host's real WireGuard tools for the wireguard stand-in (installed by the lab's WireGuard part), with their libraries. */
+async function wireguardTools(): Promise<WireGuardTools> {
+  const find = (name: string, dirs: readonly string[]): string => {
+    const found = dirs.map((d) => `${d}/${name}`).find((p) => existsSync(p));
+    if (!found) throw new Error(`stand-in images: the wireguard stand-in needs the host's ${name} (apt-get install wireguard-tools wireguard-go iproute2 bash)`);
+    return found;
+  };
+  const binaries: Record<string, string> = {
+    '/usr/bin/wg': find('wg', ['/usr/bin', '/bin']),
+    '/usr/bin/wg-quick': find('wg-quick', ['/usr/bin', '/bin']),
+    '/usr/bin/wireguard-go': find('wireguard-go', ['/usr/bin', '/bin']),
+    // Before busybox's /sbin/ip on PATH: wg-quick needs iproute2's.
+    '/usr/sbin/ip': find('ip', ['/usr/sbin', '/sbin', '/usr/bin', '/bin']),
+    '/bin/bash': find('bash', ['/usr/bin', '/bin']),
+  };
+  const libraries = [...new Set((await Promise.all(Object.values(binaries).map(lddLibraries))).flat())].sort();
+  return { binaries, libraries };
 }
 
 async function busyboxStatic(): Promise<string> {
@@ -386,9 +414,9 @@ export async function ensureStandInImagesReport(opts: EnsureOptions = {}): Promi
   const started = Date.now();
   await ensureDockerEngine();
   return withLock(async () => {
-    const [base, code, restic] = await Promise.all([baseInputs(), bundles(), resticBinary()]);
+    const [base, code, restic, wgTools] = await Promise.all([baseInputs(), bundles(), resticBinary(), wireguardTools()]);
     const applets = (await run(base.busybox, ['--list-full'])).split('\n').filter(Boolean);
-    const planned = withExtraTags(standInSpecs(restic), opts.extraTags).map((s) => plan(s, base, code, applets));
+    const planned = withExtraTags(standInSpecs(restic, wgTools), opts.extraTags).map((s) => plan(s, base, code, applets));
     const existing = await imagesWithLabel(labelStandIn);
     const current = (p: Planned): ApiImage | undefined => existing.find((i) => (i.RepoTags ?? []).includes(p.spec.ref));
     const stale = planned.filter((p) => current(p)?.Labels?.[labelHash] !== p.hash);

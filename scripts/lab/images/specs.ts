@@ -66,8 +66,42 @@ const linuxserver = (key: 'sonarr' | 'radarr' | 'qbittorrent' | 'wireguard', por
   ports: { service: ports, control },
 });
 
-/** resticBinary: the host path of the restic binary to ship (Debian trixie's, else the host's). */
-export function standInSpecs(resticBinary: string): StandInSpec[] {
+/** Real WireGuard tools from the host, at the paths the image's PATH finds before busybox's applets. */
+export interface WireGuardTools {
+  /** Image path → host path: wg, wg-quick (bash script), bash, ip (iproute2), wireguard-go. */
+  binaries: Record<string, string>;
+  /** Shared libraries `ldd` lists for them, at their host paths. */
+  libraries: string[];
+}
+
+/**
+ * The WireGuard toolbox: the app drives it with `docker exec … wg-quick up|down` (the compose entrypoint override
+ * keeps /init from running). This kernel has no wireguard module, so `wg-quick up` falls back to wireguard-go on
+ * /dev/net/tun. /init stays the old stand-in (PEERS configs, UDP bind, /health) for images run without the override.
+ */
+const wireguard = (tools: WireGuardTools): StandInSpec => {
+  const base = linuxserver('wireguard', [51820], ['51820/udp'], 51821);
+  return {
+    ...base,
+    files: [
+      ...base.files,
+      ...Object.entries(tools.binaries).map(([dest, src]): OverlayFile => ({ path: dest, mode: 0o755, fromHost: () => src })),
+      ...tools.libraries.map((lib): OverlayFile => ({ path: lib, mode: 0o755, fromHost: () => lib })),
+      dir('/etc/wireguard', 0o700),
+      dir('/var/run/wireguard', 0o755),
+    ],
+    config: [
+      ...base.config,
+      'ENV WG_I_PREFER_BUGGY_USERSPACE_TO_POLISHED_KMOD=1 WG_QUICK_USERSPACE_IMPLEMENTATION=wireguard-go LOG_LEVEL=error',
+    ],
+  };
+};
+
+/**
+ * resticBinary: the host path of the restic binary to ship (Debian trixie's, else the host's); wireguardTools: the
+ * host's WireGuard tools and their libraries (an empty set gives a wireguard stand-in without them, for listings).
+ */
+export function standInSpecs(resticBinary: string, wireguardTools: WireGuardTools = { binaries: {}, libraries: [] }): StandInSpec[] {
   return [
     {
       key: 'jellyfin',
@@ -189,7 +223,7 @@ export function standInSpecs(resticBinary: string): StandInSpec[] {
       config: ['ENTRYPOINT ["/usr/bin/restic"]'],
       ports: { service: [], control: 0 },
     },
-    linuxserver('wireguard', [51820], ['51820/udp'], 51821),
+    wireguard(wireguardTools),
     linuxserver('sonarr', [8989], ['8989'], 8989),
     linuxserver('radarr', [7878], ['7878'], 7878),
     linuxserver('qbittorrent', [8080, 6881], ['8080', '6881', '6881/udp'], 8080),
