@@ -6,7 +6,7 @@
  */
 import { z } from 'zod';
 import { ProfileId } from './profiles';
-import { isIPv4 } from './validation';
+import { isHostAddress, isIPv4 } from './validation';
 
 // ---------------------------------------------------------------------------------------------------------------
 // Outage detection
@@ -144,12 +144,30 @@ export const FallbackSettings = z.object({
     .trim()
     .refine((s) => /^(\d{1,3}\.){3}0\/24$/.test(s) && isIPv4(s.slice(0, -3)), 'Tunnel subnet: use a /24 ending in .0, for example 10.13.13.0/24.')
     .default('10.13.13.0/24'),
-  /** The DNS-only name for the endpoint; empty = none (the last known address is used). */
-  endpointName: z.string().trim().max(253, 'Endpoint name: keep it under 253 characters.').default(''),
+  /** The name (DNS-only record) or address devices use to reach home; empty = the last public address seen. */
+  endpointName: z
+    .string()
+    .trim()
+    .toLowerCase()
+    .refine((s) => s === '' || isHostAddress(s), 'Endpoint name: enter a host name such as home.example.com or a public IPv4 address, or leave it empty.')
+    .default(''),
+  /**
+   * Where this computer's SSH reaches the server through the tunnel; empty = the server's tunnel address (.1).
+   * Set it to the server's LAN address when its SSH server listens only there.
+   */
+  sshAddress: z
+    .string()
+    .trim()
+    .refine((s) => s === '' || isIPv4(s), 'SSH address through the tunnel: enter an IPv4 address such as 192.168.1.20, or leave it empty.')
+    .default(''),
   /** Let household devices reach the whole home network, not only the server. */
   allowLan: z.boolean().default(false),
   /** The home network's CIDR when allowLan is on, e.g. 192.168.1.0/24. */
-  lanCidr: z.string().trim().max(18).default(''),
+  lanCidr: z
+    .string()
+    .trim()
+    .refine((s) => s === '' || (/^(\d{1,3}\.){3}\d{1,3}\/(1[6-9]|2\d|3[0-2])$/.test(s) && isIPv4(s.split('/')[0] ?? '')), 'Home network: enter it as an address range such as 192.168.1.0/24, or leave it empty.')
+    .default(''),
 });
 export type FallbackSettings = z.infer<typeof FallbackSettings>;
 

@@ -1,12 +1,640 @@
 /**
- * The outage fallback of each server profile: the switch (fail-closed, idempotent, one at a time), household
- * devices and their keys (private keys in the keychain only), the endpoint, and this computer's own tunnel.
+ * The outage fallback of each server profile (DESIGN.md §1 "Outage"): the switch (fail-closed, idempotent, one
+ * at a time per server), household devices and their keys (private keys only in the keychain), the endpoint
+ * (router port mapping, last public address, DNS-only name), and this computer's own tunnel home.
+ *
+ * Fail-closed means: the endpoint is open only between a successful "on" and the next "off"; a switch that fails
+ * half-way closes what it opened before it reports, and a retry finishes what a cut connection interrupted
+ * (every server step is idempotent: up when up, down when down, unmap when unmapped are no-ops).
  */
-import type { FallbackView } from '../../contract/fallback';
+import { randomBytes } from 'node:crypto';
+import type {
+  DeviceConfig,
+  FallbackDevice,
+  FallbackMode,
+  FallbackProgress,
+  FallbackSettings,
+  FallbackView,
+  LaptopTunnel,
+  OutageState,
+  PortMapping,
+} from '../../contract/fallback';
 import { AppError } from '../errors';
+import type { Logger } from '../log';
+import type { SecretStore } from '../secrets/keychain';
+import { Secret } from '../secrets/secret';
+import type { ProfileJsonStore } from '../fs/json-store';
+import type { FallbackFile, StoredDevice } from './fallback-store';
+import { isInSubnet, nextFreeAddress, serverAddress } from './addresses';
+import { generateKeyPair, generatePresharedKey, publicKeyOf } from './wg-keys';
+import { configFileName, renderPeerConfig, renderServerConfig, type parseWgShowDump } from './wg-config';
+import { qrSvgDataUrl } from './qr';
 
-export class FallbackService {
-  async view(profileId: string): Promise<FallbackView> {
-    throw new AppError('fallback.not-ready', `The outage fallback is not available for ${profileId} yet.`);
+type WgDump = ReturnType<typeof parseWgShowDump>;
+
+/** The server's WireGuard interface, driven inside the stack's wireguard container (server-wireguard.ts). */
+export interface ServerWireGuardPort {
+  writeConfig(content: string): Promise<void>;
+  up(): Promise<void>;
+  down(): Promise<void>;
+  sync(): Promise<void>;
+  isUp(): Promise<boolean>;
+  show(): Promise<WgDump>;
+  containerRunning(): Promise<boolean>;
+}
+
+/** The home router, asked from the server (port-mapping.ts). */
+export interface PortMapperPort {
+  discover(): Promise<{ upnp: boolean; natpmp: boolean; externalIp: string | null; lanIp: string | null; router: string | null; cgnat: boolean; detail: string }>;
+  map(port: number, opts: { description: string; lifetimeSeconds?: number }): Promise<PortMapping>;
+  unmap(mapping: PortMapping): Promise<void>;
+}
+
+/** The DNS-only record for the endpoint name (ddns.ts). */
+export interface EndpointDnsPort {
+  upsert(name: string, ip: string): Promise<{ changed: boolean }>;
+}
+
+/** This computer's tunnel, the platform's way (laptop-tunnel.ts). */
+export interface LaptopTunnelPort {
+  detect(): Promise<LaptopTunnel['method']>;
+  up(name: string, config: Secret): Promise<LaptopTunnel>;
+  down(name: string): Promise<LaptopTunnel>;
+}
+
+/** What the fallback needs to know of the installed stack. */
+export interface StackFacts {
+  readonly installed: boolean;
+  readonly wireguardEnabled: boolean;
+  readonly port: number;
+  /** Jellyfin's port on the server when it is published on every interface (so it answers at the tunnel address). */
+  readonly jellyfinPort: number | null;
+}
+
+/** The one SSH connection to a server, as the fallback uses it. */
+export interface FallbackConnection {
+  readonly target: { readonly host: string; readonly port: number };
+}
+
+export interface FallbackServiceDeps<C extends FallbackConnection = FallbackConnection> {
+  readonly store: ProfileJsonStore<typeof FallbackFile>;
+  readonly secrets: SecretStore | undefined;
+  /** The live connection, or an AppError 'server.not-connected'. */
+  readonly connection: (profileId: string) => C;
+  readonly stackFacts: (profileId: string) => Promise<StackFacts>;
+  readonly serverWireGuard: (profileId: string, conn: C) => ServerWireGuardPort;
+  readonly portMapper: (profileId: string, conn: C) => PortMapperPort;
+  /** The home connection's public address as seen from the server; null when it cannot be told. */
+  readonly publicIp?: (profileId: string, conn: C) => Promise<string | null>;
+  /** The endpoint name's DNS record, when a Cloudflare token and zone exist for the profile. */
+  readonly endpointDns?: (profileId: string) => Promise<EndpointDnsPort | undefined>;
+  readonly laptop: LaptopTunnelPort;
+  /** Move (or, with null, move back) the profile's SSH connection onto the tunnel; true when it is connected there. */
+  readonly routeSsh?: (profileId: string, via: { host: string; port: number } | null) => Promise<boolean>;
+  /** The outage state from the outage monitor; null while nothing is known. */
+  readonly outage?: (profileId: string) => OutageState | null;
+  readonly log: Logger;
+  readonly onProgress: (p: FallbackProgress) => void;
+  readonly onChanged: (view: FallbackView) => void;
+  readonly now?: () => Date;
+}
+
+const SERVER_KEY = 'fallback.server-key';
+const deviceKey = (id: string): string => `fallback.device.${id}.key`;
+const devicePsk = (id: string): string => `fallback.device.${id}.psk`;
+const LAPTOP_NAME = 'This computer';
+const MAPPING_DESCRIPTION = 'M2 Companion WireGuard fallback';
+/** What the app names this computer's tunnel (an interface name: at most 15 characters). */
+const laptopTunnelName = (profileId: string): string => `m2-${profileId}`.slice(0, 15).replace(/-+$/, '');
+
+/** Names compare the way a person reads them: case, width and surrounding spaces do not make a new name. */
+const sameName = (a: string, b: string): boolean => a.normalize('NFKC').trim().toLocaleLowerCase() === b.normalize('NFKC').trim().toLocaleLowerCase();
+
+export class FallbackService<C extends FallbackConnection = FallbackConnection> {
+  readonly #deps: FallbackServiceDeps<C>;
+  readonly #now: () => Date;
+  /** A switch in flight per profile, with where it is going. */
+  readonly #switching = new Map<string, { to: 'on' | 'off'; step: string; since: string; done: Promise<FallbackView> }>();
+  /** The last switch that failed, until the next one starts. */
+  readonly #failed = new Map<string, Extract<FallbackMode, { kind: 'failed' }>>();
+  readonly #laptop = new Map<string, LaptopTunnel>();
+  /** Device changes (add, revoke) run one after another per profile, and never during a switch's config write. */
+  readonly #queues = new Map<string, Promise<unknown>>();
+
+  constructor(deps: FallbackServiceDeps<C>) {
+    this.#deps = deps;
+    this.#now = deps.now ?? (() => new Date());
+  }
+
+  // ------------------------------------------------------------------------------------------------------------
+  // The view
+
+  async view(profileId: string, opts: { live?: boolean } = {}): Promise<FallbackView> {
+    const file = await this.#deps.store.read(profileId);
+    const facts = await this.#facts(profileId);
+    const settings = file.settings;
+    const server = serverAddress(settings.subnet);
+    const stats = opts.live === false ? null : await this.#liveStats(profileId, file);
+    const mode = this.#mode(profileId, file);
+    const services: FallbackView['services'] = [];
+    if (facts.jellyfinPort !== null) services.push({ service: 'Jellyfin', url: `http://${server}:${facts.jellyfinPort}` });
+    services.push({ service: 'SSH (this app)', url: `ssh://${settings.sshAddress || server}` });
+    return {
+      profileId,
+      ready: facts.ready,
+      notReadyReason: facts.notReadyReason,
+      settings,
+      mode,
+      endpoint: {
+        name: settings.endpointName === '' ? null : settings.endpointName,
+        lastKnownIp: file.lastKnownIp,
+        lastKnownAt: file.lastKnownAt,
+        port: facts.port,
+        warning: file.endpointWarning,
+      },
+      serverAddress: server,
+      services,
+      devices: file.devices.map((d) => this.#deviceView(d, file.settings, stats)),
+      laptop: this.#laptop.get(profileId) ?? { method: 'none', state: 'down', detail: 'This computer’s tunnel is down; it comes up when you turn the fallback on.', sshOverWireguard: false },
+      outage: this.#deps.outage?.(profileId) ?? null,
+    };
+  }
+
+  async #facts(profileId: string): Promise<{ ready: boolean; notReadyReason: string | null; port: number; jellyfinPort: number | null }> {
+    let facts: StackFacts;
+    try {
+      facts = await this.#deps.stackFacts(profileId);
+    } catch (err) {
+      const why = err instanceof AppError ? err.userMessage : 'The stack’s state could not be read.';
+      return { ready: false, notReadyReason: why, port: 51820, jellyfinPort: null };
+    }
+    const base = { port: facts.port, jellyfinPort: facts.jellyfinPort };
+    if (!facts.wireguardEnabled) return { ...base, ready: false, notReadyReason: 'Turn on WireGuard in Services (Fallback: WireGuard), then install, so the server has the fallback endpoint.' };
+    if (!facts.installed) return { ...base, ready: false, notReadyReason: 'Install the stack with WireGuard turned on first (Setup → Install).' };
+    return { ...base, ready: true, notReadyReason: null };
+  }
+
+  #mode(profileId: string, file: FallbackFile): FallbackMode {
+    const running = this.#switching.get(profileId);
+    if (running) return { kind: 'switching', to: running.to, step: running.step, since: running.since };
+    const failed = this.#failed.get(profileId);
+    if (failed) return failed;
+    return file.switch.kind === 'on' ? { kind: 'on', since: file.switch.since, mapping: file.switch.mapping } : { kind: 'off', since: file.switch.since };
+  }
+
+  /** Handshakes and transfer from the server while the fallback is on; nothing (not an error) otherwise. */
+  async #liveStats(profileId: string, file: FallbackFile): Promise<WgDump> {
+    if (file.switch.kind !== 'on' || this.#switching.has(profileId)) return null;
+    try {
+      const conn = this.#deps.connection(profileId);
+      return await this.#deps.serverWireGuard(profileId, conn).show();
+    } catch {
+      return null;
+    }
+  }
+
+  #deviceView(d: StoredDevice, settings: FallbackSettings, stats: WgDump): FallbackDevice {
+    const peer = stats?.peers.find((p) => p.publicKey === d.publicKey);
+    return {
+      id: d.id,
+      name: d.name,
+      kind: d.kind,
+      address: d.address,
+      publicKey: d.publicKey,
+      allowedIps: this.#deviceAllowedIps(d, settings),
+      createdAt: d.createdAt,
+      lastHandshake: peer && peer.latestHandshake > 0 ? new Date(peer.latestHandshake * 1000).toISOString() : null,
+      rxBytes: peer ? peer.rxBytes : null,
+      txBytes: peer ? peer.txBytes : null,
+    };
+  }
+
+  /** What a device may reach through the tunnel: the server only, unless the admin lets devices reach the home network. */
+  #deviceAllowedIps(d: StoredDevice, settings: FallbackSettings): string[] {
+    const ips = [`${serverAddress(settings.subnet)}/32`];
+    if (d.kind === 'laptop' && settings.sshAddress !== '' && !isInSubnet(settings.sshAddress, settings.subnet)) ips.push(`${settings.sshAddress}/32`);
+    if (settings.allowLan && settings.lanCidr !== '') ips.push(settings.lanCidr);
+    return ips;
+  }
+
+  // ------------------------------------------------------------------------------------------------------------
+  // Settings
+
+  async saveSettings(profileId: string, settings: FallbackSettings): Promise<FallbackView> {
+    if (settings.allowLan) {
+      // Reaching the whole home network needs forwarding and NAT on the server, which the endpoint does not set up yet.
+      throw new AppError('fallback.invalid', 'Home network: devices can reach the server and its services only; reaching the whole home network is not available yet.', {
+        field: 'allowLan',
+        hint: 'Leave “Let devices reach the home network” off.',
+      });
+    }
+    return this.#serial(profileId, async () => {
+      const file = await this.#deps.store.read(profileId);
+      if (file.settings.subnet !== settings.subnet && file.devices.length > 0) {
+        throw new AppError('fallback.invalid', 'Tunnel subnet: it cannot change while devices have addresses in it.', {
+          field: 'subnet',
+          hint: 'Remove the devices first, or keep the subnet.',
+        });
+      }
+      await this.#deps.store.update(profileId, (f) => {
+        f.settings = settings;
+      });
+      // Devices' reach follows the settings at once while the endpoint is open.
+      if (file.switch.kind === 'on') await this.#pushConfig(profileId, true);
+      return this.#changed(profileId);
+    });
+  }
+
+  // ------------------------------------------------------------------------------------------------------------
+  // The switch
+
+  /** Turn the fallback on or off. Asking for the state it is in, or is already going to, changes nothing twice. */
+  switch(profileId: string, on: boolean): Promise<FallbackView> {
+    const to = on ? 'on' : 'off';
+    const running = this.#switching.get(profileId);
+    if (running) {
+      if (running.to === to) return running.done;
+      return Promise.reject(new AppError('fallback.busy', `The fallback is being switched ${running.to} right now.`, { hint: 'Wait for it to finish, then switch again.' }));
+    }
+    // Registered before the first await, so a second ask in the same moment joins this one.
+    const entry: { to: 'on' | 'off'; step: string; since: string; done: Promise<FallbackView> } = { to, step: 'Starting', since: this.#now().toISOString(), done: Promise.resolve(null as never) };
+    this.#switching.set(profileId, entry);
+    entry.done = this.#runSwitch(profileId, entry);
+    return entry.done;
+  }
+
+  async #runSwitch(profileId: string, entry: { to: 'on' | 'off'; step: string }): Promise<FallbackView> {
+    const { to } = entry;
+    let settled = false;
+    try {
+      const file = await this.#deps.store.read(profileId);
+      if (file.switch.kind === to && !this.#failed.has(profileId)) settled = true;
+      else {
+        this.#failed.delete(profileId);
+        void this.#changed(profileId, { live: false }).catch(() => undefined);
+        if (to === 'on') await this.#switchOn(profileId, entry);
+        else await this.#switchOff(profileId, entry);
+      }
+    } catch (err) {
+      const e = err instanceof AppError ? err : new AppError('fallback.switch-failed', 'The switch failed for an unexpected reason.', { cause: err });
+      if (!(err instanceof AppError)) this.#deps.log.error('fallback switch: unexpected error', { profile: profileId, error: err });
+      this.#failed.set(profileId, {
+        kind: 'failed',
+        to,
+        reason: e.userMessage,
+        hint: e.hint ?? (to === 'on' ? 'Check the connection to the server, then switch on again.' : 'Switch off again; every step is safe to repeat.'),
+        since: this.#now().toISOString(),
+      });
+      this.#deps.log.warn('fallback switch failed', { profile: profileId, to, code: e.code, message: e.userMessage });
+    } finally {
+      this.#switching.delete(profileId);
+    }
+    // Already where it was asked to be: nothing changed, nothing to announce.
+    if (settled) return this.view(profileId);
+    const view = await this.#changed(profileId);
+    const failed = this.#failed.get(profileId);
+    if (failed) throw new AppError('fallback.switch-failed', failed.reason, { hint: failed.hint });
+    return view;
+  }
+
+  #progress(profileId: string, entry: { step: string } | undefined, step: string, state: FallbackProgress['state'], detail: string): void {
+    if (entry && state === 'running') entry.step = step;
+    this.#deps.onProgress({ profileId, step, state, detail, at: this.#now().toISOString() });
+  }
+
+  async #step<T>(profileId: string, entry: { step: string }, step: string, detail: string, fn: () => Promise<T>, done?: (v: T) => string): Promise<T> {
+    this.#progress(profileId, entry, step, 'running', detail);
+    try {
+      const v = await fn();
+      this.#progress(profileId, entry, step, 'done', done ? done(v) : detail);
+      return v;
+    } catch (err) {
+      this.#progress(profileId, entry, step, 'failed', err instanceof AppError ? err.userMessage : 'failed');
+      throw err;
+    }
+  }
+
+  async #switchOn(profileId: string, entry: { step: string }): Promise<void> {
+    const facts = await this.#facts(profileId);
+    if (!facts.ready) throw new AppError('fallback.not-ready', facts.notReadyReason ?? 'The fallback is not ready.', { hint: 'Then switch on again.' });
+    const conn = this.#deps.connection(profileId);
+    const wg = this.#deps.serverWireGuard(profileId, conn);
+    await this.#step(profileId, entry, 'Check the server', 'Is the WireGuard container running?', async () => {
+      if (!(await wg.containerRunning())) {
+        throw new AppError('fallback.not-ready', 'The WireGuard container is not running on the server.', { hint: 'Install the stack again (Setup → Install) so it starts, then switch on.' });
+      }
+    });
+    await this.#step(profileId, entry, 'Keys', 'The server’s key and this computer’s key', () => this.#ensureKeys(profileId));
+    await this.#step(profileId, entry, 'Write the WireGuard config', 'Every device’s public key, mode 0600', () => this.#pushConfig(profileId, false));
+    let mapping: PortMapping = { kind: 'none' };
+    let opened = false;
+    try {
+      await this.#step(profileId, entry, 'Open the endpoint', `UDP port ${facts.port}`, async () => {
+        opened = true;
+        await wg.up();
+      });
+      mapping = await this.#step(
+        profileId,
+        entry,
+        'Map the router port',
+        'Asking the home router (UPnP or NAT-PMP) from the server',
+        () => this.#map(profileId, conn, facts.port),
+        (m) => describeMapping(m),
+      );
+    } catch (err) {
+      // Fail closed: nothing stays open after a failed switch-on.
+      if (opened) await wg.down().catch((e: unknown) => this.#deps.log.warn('fallback: closing after a failed switch-on failed too', { profile: profileId, error: String(e) }));
+      throw err;
+    }
+    await this.#deps.store.update(profileId, (f) => {
+      f.switch = { kind: 'on', since: this.#now().toISOString(), mapping };
+    });
+    await this.#step(profileId, entry, 'Endpoint address', 'The home connection’s public address and its name', () => this.#refreshEndpoint(profileId, conn), (s) => s).catch(() => undefined);
+  }
+
+  async #switchOff(profileId: string, entry: { step: string }): Promise<void> {
+    const file = await this.#deps.store.read(profileId);
+    const conn = this.#deps.connection(profileId);
+    const wg = this.#deps.serverWireGuard(profileId, conn);
+    if (file.switch.kind === 'on' && file.switch.mapping.kind !== 'none' && file.switch.mapping.kind !== 'manual') {
+      const mapping = file.switch.mapping;
+      await this.#step(profileId, entry, 'Remove the router port', describeMapping(mapping), () => this.#deps.portMapper(profileId, conn).unmap(mapping));
+    }
+    await this.#step(profileId, entry, 'Close the endpoint', 'Take the WireGuard interface down', () => wg.down());
+    if (this.#laptop.get(profileId)?.state === 'up') await this.laptopTunnel(profileId, false).catch(() => undefined);
+    await this.#deps.store.update(profileId, (f) => {
+      f.switch = { kind: 'off', since: this.#now().toISOString() };
+    });
+  }
+
+  async #map(profileId: string, conn: C, port: number): Promise<PortMapping> {
+    const mapper = this.#deps.portMapper(profileId, conn);
+    try {
+      return await mapper.map(port, { description: MAPPING_DESCRIPTION });
+    } catch (err) {
+      if (err instanceof AppError && err.code !== 'fallback.port-mapping') throw err;
+      const why = err instanceof AppError ? err.userMessage : 'The router did not answer.';
+      return { kind: 'manual', externalPort: port, instructions: `${why} Forward UDP port ${port} on your router to this server.` };
+    }
+  }
+
+  async #refreshEndpoint(profileId: string, conn: C): Promise<string> {
+    const ip = (await this.#deps.publicIp?.(profileId, conn).catch(() => null)) ?? null;
+    const file = await this.#deps.store.update(profileId, (f) => {
+      if (ip !== null) {
+        f.lastKnownIp = ip;
+        f.lastKnownAt = this.#now().toISOString();
+      }
+    });
+    const name = file.settings.endpointName;
+    if (ip === null) return 'The public address could not be seen from the server; the last known one stays.';
+    if (name === '' || /^[0-9.]+$/.test(name)) return `Public address ${ip}.`;
+    const dns = await this.#deps.endpointDns?.(profileId).catch(() => undefined);
+    if (!dns) return `Public address ${ip}; ${name} is not updated (no Cloudflare token or zone).`;
+    const r = await dns.upsert(name, ip);
+    return r.changed ? `${name} now points to ${ip}.` : `${name} already points to ${ip}.`;
+  }
+
+  // ------------------------------------------------------------------------------------------------------------
+  // Keys and the server's config
+
+  #requireSecrets(): SecretStore {
+    if (!this.#deps.secrets) {
+      throw new AppError('secrets.unavailable', 'No keychain is available, so the fallback cannot keep its keys.', { hint: 'Unlock or install your system keychain, then try again.' });
+    }
+    return this.#deps.secrets;
+  }
+
+  /** The server's key pair and this computer's device, made once. */
+  async #ensureKeys(profileId: string): Promise<void> {
+    const secrets = this.#requireSecrets();
+    const file = await this.#deps.store.read(profileId);
+    let serverKey = await secrets.get(profileId, SERVER_KEY);
+    if (!serverKey) {
+      const pair = generateKeyPair();
+      await secrets.set(profileId, SERVER_KEY, pair.privateKey);
+      serverKey = pair.privateKey;
+    }
+    const serverPublicKey = publicKeyOf(serverKey);
+    if (file.serverPublicKey !== serverPublicKey) {
+      await this.#deps.store.update(profileId, (f) => {
+        f.serverPublicKey = serverPublicKey;
+      });
+    }
+    if (!file.devices.some((d) => d.kind === 'laptop')) await this.#createDevice(profileId, LAPTOP_NAME, 'laptop');
+  }
+
+  async #createDevice(profileId: string, name: string, kind: StoredDevice['kind']): Promise<StoredDevice> {
+    const secrets = this.#requireSecrets();
+    const id = randomBytes(8).toString('hex');
+    const pair = generateKeyPair();
+    // Keys first: a device in the list always has its keys; keys without a device are harmless and overwritten never.
+    await secrets.set(profileId, deviceKey(id), pair.privateKey);
+    await secrets.set(profileId, devicePsk(id), generatePresharedKey());
+    let created: StoredDevice | undefined;
+    await this.#deps.store.update(profileId, (f) => {
+      const address = nextFreeAddress(f.settings.subnet, f.devices.map((d) => d.address));
+      created = { id, name, kind, address, publicKey: pair.publicKey, createdAt: this.#now().toISOString() };
+      f.devices.push(created);
+    });
+    if (!created) throw new AppError('internal', 'The device was not saved.');
+    return created;
+  }
+
+  /** Render the server's config from the devices and write it; with `sync`, apply it to the running interface. */
+  async #pushConfig(profileId: string, sync: boolean): Promise<void> {
+    const secrets = this.#requireSecrets();
+    const file = await this.#deps.store.read(profileId);
+    const serverKey = await secrets.get(profileId, SERVER_KEY);
+    if (!serverKey) throw new AppError('fallback.not-ready', 'The server’s WireGuard key is missing from the keychain.', { hint: 'Switch the fallback on: a new key is made, and devices get new configs.' });
+    const peers = [];
+    for (const d of file.devices) {
+      const psk = await secrets.get(profileId, devicePsk(d.id));
+      // A device's own reach is enforced on the server too: its AllowedIPs there are its address alone.
+      peers.push({ id: d.id, name: d.name, publicKey: d.publicKey, ...(psk ? { presharedKey: psk } : {}), allowedIps: [`${d.address}/32`] });
+    }
+    const facts = await this.#deps.stackFacts(profileId);
+    const rendered = renderServerConfig({ privateKey: serverKey, address: `${serverAddress(file.settings.subnet)}/24`, listenPort: facts.port, peers });
+    const conn = this.#deps.connection(profileId);
+    const wg = this.#deps.serverWireGuard(profileId, conn);
+    await wg.writeConfig(rendered.content);
+    if (sync) await wg.sync();
+  }
+
+  // ------------------------------------------------------------------------------------------------------------
+  // Devices
+
+  async addDevice(profileId: string, name: string): Promise<FallbackView> {
+    this.#requireSecrets();
+    return this.#serial(profileId, async () => {
+      const file = await this.#deps.store.read(profileId);
+      if (file.devices.some((d) => sameName(d.name, name)) || sameName(name, LAPTOP_NAME)) {
+        throw new AppError('fallback.duplicate', `Device name: there is already a device called “${name}”.`, { field: 'name', hint: 'Choose another name, or revoke the old device first.' });
+      }
+      const device = await this.#createDevice(profileId, name, 'household');
+      if (file.switch.kind === 'on') {
+        try {
+          await this.#pushConfig(profileId, true);
+        } catch (err) {
+          // Nothing half-done: the device goes again if the server did not take it.
+          await this.#forgetDevice(profileId, device.id);
+          throw err;
+        }
+      }
+      this.#deps.log.info('fallback device added', { profile: profileId, device: device.id, address: device.address });
+      return this.#changed(profileId);
+    });
+  }
+
+  async revokeDevice(profileId: string, deviceId: string): Promise<FallbackView> {
+    return this.#serial(profileId, async () => {
+      const file = await this.#deps.store.read(profileId);
+      const device = file.devices.find((d) => d.id === deviceId);
+      if (!device) throw new AppError('fallback.not-found', 'Device: it is not in the list (already revoked?).', { field: 'deviceId' });
+      if (file.switch.kind === 'on') {
+        // Server first: if it cannot be told, the device stays listed and revoking again finishes the job.
+        await this.#deps.store.update(profileId, (f) => {
+          f.devices = f.devices.filter((d) => d.id !== deviceId);
+        });
+        try {
+          await this.#pushConfig(profileId, true);
+        } catch (err) {
+          await this.#deps.store.update(profileId, (f) => {
+            if (!f.devices.some((d) => d.id === deviceId)) f.devices.push(device);
+          });
+          throw err;
+        }
+      }
+      await this.#forgetDevice(profileId, deviceId);
+      this.#deps.log.info('fallback device revoked', { profile: profileId, device: deviceId });
+      return this.#changed(profileId);
+    });
+  }
+
+  async #forgetDevice(profileId: string, deviceId: string): Promise<void> {
+    await this.#deps.store.update(profileId, (f) => {
+      f.devices = f.devices.filter((d) => d.id !== deviceId);
+    });
+    const secrets = this.#requireSecrets();
+    await secrets.delete(profileId, deviceKey(deviceId));
+    await secrets.delete(profileId, devicePsk(deviceId));
+  }
+
+  /** The one call that reveals a device's private key: its config and QR code, made on demand, never logged. */
+  async deviceConfig(profileId: string, deviceId: string): Promise<DeviceConfig> {
+    const config = await this.#peerConfig(profileId, deviceId);
+    const file = await this.#deps.store.read(profileId);
+    const device = file.devices.find((d) => d.id === deviceId);
+    const text = config.reveal();
+    this.#deps.log.info('fallback device config revealed', { profile: profileId, device: deviceId });
+    return { deviceId, fileName: configFileName(device?.name ?? 'm2-device'), config: text, qrSvgDataUrl: await qrSvgDataUrl(text) };
+  }
+
+  async #peerConfig(profileId: string, deviceId: string): Promise<Secret> {
+    const secrets = this.#requireSecrets();
+    const file = await this.#deps.store.read(profileId);
+    const device = file.devices.find((d) => d.id === deviceId);
+    if (!device) throw new AppError('fallback.not-found', 'Device: it is not in the list (already revoked?).', { field: 'deviceId' });
+    const [key, psk, serverKey] = await Promise.all([secrets.get(profileId, deviceKey(device.id)), secrets.get(profileId, devicePsk(device.id)), secrets.get(profileId, SERVER_KEY)]);
+    if (!key) throw new AppError('fallback.not-found', `The key of “${device.name}” is missing from the keychain.`, { hint: 'Revoke the device and add it again.' });
+    if (!serverKey) throw new AppError('fallback.not-ready', 'The server has no WireGuard key yet.', { hint: 'Switch the fallback on once; devices can then connect.' });
+    const facts = await this.#deps.stackFacts(profileId);
+    const host = file.settings.endpointName !== '' ? file.settings.endpointName : file.lastKnownIp;
+    if (!host) {
+      throw new AppError('fallback.not-ready', 'Devices do not know where home is yet: there is no endpoint name and no public address was seen.', {
+        field: 'endpointName',
+        hint: 'Enter an endpoint name (such as home.example.com) in the fallback settings, or switch the fallback on once so the app sees the public address.',
+      });
+    }
+    const endpoint = host.includes(':') ? `[${host}]:${facts.port}` : `${host}:${facts.port}`;
+    return new Secret(
+      renderPeerConfig({
+        privateKey: key,
+        address: `${device.address}/32`,
+        serverPublicKey: publicKeyOf(serverKey),
+        ...(psk ? { presharedKey: psk } : {}),
+        endpoint,
+        allowedIps: this.#deviceAllowedIps(device, file.settings),
+        persistentKeepalive: 25,
+      }),
+    );
+  }
+
+  // ------------------------------------------------------------------------------------------------------------
+  // This computer
+
+  /** Bring this computer's tunnel up (and move the SSH connection onto it) or down (and move it back). */
+  async laptopTunnel(profileId: string, up: boolean): Promise<FallbackView> {
+    const name = laptopTunnelName(profileId);
+    const file = await this.#deps.store.read(profileId);
+    let state: LaptopTunnel;
+    if (up) {
+      if (file.switch.kind !== 'on') throw new AppError('fallback.not-ready', 'Turn the fallback on first: this computer’s tunnel goes to the endpoint it opens.');
+      const laptop = file.devices.find((d) => d.kind === 'laptop');
+      if (!laptop) throw new AppError('fallback.not-ready', 'This computer has no key for the fallback yet.', { hint: 'Switch the fallback off and on again.' });
+      state = await this.#deps.laptop.up(name, await this.#peerConfig(profileId, laptop.id));
+      if (state.state === 'up' && this.#deps.routeSsh) {
+        const moved = await this.#deps.routeSsh(profileId, { host: file.settings.sshAddress || serverAddress(file.settings.subnet), port: 0 }).catch((err: unknown) => {
+          this.#deps.log.warn('fallback: SSH did not move onto the tunnel', { profile: profileId, error: err instanceof AppError ? err.userMessage : String(err) });
+          return false;
+        });
+        state = { ...state, sshOverWireguard: moved, detail: moved ? `${state.detail} The SSH connection now goes through the tunnel.` : `${state.detail} The SSH connection could not move onto the tunnel yet.` };
+      }
+    } else {
+      if (this.#deps.routeSsh && this.#laptop.get(profileId)?.sshOverWireguard) await this.#deps.routeSsh(profileId, null).catch(() => false);
+      state = await this.#deps.laptop.down(name);
+    }
+    this.#laptop.set(profileId, state);
+    return this.#changed(profileId);
+  }
+
+  // ------------------------------------------------------------------------------------------------------------
+  // The outage
+
+  /** Called by the outage monitor on every settled change: switch on by itself only if the admin opted in. */
+  async onOutage(profileId: string, state: OutageState): Promise<void> {
+    const file = await this.#deps.store.read(profileId).catch(() => undefined);
+    if (!file) return;
+    if (file.settings.autoSwitch && (state.kind === 'cloudflare-outage' || state.kind === 'tunnel-broken') && file.switch.kind === 'off' && !this.#switching.has(profileId)) {
+      this.#deps.log.info('fallback: switching on by itself (the admin opted in)', { profile: profileId, outage: state.kind });
+      await this.switch(profileId, true).catch(() => undefined);
+      return;
+    }
+    await this.#changed(profileId, { live: false }).catch(() => undefined);
+  }
+
+  // ------------------------------------------------------------------------------------------------------------
+
+  async #changed(profileId: string, opts: { live?: boolean } = {}): Promise<FallbackView> {
+    const view = await this.view(profileId, opts);
+    this.#deps.onChanged(view);
+    return view;
+  }
+
+  #serial<T>(profileId: string, fn: () => Promise<T>): Promise<T> {
+    if (this.#switching.has(profileId)) {
+      return Promise.reject(new AppError('fallback.busy', 'The fallback is being switched right now.', { hint: 'Wait for the switch to finish, then try again.' }));
+    }
+    const prev = this.#queues.get(profileId) ?? Promise.resolve();
+    const next = prev.catch(() => undefined).then(fn);
+    this.#queues.set(profileId, next);
+    return next;
+  }
+}
+
+export function describeMapping(m: PortMapping): string {
+  switch (m.kind) {
+    case 'upnp':
+      return `The router (UPnP) forwards UDP port ${m.externalPort}${m.externalIp ? ` on ${m.externalIp}` : ''} to the server.`;
+    case 'nat-pmp':
+      return `The router (NAT-PMP) forwards UDP port ${m.externalPort}${m.externalIp ? ` on ${m.externalIp}` : ''} to the server.`;
+    case 'manual':
+      return m.instructions;
+    case 'none':
+      return 'No router port is mapped.';
+    default: {
+      const never: never = m;
+      return never;
+    }
   }
 }

@@ -1,0 +1,340 @@
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { FallbackProgress, FallbackView, LaptopTunnel, PortMapping } from '../../contract/fallback';
+import { AppError } from '../errors';
+import { silentLogger } from '../log';
+import { MemorySecretStore } from '../secrets/keychain';
+import type { Secret } from '../secrets/secret';
+import { createFallbackStore } from './fallback-store';
+import { FallbackService, type LaptopTunnelPort, type PortMapperPort, type ServerWireGuardPort, type StackFacts } from './fallback-service';
+import { parseWgShowDump } from './wg-config';
+
+const P = 'home';
+
+/** The server's interface as the service sees it: up or down, the last config written, and failures to inject. */
+class FakeServerWg implements ServerWireGuardPort {
+  up_ = false;
+  config = '';
+  syncs = 0;
+  running = true;
+  failUp: AppError | undefined;
+  calls: string[] = [];
+  async writeConfig(content: string): Promise<void> {
+    this.calls.push('write');
+    this.config = content;
+  }
+  async up(): Promise<void> {
+    this.calls.push('up');
+    if (this.failUp) throw this.failUp;
+    this.up_ = true;
+  }
+  async down(): Promise<void> {
+    this.calls.push('down');
+    this.up_ = false;
+  }
+  async sync(): Promise<void> {
+    this.calls.push('sync');
+    if (this.up_) this.syncs++;
+  }
+  async isUp(): Promise<boolean> {
+    return this.up_;
+  }
+  async show(): Promise<ReturnType<typeof parseWgShowDump>> {
+    return null;
+  }
+  async containerRunning(): Promise<boolean> {
+    return this.running;
+  }
+}
+
+class FakeMapper implements PortMapperPort {
+  mapped: PortMapping[] = [];
+  unmapped = 0;
+  router: 'upnp' | 'none' = 'upnp';
+  async discover(): Promise<Awaited<ReturnType<PortMapperPort['discover']>>> {
+    return { upnp: this.router === 'upnp', natpmp: false, externalIp: '198.51.100.7', lanIp: '192.168.1.20', router: '192.168.1.1', cgnat: false, detail: '' };
+  }
+  async map(port: number): Promise<PortMapping> {
+    if (this.router === 'none') throw new AppError('fallback.port-mapping', 'The router answers neither UPnP nor NAT-PMP.');
+    const m: PortMapping = { kind: 'upnp', externalPort: port, externalIp: '198.51.100.7', router: '192.168.1.1' };
+    this.mapped.push(m);
+    return m;
+  }
+  async unmap(): Promise<void> {
+    this.unmapped++;
+  }
+}
+
+class FakeLaptop implements LaptopTunnelPort {
+  configs: string[] = [];
+  async detect(): Promise<LaptopTunnel['method']> {
+    return 'wg-quick';
+  }
+  async up(_name: string, config: Secret): Promise<LaptopTunnel> {
+    this.configs.push(config.reveal());
+    return { method: 'wg-quick', state: 'up', detail: 'Up with wg-quick.', sshOverWireguard: false };
+  }
+  async down(): Promise<LaptopTunnel> {
+    return { method: 'wg-quick', state: 'down', detail: 'Down.', sshOverWireguard: false };
+  }
+}
+
+let dir: string;
+let wg: FakeServerWg;
+let mapper: FakeMapper;
+let laptop: FakeLaptop;
+let secrets: MemorySecretStore;
+let progress: FallbackProgress[];
+let changes: FallbackView[];
+let facts: StackFacts;
+let connected: boolean;
+let routes: Array<{ host: string; port: number } | null>;
+
+const service = (): FallbackService =>
+  new FallbackService({
+    store: createFallbackStore(dir),
+    secrets,
+    connection: () => {
+      if (!connected) throw new AppError('server.not-connected', 'Not connected to this server.');
+      return { target: { host: '192.168.1.20', port: 22 } };
+    },
+    stackFacts: async () => facts,
+    serverWireGuard: () => wg,
+    portMapper: () => mapper,
+    publicIp: async () => '198.51.100.7',
+    laptop,
+    routeSsh: async (_p, via) => {
+      routes.push(via);
+      return true;
+    },
+    log: silentLogger,
+    onProgress: (p) => progress.push(p),
+    onChanged: (v) => changes.push(v),
+  });
+
+beforeEach(async () => {
+  dir = await mkdtemp(path.join(os.tmpdir(), 'm2-fallback-'));
+  wg = new FakeServerWg();
+  mapper = new FakeMapper();
+  laptop = new FakeLaptop();
+  secrets = new MemorySecretStore();
+  progress = [];
+  changes = [];
+  facts = { installed: true, wireguardEnabled: true, port: 51820, jellyfinPort: 8096 };
+  connected = true;
+  routes = [];
+});
+afterEach(async () => rm(dir, { recursive: true, force: true }));
+
+describe('the fallback switch', () => {
+  it('is not ready until the wireguard module is installed, and says what to do', async () => {
+    facts = { ...facts, wireguardEnabled: false };
+    const s = service();
+    const v = await s.view(P);
+    expect(v.ready).toBe(false);
+    expect(v.notReadyReason).toMatch(/Turn on WireGuard in Services/);
+    await expect(s.switch(P, true)).rejects.toMatchObject({ code: 'fallback.switch-failed' });
+    expect(wg.calls).toEqual([]);
+    expect((await s.view(P)).mode.kind).toBe('failed');
+  });
+
+  it('turns on: keys made, config written before the interface comes up, router port mapped, endpoint seen', async () => {
+    const s = service();
+    const v = await s.switch(P, true);
+    expect(v.mode).toMatchObject({ kind: 'on', mapping: { kind: 'upnp', externalPort: 51820 } });
+    expect(wg.calls).toEqual(['write', 'up']);
+    expect(wg.up_).toBe(true);
+    expect(wg.config).toMatch(/^\[Interface\]/m);
+    expect(wg.config).toContain('Address = 10.13.13.1/24');
+    expect(wg.config).toContain('ListenPort = 51820');
+    // This computer is the first device, at .2, reaching only the server.
+    expect(v.devices).toHaveLength(1);
+    expect(v.devices[0]).toMatchObject({ kind: 'laptop', address: '10.13.13.2', allowedIps: ['10.13.13.1/32'] });
+    expect(v.endpoint.lastKnownIp).toBe('198.51.100.7');
+    expect(v.services).toContainEqual({ service: 'Jellyfin', url: 'http://10.13.13.1:8096' });
+    expect(progress.filter((p) => p.state === 'done').map((p) => p.step)).toEqual(['Check the server', 'Keys', 'Write the WireGuard config', 'Open the endpoint', 'Map the router port', 'Endpoint address']);
+    // The server's private key is in the keychain and in the server's config only; the view never holds it.
+    const key = await secrets.get(P, 'fallback.server-key');
+    expect(key).toBeDefined();
+    expect(wg.config).toContain(key?.reveal());
+    expect(JSON.stringify(v)).not.toContain(key?.reveal());
+    expect(await readFile(path.join(dir, `${P}.json`), 'utf8')).not.toContain(key?.reveal());
+  });
+
+  it('asked twice changes nothing twice: one config, one up, one mapping, one laptop device', async () => {
+    const s = service();
+    const [a, b] = await Promise.all([s.switch(P, true), s.switch(P, true)]);
+    expect(a).toBe(b);
+    await s.switch(P, true);
+    expect(wg.calls.filter((c) => c === 'up')).toHaveLength(1);
+    expect(mapper.mapped).toHaveLength(1);
+    expect((await s.view(P)).devices).toHaveLength(1);
+  });
+
+  it('refuses to switch the other way while a switch runs', async () => {
+    const s = service();
+    const on = s.switch(P, true);
+    await expect(s.switch(P, false)).rejects.toMatchObject({ code: 'fallback.busy' });
+    await on;
+  });
+
+  it('fails closed: an interface that cannot come up leaves nothing open, and a retry finishes the job', async () => {
+    wg.failUp = new AppError('stack.remote-failed', 'wg-quick up failed on the server.');
+    const s = service();
+    await expect(s.switch(P, true)).rejects.toMatchObject({ code: 'fallback.switch-failed', userMessage: 'wg-quick up failed on the server.' });
+    expect(wg.up_).toBe(false);
+    expect(wg.calls.at(-1)).toBe('down');
+    expect(mapper.mapped).toHaveLength(0);
+    const failed = await s.view(P);
+    expect(failed.mode).toMatchObject({ kind: 'failed', to: 'on' });
+    wg.failUp = undefined;
+    expect((await s.switch(P, true)).mode.kind).toBe('on');
+    expect((await s.view(P)).devices).toHaveLength(1);
+  });
+
+  it('a router without UPnP or NAT-PMP: on, with the exact port to forward by hand', async () => {
+    mapper.router = 'none';
+    const v = await service().switch(P, true);
+    expect(v.mode).toMatchObject({ kind: 'on', mapping: { kind: 'manual', externalPort: 51820 } });
+    expect(v.mode.kind === 'on' && v.mode.mapping.kind === 'manual' ? v.mode.mapping.instructions : '').toMatch(/Forward UDP port 51820/);
+  });
+
+  it('turns off: the router mapping removed, the interface down, this computer’s tunnel down', async () => {
+    const s = service();
+    await s.switch(P, true);
+    await s.laptopTunnel(P, true);
+    const v = await s.switch(P, false);
+    expect(v.mode.kind).toBe('off');
+    expect(mapper.unmapped).toBe(1);
+    expect(wg.up_).toBe(false);
+    expect(v.laptop.state).toBe('down');
+    expect(routes.at(-1)).toBeNull();
+    // Off again: nothing to do.
+    await s.switch(P, false);
+    expect(mapper.unmapped).toBe(1);
+  });
+
+  it('a cut connection during switch-off says so, and switching off again finishes', async () => {
+    const s = service();
+    await s.switch(P, true);
+    connected = false;
+    await expect(s.switch(P, false)).rejects.toMatchObject({ code: 'fallback.switch-failed' });
+    connected = true;
+    expect((await s.switch(P, false)).mode.kind).toBe('off');
+    expect(wg.up_).toBe(false);
+  });
+});
+
+describe('household devices', () => {
+  it('adds a device without restarting anything: config rewritten and synced while on', async () => {
+    const s = service();
+    await s.switch(P, true);
+    const v = await s.addDevice(P, 'Anna’s phone');
+    expect(v.devices.map((d) => [d.name, d.address])).toEqual([
+      ['This computer', '10.13.13.2'],
+      ['Anna’s phone', '10.13.13.3'],
+    ]);
+    expect(wg.syncs).toBe(1);
+    expect(wg.calls.filter((c) => c === 'up')).toHaveLength(1);
+    const anna = v.devices[1];
+    expect(wg.config).toContain(anna?.publicKey);
+  });
+
+  it('refuses a duplicate name, in any case or width, naming the field', async () => {
+    const s = service();
+    await s.addDevice(P, 'Tablet');
+    await expect(s.addDevice(P, '  TABLET ')).rejects.toMatchObject({ code: 'fallback.duplicate', field: 'name' });
+    await expect(s.addDevice(P, 'this computer')).rejects.toMatchObject({ code: 'fallback.duplicate' });
+    expect((await s.view(P)).devices).toHaveLength(1);
+  });
+
+  it('keeps a hostile name as text only: it never reaches the server config outside a comment', async () => {
+    const s = service();
+    await s.switch(P, true);
+    const name = 'x\n[Peer]\nPublicKey = $(reboot)';
+    // Control characters are refused by the contract; the service keeps what reaches it as a name, never as config.
+    const v = await s.addDevice(P, name.replace(/\n/g, ' '));
+    const lines = wg.config.split('\n');
+    expect(lines.filter((l) => l.startsWith('[Peer]'))).toHaveLength(2);
+    expect(lines.filter((l) => /^PublicKey/.test(l))).toHaveLength(2);
+    expect(v.devices[1]?.name).toBe('x [Peer] PublicKey = $(reboot)');
+  });
+
+  it('reveals a device config only through deviceConfig: endpoint, its key, the server only, and a QR code', async () => {
+    const s = service();
+    await s.switch(P, true);
+    const v = await s.addDevice(P, 'Phone');
+    const phone = v.devices.find((d) => d.name === 'Phone');
+    if (!phone) throw new Error('no phone');
+    const c = await s.deviceConfig(P, phone.id);
+    const key = await secrets.get(P, `fallback.device.${phone.id}.key`);
+    expect(c.config).toContain(`PrivateKey = ${key?.reveal()}`);
+    expect(c.config).toContain('Endpoint = 198.51.100.7:51820');
+    expect(c.config).toContain('AllowedIPs = 10.13.13.1/32');
+    expect(c.config).toContain('Address = 10.13.13.3/32');
+    expect(c.qrSvgDataUrl).toMatch(/^data:image\/svg\+xml;base64,/);
+    expect(c.fileName).toMatch(/^[A-Za-z0-9_=+.-]{1,15}\.conf$/);
+    // No event carried it.
+    expect(JSON.stringify(changes)).not.toContain(key?.reveal());
+  });
+
+  it('revokes a device: gone from the server config (synced), the list and the keychain', async () => {
+    const s = service();
+    await s.switch(P, true);
+    const v = await s.addDevice(P, 'Phone');
+    const phone = v.devices.find((d) => d.name === 'Phone');
+    if (!phone) throw new Error('no phone');
+    const after = await s.revokeDevice(P, phone.id);
+    expect(after.devices.map((d) => d.name)).toEqual(['This computer']);
+    expect(wg.config).not.toContain(phone.publicKey);
+    expect(wg.syncs).toBe(2);
+    expect(await secrets.get(P, `fallback.device.${phone.id}.key`)).toBeUndefined();
+    await expect(s.revokeDevice(P, phone.id)).rejects.toMatchObject({ code: 'fallback.not-found' });
+  });
+
+  it('a device the server could not take is not left half-added', async () => {
+    const s = service();
+    await s.switch(P, true);
+    connected = false;
+    await expect(s.addDevice(P, 'Phone')).rejects.toMatchObject({ code: 'server.not-connected' });
+    connected = true;
+    expect((await s.view(P)).devices.map((d) => d.name)).toEqual(['This computer']);
+    expect((await s.addDevice(P, 'Phone')).devices).toHaveLength(2);
+  });
+
+  it('a device config needs to know where home is', async () => {
+    const s = new FallbackService({
+      store: createFallbackStore(dir),
+      secrets,
+      connection: () => ({ target: { host: 'h', port: 22 } }),
+      stackFacts: async () => facts,
+      serverWireGuard: () => wg,
+      portMapper: () => mapper,
+      laptop,
+      log: silentLogger,
+      onProgress: () => undefined,
+      onChanged: () => undefined,
+    });
+    await s.switch(P, true);
+    const v = await s.addDevice(P, 'Phone');
+    const id = v.devices[1]?.id ?? '';
+    await expect(s.deviceConfig(P, id)).rejects.toMatchObject({ code: 'fallback.not-ready', field: 'endpointName' });
+  });
+});
+
+describe('this computer', () => {
+  it('brings its tunnel up with its own config and moves SSH onto the server’s tunnel address', async () => {
+    const s = service();
+    await s.switch(P, true);
+    const v = await s.laptopTunnel(P, true);
+    expect(v.laptop).toMatchObject({ state: 'up', sshOverWireguard: true });
+    expect(laptop.configs[0]).toContain('Address = 10.13.13.2/32');
+    expect(routes).toEqual([{ host: '10.13.13.1', port: 0 }]);
+  });
+
+  it('refuses to bring the tunnel up while the fallback is off', async () => {
+    await expect(service().laptopTunnel(P, true)).rejects.toMatchObject({ code: 'fallback.not-ready' });
+  });
+});
