@@ -3,6 +3,7 @@ import type { ServerProfile } from '../../electron/contract/profiles';
 import { CloudflareManaged, CloudflareStep } from '../components/CloudflareStep';
 import { EmptyState } from '../components/EmptyState';
 import { ErrorNotice } from '../components/ErrorNotice';
+import { FallbackPanel } from '../components/fallback/FallbackPanel';
 import { ProfilePicker } from '../components/ProfilePicker';
 import { useCall } from '../hooks/use-call';
 
@@ -27,6 +28,7 @@ export function RemoteAccessPage() {
           <ProfilePicker profiles={profiles} value={profile.id} onChange={setChosen} />
           <CloudflareStep key={profile.id} profileId={profile.id} onPublished={() => setGeneration((g) => g + 1)} />
           <CloudflareManaged key={`${profile.id}#${generation}`} profileId={profile.id} />
+          <FallbackPanel key={`fallback-${profile.id}`} profileId={profile.id} />
         </>
       ) : null}
     </>

@@ -1,0 +1,364 @@
+import { useCallback, useEffect, useId, useState } from 'react';
+import type { DeviceConfig, FallbackDevice, FallbackProgress, FallbackView, OutageKind, OutageState } from '../../../electron/contract/fallback';
+import type { ErrorShape } from '../../../electron/contract/errors';
+import { asShape, useEvent } from '../../hooks/use-call';
+import { call } from '../../m2';
+import { ErrorNotice } from '../ErrorNotice';
+
+/** The outage state as a person reads it: a word, a sentence, never colour alone. */
+export const outageWords: Readonly<Record<OutageKind, { title: string; icon: string; tone: 'ok' | 'warning' | 'error' | 'unknown' }>> = {
+  healthy: { title: 'Cloudflare path is healthy', icon: '✓', tone: 'ok' },
+  'tunnel-broken': { title: 'The tunnel is broken', icon: '!', tone: 'error' },
+  'cloudflare-outage': { title: 'Cloudflare is down', icon: '✕', tone: 'error' },
+  'home-offline': { title: 'Home is offline', icon: '✕', tone: 'error' },
+  unknown: { title: 'Not known yet', icon: '?', tone: 'unknown' },
+};
+
+const bytes = (n: number | null): string => (n === null ? '—' : n < 1024 ? `${n} B` : n < 1024 ** 2 ? `${(n / 1024).toFixed(1)} KiB` : `${(n / 1024 ** 2).toFixed(1)} MiB`);
+const ago = (iso: string | null, now: number): string => {
+  if (!iso) return 'never';
+  const s = Math.max(0, Math.round((now - Date.parse(iso)) / 1000));
+  return s < 90 ? `${s} s ago` : s < 5400 ? `${Math.round(s / 60)} min ago` : `${Math.round(s / 3600)} h ago`;
+};
+
+function OutageBanner({ outage }: { outage: OutageState | null }) {
+  if (!outage) return <p className="muted">The Cloudflare path has not been checked yet: it is checked while live status watches this server.</p>;
+  const w = outageWords[outage.kind];
+  return (
+    <div className={`notice notice-${w.tone === 'ok' ? 'ok' : w.tone === 'error' ? 'error' : 'warning'}`} role="status" aria-label="Cloudflare path">
+      <strong>
+        <span aria-hidden="true">{w.icon} </span>
+        {w.title}
+      </strong>
+      <p>{outage.reason}</p>
+      {outage.evidence.length > 0 ? (
+        <ul aria-label="Evidence">
+          {outage.evidence.map((e) => (
+            <li key={e}>{e}</li>
+          ))}
+        </ul>
+      ) : null}
+    </div>
+  );
+}
+
+function mappingWords(v: FallbackView): string {
+  if (v.mode.kind !== 'on') return '';
+  const m = v.mode.mapping;
+  switch (m.kind) {
+    case 'upnp':
+      return `The router forwards UDP port ${m.externalPort} to the server (UPnP).`;
+    case 'nat-pmp':
+      return `The router forwards UDP port ${m.externalPort} to the server (NAT-PMP).`;
+    case 'manual':
+      return m.instructions;
+    case 'none':
+      return 'No router port was mapped.';
+    default: {
+      const never: never = m;
+      return never;
+    }
+  }
+}
+
+function DeviceRow({ d, now, onShow, onRevoke, busy }: { d: FallbackDevice; now: number; onShow: () => void; onRevoke: () => void; busy: boolean }) {
+  return (
+    <tr>
+      <th scope="row">{d.name}</th>
+      <td>{d.address}</td>
+      <td>{ago(d.lastHandshake, now)}</td>
+      <td>
+        {bytes(d.rxBytes)} in / {bytes(d.txBytes)} out
+      </td>
+      <td>
+        {d.kind === 'household' ? (
+          <>
+            <button type="button" className="secondary" disabled={busy} onClick={onShow} aria-label={`Show config of ${d.name}`}>
+              Show config
+            </button>{' '}
+            <button type="button" className="secondary" disabled={busy} onClick={onRevoke} aria-label={`Revoke ${d.name}`}>
+              Revoke
+            </button>
+          </>
+        ) : (
+          <span className="muted">this computer</span>
+        )}
+      </td>
+    </tr>
+  );
+}
+
+/** Remote access → Outage fallback: the state, the switch, household devices and this computer's tunnel. */
+export function FallbackPanel({ profileId }: { profileId: string }) {
+  const id = useId();
+  const [view, setView] = useState<FallbackView | undefined>();
+  const [error, setError] = useState<ErrorShape | undefined>();
+  const [busy, setBusy] = useState(false);
+  const [steps, setSteps] = useState<FallbackProgress[]>([]);
+  const [name, setName] = useState('');
+  const [nameError, setNameError] = useState<ErrorShape | undefined>();
+  const [shown, setShown] = useState<DeviceConfig | undefined>();
+  const [confirmRevoke, setConfirmRevoke] = useState<FallbackDevice | undefined>();
+  const [endpointName, setEndpointName] = useState('');
+  const [sshAddress, setSshAddress] = useState('');
+  const [autoSwitch, setAutoSwitch] = useState(false);
+  const [settingsError, setSettingsError] = useState<ErrorShape | undefined>();
+  const [now, setNow] = useState(() => Date.now());
+
+  const adopt = useCallback((v: FallbackView) => {
+    setView(v);
+    setEndpointName(v.settings.endpointName);
+    setSshAddress(v.settings.sshAddress);
+    setAutoSwitch(v.settings.autoSwitch);
+  }, []);
+
+  useEffect(() => {
+    setView(undefined);
+    call('fallback:view', { profileId }).then(adopt, (e: unknown) => setError(asShape(e)));
+    const t = setInterval(() => setNow(Date.now()), 5_000);
+    return () => clearInterval(t);
+  }, [profileId, adopt]);
+
+  useEvent(
+    'fallback:changed',
+    useCallback((v: FallbackView) => v.profileId === profileId && setView(v), [profileId]),
+  );
+  useEvent(
+    'fallback:progress',
+    useCallback((p: FallbackProgress) => p.profileId === profileId && setSteps((s) => [...s.filter((x) => !(x.step === p.step && p.state !== 'running')), p]), [profileId]),
+  );
+
+  const run = async (fn: () => Promise<void>, onError: (e: ErrorShape) => void = setError): Promise<void> => {
+    setBusy(true);
+    setError(undefined);
+    try {
+      await fn();
+    } catch (e) {
+      onError(asShape(e));
+      call('fallback:view', { profileId }).then(setView, () => undefined);
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  const flip = (on: boolean) =>
+    run(async () => {
+      setSteps([]);
+      setView(await call('fallback:switch', { profileId, on }));
+    });
+  const add = () =>
+    run(
+      async () => {
+        setNameError(undefined);
+        setView(await call('fallback:add-device', { profileId, name }));
+        setName('');
+      },
+      (e) => (e.field === 'name' || e.code === 'ipc.invalid' || e.code === 'fallback.duplicate' ? setNameError(e) : setError(e)),
+    );
+  const show = (d: FallbackDevice) => run(async () => setShown(await call('fallback:device-config', { profileId, deviceId: d.id })));
+  const revoke = (d: FallbackDevice) =>
+    run(async () => {
+      setConfirmRevoke(undefined);
+      if (shown?.deviceId === d.id) setShown(undefined);
+      setView(await call('fallback:revoke-device', { profileId, deviceId: d.id }));
+    });
+  const laptop = (up: boolean) => run(async () => setView(await call('fallback:laptop-tunnel', { profileId, up })));
+  const saveSettings = () =>
+    run(
+      async () => {
+        if (!view) return;
+        setSettingsError(undefined);
+        adopt(await call('fallback:save-settings', { profileId, settings: { ...view.settings, endpointName, sshAddress, autoSwitch } }));
+      },
+      setSettingsError,
+    );
+
+  if (!view) return error ? <ErrorNotice error={error} /> : <p className="muted">Loading the outage fallback…</p>;
+  const mode = view.mode;
+  const on = mode.kind === 'on';
+  const households = view.devices.filter((d) => d.kind === 'household');
+  const outageNow = view.outage && view.outage.kind !== 'healthy' && view.outage.kind !== 'unknown';
+  const stepList = steps.filter((s, i, all) => all.findLastIndex((x) => x.step === s.step) === i);
+
+  return (
+    <div className="stack">
+      <section className="card" aria-labelledby={`${id}-outage`}>
+        <h2 id={`${id}-outage`}>Outage fallback</h2>
+        <OutageBanner outage={view.outage} />
+        {!view.ready ? (
+          <div className="notice notice-warning" role="note">
+            <strong>The fallback is not ready on this server.</strong>
+            <p>{view.notReadyReason}</p>
+          </div>
+        ) : null}
+
+        <p aria-live="polite" aria-label="Fallback state">
+          {mode.kind === 'off' ? <strong>Fallback off: no WireGuard port is open at home.</strong> : null}
+          {mode.kind === 'on' ? (
+            <strong>
+              Fallback on: {households.length} {households.length === 1 ? 'device' : 'devices'} can connect, and this computer.
+            </strong>
+          ) : null}
+          {mode.kind === 'switching' ? <strong>Switching the fallback {mode.to}: {mode.step}…</strong> : null}
+          {mode.kind === 'failed' ? (
+            <strong>
+              Switching {mode.to} failed: {mode.reason}
+            </strong>
+          ) : null}
+        </p>
+        {mode.kind === 'failed' ? <p>{mode.hint}</p> : null}
+        {on ? <p className="muted">{mappingWords(view)}</p> : null}
+        {on && view.outage?.kind === 'healthy' ? (
+          <div className="notice notice-ok" role="status" aria-label="Cloudflare is back">
+            <strong>Cloudflare is healthy again.</strong>
+            <p>The household can use the usual addresses. Switch the fallback off to close the WireGuard port.</p>
+          </div>
+        ) : null}
+
+        <div className="row">
+          {!on ? (
+            <button type="button" disabled={busy || !view.ready || mode.kind === 'switching'} onClick={() => void flip(true)} className={outageNow ? '' : 'secondary'}>
+              Turn the fallback on
+            </button>
+          ) : (
+            <button type="button" disabled={busy || mode.kind !== 'on'} onClick={() => void flip(false)}>
+              {view.outage?.kind === 'healthy' ? 'Switch back: turn the fallback off' : 'Turn the fallback off'}
+            </button>
+          )}
+          {mode.kind === 'failed' && mode.to === 'off' ? (
+            <button type="button" disabled={busy} onClick={() => void flip(false)}>
+              Turn the fallback off again
+            </button>
+          ) : null}
+        </div>
+        {stepList.length > 0 ? (
+          <ol aria-label="Switch progress" className="checklist">
+            {stepList.map((s) => (
+              <li key={s.step}>
+                <span aria-hidden="true">{s.state === 'done' ? '✓ ' : s.state === 'failed' ? '✕ ' : s.state === 'skipped' ? '– ' : '… '}</span>
+                {s.step}: {s.state === 'running' ? 'running' : s.state} — {s.detail}
+              </li>
+            ))}
+          </ol>
+        ) : null}
+        {error ? <ErrorNotice error={error} /> : null}
+        {on ? (
+          <>
+            <h3>Where things answer during the fallback</h3>
+            <ul aria-label="Fallback addresses">
+              {view.services.map((s) => (
+                <li key={s.service}>
+                  {s.service}: <code>{s.url}</code>
+                </li>
+              ))}
+              <li>
+                Endpoint devices connect to:{' '}
+                <code>
+                  {view.endpoint.name ?? view.endpoint.lastKnownIp ?? 'unknown'}:{view.endpoint.port}
+                </code>
+              </li>
+            </ul>
+            {view.endpoint.warning ? <p role="note">{view.endpoint.warning}</p> : null}
+          </>
+        ) : null}
+      </section>
+
+      <section className="card" aria-labelledby={`${id}-devices`}>
+        <h2 id={`${id}-devices`}>Household devices</h2>
+        <p className="muted">Each device gets its own key, made on this computer; private keys stay in this computer’s keychain. Devices reach the server only.</p>
+        {view.devices.length > 0 ? (
+          <table aria-label="Devices">
+            <thead>
+              <tr>
+                <th scope="col">Device</th>
+                <th scope="col">Address</th>
+                <th scope="col">Last handshake</th>
+                <th scope="col">Transfer</th>
+                <th scope="col">Actions</th>
+              </tr>
+            </thead>
+            <tbody>
+              {view.devices.map((d) => (
+                <DeviceRow key={d.id} d={d} now={now} busy={busy} onShow={() => void show(d)} onRevoke={() => setConfirmRevoke(d)} />
+              ))}
+            </tbody>
+          </table>
+        ) : (
+          <p className="muted">No devices yet.</p>
+        )}
+        {confirmRevoke ? (
+          <div role="alertdialog" aria-label={`Revoke ${confirmRevoke.name}?`} className="notice notice-warning">
+            <p>
+              <strong>Revoke {confirmRevoke.name}?</strong> It can no longer connect; its key is deleted.
+            </p>
+            <button type="button" disabled={busy} onClick={() => void revoke(confirmRevoke)}>
+              Revoke {confirmRevoke.name}
+            </button>{' '}
+            <button type="button" className="secondary" onClick={() => setConfirmRevoke(undefined)}>
+              Keep it
+            </button>
+          </div>
+        ) : null}
+        <div className="form inline-form">
+          <label htmlFor={`${id}-device-name`}>Device name</label>
+          <input
+            id={`${id}-device-name`}
+            value={name}
+            maxLength={200}
+            aria-invalid={nameError ? true : undefined}
+            aria-describedby={nameError ? `${id}-device-name-error` : undefined}
+            onChange={(e) => setName(e.target.value)}
+          />
+          <button type="button" disabled={busy || name.trim() === ''} onClick={() => void add()}>
+            Add device
+          </button>
+        </div>
+        {nameError ? (
+          <p id={`${id}-device-name-error`} role="alert" className="field-error">
+            {nameError.userMessage} {nameError.hint ?? ''}
+          </p>
+        ) : null}
+        {shown ? (
+          <figure aria-label="Device config" className="device-config">
+            <img src={shown.qrSvgDataUrl} alt={`QR code of the WireGuard config for ${view.devices.find((d) => d.id === shown.deviceId)?.name ?? 'the device'}`} width={280} height={280} />
+            <figcaption>
+              Scan this with the WireGuard app on the device, or save the file and import it. It holds the device’s private key: show it only to its owner.
+              <br />
+              <a href={`data:text/plain;charset=utf-8,${encodeURIComponent(shown.config)}`} download={shown.fileName}>
+                Save {shown.fileName}
+              </a>{' '}
+              <button type="button" className="secondary" onClick={() => setShown(undefined)}>
+                Hide config
+              </button>
+            </figcaption>
+          </figure>
+        ) : null}
+      </section>
+
+      <section className="card" aria-labelledby={`${id}-laptop`}>
+        <h2 id={`${id}-laptop`}>This computer</h2>
+        <p aria-label="This computer’s tunnel">{view.laptop.detail}</p>
+        <button type="button" className="secondary" disabled={busy || !on} onClick={() => void laptop(view.laptop.state !== 'up')}>
+          {view.laptop.state === 'up' ? 'Bring this computer’s tunnel down' : 'Reach the server through the tunnel'}
+        </button>
+      </section>
+
+      <section className="card" aria-labelledby={`${id}-settings`}>
+        <h2 id={`${id}-settings`}>Fallback settings</h2>
+        <div className="form">
+          <label htmlFor={`${id}-endpoint`}>Endpoint name</label>
+          <input id={`${id}-endpoint`} value={endpointName} placeholder="home.example.com" onChange={(e) => setEndpointName(e.target.value)} />
+          <label htmlFor={`${id}-ssh`}>SSH address through the tunnel</label>
+          <input id={`${id}-ssh`} value={sshAddress} placeholder={view.serverAddress} onChange={(e) => setSshAddress(e.target.value)} />
+          <label className="checkbox">
+            <input type="checkbox" checked={autoSwitch} onChange={(e) => setAutoSwitch(e.target.checked)} /> Switch on by itself when Cloudflare is down
+          </label>
+          <button type="button" disabled={busy} onClick={() => void saveSettings()}>
+            Save fallback settings
+          </button>
+        </div>
+        {settingsError ? <ErrorNotice error={settingsError} /> : null}
+      </section>
+    </div>
+  );
+}
