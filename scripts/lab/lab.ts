@@ -6,6 +6,7 @@ import { ensureKeychain, installKeychain, stopKeychain } from './keychain';
 import { ensureWireGuardLab, installWireGuard, stopWireGuardLab, type WireGuardLab } from './netns';
 import { labDir, labPath } from './paths';
 import { ensureResticRepo, installRestic, type ResticRepo } from './restic';
+import { ensureRouter, installRouter, stopRouter, type LabRouter } from './router';
 import { ensureSshd, installSshd, stopSshd, type LabSshd } from './sshd';
 
 /** Everything a test, a benchmark or a person needs to reach the lab's "home server". */
@@ -15,6 +16,8 @@ export interface LabInfo {
   readonly keychain: { readonly env: Record<string, string> };
   readonly wireguard: WireGuardLab;
   readonly restic: ResticRepo;
+  /** The home router (UPnP/NAT-PMP) between the server and a namespace playing the internet. */
+  readonly router: LabRouter;
   readonly timings: Readonly<Record<string, number>>;
 }
 
@@ -37,6 +40,7 @@ export async function installLab(): Promise<void> {
   await installKeychain();
   await installWireGuard();
   await installRestic();
+  await installRouter();
   await aptEnsure([{ bin: 'busybox', pkg: 'busybox-static' }], 'stand-in images');
   await ensureDocker();
 }
@@ -63,15 +67,16 @@ export async function labUp(): Promise<LabInfo> {
     await timed(timings, 'images', () => ensureStandInImages());
     return { ...engine, compose };
   });
-  const [docker, ssh, keychain, wireguard, restic] = await Promise.all([
+  const [docker, ssh, keychain, wireguard, restic, router] = await Promise.all([
     dockerPart,
     timed(timings, 'sshd', () => ensureSshd()),
     timed(timings, 'keychain', () => ensureKeychain()),
     timed(timings, 'wireguard', () => ensureWireGuardLab()),
     timed(timings, 'restic', () => ensureResticRepo()),
+    timed(timings, 'router', () => ensureRouter()),
   ]);
   timings.total = Math.round(performance.now() - t0);
-  const info: LabInfo = { ssh, docker, keychain, wireguard, restic, timings };
+  const info: LabInfo = { ssh, docker, keychain, wireguard, restic, router, timings };
   writeFileSync(infoFile(), JSON.stringify(info, null, 2), { mode: 0o600 });
   return info;
 }
@@ -86,7 +91,7 @@ export const readLabInfo = (): LabInfo | undefined => {
 
 /** Stop everything the lab started, each by the pid it recorded (never by name). Keys and images stay. */
 export async function labDown(): Promise<void> {
-  const results: PromiseSettledResult<unknown>[] = await Promise.allSettled([stopSshd(), stopKeychain(), stopWireGuardLab()]);
+  const results: PromiseSettledResult<unknown>[] = await Promise.allSettled([stopSshd(), stopKeychain(), stopWireGuardLab(), stopRouter()]);
   // dockerd last: it stops the lab's containers on its way down.
   results.push(...(await Promise.allSettled([stopDockerEngine()])));
   rmSync(infoFile(), { force: true });
