@@ -42,6 +42,7 @@ export async function installLab(): Promise<void> {
   await installRestic();
   await installRouter();
   await aptEnsure([{ bin: 'busybox', pkg: 'busybox-static' }], 'stand-in images');
+  await aptEnsure([{ bin: 'zbarimg', pkg: 'zbar-tools' }], 'QR code checks');
   await ensureDocker();
 }
 
