@@ -12,9 +12,11 @@ export {
   DEFAULT_ZONE_ID,
   DEFAULT_ZONE_NAME,
 } from './state';
-export type { DefaultTokenName, StateSnapshot, TokenRecord, TunnelRecord } from './state';
+export type { DefaultTokenName, ServiceTokenRecord, StateSnapshot, TokenRecord, TunnelRecord } from './state';
 export { PERMISSIONS, ALL_PERMISSIONS, REQUIRE } from './permissions';
 export { pathMatcher } from './faults';
+export { startEdgeStandIn, followCloudflared } from './edge';
+export type { EdgeStandIn, EdgeOptions, EdgeFault, EdgeRequest, CloudflaredFollower } from './edge';
 export type {
   AccountSeed,
   ActiveFault,

@@ -11,6 +11,8 @@ export const PERMISSIONS = {
   accessRead: 'Access: Apps and Policies Read',
   accessWrite: 'Access: Apps and Policies Write',
   accessOrgRead: 'Access: Organizations, Identity Providers, and Groups Read',
+  accessServiceTokensRead: 'Access: Service Tokens Read',
+  accessServiceTokensWrite: 'Access: Service Tokens Write',
 } as const;
 
 /** Every permission group above: what the default "all" token holds. */
@@ -42,6 +44,8 @@ export const REQUIRE = {
   tunnelWrite: { name: PERMISSIONS.tunnelWrite, anyOf: tunnelWriteAliases },
   accessRead: { name: PERMISSIONS.accessRead, anyOf: [PERMISSIONS.accessRead, PERMISSIONS.accessWrite] },
   accessWrite: { name: PERMISSIONS.accessWrite, anyOf: [PERMISSIONS.accessWrite] },
+  accessServiceTokensRead: { name: PERMISSIONS.accessServiceTokensRead, anyOf: [PERMISSIONS.accessServiceTokensRead, PERMISSIONS.accessServiceTokensWrite] },
+  accessServiceTokensWrite: { name: PERMISSIONS.accessServiceTokensWrite, anyOf: [PERMISSIONS.accessServiceTokensWrite] },
   accessOrgRead: {
     name: PERMISSIONS.accessOrgRead,
     anyOf: [PERMISSIONS.accessOrgRead, 'Access: Organizations, Identity Providers, and Groups Write'],

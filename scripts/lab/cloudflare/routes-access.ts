@@ -3,7 +3,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { Body, badRequest, boolParam, compact, isObj, notFound, paginate, route, type Ctx, type Reply, type Route } from './api';
 import { REQUIRE } from './permissions';
-import { nowIso, type AppRecord, type PolicyRecord, type StoredApp } from './state';
+import { nowIso, type AppRecord, type PolicyRecord, type ServiceTokenRecord, type StoredApp } from './state';
 import type {
   AccessRule,
   AppPolicyCreateResponse,
@@ -22,6 +22,9 @@ import type {
   PolicyGetResponse,
   PolicyListResponse,
   PolicyUpdateResponse,
+  ServiceToken,
+  ServiceTokenCreateResponse,
+  ServiceTokenRotateResponse,
 } from './types';
 
 type SelfHosted = ApplicationGetResponse.SelfHostedApplication;
@@ -140,6 +143,14 @@ function appView(ctx: Ctx, a: AppRecord): SelfHosted {
   const policies = [...linked, ...scoped].sort((x, y) => (x.precedence ?? 0) - (y.precedence ?? 0));
   return { ...a.app, policies };
 }
+
+function serviceTokenFor(ctx: Ctx): ServiceTokenRecord {
+  const t = ctx.state.serviceTokens.get(ctx.params.token_id ?? '');
+  if (!t || t.accountId !== ctx.params.account_id) throw notFound(ERR, 'access.api.error.not_found: service token not found');
+  return t;
+}
+
+const serviceTokenView = (t: ServiceTokenRecord): ServiceToken & { created_at: string; updated_at: string } => ({ ...t.token });
 
 export const accessRoutes: Route[] = [
   // ---- applications --------------------------------------------------------------------------------------------
@@ -269,6 +280,50 @@ export const accessRoutes: Route[] = [
     const p = policyFor(ctx, ctx.params.policy_id, a.app.id);
     ctx.state.accessPolicies.delete(p.policy.id);
     return { result: { id: p.policy.id } };
+  }),
+
+  // ---- service tokens (what a machine sends as CF-Access-Client-Id / CF-Access-Client-Secret) -------------------
+  route('POST', '/accounts/:account_id/access/service_tokens', REQUIRE.accessServiceTokensWrite, (ctx): Reply<ServiceTokenCreateResponse> => {
+    const b = new Body(ctx.body, ERR);
+    const now = nowIso();
+    const rec: ServiceTokenRecord = {
+      accountId: ctx.params.account_id ?? '',
+      clientSecret: randomBytes(32).toString('hex'),
+      token: {
+        id: randomUUID(),
+        name: b.str('name'),
+        client_id: `${randomBytes(16).toString('hex')}.access`,
+        duration: b.optStr('duration') ?? '8760h',
+        enabled: true,
+        created_at: now,
+        updated_at: now,
+        expires_at: new Date(Date.now() + 365 * 24 * 3600 * 1000).toISOString(),
+      },
+    };
+    ctx.state.serviceTokens.set(rec.token.id, rec);
+    // The secret is only ever answered here and by rotate, as the real API does.
+    return { status: 201, result: { ...serviceTokenView(rec), client_secret: rec.clientSecret } };
+  }),
+
+  route('GET', '/accounts/:account_id/access/service_tokens', REQUIRE.accessServiceTokensRead, (ctx): Reply<ServiceToken[]> => {
+    const name = ctx.query.get('name');
+    const list = [...ctx.state.serviceTokens.values()]
+      .filter((t) => t.accountId === ctx.params.account_id && (name === null || t.token.name === name))
+      .map(serviceTokenView);
+    return paginate(list, ctx.query, 25, 1000);
+  }),
+
+  route('DELETE', '/accounts/:account_id/access/service_tokens/:token_id', REQUIRE.accessServiceTokensWrite, (ctx): Reply<ServiceToken> => {
+    const t = serviceTokenFor(ctx);
+    ctx.state.serviceTokens.delete(t.token.id);
+    return { result: serviceTokenView(t) };
+  }),
+
+  route('POST', '/accounts/:account_id/access/service_tokens/:token_id/rotate', REQUIRE.accessServiceTokensWrite, (ctx): Reply<ServiceTokenRotateResponse> => {
+    const t = serviceTokenFor(ctx);
+    t.clientSecret = randomBytes(32).toString('hex');
+    t.token.updated_at = nowIso();
+    return { result: { ...serviceTokenView(t), client_secret: t.clientSecret } };
   }),
 
   // ---- organization (team domain) ------------------------------------------------------------------------------

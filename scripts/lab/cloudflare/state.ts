@@ -14,6 +14,7 @@ import type {
   ZoneSeed,
   ApplicationGetResponse,
   PolicyGetResponse,
+  ServiceToken,
 } from './types';
 
 /** A deterministic hex id derived from a label (so default seeds are stable across runs). */
@@ -77,6 +78,13 @@ export interface PolicyRecord {
   precedence?: number;
 }
 
+/** An Access service token: what the edge stand-in checks CF-Access-Client-Id / -Secret against. */
+export interface ServiceTokenRecord {
+  accountId: string;
+  token: ServiceToken & { id: string; client_id: string; created_at: string; updated_at: string };
+  clientSecret: string;
+}
+
 /** Default seed tokens, by label. Values are lab constants: they only work against the stand-in. */
 export const DEFAULT_TOKEN_NAMES = ['all', 'accountOwned', 'readOnly', 'expired', 'disabled', 'noAccess', 'noDns'] as const;
 export type DefaultTokenName = (typeof DEFAULT_TOKEN_NAMES)[number];
@@ -129,6 +137,7 @@ export class StandInState {
   readonly dnsRecords = new Map<string, DnsRecordEntry>();
   readonly accessApps = new Map<string, AppRecord>();
   readonly accessPolicies = new Map<string, PolicyRecord>();
+  readonly serviceTokens = new Map<string, ServiceTokenRecord>();
 
   constructor(private initialSeed: StandInSeed = defaultSeed()) {
     this.reset();
@@ -137,7 +146,7 @@ export class StandInState {
   /** Forget everything created through the API and go back to the initial seed (or a new one). */
   reset(seed?: StandInSeed): void {
     if (seed) this.initialSeed = seed;
-    for (const m of [this.accounts, this.zones, this.tokens, this.tunnels, this.dnsRecords, this.accessApps, this.accessPolicies]) m.clear();
+    for (const m of [this.accounts, this.zones, this.tokens, this.tunnels, this.dnsRecords, this.accessApps, this.accessPolicies, this.serviceTokens]) m.clear();
     this.seed(this.initialSeed);
   }
 
@@ -307,6 +316,7 @@ export class StandInState {
       dnsRecords: [...this.dnsRecords.values()].map((d) => ({ zone_id: d.zoneId, ...d.record })),
       accessApps: [...this.accessApps.values()].map((a) => ({ account_id: a.accountId, ...a.app, policyLinks: a.policyLinks })),
       accessPolicies: [...this.accessPolicies.values()].map((p) => ({ ...p.policy, app_id: p.appId })),
+      serviceTokens: [...this.serviceTokens.values()].map((t) => ({ ...t.token, account_id: t.accountId, secret_fingerprint: fingerprint(t.clientSecret) })),
     };
   }
 }
@@ -319,4 +329,5 @@ export interface StateSnapshot {
   dnsRecords: Array<RecordResponse & { zone_id: string }>;
   accessApps: Array<StoredApp & { account_id: string; policyLinks: AppRecord['policyLinks'] }>;
   accessPolicies: Array<PolicyGetResponse & { app_id?: string }>;
+  serviceTokens: Array<ServiceTokenRecord['token'] & { account_id: string; secret_fingerprint: string }>;
 }

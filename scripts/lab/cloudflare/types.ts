@@ -38,6 +38,7 @@ export type {
   AccessRule,
 } from 'cloudflare/resources/zero-trust/access/applications/policies';
 export type { OrganizationListResponse } from 'cloudflare/resources/zero-trust/organizations/organizations';
+export type { ServiceToken, ServiceTokenCreateResponse, ServiceTokenRotateResponse } from 'cloudflare/resources/zero-trust/access/service-tokens';
 
 /** `result_info` of a paginated list: the SDK's type plus the counts the real API also sends. */
 export interface ResultInfo extends V4PagePaginationArrayResponse.ResultInfo {
