@@ -29,6 +29,7 @@ import { AppError, toErrorShape } from '../errors';
 import type { Logger } from '../log';
 import type { SecretStore } from '../secrets/keychain';
 import { Secret } from '../secrets/secret';
+import type { AccessProbeTokens } from './access-service-token';
 import { isConflict, isNotFound, toCloudflareError } from './cf-errors';
 import { createCloudflareClient, type ClientOptions, type RetryNotice } from './client';
 import type { CloudflareStore, CloudflareFile, ManagedApp, ManagedDns, PreviousRecord } from './cloudflare-store';
@@ -73,6 +74,8 @@ export interface CloudflareServiceDeps {
   readonly onProgress: (p: CloudflareProgress) => void;
   readonly client?: Omit<ClientOptions, 'onRetry'>;
   readonly randomBytes?: (n: number) => Buffer;
+  /** The outage probe's Access service token and its policy, linked to each application; absent = not set up. */
+  readonly probeAccess?: AccessProbeTokens;
 }
 
 const fingerprint = (s: Secret): string => createHash('sha256').update(s.reveal()).digest('hex').slice(0, 16);
@@ -440,6 +443,16 @@ export class CloudflareService {
     // 6. Access: one reusable policy, one self-hosted application per hostname.
     const policyStep = await run.step('access-policy', 'Access policy (who may sign in)', () => this.#ensurePolicy(cf, profileId, account_id, settings));
     const policyId = (await store.read(profileId)).managed.policy?.id ?? null;
+    // The outage probe's service token gets through Access by its own non_identity policy, linked beside it.
+    let probePolicyIds: string[] = [];
+    const probeAccess = this.#d.probeAccess;
+    if (probeAccess && passed(policyStep)) {
+      await run.step('access-probe', 'Service token for the outage probe', async () => {
+        const r = await probeAccess.ensure(cf, profileId, account_id);
+        probePolicyIds = r.policyId ? [r.policyId] : [];
+        return r;
+      });
+    }
     const accessOk = new Map<string, boolean>();
     for (const h of hosts) {
       const id = `access:${h.hostname}`;
@@ -448,7 +461,7 @@ export class CloudflareService {
         run.skip(id, title, 'Needs the Access policy.');
         continue;
       }
-      const s = await run.step(id, title, () => this.#ensureApp(cf, profileId, account_id, settings, h, policyId, confirmed, confirmations));
+      const s = await run.step(id, title, () => this.#ensureApp(cf, profileId, account_id, settings, h, policyId, confirmed, confirmations, probePolicyIds));
       accessOk.set(h.hostname, passed(s));
     }
 
@@ -544,6 +557,7 @@ export class CloudflareService {
     policyId: string,
     confirmed: ReadonlySet<string>,
     confirmations: Confirmation[],
+    extraPolicyIds: readonly string[] = [],
   ): Promise<StepOutcome> {
     const name = appName(h.service, profileId);
     const session_duration = settings.access.sessionDuration;
@@ -557,7 +571,7 @@ export class CloudflareService {
       throw toCloudflareError(err, 'list Access applications', PERMISSION.accessRead);
     }
     const ours = apps.find((a) => a.id === state?.id) ?? apps.find((a) => a.name === name);
-    const wantedPolicies = [{ id: policyId, precedence: 1 }];
+    const wantedPolicies = [policyId, ...extraPolicyIds].map((id, i) => ({ id, precedence: i + 1 }));
     const save = (entry: ManagedApp): Promise<CloudflareFile> =>
       this.#d.store.update(profileId, (f) => {
         f.managed.apps = [...f.managed.apps.filter((a) => a.hostname !== entry.hostname), entry];
@@ -573,7 +587,7 @@ export class CloudflareService {
     });
     try {
       if (ours) {
-        const same = ours.name === name && ours.sessionDuration === session_duration && ours.policyIds.length === 1 && ours.policyIds[0] === policyId;
+        const same = ours.name === name && ours.sessionDuration === session_duration && ours.policyIds.length === wantedPolicies.length && wantedPolicies.every((p, i) => ours.policyIds[i] === p.id);
         await save({ hostname: h.hostname, id: ours.id, origin: state?.origin ?? 'created', previous: state?.previous ?? null });
         if (same) return { status: 'unchanged', detail: `${name} protects ${h.hostname}.` };
         await cf.zeroTrust.access.applications.update(ours.id, params(ours) as never);
