@@ -18,6 +18,11 @@ import { statusTargetFrom } from './status/target';
 import { JELLYFIN_API_KEY } from './stack/configure/jellyfin';
 import type { TunnelApiStatus } from '../contract/status';
 import { FallbackService } from './fallback/fallback-service';
+import { createFallbackStore } from './fallback/fallback-store';
+import { ServerWireGuard } from './fallback/server-wireguard';
+import { PortMapper, type PortMapperDeps } from './fallback/port-mapping';
+import { LaptopTunnelManager, localRunner, localWhich, type LaptopTunnelDeps } from './fallback/laptop-tunnel';
+import type { SshConnection } from './ssh/ssh-connection';
 
 export interface CoreConfig {
   /** The app's private data folder (Electron's userData, or the web host's --data-dir). */
@@ -33,6 +38,15 @@ export interface CoreConfig {
   readonly resourcesDir?: string;
   /** The Cloudflare API's view of a tunnel for live status; the Cloudflare service's by default (tests replace it). */
   readonly tunnelApiStatus?: (profileId: string) => Promise<TunnelApiStatus | null>;
+  /**
+   * Test seams for the outage fallback: how the home router is found from the server, how this computer's tunnel
+   * commands run (the lab runs them inside the laptop's network namespace), and how SSH streams are opened.
+   */
+  readonly fallback?: {
+    readonly router?: Pick<PortMapperDeps, 'router' | 'upnp'>;
+    readonly laptop?: Partial<LaptopTunnelDeps>;
+  };
+  readonly dialSocket?: (host: string, port: number) => Promise<import('node:stream').Duplex>;
 }
 
 /** The product's services, built once by a composition root (Electron main or the web host). */
@@ -44,7 +58,7 @@ export interface CoreServices {
   readonly stack: StackService;
   readonly cloudflare: CloudflareService;
   readonly status: StatusService;
-  readonly fallback: FallbackService;
+  readonly fallback: FallbackService<SshConnection>;
   /** Pushes contract events to every open window (IPC in Electron, the socket in the web host). */
   readonly emit: Emit;
 }
@@ -63,6 +77,7 @@ export function createCoreServices(config: CoreConfig, emit: Emit): CoreServices
     log: config.log,
     agentSocket: config.agentSocket,
     keysDir: path.join(config.dataDir, 'keys'),
+    ...(config.dialSocket ? { dialSocket: config.dialSocket } : {}),
     onState: (profileId, state) => {
       emit('server:state', { profileId, state });
       // Connected again with a new connection: a watched server's status agent moves onto it.
@@ -111,7 +126,46 @@ export function createCoreServices(config: CoreConfig, emit: Emit): CoreServices
     onNotification: (n) => emit('status:notification', n),
   });
   statusRef.current = status;
-  const fallback = new FallbackService();
+  const serverWireGuards = new WeakMap<SshConnection, { key: string; wg: ServerWireGuard }>();
+  const fallback = new FallbackService<SshConnection>({
+    store: createFallbackStore(path.join(config.dataDir, 'fallback')),
+    secrets: config.vault,
+    connection: (profileId) => servers.connection(profileId),
+    stackFacts: async (profileId) => {
+      const { settings } = await stack.view(profileId);
+      const installed = (await stack.status(profileId)).currentRelease !== null;
+      return {
+        installed,
+        wireguardEnabled: settings.modules.wireguard.enabled,
+        port: settings.modules.wireguard.port,
+        jellyfinPort: settings.publishAddress === '0.0.0.0' ? settings.modules.jellyfin.lanPort : null,
+      };
+    },
+    // One per connection, so its queue keeps up, down, sync and config writes of one server in order.
+    serverWireGuard: async (profileId, conn) => {
+      const { settings } = await stack.view(profileId);
+      const key = `${settings.dataRoot}\n${stack.dockerAccess(profileId) === 'sudo'}`;
+      const known = serverWireGuards.get(conn);
+      if (known?.key === key) return known.wg;
+      const wg = new ServerWireGuard({ conn, dataRoot: settings.dataRoot, sudo: stack.dockerAccess(profileId) === 'sudo', project: stack.project });
+      serverWireGuards.set(conn, { key, wg });
+      return wg;
+    },
+    portMapper: (_profileId, conn) => new PortMapper({ conn, log: config.log, ...(config.fallback?.router ?? {}) }),
+    publicIp: async (_profileId, conn) => (await new PortMapper({ conn, log: config.log, ...(config.fallback?.router ?? {}) }).discover()).externalIp,
+    laptop: new LaptopTunnelManager({
+      run: localRunner,
+      which: localWhich,
+      platform: process.platform,
+      isRoot: process.getuid?.() === 0,
+      configDir: path.join(config.dataDir, 'fallback', 'tunnels'),
+      ...(config.fallback?.laptop ?? {}),
+    }),
+    routeSsh: (profileId, via) => servers.reroute(profileId, via),
+    log: config.log,
+    onProgress: (p) => emit('fallback:progress', p),
+    onChanged: (v) => emit('fallback:changed', v),
+  });
   return { config, profiles, hostKeys, servers, stack, cloudflare, status, fallback, emit };
 }
 
@@ -182,14 +236,11 @@ export function createHandlers(services: CoreServices): Handlers {
     },
     'status:history': ({ profileId }) => services.status.history(profileId),
     'fallback:view': ({ profileId }) => services.fallback.view(profileId),
-    'fallback:save-settings': ({ profileId }) => services.fallback.view(profileId),
-    'fallback:switch': ({ profileId }) => services.fallback.view(profileId),
-    'fallback:add-device': ({ profileId }) => services.fallback.view(profileId),
-    'fallback:device-config': async ({ profileId }) => {
-      await services.fallback.view(profileId);
-      throw new Error('unreachable');
-    },
-    'fallback:revoke-device': ({ profileId }) => services.fallback.view(profileId),
-    'fallback:laptop-tunnel': ({ profileId }) => services.fallback.view(profileId),
+    'fallback:save-settings': ({ profileId, settings }) => services.fallback.saveSettings(profileId, settings),
+    'fallback:switch': ({ profileId, on }) => services.fallback.switch(profileId, on),
+    'fallback:add-device': ({ profileId, name }) => services.fallback.addDevice(profileId, name),
+    'fallback:device-config': ({ profileId, deviceId }) => services.fallback.deviceConfig(profileId, deviceId),
+    'fallback:revoke-device': ({ profileId, deviceId }) => services.fallback.revokeDevice(profileId, deviceId),
+    'fallback:laptop-tunnel': ({ profileId, up }) => services.fallback.laptopTunnel(profileId, up),
   };
 }

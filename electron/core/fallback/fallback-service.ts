@@ -82,7 +82,7 @@ export interface FallbackServiceDeps<C extends FallbackConnection = FallbackConn
   /** The live connection, or an AppError 'server.not-connected'. */
   readonly connection: (profileId: string) => C;
   readonly stackFacts: (profileId: string) => Promise<StackFacts>;
-  readonly serverWireGuard: (profileId: string, conn: C) => ServerWireGuardPort;
+  readonly serverWireGuard: (profileId: string, conn: C) => ServerWireGuardPort | Promise<ServerWireGuardPort>;
   readonly portMapper: (profileId: string, conn: C) => PortMapperPort;
   /** The home connection's public address as seen from the server; null when it cannot be told. */
   readonly publicIp?: (profileId: string, conn: C) => Promise<string | null>;
@@ -187,7 +187,7 @@ export class FallbackService<C extends FallbackConnection = FallbackConnection> 
     if (file.switch.kind !== 'on' || this.#switching.has(profileId)) return null;
     try {
       const conn = this.#deps.connection(profileId);
-      return await this.#deps.serverWireGuard(profileId, conn).show();
+      return await (await this.#deps.serverWireGuard(profileId, conn)).show();
     } catch {
       return null;
     }
@@ -318,7 +318,7 @@ export class FallbackService<C extends FallbackConnection = FallbackConnection> 
     const facts = await this.#facts(profileId);
     if (!facts.ready) throw new AppError('fallback.not-ready', facts.notReadyReason ?? 'The fallback is not ready.', { hint: 'Then switch on again.' });
     const conn = this.#deps.connection(profileId);
-    const wg = this.#deps.serverWireGuard(profileId, conn);
+    const wg = await this.#deps.serverWireGuard(profileId, conn);
     await this.#step(profileId, entry, 'Check the server', 'Is the WireGuard container running?', async () => {
       if (!(await wg.containerRunning())) {
         throw new AppError('fallback.not-ready', 'The WireGuard container is not running on the server.', { hint: 'Install the stack again (Setup → Install) so it starts, then switch on.' });
@@ -355,7 +355,7 @@ export class FallbackService<C extends FallbackConnection = FallbackConnection> 
   async #switchOff(profileId: string, entry: { step: string }): Promise<void> {
     const file = await this.#deps.store.read(profileId);
     const conn = this.#deps.connection(profileId);
-    const wg = this.#deps.serverWireGuard(profileId, conn);
+    const wg = await this.#deps.serverWireGuard(profileId, conn);
     if (file.switch.kind === 'on' && file.switch.mapping.kind !== 'none' && file.switch.mapping.kind !== 'manual') {
       const mapping = file.switch.mapping;
       await this.#step(profileId, entry, 'Remove the router port', describeMapping(mapping), () => this.#deps.portMapper(profileId, conn).unmap(mapping));
@@ -456,7 +456,7 @@ export class FallbackService<C extends FallbackConnection = FallbackConnection> 
     const facts = await this.#deps.stackFacts(profileId);
     const rendered = renderServerConfig({ privateKey: serverKey, address: `${serverAddress(file.settings.subnet)}/24`, listenPort: facts.port, peers });
     const conn = this.#deps.connection(profileId);
-    const wg = this.#deps.serverWireGuard(profileId, conn);
+    const wg = await this.#deps.serverWireGuard(profileId, conn);
     await wg.writeConfig(rendered.content);
     if (sync) await wg.sync();
   }
