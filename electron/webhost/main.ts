@@ -5,6 +5,7 @@ import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { createLogger } from '../core/log';
 import { startWebHost } from './server';
+import { labNetnsConfig } from './lab-netns';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -13,6 +14,10 @@ const { values } = parseArgs({
     port: { type: 'string', default: '0' },
     'data-dir': { type: 'string', default: path.join(os.homedir(), '.m2-companion-web') },
     json: { type: 'boolean', default: false },
+    /** Lab only: this computer's WireGuard runs in this network namespace (the laptop away from home). */
+    'lab-laptop-netns': { type: 'string' },
+    /** Lab only: comma-separated addresses that SSH reaches from inside that namespace (through the tunnel). */
+    'lab-tunnel-hosts': { type: 'string', default: '' },
   },
 });
 
@@ -26,6 +31,7 @@ const host = await startWebHost({
   clientScript: path.join(root, 'out', 'webclient', 'm2-web-client.js'),
   appInfo: { name: pkg.productName, version: pkg.version, platform, arch: process.arch, host: 'web' },
   log: createLogger(),
+  ...(values['lab-laptop-netns'] ? { core: labNetnsConfig(values['lab-laptop-netns'], values['lab-tunnel-hosts'].split(',').filter(Boolean)) } : {}),
 });
 
 if (values.json) process.stdout.write(`${JSON.stringify({ url: host.url, port: host.port, pid: process.pid })}\n`);

@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Result } from '../contract/errors';
 import { registerContract, createEmitter, type Router, type SenderInfo } from '../core/ipc/dispatch';
-import { createCoreServices, createHandlers, type CoreServices } from '../core/services';
+import { createCoreServices, createHandlers, type CoreConfig, type CoreServices } from '../core/services';
 import { KeyringSecretStore } from '../core/secrets/keychain';
 import { SenderSubscriptions } from '../core/status/subscriptions';
 import type { Logger } from '../core/log';
@@ -23,6 +23,8 @@ export interface WebHostOptions {
   readonly clientScript: string;
   readonly appInfo: AppInfo;
   readonly log: Logger;
+  /** Development and test seams of the core (the lab's laptop namespace). */
+  readonly core?: Pick<CoreConfig, 'fallback' | 'dialSocket'>;
 }
 
 export interface WebHost {
@@ -71,6 +73,7 @@ export async function startWebHost(opts: WebHostOptions): Promise<WebHost> {
       log: opts.log,
       vault: new KeyringSecretStore(),
       resourcesDir: fileURLToPath(new URL('../../resources', import.meta.url)),
+      ...(opts.core ?? {}),
     },
     createEmitter(router, opts.log),
   );

@@ -14,10 +14,10 @@ export interface RunningWebHost {
 }
 
 /** Starts the real web host (`electron/webhost/main.ts`) as its own process, as `npm run dev:web` does. */
-export async function startWebHostProcess(opts: { dataDir: string; port?: number; env?: NodeJS.ProcessEnv }): Promise<RunningWebHost> {
+export async function startWebHostProcess(opts: { dataDir: string; port?: number; env?: NodeJS.ProcessEnv; args?: readonly string[] }): Promise<RunningWebHost> {
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', path.join(repoRoot, 'electron/webhost/main.ts'), '--json', '--data-dir', opts.dataDir, '--port', String(opts.port ?? 0)],
+    ['--import', 'tsx', path.join(repoRoot, 'electron/webhost/main.ts'), '--json', '--data-dir', opts.dataDir, '--port', String(opts.port ?? 0), ...(opts.args ?? [])],
     { cwd: repoRoot, env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let stderr = '';
