@@ -1,6 +1,7 @@
 import { existsSync, readFileSync, writeFileSync, mkdirSync, rmSync } from 'node:fs';
 import { aptEnsure } from './apt';
 import { ensureDocker, stopDockerEngine, type DockerEngine } from './docker';
+import { ensureFallbackNet, stopFallbackNet, type FallbackNet } from './fallback-net';
 import { ensureStandInImages } from './images';
 import { ensureKeychain, installKeychain, stopKeychain } from './keychain';
 import { ensureWireGuardLab, installWireGuard, stopWireGuardLab, type WireGuardLab } from './netns';
@@ -15,6 +16,8 @@ export interface LabInfo {
   readonly docker: DockerEngine & { readonly compose: string };
   readonly keychain: { readonly env: Record<string, string> };
   readonly wireguard: WireGuardLab;
+  /** The WireGuard fallback's lab network: the server's LAN address and the away/phone namespaces. */
+  readonly fallbackNet: FallbackNet;
   readonly restic: ResticRepo;
   /** The home router (UPnP/NAT-PMP) between the server and a namespace playing the internet. */
   readonly router: LabRouter;
@@ -68,16 +71,17 @@ export async function labUp(): Promise<LabInfo> {
     await timed(timings, 'images', () => ensureStandInImages());
     return { ...engine, compose };
   });
-  const [docker, ssh, keychain, wireguard, restic, router] = await Promise.all([
+  const [docker, ssh, keychain, wireguard, restic, router, fallbackNet] = await Promise.all([
     dockerPart,
     timed(timings, 'sshd', () => ensureSshd()),
     timed(timings, 'keychain', () => ensureKeychain()),
     timed(timings, 'wireguard', () => ensureWireGuardLab()),
     timed(timings, 'restic', () => ensureResticRepo()),
     timed(timings, 'router', () => ensureRouter()),
+    timed(timings, 'fallbackNet', () => ensureFallbackNet()),
   ]);
   timings.total = Math.round(performance.now() - t0);
-  const info: LabInfo = { ssh, docker, keychain, wireguard, restic, router, timings };
+  const info: LabInfo = { ssh, docker, keychain, wireguard, restic, router, fallbackNet, timings };
   writeFileSync(infoFile(), JSON.stringify(info, null, 2), { mode: 0o600 });
   return info;
 }
@@ -92,7 +96,7 @@ export const readLabInfo = (): LabInfo | undefined => {
 
 /** Stop everything the lab started, each by the pid it recorded (never by name). Keys and images stay. */
 export async function labDown(): Promise<void> {
-  const results: PromiseSettledResult<unknown>[] = await Promise.allSettled([stopSshd(), stopKeychain(), stopWireGuardLab(), stopRouter()]);
+  const results: PromiseSettledResult<unknown>[] = await Promise.allSettled([stopSshd(), stopKeychain(), stopWireGuardLab(), stopRouter(), stopFallbackNet()]);
   // dockerd last: it stops the lab's containers on its way down.
   results.push(...(await Promise.allSettled([stopDockerEngine()])));
   rmSync(infoFile(), { force: true });

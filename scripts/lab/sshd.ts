@@ -1,6 +1,7 @@
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync, chmodSync, chownSync } from 'node:fs';
 import { createHash, randomBytes } from 'node:crypto';
 import { aptEnsure, type AptNeed } from './apt';
+import { ensureServerLan, SERVER_LAN_IP } from './fallback-net';
 import { labPath } from './paths';
 import { canConnect, freePort, readPid, run, startDaemon, stopDaemon, waitFor } from './process';
 
@@ -35,6 +36,8 @@ export interface LabPasswordUser {
 export interface LabSshd {
   readonly host: '127.0.0.1';
   readonly port: number;
+  /** sshd also listens on the server's LAN address (scripts/lab/fallback-net.ts), same port. */
+  readonly lanHost: string;
   readonly pid: number;
   readonly configPath: string;
   readonly logPath: string;
@@ -115,6 +118,8 @@ function sshdConfig(port: number, hostKey: string): string {
   return [
     `Port ${port}`,
     'ListenAddress 127.0.0.1',
+    // The server's LAN address (fallback-net.ts): reachable from the lab's device namespaces only through WireGuard.
+    `ListenAddress ${SERVER_LAN_IP}`,
     `HostKey ${hostKey}`,
     `PidFile ${labPath('ssh', 'sshd.pid')}`,
     'AuthorizedKeysFile .ssh/authorized_keys',
@@ -184,8 +189,12 @@ const readState = (): LabSshd | undefined => {
 export async function ensureSshd(opts: { port?: number } = {}): Promise<LabSshd> {
   const existing = readState();
   // A state from before the password user existed means a config without it: restart with the new one.
-  if (existing?.passwordUser && readPid('sshd') === existing.pid && (await canConnect(existing.port))) return existing;
+  // A state from before the LAN address means a config without it: restart on the same port (sessions stay).
+  if (existing?.passwordUser && existing.lanHost === SERVER_LAN_IP && readPid('sshd') === existing.pid && (await canConnect(existing.port))) return existing;
   if (existing) await stopDaemon('sshd');
+  const reusePort = existing && !(await canConnect(existing.port)) ? existing.port : undefined;
+  // The LAN address must exist before sshd binds it.
+  await ensureServerLan();
 
   await installSshd();
   mkdirSync(sshDir(), { recursive: true, mode: 0o700 });
@@ -196,7 +205,7 @@ export async function ensureSshd(opts: { port?: number } = {}): Promise<LabSshd>
   const sudoUser = await ensureUser(LAB_SUDO_USER, { docker: false, sudo: true });
   const passwordUser = await ensurePasswordUser(LAB_PASSWORD_USER);
 
-  const port = opts.port ?? (await freePort());
+  const port = opts.port ?? reusePort ?? (await freePort());
   const configPath = labPath('ssh', 'sshd_config');
   writeFileSync(configPath, sshdConfig(port, hostKeyPath), { mode: 0o600 });
   await run('/usr/sbin/sshd', ['-t', '-f', configPath]);
@@ -209,6 +218,7 @@ export async function ensureSshd(opts: { port?: number } = {}): Promise<LabSshd>
   const sshd: LabSshd = {
     host: '127.0.0.1',
     port,
+    lanHost: SERVER_LAN_IP,
     pid,
     configPath,
     logPath,
