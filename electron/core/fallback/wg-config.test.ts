@@ -24,7 +24,6 @@ const server = (over: Partial<ServerConfigInput> = {}): ServerConfigInput => ({
   ...over,
 });
 
-
 /** What a wg-quick/wg parser sees: sections and key = value pairs; comments (after '#') dropped. */
 const structure = (text: string): string[] =>
   text
