@@ -11,10 +11,10 @@
  * has its own nftables ruleset (table inet filter with the chains miniupnpd fills), reloaded clean whenever
  * miniupnpd starts. Its pid is recorded like the other lab daemons (.lab/pids/miniupnpd.pid).
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { aptEnsure, type AptNeed } from './apt';
 import { labPath } from './paths';
-import { readPid, run, startDaemon, stopDaemon, waitFor } from './process';
+import { isAlive, readPid, run, startDaemon, stopDaemon, waitFor } from './process';
 
 export const ROUTER_NS = 'm2-router';
 export const INET_NS = 'm2-inet';
@@ -199,9 +199,30 @@ async function build(): Promise<void> {
   await run('ip', ['route', 'replace', WAN_NET, 'via', LAN_IP, 'dev', ROOT_IF]);
 }
 
+const holdFile = (): string => labPath('router', 'held-by.pid');
+
+/**
+ * A test that stops miniupnpd or turns a protocol off holds the router meanwhile, so that another run's lab setup
+ * (ensureRouter in a parallel vitest) does not restart it under the test. The hold ends with its process.
+ */
+export function holdRouter(): void {
+  mkdirSync(labPath('router'), { recursive: true, mode: 0o700 });
+  writeFileSync(holdFile(), `${process.pid}\n`);
+}
+
+export function releaseRouter(): void {
+  if (heldBy() === process.pid) rmSync(holdFile(), { force: true });
+}
+
+function heldBy(): number | undefined {
+  if (!existsSync(holdFile())) return undefined;
+  const pid = Number(readFileSync(holdFile(), 'utf8').trim());
+  return Number.isInteger(pid) && pid > 0 && isAlive(pid) ? pid : undefined;
+}
+
 /**
  * Idempotent: install what is missing, reuse healthy namespaces or rebuild them, and make sure miniupnpd runs
- * with both protocols (a lab test may have left it stopped or with one protocol off).
+ * with both protocols (a lab test may have left it stopped or with one protocol off), unless a live test holds it.
  */
 export async function ensureRouter(): Promise<LabRouter> {
   if (process.getuid?.() !== 0) throw new Error('router lab needs root (network namespaces, nftables)');
@@ -215,7 +236,7 @@ export async function ensureRouter(): Promise<LabRouter> {
       throw err;
     }
   }
-  if (!(await miniupnpdListening({}).catch(() => false))) await startMiniupnpd();
+  if (heldBy() === undefined && !(await miniupnpdListening({}).catch(() => false))) await startMiniupnpd();
   return labRouterInfo();
 }
 
