@@ -4,6 +4,7 @@
  * the last hour of charts is fetched with `status:history`.
  */
 import { z } from 'zod';
+import { OutageState } from './fallback';
 import { ProfileId } from './profiles';
 
 /** Worst first: error > warning > unknown > ok. */
@@ -201,6 +202,8 @@ export const StatusSnapshot = z.object({
   backup: BackupStatus,
   services: z.array(ServiceStatus),
   host: HostStatus,
+  /** The whole path from the internet to the server (outage detection); null while it is not watched. */
+  outage: OutageState.nullable(),
 });
 export type StatusSnapshot = z.infer<typeof StatusSnapshot>;
 

@@ -1,6 +1,7 @@
 /**
  * The dashboard's cards, worst first, each with its reason in words; the worst one is the tray's state.
  */
+import type { OutageState } from '../../contract/fallback';
 import { severityRank, type BackupStatus, type CardId, type HostStatus, type ServiceStatus, type Severity, type StatusCard, type TranscodesStatus, type TunnelStatus } from '../../contract/status';
 
 const cardOrder: readonly CardId[] = ['tunnel', 'services', 'backups', 'transcodes', 'host'];
@@ -95,6 +96,32 @@ export function buildCards(input: {
     { id: 'host', title: 'Server', ...hc },
   ];
   return sortWorstFirst(cards);
+}
+
+/** The tunnel card's words for an outage, as the tray and notifications say them. */
+export function outageHeadline(o: OutageState): string | null {
+  switch (o.kind) {
+    case 'healthy':
+    case 'unknown':
+      return null;
+    case 'cloudflare-outage':
+      return 'Cloudflare is down — fallback available.';
+    case 'tunnel-broken':
+      return 'The tunnel is broken.';
+    case 'home-offline':
+      return 'The home server is offline.';
+    default: {
+      const never: never = o.kind;
+      return never;
+    }
+  }
+}
+
+/** When the path from the internet is broken, the tunnel card is an error and says so first, with the reason. */
+export function outageOnTunnelCard(cards: readonly StatusCard[], outage: OutageState | null): StatusCard[] {
+  const headline = outage ? outageHeadline(outage) : null;
+  if (!outage || !headline) return [...cards];
+  return sortWorstFirst(cards.map((c) => (c.id === 'tunnel' ? { ...c, severity: 'error' as const, reason: `${headline} ${outage.reason}` } : c)));
 }
 
 export const sortWorstFirst = (cards: readonly StatusCard[]): StatusCard[] =>

@@ -2,6 +2,7 @@
  * The state of one server's status, built from the agent's lines (each already validated), and the snapshot
  * the renderer draws. Pure apart from the clock passed in; no I/O.
  */
+import type { OutageState } from '../../contract/fallback';
 import type {
   AgentState,
   BackupStatus,
@@ -14,7 +15,7 @@ import type {
 } from '../../contract/status';
 import type { AgentContainer, AgentLine, AgentLineOf } from './agent-protocol';
 import { BackupStatusFile, DEFAULT_MAX_AGE_HOURS, evaluateBackup, latestSnapshot, type ResticSnapshot } from './backup';
-import { buildCards, worstOf } from './cards';
+import { buildCards, outageOnTunnelCard, worstOf } from './cards';
 import { cpuPercent, gpusFrom } from './host';
 import { serviceStatuses } from './service-status';
 import type { StatusTarget } from './target';
@@ -42,6 +43,7 @@ export class StatusModel {
   #disk: AgentLineOf<'disk'> | undefined;
   #ncpu = 0;
   #api: TunnelApiStatus | null = null;
+  #outage: OutageState | null = null;
   #agent: AgentState;
   #rates: { requests: number | null; errors: number | null } = { requests: null, errors: null };
   #rateBase: { at: number; requests: number; errors: number } | undefined;
@@ -67,6 +69,11 @@ export class StatusModel {
 
   setApi(api: TunnelApiStatus | null): void {
     this.#api = api;
+  }
+
+  /** The outage monitor's state of the path from the internet (null while it does not watch this server). */
+  setOutage(outage: OutageState | null): void {
+    this.#outage = outage;
   }
 
   /** Fold one line in; true when what the snapshot shows may have changed. */
@@ -255,6 +262,8 @@ export class StatusModel {
       const why = this.#agent.kind === 'restarting' ? `Reconnecting to the server: ${this.#agent.reason}` : this.#agent.kind === 'starting' ? 'Starting the status agent on the server.' : 'Status is stopped.';
       cards = cards.map((c) => ({ ...c, severity: 'unknown' as const, reason: why }));
     }
+    // The outage verdict speaks first on the tunnel card, also while the agent is away (the home may be offline).
+    cards = outageOnTunnelCard(cards, this.#outage);
     return {
       profileId: this.profileId,
       at: now.toISOString(),
@@ -268,6 +277,7 @@ export class StatusModel {
       backup,
       services,
       host,
+      outage: this.#outage,
     };
   }
 }

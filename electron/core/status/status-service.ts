@@ -6,6 +6,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
+import type { OutageState } from '../../contract/fallback';
 import { historyValuesOf, type StatusHistory, type StatusNotification, type StatusSnapshot, type StatusUpdate, type TunnelApiStatus } from '../../contract/status';
 import type { Logger } from '../log';
 import type { Secret } from '../secrets/secret';
@@ -21,6 +22,8 @@ export interface StatusServiceDeps {
   readonly jellyfinApiKey: (profileId: string) => Promise<Secret | undefined>;
   /** The Cloudflare API's view of the tunnel, when a token is in the keychain; null when not available. */
   readonly tunnelApiStatus?: (profileId: string) => Promise<TunnelApiStatus | null>;
+  /** The outage monitor's state for a server, read into each snapshot; call `outageChanged` when it changes. */
+  readonly outage?: (profileId: string) => OutageState | null;
   readonly resourcesDir: string;
   /** The agent's text (tests); read from resources/status/ otherwise. */
   readonly agentScript?: string;
@@ -228,7 +231,14 @@ export class StatusService {
   }
 
   #snap(w: Watch): StatusSnapshot {
+    w.model.setOutage(this.#deps.outage?.(w.profileId) ?? null);
     return w.model.snapshot(new Date(), w.seq);
+  }
+
+  /** The outage state of a watched server changed: push a snapshot that carries it (nothing when not watched). */
+  outageChanged(profileId: string): void {
+    const w = this.#watches.get(profileId);
+    if (w) this.#queueEmit(w);
   }
 
   async #watch(profileId: string): Promise<Watch> {

@@ -4,6 +4,7 @@
  */
 import { deflateSync } from 'node:zlib';
 import { severityRank, type Severity, type StatusSnapshot } from '../../contract/status';
+import { outageHeadline } from './cards';
 
 export interface TrayLine {
   readonly profileId: string;
@@ -23,6 +24,9 @@ export interface TrayView {
 export const severityWord: Readonly<Record<Severity, string>> = { ok: 'OK', unknown: 'Unknown', warning: 'Warning', error: 'Problem' };
 
 function lineOf(profileId: string, label: string, snap: StatusSnapshot): TrayLine {
+  // A broken path from the internet is the worst news and is known even while the agent is away.
+  const outage = snap.outage ? outageHeadline(snap.outage) : null;
+  if (outage) return { profileId, label, severity: 'error', reason: outage.replace(/\.$/, '') };
   if (snap.agent.kind === 'restarting') {
     return { profileId, label, severity: 'unknown', reason: `Not connected: ${snap.agent.reason}` };
   }

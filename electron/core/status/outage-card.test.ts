@@ -1,0 +1,100 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import type { OutageState } from '../../contract/fallback';
+import { StatusSnapshot } from '../../contract/status';
+import { parseAgentLine } from './agent-protocol';
+import { NotificationGate } from './notifications';
+import { StatusModel } from './status-model';
+import { fixtureTarget } from './fixtures/target';
+import { TrayModel } from './tray';
+
+const at = new Date('2026-12-04T20:41:00Z');
+const target = { ...fixtureTarget, dataPaths: fixtureTarget.dataPaths.slice(0, 1) };
+
+/** The recorded agent run through the product's model, with an outage state on top. */
+function snapshot(outage: OutageState | null, agent: 'running' | 'restarting' = 'running'): StatusSnapshot {
+  const m = new StatusModel('home', target, { now: at });
+  for (const l of readFileSync(path.join(__dirname, 'fixtures', 'agent-first-snapshot.ndjson'), 'utf8').trim().split('\n')) {
+    const p = parseAgentLine(l);
+    if (p.ok) m.apply(p.line);
+  }
+  // cloudflared as recorded from the lab stand-in with its 4 edge connections: the tunnel card is ok on its own.
+  const fx = (name: string): string => readFileSync(path.join(__dirname, 'fixtures', name), 'utf8').trim();
+  m.apply({ t: 'tunnel', replicas: [{ service: 'cloudflared', readyCode: 200, ready: fx('cloudflared-ready-4.json'), metricsCode: 200, metrics: fx('cloudflared-metrics-4.txt').split('\n') }] });
+  m.setAgent(agent === 'running' ? { kind: 'running', since: at.toISOString(), http: 'curl' } : { kind: 'restarting', since: at.toISOString(), reason: 'connection lost', retryInMs: 1000 });
+  m.setOutage(outage);
+  return StatusSnapshot.parse(m.snapshot(at, 1));
+}
+
+const outage = (kind: OutageState['kind'], reason: string): OutageState => ({
+  kind,
+  since: at.toISOString(),
+  reason,
+  evidence: ['Outside-in probes: 1 of 1: the edge could not be reached (1 s ago).', 'The server answers over SSH.'],
+  probes: [],
+  serverReachable: kind !== 'home-offline',
+  checkedAt: at.toISOString(),
+});
+
+describe('the outage on the status snapshot', () => {
+  it('a snapshot carries the outage state, and a healthy one leaves the tunnel card as it was', () => {
+    const none = snapshot(null);
+    expect(none.outage).toBeNull();
+    const healthy = snapshot(outage('healthy', '1 of 1 hostnames answer through Cloudflare.'));
+    expect(healthy.outage?.kind).toBe('healthy');
+    expect(healthy.cards.find((c) => c.id === 'tunnel')).toEqual(none.cards.find((c) => c.id === 'tunnel'));
+  });
+
+  it('a Cloudflare outage makes the tunnel card an error whose reason says it first, and the tray says so', () => {
+    const snap = snapshot(outage('cloudflare-outage', 'Cloudflare cannot be reached: 1 of 1 probes got no answer from its edge, while the server answers.'));
+    expect(snap.cards[0]).toMatchObject({ id: 'tunnel', severity: 'error' });
+    expect(snap.cards[0]?.reason).toBe('Cloudflare is down — fallback available. Cloudflare cannot be reached: 1 of 1 probes got no answer from its edge, while the server answers.');
+    expect(snap.overall).toBe('error');
+    const view = new TrayModel().update('home', 'Home', snap);
+    expect(view?.lines[0]).toMatchObject({ severity: 'error', reason: 'Cloudflare is down — fallback available' });
+  });
+
+  it('home offline is shown on the tunnel card and the tray even while the agent is away', () => {
+    const snap = snapshot(outage('home-offline', 'The home server is offline: …'), 'restarting');
+    expect(snap.cards.find((c) => c.id === 'tunnel')).toMatchObject({ severity: 'error', reason: 'The home server is offline. The home server is offline: …' });
+    expect(new TrayModel().update('home', 'Home', snap)?.lines[0]).toMatchObject({ severity: 'error', reason: 'The home server is offline' });
+  });
+
+  it('one incident is one notification: a reason that changes while the card stays in error tells nobody again', () => {
+    const told: string[] = [];
+    let now = 0;
+    const timers: Array<{ at: number; fn: () => void }> = [];
+    const gate = new NotificationGate((t) => told.push(`${t.card}:${t.severity}`), {
+      settleMs: 1_000,
+      repeatMs: 300_000,
+      clock: {
+        now: () => now,
+        setTimeout: (fn: () => void, ms: number) => {
+          const t = { at: now + ms, fn };
+          timers.push(t);
+          return t;
+        },
+        clearTimeout: (t: unknown) => {
+          const i = timers.indexOf(t as (typeof timers)[number]);
+          if (i >= 0) timers.splice(i, 1);
+        },
+      },
+    });
+    const advance = (ms: number): void => {
+      now += ms;
+      for (const t of [...timers].sort((a, b) => a.at - b.at)) {
+        if (t.at <= now) {
+          timers.splice(timers.indexOf(t), 1);
+          t.fn();
+        }
+      }
+    };
+    gate.observe(snapshot(outage('healthy', 'fine.')).cards);
+    for (const reason of ['Cloudflare answers 1 of 1 hostnames with error 1033.', 'cloudflared on the server reports no connection.', 'Cloudflare answers 1 of 1 hostnames with error 1033 (again).']) {
+      gate.observe(snapshot(outage('tunnel-broken', reason)).cards);
+      advance(1_500);
+    }
+    expect(told).toEqual(['tunnel:error']);
+  });
+});
