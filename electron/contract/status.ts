@@ -203,7 +203,7 @@ export const StatusSnapshot = z.object({
   services: z.array(ServiceStatus),
   host: HostStatus,
   /** The whole path from the internet to the server (outage detection); null while it is not watched. */
-  outage: OutageState.nullable(),
+  outage: OutageState.nullable().default(null),
 });
 export type StatusSnapshot = z.infer<typeof StatusSnapshot>;
 

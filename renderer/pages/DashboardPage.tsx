@@ -10,6 +10,7 @@ import { Panel } from '../components/status/Panel';
 import { ServicesStatusTable } from '../components/status/ServicesStatusTable';
 import { AgentNotice, OverallState, StatusCards } from '../components/status/StatusOverview';
 import { TranscodesPanel } from '../components/status/TranscodesPanel';
+import { OutagePanel } from '../components/status/OutagePanel';
 import { TunnelPanel } from '../components/status/TunnelPanel';
 import { useCall } from '../hooks/use-call';
 import { useProfileCall } from '../hooks/use-profile-call';
@@ -31,6 +32,7 @@ function LiveView({ snapshot, history }: { snapshot: StatusSnapshot; history: Ch
           <StatusCharts history={history} now={Math.ceil(now / history.stepMs) * history.stepMs} />
         </Suspense>
       </Panel>
+      <OutagePanel outage={snapshot.outage} />
       <TunnelPanel tunnel={snapshot.tunnel} />
       <TranscodesPanel transcodes={snapshot.transcodes} />
       <BackupPanel backup={snapshot.backup} now={now} />
