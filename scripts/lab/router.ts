@@ -11,6 +11,7 @@
  * has its own nftables ruleset (table inet filter with the chains miniupnpd fills), reloaded clean whenever
  * miniupnpd starts. Its pid is recorded like the other lab daemons (.lab/pids/miniupnpd.pid).
  */
+import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { aptEnsure, type AptNeed } from './apt';
 import { labPath } from './paths';
@@ -79,13 +80,17 @@ export const labRouterInfo = (): LabRouter => ({
   configFile: labPath('router', 'miniupnpd.conf'),
 });
 
-/** The router's firewall: forwarding only what miniupnpd opens; the nat chains jump to miniupnpd's (facts §3). */
+/**
+ * The router's firewall: the LAN may go out (masqueraded behind the WAN address, as a home router does); from the
+ * internet only what miniupnpd opens comes in; the nat chains jump to miniupnpd's (facts §3).
+ */
 export const routerRuleset = (): string => `table inet filter
 delete table inet filter
 table inet filter {
   chain forward {
     type filter hook forward priority 0; policy drop;
     ct state established,related accept
+    iifname "${LAN_IF}" oifname "${WAN_IF}" accept
     jump miniupnpd
   }
   chain miniupnpd {
@@ -99,6 +104,7 @@ table inet filter {
   chain postrouting {
     type nat hook postrouting priority srcnat; policy accept;
     jump postrouting_miniupnpd
+    oifname "${WAN_IF}" masquerade
   }
   chain postrouting_miniupnpd {
   }
@@ -163,15 +169,17 @@ async function healthy(): Promise<boolean> {
   try {
     const have = await namespaces();
     if (!have.has(ROUTER_NS) || !have.has(INET_NS)) return false;
-    const [root, lan, wan, inet, route, fwd] = await Promise.all([
+    const [root, lan, wan, inet, route, fwd, rules] = await Promise.all([
       run('ip', ['-o', '-4', 'addr', 'show', 'dev', ROOT_IF]),
       run('ip', ['-n', ROUTER_NS, '-o', '-4', 'addr', 'show', 'dev', LAN_IF]),
       run('ip', ['-n', ROUTER_NS, '-o', '-4', 'addr', 'show', 'dev', WAN_IF]),
       run('ip', ['-n', INET_NS, '-o', '-4', 'addr', 'show', 'dev', INET_IF]),
       run('ip', ['-4', 'route', 'show', WAN_NET]),
       ns(ROUTER_NS, 'sysctl', ['-n', 'net.ipv4.ip_forward']),
+      ns(ROUTER_NS, 'nft', ['list', 'chain', 'inet', 'filter', 'postrouting']),
     ]);
-    return root.includes(`${ROOT_IP}/24`) && lan.includes(`${LAN_IP}/24`) && wan.includes(`${WAN_IP}/24`) && inet.includes(`${INET_IP}/24`) && route.includes(`via ${LAN_IP}`) && fwd.trim() === '1';
+    // A ruleset from an older lab (without the LAN's way out) counts as unhealthy and is rebuilt.
+    return rules.includes(`oifname "${WAN_IF}" masquerade`) && root.includes(`${ROOT_IP}/24`) && lan.includes(`${LAN_IP}/24`) && wan.includes(`${WAN_IP}/24`) && inet.includes(`${INET_IP}/24`) && route.includes(`via ${LAN_IP}`) && fwd.trim() === '1';
   } catch {
     return false;
   }
@@ -257,4 +265,41 @@ export const routerRules = (): Promise<string> => ns(ROUTER_NS, 'nft', ['list', 
 export async function sendUdpFromInternet(host: string, port: number, payload: string): Promise<void> {
   const script = "const s=require('node:dgram').createSocket('udp4');s.send(Buffer.from(process.argv[3]),Number(process.argv[2]),process.argv[1],(e)=>{s.close();if(e){console.error(e.message);process.exit(1)}})";
   await ns(INET_NS, process.execPath, ['-e', script, host, String(port), payload]);
+}
+
+/**
+ * A stand-in for Cloudflare's trace on the internet side (m2-inet): answers every GET with `key=value` lines whose
+ * `ip=` is the address the request came from, as https://1.1.1.1/cdn-cgi/trace does. Stopped by its own pid.
+ */
+export async function startTraceStandIn(port: number): Promise<{ url: string; close: () => Promise<void> }> {
+  const script = [
+    "const http=require('node:http');",
+    "http.createServer((q,s)=>{const ip=q.socket.remoteAddress.replace(/^::ffff:/,'');",
+    "s.setHeader('content-type','text/plain');",
+    "s.end(['fl=1f1','h=1.1.1.1','ip='+ip,'ts='+(Date.now()/1000),'visit_scheme=http','uag='+(q.headers['user-agent']||''),'colo=LAB','http=http/1.1','loc=XX','tls=off','sni=off','warp=off',''].join('\\n'))})",
+    `.listen(Number(process.argv[1]),'${INET_IP}',()=>console.log('listening'));`,
+  ].join('');
+  const child = spawn('ip', ['netns', 'exec', INET_NS, process.execPath, '-e', script, String(port)], { stdio: ['ignore', 'pipe', 'pipe'] });
+  await new Promise<void>((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error('trace stand-in did not start within 10 s')), 10_000);
+    child.stdout?.on('data', (d: Buffer) => {
+      if (d.toString().includes('listening')) {
+        clearTimeout(t);
+        resolve();
+      }
+    });
+    child.once('exit', (code) => {
+      clearTimeout(t);
+      reject(new Error(`trace stand-in exited (${String(code)})`));
+    });
+  });
+  return {
+    url: `http://${INET_IP}:${port}/cdn-cgi/trace`,
+    close: async () => {
+      if (child.exitCode !== null || child.pid === undefined) return;
+      const gone = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+      child.kill('SIGTERM');
+      await gone;
+    },
+  };
 }

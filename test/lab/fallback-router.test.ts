@@ -15,6 +15,8 @@ import { connectToLab } from '../support/ssh';
 const lab = inject('lab');
 const r = lab.router;
 let conn: SshConnection;
+// Random ports: other WireGuard tests on this machine bind 5182x on every address, and a listener of a killed run may linger.
+const BASE = 52_000 + Math.floor(Math.random() * 2_000) * 4;
 
 /** Whether a random payload sent from the internet to the router's WAN port reaches the server on `port`. */
 async function delivered(port: number, waitMs = 2_000): Promise<boolean> {
@@ -76,7 +78,7 @@ describe('PortMapper against a real router (miniupnpd, nftables)', () => {
   });
 
   it('maps a UDP port over UPnP so a packet from the internet reaches the server, once however often it is asked, and unmaps it', async () => {
-    const port = 51830;
+    const port = BASE;
     const mapper = new PortMapper({ conn, router: r.routerLanIp });
     expect(await delivered(port, 1_000)).toBe(false);
 
@@ -101,7 +103,7 @@ describe('PortMapper against a real router (miniupnpd, nftables)', () => {
 
   it('maps over NAT-PMP when the router does not speak UPnP', async () => {
     await startMiniupnpd({ upnp: false });
-    const port = 51831;
+    const port = BASE + 1;
     const mapper = new PortMapper({ conn, router: r.routerLanIp });
     const d = await mapper.discover();
     expect(d).toMatchObject({ upnp: false, natpmp: true, externalIp: r.externalIp });
@@ -120,13 +122,14 @@ describe('PortMapper against a real router (miniupnpd, nftables)', () => {
     await stopMiniupnpd();
     const mapper = new PortMapper({ conn, router: r.routerLanIp });
     const t0 = performance.now();
-    const m = await mapper.map(51832, { description: 'M2 WireGuard' });
+    const port = BASE + 2;
+    const m = await mapper.map(port, { description: 'M2 WireGuard' });
     const ms = performance.now() - t0;
     expect(m.kind).toBe('manual');
     if (m.kind !== 'manual') return;
-    expect(m.externalPort).toBe(51832);
-    expect(m.instructions).toContain('Forward UDP port 51832 by hand');
-    expect(m.instructions).toContain(`${r.serverIp}, port 51832`);
+    expect(m.externalPort).toBe(port);
+    expect(m.instructions).toContain(`Forward UDP port ${port} by hand`);
+    expect(m.instructions).toContain(`${r.serverIp}, port ${port}`);
     expect(m.instructions).toContain('No router answered UPnP or NAT-PMP');
     expect(ms).toBeLessThan(20_000);
   });
