@@ -165,6 +165,31 @@ describe('PortMapper against recorded router answers', () => {
     await expect(mapper.isMapped(51830)).resolves.toBe(true);
   });
 
+  it('asks the IGD it found directly next time, and discovers again when that stops answering', async () => {
+    let up = true;
+    const conn = fakeServer((argv) => {
+      const r = routes(argv);
+      if (r) return r;
+      if (argv.includes('natpmpc')) return { stdout: fx('natpmpc-public') };
+      if (argv.includes('-u')) return up ? { stdout: fx('upnpc-u-s') } : { code: 1, stdout: fx('upnpc-s-noigd-url') };
+      return { stdout: fx('upnpc-s') };
+    });
+    const mapper = new PortMapper({ conn, router: '10.213.82.1' });
+    const upnpCalls = (): Argv[] => conn.calls.filter((a) => a.includes('upnpc'));
+    await mapper.discover();
+    expect(upnpCalls().at(-1)).toEqual(['timeout', '-k', '2', '12', 'upnpc', '-m', 'm2rr', '-s']);
+    const again = await mapper.discover();
+    expect(upnpCalls().at(-1)).toEqual(['timeout', '-k', '2', '12', 'upnpc', '-u', 'http://10.213.82.1:37895/rootDesc.xml', '-s']);
+    expect(again).toMatchObject({ upnp: true, externalIp: '203.0.114.7', lanIp: '10.213.82.2', rootDescUrl: 'http://10.213.82.1:37895/rootDesc.xml' });
+    up = false;
+    const n = upnpCalls().length;
+    await mapper.discover();
+    expect(upnpCalls().slice(n)).toEqual([
+      ['timeout', '-k', '2', '12', 'upnpc', '-u', 'http://10.213.82.1:37895/rootDesc.xml', '-s'],
+      ['timeout', '-k', '2', '12', 'upnpc', '-m', 'm2rr', '-s'],
+    ]);
+  });
+
   it('refuses a port the router already forwards to another device, naming the field', async () => {
     const other = fx('upnpc-l-one').replace("10.213.82.2:51830 'M2 WireGuard'", "10.213.82.9:51830 'Game console'");
     const conn = fakeServer((argv) => routes(argv) ?? (argv.includes('-s') ? { stdout: fx('upnpc-s') } : argv.includes('-l') ? { stdout: other } : { code: 1 }));

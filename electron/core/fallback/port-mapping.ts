@@ -252,6 +252,8 @@ export class PortMapper {
   readonly #log: Logger;
   readonly #router: string | undefined;
   readonly #upnp: UpnpTarget;
+  /** The IGD found last time: later calls ask it directly (milliseconds) instead of discovering again (seconds). */
+  #knownRootDesc: string | null = null;
 
   constructor(deps: PortMapperDeps) {
     this.#conn = deps.conn;
@@ -288,12 +290,23 @@ export class PortMapper {
   async discover(opts: { publicIp?: string | null } = {}): Promise<Discovery> {
     const route = await this.#route();
     const target: UpnpTarget = { rootDescUrl: this.#upnp.rootDescUrl, multicastIf: this.#upnp.multicastIf ?? route.dev ?? undefined };
-    const [u, n] = await Promise.all([
-      this.#run(portMapCommands.upnpStatus(target), UPNPC_TIMEOUT_S),
-      this.#run(portMapCommands.natpmpPublicIp(route.router), NATPMPC_TIMEOUT_S),
-    ]);
+    const askUpnp = async (): Promise<ExecResult> => {
+      if (!target.rootDescUrl && this.#knownRootDesc) {
+        const known = await this.#run(portMapCommands.upnpStatus({ rootDescUrl: this.#knownRootDesc }), UPNPC_TIMEOUT_S);
+        // A router that restarted may answer on another port: then discover it again.
+        if (toolMissing(known) || parseUpnpStatus(known.stdout).found) return known;
+        this.#knownRootDesc = null;
+      }
+      return this.#run(portMapCommands.upnpStatus(target), UPNPC_TIMEOUT_S);
+    };
+    const [u, n] = await Promise.all([askUpnp(), this.#run(portMapCommands.natpmpPublicIp(route.router), NATPMPC_TIMEOUT_S)]);
     const tools = { upnpc: !toolMissing(u), natpmpc: !toolMissing(n) };
     const status = parseUpnpStatus(u.stdout + u.stderr);
+    if (!status.found) {
+      this.#knownRootDesc = null;
+    } else if (status.rootDescUrl) {
+      this.#knownRootDesc = status.rootDescUrl;
+    }
     const pmp = parseNatpmp(n.stdout + n.stderr);
     const upnp = tools.upnpc && status.found;
     const natpmp = tools.natpmpc && n.code === 0 && pmp.publicIp !== null;
@@ -321,7 +334,7 @@ export class PortMapper {
       cgnat,
       detail: parts.join(' '),
       tools,
-      rootDescUrl: upnp ? (this.#upnp.rootDescUrl ?? status.rootDescUrl) : null,
+      rootDescUrl: upnp ? (this.#upnp.rootDescUrl ?? status.rootDescUrl ?? this.#knownRootDesc) : null,
     };
     this.#log.info('port mapping: router discovered', { upnp, natpmp, externalIp, lanIp: d.lanIp, router: d.router, cgnat, tools });
     return d;
