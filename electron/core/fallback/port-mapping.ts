@@ -75,7 +75,7 @@ export function parseUpnpStatus(out: string): UpnpStatus {
   const controlUrl = line(out, /^Found valid IGD : (\S+)/m);
   const rootDescUrl = line(out, /^\s*desc: (\S+)/m);
   const url = controlUrl ?? rootDescUrl;
-  let router: string | null = null;
+  let router: string | null;
   try {
     router = url ? new URL(url).hostname : null;
   } catch {
