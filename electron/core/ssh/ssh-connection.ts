@@ -204,6 +204,8 @@ export class SshConnection extends EventEmitter<{ state: [ConnectionState] }> im
               if (v.kind === 'trusted') return verify(true);
               if (v.kind === 'unknown' && acceptFingerprint === v.fingerprint) {
                 await hostKeys.trust(target.host, target.port, key);
+                // Confirmed and stored: a sign-in that fails after this point is about the credentials, not the host key.
+                verdict = { kind: 'trusted', fingerprint: v.fingerprint };
                 return verify(true);
               }
               verify(false);
