@@ -1,5 +1,11 @@
 import { useEffect, useRef } from 'react';
 
+/** The file on the server that holds the host key of this type, for the admin to compare fingerprints. */
+export const hostKeyFileFor = (keyType: string): string => {
+  const kind = keyType === 'ssh-ed25519' ? 'ed25519' : keyType.startsWith('ecdsa-') ? 'ecdsa' : keyType === 'ssh-rsa' || keyType.startsWith('rsa-') ? 'rsa' : 'ed25519';
+  return `/etc/ssh/ssh_host_${kind}_key.pub`;
+};
+
 /** First contact: the admin compares the fingerprint with the server's own before trusting it. */
 export function HostKeyDialog(props: { host: string; port: number; fingerprint: string; keyType: string; onTrust: () => void; onCancel: () => void }) {
   const trustRef = useRef<HTMLButtonElement>(null);
@@ -10,7 +16,7 @@ export function HostKeyDialog(props: { host: string; port: number; fingerprint: 
         <h2 id="hk-title">Confirm the server’s identity</h2>
         <p id="hk-desc">
           This is the first time M2 Companion connects to {props.host}:{props.port}. Check that the fingerprint below matches the server’s own — on
-          the server run <code>ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub</code> — then trust it. M2 Companion will refuse to connect if it
+          the server run <code>ssh-keygen -lf {hostKeyFileFor(props.keyType)}</code> — then trust it. M2 Companion will refuse to connect if it
           ever changes.
         </p>
         <dl className="facts">
@@ -35,13 +41,13 @@ export function HostKeyDialog(props: { host: string; port: number; fingerprint: 
 }
 
 /** A known server presented a different key: refused, with both fingerprints and what to do. */
-export function HostKeyChangedDialog(props: { host: string; port: number; fingerprint: string; expected: readonly string[]; onClose: () => void }) {
+export function HostKeyChangedDialog(props: { host: string; port: number; fingerprint: string; keyType: string; expected: readonly string[]; onClose: () => void }) {
   return (
     <div className="backdrop">
       <div role="alertdialog" aria-modal="true" aria-labelledby="hkc-title" aria-describedby="hkc-desc" className="dialog dialog-danger">
         <h2 id="hkc-title">The server’s identity has changed — connection refused</h2>
         <p id="hkc-desc">
-          {props.host}:{props.port} presented a different host key than the one you confirmed before. This happens when the server was reinstalled,
+          {props.host}:{props.port} presented a different host key ({props.keyType}) than the one you confirmed before. This happens when the server was reinstalled,
           but it is also exactly what an attacker in the middle would cause. M2 Companion did not connect and changed nothing.
         </p>
         <dl className="facts">
@@ -59,7 +65,7 @@ export function HostKeyChangedDialog(props: { host: string; port: number; finger
           </dd>
         </dl>
         <p>
-          If you reinstalled the server yourself, check the new fingerprint on the server (<code>ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub</code>)
+          If you reinstalled the server yourself, check the new fingerprint on the server (<code>ssh-keygen -lf {hostKeyFileFor(props.keyType)}</code>)
           and remove the old entry from M2 Companion’s known hosts before connecting again. Otherwise, do not connect.
         </p>
         <div className="actions">

@@ -1,8 +1,8 @@
-import { useCallback, useEffect, useState } from 'react';
+import { useCallback, useEffect, useId, useState, useSyncExternalStore, type FormEvent } from 'react';
 import type { ErrorShape } from '../../electron/contract/errors';
 import type { PreflightReport } from '../../electron/contract/preflight';
 import type { ServerProfile } from '../../electron/contract/profiles';
-import type { ConnectResult, ConnectionState, ServerStateEvent } from '../../electron/contract/server';
+import type { ConnectResult, ConnectionState, InstallKeyResult, ServerStateEvent } from '../../electron/contract/server';
 import { call } from '../m2';
 import { asShape, useEvent } from '../hooks/use-call';
 import { ErrorNotice } from './ErrorNotice';
@@ -10,6 +10,40 @@ import { HostKeyChangedDialog, HostKeyDialog } from './HostKeyDialog';
 import { PreflightChecklist } from './PreflightChecklist';
 
 type Pending = Extract<ConnectResult, { kind: 'confirm-host-key' | 'host-key-changed' }>;
+
+/**
+ * What the admin typed for this one sign-in. It travels with the host-key question and is sent again
+ * with the confirmed fingerprint (the server must see both on the same attempt), then forgotten.
+ */
+type Credential = { readonly kind: 'password'; readonly value: string } | { readonly kind: 'passphrase'; readonly value: string; readonly remember: boolean };
+type SecretField = Credential['kind'];
+
+/** The contract's limit on a typed password or passphrase. */
+const MAX_SECRET = 1024;
+
+/**
+ * What this window learned about a server that must outlive the component: installing a key changes the
+ * profile, and the step is drawn anew for the changed profile (often before the install call has even
+ * answered), so the key just installed and the last preflight report are kept here, by profile.
+ */
+class Remembered<T> {
+  readonly #values = new Map<string, T>();
+  readonly #listeners = new Set<() => void>();
+  readonly subscribe = (listener: () => void): (() => void) => {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  };
+  get(id: string): T | undefined {
+    return this.#values.get(id);
+  }
+  set(id: string, value: T): void {
+    this.#values.set(id, value);
+    for (const l of this.#listeners) l();
+  }
+}
+const installedKeys = new Remembered<InstallKeyResult>();
+const reports = new Remembered<PreflightReport>();
+const useRemembered = <T,>(store: Remembered<T>, id: string): T | undefined => useSyncExternalStore(store.subscribe, () => store.get(id));
 
 const stateLabel = (s: ConnectionState | undefined): string => {
   switch (s?.kind) {
@@ -31,16 +65,40 @@ const stateLabel = (s: ConnectionState | undefined): string => {
   }
 };
 
-/** Connect to one saved server: host-key confirmation, credentials when needed, then the preflight. */
+const signInLabel = (profile: ServerProfile): string => {
+  switch (profile.auth.kind) {
+    case 'agent':
+      return 'signs in with the SSH agent';
+    case 'key':
+      return `signs in with the key file ${profile.auth.keyPath}`;
+    case 'password':
+      return 'signs in with a password (first contact only)';
+    default: {
+      const never: never = profile.auth;
+      return never;
+    }
+  }
+};
+
+const credentialFields = (c: Credential | undefined) =>
+  c?.kind === 'password' ? { password: c.value } : c?.kind === 'passphrase' ? { passphrase: c.value, rememberPassphrase: c.remember } : {};
+
+/** Connect to one saved server: credentials when needed, host-key confirmation, then the preflight. */
 export function ServerStep({ profile, onRemove }: { profile: ServerProfile; onRemove: (id: string) => void }) {
+  const uid = useId();
   const [state, setState] = useState<ConnectionState | undefined>();
-  const [pending, setPending] = useState<Pending | undefined>();
+  const [pending, setPending] = useState<{ result: Pending; credential: Credential | undefined } | undefined>();
   const [error, setError] = useState<ErrorShape | undefined>();
   const [busy, setBusy] = useState(false);
+  /** The secret the server asked for (a key passphrase only once it is needed; a password whenever not connected). */
+  const [asked, setAsked] = useState<SecretField | undefined>();
   const [secret, setSecret] = useState('');
   const [remember, setRemember] = useState(false);
   const [dataPath, setDataPath] = useState(`/home/${profile.username}`);
-  const [report, setReport] = useState<PreflightReport | undefined>();
+  const report = useRemembered(reports, profile.id);
+  const installed = useRemembered(installedKeys, profile.id);
+  const setReport = (r: PreflightReport) => reports.set(profile.id, r);
+  const setInstalled = (r: InstallKeyResult) => installedKeys.set(profile.id, r);
 
   useEffect(() => {
     let live = true;
@@ -55,7 +113,17 @@ export function ServerStep({ profile, onRemove }: { profile: ServerProfile; onRe
     useCallback((e: ServerStateEvent) => (e.profileId === profile.id ? setState(e.state) : undefined), [profile.id]),
   );
 
-  const needsSecret = error?.field === 'password' || error?.field === 'passphrase' ? error.field : undefined;
+  const connected = state?.kind === 'connected';
+  const secretField: SecretField | undefined = connected ? undefined : (asked ?? (profile.auth.kind === 'password' ? 'password' : undefined));
+  const secretLabel = secretField === 'password' ? 'Password' : 'Key passphrase';
+  /** An error about the typed secret or the data folder is shown beside that field; others above. */
+  const errorAt: 'secret' | 'data' | 'general' | undefined = !error
+    ? undefined
+    : secretField && error.field === secretField
+      ? 'secret'
+      : error.field?.startsWith('dataPaths')
+        ? 'data'
+        : 'general';
 
   const preflight = async () => {
     setBusy(true);
@@ -73,7 +141,7 @@ export function ServerStep({ profile, onRemove }: { profile: ServerProfile; onRe
     setBusy(true);
     setError(undefined);
     try {
-      await call('server:install-key', { profileId: profile.id });
+      setInstalled(await call('server:install-key', { profileId: profile.id }));
     } catch (err) {
       setError(asShape(err));
     } finally {
@@ -81,30 +149,81 @@ export function ServerStep({ profile, onRemove }: { profile: ServerProfile; onRe
     }
   };
 
-  const connect = async (acceptFingerprint?: string) => {
+  const disconnect = async () => {
     setBusy(true);
     setError(undefined);
-    setPending(undefined);
     try {
-      const result = await call('server:connect', {
-        profileId: profile.id,
-        ...(acceptFingerprint ? { acceptFingerprint } : {}),
-        ...(needsSecret === 'password' && secret ? { password: secret } : {}),
-        ...(needsSecret === 'passphrase' && secret ? { passphrase: secret, rememberPassphrase: remember } : {}),
-      });
-      setSecret('');
-      if (result.kind === 'connected') {
-        setBusy(false);
-        await preflight();
-        return;
-      }
-      setPending(result);
+      await call('server:disconnect', { profileId: profile.id });
     } catch (err) {
       setError(asShape(err));
     } finally {
       setBusy(false);
     }
   };
+
+  /** The secret as typed, or a message for the field when it cannot be sent as it is. */
+  const typedCredential = (): Credential | ErrorShape | undefined => {
+    if (!secretField || secret === '') return undefined;
+    if (secret.length > MAX_SECRET) {
+      return {
+        code: 'ipc.invalid',
+        userMessage: `${secretLabel}: at most ${MAX_SECRET} characters.`,
+        hint: 'Check what was pasted into the field.',
+        field: secretField,
+      };
+    }
+    return secretField === 'password' ? { kind: 'password', value: secret } : { kind: 'passphrase', value: secret, remember };
+  };
+
+  const connect = async (opts: { acceptFingerprint?: string; credential?: Credential | undefined }) => {
+    setBusy(true);
+    setError(undefined);
+    setPending(undefined);
+    try {
+      const result = await call('server:connect', {
+        profileId: profile.id,
+        ...(opts.acceptFingerprint ? { acceptFingerprint: opts.acceptFingerprint } : {}),
+        ...credentialFields(opts.credential),
+      });
+      // The typed secret now travels only with the question below (or is no longer needed).
+      setSecret('');
+      if (result.kind === 'connected') {
+        setAsked(undefined);
+        setBusy(false);
+        await preflight();
+        return;
+      }
+      setPending({ result, credential: opts.credential });
+    } catch (err) {
+      const shape = asShape(err);
+      if (shape.field === 'password' || shape.field === 'passphrase') {
+        setAsked(shape.field);
+        setSecret('');
+      }
+      setError(shape);
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  /** Connect with what is typed in the secret field, if anything. */
+  const connectWithTyped = () => {
+    const typed = typedCredential();
+    if (typed && 'code' in typed) {
+      setError(typed);
+      return;
+    }
+    void connect({ credential: typed });
+  };
+
+  const signIn = (e: FormEvent) => {
+    e.preventDefault();
+    connectWithTyped();
+  };
+
+  const secretInputId = `${uid}-secret`;
+  const secretErrorId = `${uid}-secret-error`;
+  const dataErrorId = `${uid}-data-error`;
 
   return (
     <section className="card" aria-label={`Server ${profile.name}`}>
@@ -112,45 +231,75 @@ export function ServerStep({ profile, onRemove }: { profile: ServerProfile; onRe
         <div>
           <strong>{profile.name}</strong>
           <div className="muted">
-            {profile.username}@{profile.host}:{profile.port} · <span role="status">{stateLabel(state)}</span>
+            {profile.username}@{profile.host}:{profile.port} · {signInLabel(profile)} · <span role="status">{stateLabel(state)}</span>
           </div>
         </div>
         <div className="actions-inline">
-          <button type="button" onClick={() => void connect()} disabled={busy} aria-label={`Connect to ${profile.name}`}>
-            {state?.kind === 'connected' ? 'Reconnect' : 'Connect'}
+          <button type="button" onClick={connectWithTyped} disabled={busy} aria-label={`Connect to ${profile.name}`}>
+            {connected ? 'Reconnect' : 'Connect'}
           </button>
+          {connected ? (
+            <button type="button" className="secondary" onClick={() => void disconnect()} disabled={busy} aria-label={`Disconnect from ${profile.name}`}>
+              Disconnect
+            </button>
+          ) : null}
           <button type="button" className="secondary" onClick={() => onRemove(profile.id)} aria-label={`Remove ${profile.name}`}>
             Remove
           </button>
         </div>
       </div>
-      {needsSecret ? (
-        <div className="form inline-form">
-          <label htmlFor={`${profile.id}-secret`}>{needsSecret === 'password' ? 'Password' : 'Key passphrase'}</label>
-          <input id={`${profile.id}-secret`} type="password" value={secret} onChange={(e) => setSecret(e.target.value)} autoComplete="off" />
-          {needsSecret === 'passphrase' ? (
+      {secretField && !pending ? (
+        <form className="form inline-form" aria-label={`Sign in to ${profile.name}`} onSubmit={signIn}>
+          <label htmlFor={secretInputId}>{secretLabel}</label>
+          <input
+            id={secretInputId}
+            type="password"
+            value={secret}
+            onChange={(e) => setSecret(e.target.value)}
+            autoComplete="off"
+            spellCheck={false}
+            aria-invalid={errorAt === 'secret' ? true : undefined}
+            aria-describedby={errorAt === 'secret' ? secretErrorId : undefined}
+          />
+          {errorAt === 'secret' && error ? (
+            <div id={secretErrorId} className="field-error" role="alert">
+              <strong>{error.userMessage}</strong>
+              {error.hint ? <p>{error.hint}</p> : null}
+            </div>
+          ) : null}
+          {secretField === 'passphrase' ? (
             <label className="check-label">
               <input type="checkbox" checked={remember} onChange={(e) => setRemember(e.target.checked)} /> Remember it in this computer’s keychain
             </label>
           ) : null}
-        </div>
+          <button type="submit" disabled={busy || secret === ''}>
+            Sign in
+          </button>
+        </form>
       ) : null}
-      {error ? <ErrorNotice error={error} /> : null}
-      {pending?.kind === 'confirm-host-key' ? (
+      {errorAt === 'general' && error ? <ErrorNotice error={error} /> : null}
+      {pending?.result.kind === 'confirm-host-key' ? (
         <HostKeyDialog
-          host={pending.host}
-          port={pending.port}
-          fingerprint={pending.fingerprint}
-          keyType={pending.keyType}
-          onTrust={() => void connect(pending.fingerprint)}
+          host={pending.result.host}
+          port={pending.result.port}
+          fingerprint={pending.result.fingerprint}
+          keyType={pending.result.keyType}
+          onTrust={() => void connect({ acceptFingerprint: pending.result.fingerprint, credential: pending.credential })}
           onCancel={() => setPending(undefined)}
         />
       ) : null}
-      {pending?.kind === 'host-key-changed' ? (
-        <HostKeyChangedDialog host={pending.host} port={pending.port} fingerprint={pending.fingerprint} expected={pending.expected} onClose={() => setPending(undefined)} />
+      {pending?.result.kind === 'host-key-changed' ? (
+        <HostKeyChangedDialog
+          host={pending.result.host}
+          port={pending.result.port}
+          fingerprint={pending.result.fingerprint}
+          keyType={pending.result.keyType}
+          expected={pending.result.expected}
+          onClose={() => setPending(undefined)}
+        />
       ) : null}
-      {state?.kind === 'connected' && profile.auth.kind === 'password' ? (
-        <div className="notice" role="group" aria-label="Switch to a key">
+      {connected && profile.auth.kind === 'password' ? (
+        <div className="notice notice-info" role="group" aria-label="Switch to a key">
           <p>
             You signed in with a password. Passwords are for the first contact only: M2 Companion can create a key for this server, install it in
             the server’s authorized_keys, and sign in with it from now on.
@@ -160,13 +309,34 @@ export function ServerStep({ profile, onRemove }: { profile: ServerProfile; onRe
           </button>
         </div>
       ) : null}
-      {state?.kind === 'connected' || report ? (
+      {installed && profile.auth.kind === 'key' && profile.auth.keyPath === installed.keyPath ? (
+        <div className="notice notice-ok" role="status" aria-label="Key installed">
+          <p>
+            {installed.installed === 'added' ? 'Installed a new key on the server' : 'The server already had this key'} ({installed.fingerprint}). From
+            now on M2 Companion signs in to {profile.name} with it, without the password. The private key stays on this computer in{' '}
+            <code>{installed.keyPath}</code>.
+          </p>
+        </div>
+      ) : null}
+      {connected || report ? (
         <div className="preflight">
           <h3>Preflight</h3>
           <div className="form inline-form">
-            <label htmlFor={`${profile.id}-data`}>Data folder on the server</label>
-            <input id={`${profile.id}-data`} value={dataPath} onChange={(e) => setDataPath(e.target.value)} spellCheck={false} />
-            <button type="button" className="secondary" onClick={() => void preflight()} disabled={busy}>
+            <label htmlFor={`${uid}-data`}>Data folder on the server</label>
+            <input
+              id={`${uid}-data`}
+              value={dataPath}
+              onChange={(e) => setDataPath(e.target.value)}
+              spellCheck={false}
+              aria-invalid={errorAt === 'data' ? true : undefined}
+              aria-describedby={errorAt === 'data' ? dataErrorId : undefined}
+            />
+            {errorAt === 'data' && error ? (
+              <p id={dataErrorId} className="field-error" role="alert">
+                {error.userMessage}
+              </p>
+            ) : null}
+            <button type="button" className="secondary" onClick={() => void preflight()} disabled={busy || !connected}>
               Run checks again
             </button>
           </div>
