@@ -23,6 +23,9 @@ import { ServerWireGuard } from './fallback/server-wireguard';
 import { PortMapper, type PortMapperDeps } from './fallback/port-mapping';
 import { LaptopTunnelManager, localRunner, localWhich, type LaptopTunnelDeps } from './fallback/laptop-tunnel';
 import type { SshConnection } from './ssh/ssh-connection';
+import { AccessProbeTokens } from './cloudflare/access-service-token';
+import { OutageMonitor } from './fallback/outage/outage-monitor';
+import type { ProbeOptions } from './fallback/outage/probe';
 
 export interface CoreConfig {
   /** The app's private data folder (Electron's userData, or the web host's --data-dir). */
@@ -47,6 +50,11 @@ export interface CoreConfig {
     readonly laptop?: Partial<LaptopTunnelDeps>;
   };
   readonly dialSocket?: (host: string, port: number) => Promise<import('node:stream').Duplex>;
+  /**
+   * Test seam of the outage probe: where Cloudflare's edge is (the lab's edge stand-in on loopback) and how names
+   * resolve. The product resolves each published hostname and speaks HTTPS on 443.
+   */
+  readonly outageProbe?: Pick<ProbeOptions, 'connect' | 'resolve'>;
 }
 
 /** The product's services, built once by a composition root (Electron main or the web host). */
@@ -59,6 +67,8 @@ export interface CoreServices {
   readonly cloudflare: CloudflareService;
   readonly status: StatusService;
   readonly fallback: FallbackService<SshConnection>;
+  /** Outage detection per watched server: probes, cloudflared's view, the API and the server, as one state. */
+  readonly outage: OutageMonitor;
   /** Pushes contract events to every open window (IPC in Electron, the socket in the web host). */
   readonly emit: Emit;
 }
@@ -70,6 +80,9 @@ export function createCoreServices(config: CoreConfig, emit: Emit): CoreServices
     config.userKnownHosts ?? [path.join(os.homedir(), '.ssh', 'known_hosts')],
   );
   const statusRef: { current?: StatusService } = {};
+  const outageRef: { current?: OutageMonitor } = {};
+  // The outage probe's Access service token, made by publish and read by the monitor (keychain only).
+  const probeTokens = config.vault ? new AccessProbeTokens(config.vault) : undefined;
   const servers = new ServerService({
     profiles,
     hostKeys,
@@ -105,6 +118,7 @@ export function createCoreServices(config: CoreConfig, emit: Emit): CoreServices
     isInstalled: async (profileId) => (await stack.status(profileId)).currentRelease !== null,
     log: config.log,
     onProgress: (p) => emit('cloudflare:progress', p),
+    ...(probeTokens ? { probeAccess: probeTokens } : {}),
   });
   const status = new StatusService({
     connection: (profileId) => servers.connection(profileId),
@@ -122,10 +136,31 @@ export function createCoreServices(config: CoreConfig, emit: Emit): CoreServices
     tunnelApiStatus: config.tunnelApiStatus ?? ((profileId) => cloudflare.tunnelStatus(profileId)),
     resourcesDir: config.resourcesDir ?? path.resolve('resources'),
     log: config.log,
-    onUpdate: (u) => emit('status:update', u),
+    outage: (profileId) => outageRef.current?.state(profileId) ?? null,
+    onUpdate: (u) => {
+      emit('status:update', u);
+      // A server live status watches is watched from the internet too; cloudflared's view changing checks at once.
+      outageRef.current?.watch(u.profileId);
+      outageRef.current?.observe(u.snapshot);
+    },
     onNotification: (n) => emit('status:notification', n),
   });
   statusRef.current = status;
+  const outage = new OutageMonitor({
+    // Only hostnames that point at the tunnel: the DNS records publish made.
+    hostnames: async (profileId) => (await cloudflare.view(profileId)).managed.filter((m) => m.kind === 'dns-record').map((m) => m.name),
+    serviceToken: async (profileId) => (probeTokens ? probeTokens.credentials(profileId) : null),
+    snapshot: (profileId) => status.snapshot(profileId),
+    serverReachable: (profileId) => {
+      const kind = servers.state(profileId).kind;
+      return kind === 'connected' ? true : kind === 'reconnecting' ? false : null;
+    },
+    tunnelApiStatus: config.tunnelApiStatus ?? ((profileId) => cloudflare.tunnelStatus(profileId)),
+    onChange: (profileId) => status.outageChanged(profileId),
+    log: config.log,
+    ...(config.outageProbe ? { probe: config.outageProbe } : {}),
+  });
+  outageRef.current = outage;
   const serverWireGuards = new WeakMap<SshConnection, { key: string; wg: ServerWireGuard }>();
   const fallback = new FallbackService<SshConnection>({
     store: createFallbackStore(path.join(config.dataDir, 'fallback')),
@@ -166,7 +201,7 @@ export function createCoreServices(config: CoreConfig, emit: Emit): CoreServices
     onProgress: (p) => emit('fallback:progress', p),
     onChanged: (v) => emit('fallback:changed', v),
   });
-  return { config, profiles, hostKeys, servers, stack, cloudflare, status, fallback, emit };
+  return { config, profiles, hostKeys, servers, stack, cloudflare, status, fallback, outage, emit };
 }
 
 /** The contract's handlers over the services. */
