@@ -2,9 +2,11 @@
  * Watches the path from the internet to each watched server: every round probes all published hostnames through
  * Cloudflare's edge (with the outage probe's Access service token), takes cloudflared's own view from live status,
  * the Cloudflare API's tunnel status (throttled: it has rate limits) and whether the server answers, combines them
- * (classify.ts) and passes the verdict through the hysteresis. Rounds run every `intervalMs` (5 s) while all is
+ * (classify.ts) and passes the verdict through the hysteresis. Rounds run every `intervalMs` (4 s) while all is
  * well and every `fastIntervalMs` (1.5 s) while something looks wrong, measured from the start of a round, so a
- * probe that waits out its timeout does not stretch the confirmation: an outage is confirmed within 10 s.
+ * probe that waits out its timeout (2 s) does not stretch the confirmation. Worst case, an edge that accepts and
+ * never answers: 4 s until the next round + 2 s + 2 s for the confirming round = 8 s; a refused or 530 answer is
+ * seen in ≤ 4 s + 1.5 s. A change in cloudflared's own view (`observe`) starts a round at once.
  */
 import type { OutageState, ProbeResult } from '../../../contract/fallback';
 import type { StatusSnapshot, TunnelApiStatus } from '../../../contract/status';
@@ -176,7 +178,7 @@ export class OutageMonitor {
     } finally {
       w.running = false;
       if (this.#watched.get(profileId) === w && !this.#stopped) {
-        const every = w.hysteresis.unsettled ? (this.#d.fastIntervalMs ?? 1_500) : (this.#d.intervalMs ?? 5_000);
+        const every = w.hysteresis.unsettled ? (this.#d.fastIntervalMs ?? 1_500) : (this.#d.intervalMs ?? 4_000);
         const wait = w.again ? 0 : Math.max(0, every - (Date.now() - started));
         w.again = false;
         this.#schedule(profileId, w, wait);
