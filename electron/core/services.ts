@@ -21,6 +21,7 @@ import { FallbackService } from './fallback/fallback-service';
 import { createFallbackStore } from './fallback/fallback-store';
 import { ServerWireGuard } from './fallback/server-wireguard';
 import { PortMapper, type PortMapperDeps } from './fallback/port-mapping';
+import { EndpointDns, publicIpFromServer } from './fallback/ddns';
 import { LaptopTunnelManager, localRunner, localWhich, type LaptopTunnelDeps } from './fallback/laptop-tunnel';
 import type { SshConnection } from './ssh/ssh-connection';
 import { AccessProbeTokens } from './cloudflare/access-service-token';
@@ -48,6 +49,8 @@ export interface CoreConfig {
   readonly fallback?: {
     readonly router?: Pick<PortMapperDeps, 'router' | 'upnp'>;
     readonly laptop?: Partial<LaptopTunnelDeps>;
+    /** Where the server asks its public address (Cloudflare's trace); null = only the router's view (the lab). */
+    readonly traceUrl?: string | null;
   };
   readonly dialSocket?: (host: string, port: number) => Promise<import('node:stream').Duplex>;
   /**
@@ -187,7 +190,15 @@ export function createCoreServices(config: CoreConfig, emit: Emit): CoreServices
       return wg;
     },
     portMapper: (_profileId, conn) => new PortMapper({ conn, log: config.log, ...(config.fallback?.router ?? {}) }),
-    publicIp: async (_profileId, conn) => (await new PortMapper({ conn, log: config.log, ...(config.fallback?.router ?? {}) }).discover()).externalIp,
+    publicIp: async (_profileId, conn) => {
+      const mapper = new PortMapper({ conn, log: config.log, ...(config.fallback?.router ?? {}) });
+      if (config.fallback?.traceUrl === null) return (await mapper.discover()).externalIp;
+      return publicIpFromServer(conn, { mapper, log: config.log, ...(config.fallback?.traceUrl ? { traceUrl: config.fallback.traceUrl } : {}) });
+    },
+    endpointDns: async (profileId) => {
+      const access = await cloudflare.zoneAccess(profileId);
+      return access ? new EndpointDns({ client: async () => access.client, zoneId: async () => access.zoneId, log: config.log, profileId }) : undefined;
+    },
     laptop: new LaptopTunnelManager({
       run: localRunner,
       which: localWhich,

@@ -20,7 +20,7 @@ const PIPE = [
 
 const NAME = /^[a-z0-9][a-z0-9-]{0,30}$/;
 
-export function labNetnsConfig(ns: string, tunnelHosts: readonly string[]): Pick<CoreConfig, 'fallback' | 'dialSocket'> {
+export function labNetnsConfig(ns: string, tunnelHosts: readonly string[], router?: { address: string; rootDescUrl?: string }): Pick<CoreConfig, 'fallback' | 'dialSocket'> {
   if (!NAME.test(ns)) throw new Error(`lab netns: invalid namespace name ${ns}`);
   const hosts = new Set(tunnelHosts.filter((h) => net.isIPv4(h)));
   const run: Runner = (file, args, opts = {}) =>
@@ -49,5 +49,7 @@ export function labNetnsConfig(ns: string, tunnelHosts: readonly string[]): Pick
     });
     return stream;
   };
-  return { fallback: { laptop: { run, isRoot: true } }, dialSocket };
+  // The lab's router, so the server never asks the machine's real gateway (no traffic leaves the lab's namespaces).
+  const routerSeam = router && net.isIPv4(router.address) ? { router: { router: router.address, ...(router.rootDescUrl ? { upnp: { rootDescUrl: router.rootDescUrl } } : {}) } } : {};
+  return { fallback: { laptop: { run, isRoot: true }, traceUrl: null, ...routerSeam }, dialSocket };
 }

@@ -701,6 +701,20 @@ export class CloudflareService {
    * ask with or about: no keychain, no API token, or no tunnel created yet. Read-only, never retried at length:
    * live status polls it and shows the agent's own view when Cloudflare cannot be reached.
    */
+  /**
+   * An SDK client and the zone, for other parts of the app that keep a record in the admin's zone (the fallback's
+   * endpoint name); undefined while there is no token or no zone chosen. Retries as usual.
+   */
+  async zoneAccess(profileId: string): Promise<{ client: Cloudflare; zoneId: string; zoneName: string | null } | undefined> {
+    if (!this.#d.secrets) return undefined;
+    const f = await this.#d.store.read(profileId);
+    const zoneId = f.settings?.zoneId;
+    if (!zoneId) return undefined;
+    const token = await this.#d.secrets.get(profileId, API_TOKEN_SECRET);
+    if (!token) return undefined;
+    return { client: this.#client(token), zoneId, zoneName: f.settings?.zoneName ?? null };
+  }
+
   async tunnelStatus(profileId: string): Promise<TunnelApiStatus | null> {
     if (!this.#d.secrets) return null;
     const f = await this.#d.store.read(profileId);
