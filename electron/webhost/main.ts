@@ -18,6 +18,9 @@ const { values } = parseArgs({
     'lab-laptop-netns': { type: 'string' },
     /** Lab only: comma-separated addresses that SSH reaches from inside that namespace (through the tunnel). */
     'lab-tunnel-hosts': { type: 'string', default: '' },
+    /** Lab only: the home router's LAN address (and its UPnP description URL) the server asks for port mappings. */
+    'lab-router': { type: 'string' },
+    'lab-upnp-url': { type: 'string' },
   },
 });
 
@@ -31,7 +34,11 @@ const host = await startWebHost({
   clientScript: path.join(root, 'out', 'webclient', 'm2-web-client.js'),
   appInfo: { name: pkg.productName, version: pkg.version, platform, arch: process.arch, host: 'web' },
   log: createLogger(),
-  ...(values['lab-laptop-netns'] ? { core: labNetnsConfig(values['lab-laptop-netns'], values['lab-tunnel-hosts'].split(',').filter(Boolean)) } : {}),
+  ...(values['lab-laptop-netns'] ? { core: labNetnsConfig(
+        values['lab-laptop-netns'],
+        values['lab-tunnel-hosts'].split(',').filter(Boolean),
+        values['lab-router'] ? { address: values['lab-router'], ...(values['lab-upnp-url'] ? { rootDescUrl: values['lab-upnp-url'] } : {}) } : undefined,
+      ) } : {}),
 });
 
 if (values.json) process.stdout.write(`${JSON.stringify({ url: host.url, port: host.port, pid: process.pid })}\n`);

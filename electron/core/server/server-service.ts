@@ -29,6 +29,8 @@ export interface ServerServiceDeps {
   readonly homeDir?: string;
   /** Where keys the app generates for servers are kept on this computer (mode 0600). */
   readonly keysDir: string;
+  /** How TCP streams to servers are opened (a test seam: the lab dials from inside a network namespace). */
+  readonly dialSocket?: (host: string, port: number) => Promise<import('node:stream').Duplex>;
 }
 
 export interface ConnectInput {
@@ -56,6 +58,8 @@ const expandHome = (p: string, home: string): string => (p === '~' ? home : p.st
 export class ServerService {
   readonly #deps: ServerServiceDeps;
   readonly #connections = new Map<string, SshConnection>();
+  /** Servers reached another way than their saved address: through the WireGuard fallback. */
+  readonly #routes = new Map<string, { host: string; port: number }>();
 
   constructor(deps: ServerServiceDeps) {
     this.#deps = deps;
@@ -122,7 +126,13 @@ export class ServerService {
       }
     }
     const auth = await this.#auth(profile, input);
-    const conn = new SshConnection({ target, auth, hostKeys: this.#deps.hostKeys });
+    const conn = new SshConnection({
+      target,
+      auth,
+      hostKeys: this.#deps.hostKeys,
+      via: () => this.#routes.get(profile.id),
+      ...(this.#deps.dialSocket ? { dialSocket: this.#deps.dialSocket } : {}),
+    });
     const outcome = await conn.connect(input.acceptFingerprint ? { acceptFingerprint: input.acceptFingerprint } : {});
     const where = { host: profile.host, port: profile.port };
     if (outcome.kind !== 'connected') {
@@ -145,6 +155,27 @@ export class ServerService {
       throw new AppError('server.not-connected', 'Not connected to this server.', { hint: 'Connect to the server first (Setup → Server).', field: 'profileId' });
     }
     return conn;
+  }
+
+  /**
+   * Move a server's one connection onto another address (the server through the WireGuard tunnel) or, with null,
+   * back to its saved address. The host key is still judged against the saved server, and everything that follows
+   * the connection (live status) moves with it. True when the connection is up at its new address.
+   */
+  async reroute(profileId: string, via: { host: string; port: number } | null, timeoutMs = 15_000): Promise<boolean> {
+    const profile = await this.#profile(profileId);
+    if (via) this.#routes.set(profileId, { host: via.host, port: via.port === 0 ? profile.port : via.port });
+    else this.#routes.delete(profileId);
+    const conn = this.#connections.get(profileId);
+    if (!conn || conn.state.kind === 'closed' || conn.state.kind === 'idle') return false;
+    const ok = await conn.redial(timeoutMs);
+    this.#deps.log.info(via ? 'connection moved onto the fallback tunnel' : 'connection moved back to the saved address', { profile: profileId, ok, ...(via ? { via: this.#routes.get(profileId) } : {}) });
+    return ok;
+  }
+
+  /** Where the connection dials now: the saved address, or the route through the tunnel. */
+  route(profileId: string): { host: string; port: number } | undefined {
+    return this.#routes.get(profileId);
   }
 
   state(profileId: string): ConnectionState {

@@ -48,6 +48,13 @@ export interface SshConnectionOptions {
   readonly maxSessions?: number;
   /** Reconnect backoff: base × 2^attempt, capped, with full jitter. */
   readonly backoff?: { readonly baseMs: number; readonly maxMs: number; readonly random?: () => number };
+  /**
+   * Where to dial instead of the target, e.g. the server's address through the WireGuard fallback. The target
+   * stays the server's identity: host keys are judged against it, so a moved connection is verified the same way.
+   */
+  readonly via?: () => { readonly host: string; readonly port: number } | undefined;
+  /** How to open the TCP stream (a test seam: the lab dials from inside a network namespace); net.connect by default. */
+  readonly dialSocket?: (host: string, port: number) => Promise<import('node:stream').Duplex>;
 }
 
 /** Full-jitter exponential backoff (AWS architecture blog's "full jitter"). */
@@ -190,9 +197,10 @@ export class SshConnection extends EventEmitter<{ state: [ConnectionState] }> im
         settled = true;
         fn();
       };
+      const where = this.#opts.via?.() ?? target;
       const config: ConnectConfig = {
-        host: target.host,
-        port: target.port,
+        host: where.host,
+        port: where.port,
         username: target.username,
         readyTimeout: this.#opts.readyTimeoutMs ?? 15_000,
         keepaliveInterval: this.#opts.keepaliveIntervalMs ?? 10_000,
@@ -242,11 +250,21 @@ export class SshConnection extends EventEmitter<{ state: [ConnectionState] }> im
       // Offer the host key types on record first, so a server with several host keys presents the confirmed one.
       hostKeys.knownKeyTypes(target.host, target.port).then(
         (types) => {
-          try {
-            client.connect({ ...config, algorithms: { serverHostKey: hostKeyAlgorithmsFor(types) as ServerHostKeyAlgorithm[] } });
-          } catch (err) {
-            done(() => reject(classifyConnectError(err, target, auth.kind)));
-          }
+          const dial = this.#opts.dialSocket;
+          (dial ? dial(where.host, where.port) : Promise.resolve(undefined)).then(
+            (sock) => {
+              try {
+                client.connect({ ...config, ...(sock ? { sock } : {}), algorithms: { serverHostKey: hostKeyAlgorithmsFor(types) as ServerHostKeyAlgorithm[] } });
+              } catch (err) {
+                done(() => reject(classifyConnectError(err, target, auth.kind)));
+              }
+            },
+            (err: unknown) =>
+              done(() => {
+                this.#setState({ kind: 'idle' });
+                reject(classifyConnectError(err, where === target ? target : { ...target, ...where }, auth.kind));
+              }),
+          );
         },
         (err: unknown) =>
           done(() => {
@@ -255,6 +273,26 @@ export class SshConnection extends EventEmitter<{ state: [ConnectionState] }> im
           }),
       );
     });
+  }
+
+  /**
+   * Drop the live transport and dial again at once (to wherever `via` now points), keeping this object, its state
+   * events and everything that follows them (live status moves with it). Resolves when connected again or given up.
+   */
+  async redial(timeoutMs = 15_000): Promise<boolean> {
+    const client = this.#client;
+    if (this.#closing) return false;
+    if (client) {
+      this.#attempt = 0;
+      client.end();
+    }
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      if (this.#closing) return false;
+      if (this.state.kind === 'connected' && this.#client !== client) return true;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    return this.state.kind === 'connected';
   }
 
   #onLost(client: Client, reason: string): void {
