@@ -11,7 +11,10 @@
  * 10.213.88.0/24 (server 10.213.88.1) on UDP 51830. Idempotent `ensureFallbackNet()`, `stopFallbackNet()`.
  * Nothing here starts a process; peers in the namespaces are the tests' (wg-quick up/down there).
  */
-import { run } from './process';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { labPath } from './paths';
+import { isAlive, run, sleep } from './process';
 
 export const SERVER_LAN_IF = 'm2lan0';
 /** This kernel has no dummy driver: m2lan0 is one end of a veth pair whose other end stays in the root namespace too. */
@@ -144,4 +147,34 @@ export async function stopFallbackNet(): Promise<void> {
     if ((await quiet('ip', ['link', 'show', 'dev', s.rootVeth])) !== undefined) await run('ip', ['link', 'del', s.rootVeth]);
   }
   if ((await quiet('ip', ['link', 'show', 'dev', SERVER_LAN_IF])) !== undefined) await run('ip', ['link', 'del', SERVER_LAN_IF]);
+}
+
+/**
+ * The fallback's interface (m2wg0) and UDP port are one per machine, like on a real server: lab tests that turn the
+ * fallback on must not overlap. `acquireFallbackLock` waits (up to `timeoutMs`) for the lab-wide lock folder
+ * .lab/locks/fallback-wg (a holder whose pid is gone is stale) and returns its release.
+ */
+export async function acquireFallbackLock(holder: string, timeoutMs = 15 * 60_000): Promise<() => void> {
+  const dir = labPath('locks', 'fallback-wg');
+  mkdirSync(labPath('locks'), { recursive: true, mode: 0o700 });
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      mkdirSync(dir);
+      writeFileSync(path.join(dir, 'holder'), `${process.pid} ${holder}\n`);
+      return () => {
+        const [pid] = (existsSync(path.join(dir, 'holder')) ? readFileSync(path.join(dir, 'holder'), 'utf8') : '').split(' ');
+        if (Number(pid) === process.pid) rmSync(dir, { recursive: true, force: true });
+      };
+    } catch {
+      const line = existsSync(path.join(dir, 'holder')) ? readFileSync(path.join(dir, 'holder'), 'utf8').trim() : '';
+      const pid = Number(line.split(' ')[0]);
+      if (line !== '' && (!Number.isInteger(pid) || !isAlive(pid))) {
+        rmSync(dir, { recursive: true, force: true });
+        continue;
+      }
+      if (Date.now() > deadline) throw new Error(`fallback lab: ${dir} is held by ${line || 'a starting holder'}`);
+      await sleep(500);
+    }
+  }
 }

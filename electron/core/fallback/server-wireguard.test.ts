@@ -198,7 +198,7 @@ describe('toolbox scripts under sh', () => {
   };
   mkdirSync(bin);
   tool('wg', `echo "wg $*" >> '${log}'; case "$1" in show) [ -e '${state}' ];; syncconf) cat "$3" >> '${log}';; esac`);
-  tool('wg-quick', `echo "wg-quick $*" >> '${log}'; case "$1" in up) [ -e '${state}' ] && exit 1; touch '${state}';; down) [ -e '${state}' ] || exit 1; rm -f '${state}';; strip) grep -v '^Address' "$2";; esac`);
+  tool('wg-quick', `echo "wg-quick $*" >> '${log}'; case "$1" in up) [ -e '${state}' ] && exit 1; touch '${state}';; down) [ -e '${state}' ] || exit 1; [ -e '${state}.stuck' ] || rm -f '${state}';; strip) grep -v '^Address' "$2";; esac`);
   tool('ip', `echo "ip $*" >> '${log}'; case "$2" in show) [ -e '${state}' ];; del) rm -f '${state}';; esac`);
   const conf = path.join(dir, 'm2wg0.conf');
   writeFileSync(conf, `[Interface]\nAddress = 10.213.88.1/24\nPrivateKey = ${KEY}\n`);
@@ -239,4 +239,16 @@ describe('toolbox scripts under sh', () => {
     expect((await sh(STATE_SCRIPT)).stdout.trim()).toBe('down');
     expect((await sh(SHOW_SCRIPT)).stdout.trim()).toBe('down');
   });
+
+  it('down deletes the interface by hand when a userspace daemon does not let it go', async () => {
+    expect((await sh(UP_SCRIPT)).code).toBe(0);
+    writeFileSync(`${state}.stuck`, '');
+    writeFileSync(log, '');
+    const t0 = Date.now();
+    expect((await sh(DOWN_SCRIPT)).code).toBe(0);
+    expect(Date.now() - t0).toBeGreaterThan(2500);
+    expect(readFileSync(log, 'utf8')).toContain('ip link del m2wg0');
+    expect((await sh(STATE_SCRIPT)).stdout.trim()).toBe('down');
+    rmSync(`${state}.stuck`);
+  }, 15_000);
 });

@@ -42,7 +42,20 @@ export type ServerWireGuardState = 'up' | 'partial' | 'down';
 // ---------------------------------------------------------------------------------------------------------------
 // Scripts run inside the container by `sh -c <script> sh <conf> <iface> <marker>`: constant text, arguments as $1…
 
-const IFACE_GONE = `n=0; while ip link show "$i" >/dev/null 2>&1 || [ -S "/var/run/wireguard/$i.sock" ]; do n=$((n+1)); if [ "$n" -gt 100 ]; then echo "m2: $i is still there after 10 s" >&2; exit 70; fi; sleep 0.1; done`;
+/**
+ * Wait (up to 10 s) until the interface and a userspace daemon's socket are gone. A userspace wireguard-go can hang
+ * on its way out (seen in the lab after a peer with a live session was removed): after 3 s the interface is
+ * deleted by hand, which ends the daemon too.
+ */
+const IFACE_GONE = [
+  'n=0',
+  'while ip link show "$i" >/dev/null 2>&1 || [ -S "/var/run/wireguard/$i.sock" ]; do',
+  '  n=$((n+1))',
+  '  if [ "$n" -eq 30 ]; then rm -f "/var/run/wireguard/$i.sock"; ip link del "$i" >/dev/null 2>&1; fi',
+  '  if [ "$n" -gt 100 ]; then echo "m2: $i is still there after 10 s" >&2; exit 70; fi',
+  '  sleep 0.1',
+  'done',
+].join('\n');
 
 /** Idempotent up: a complete up stays as it is; anything partial is taken down first, then `wg-quick up`. */
 export const UP_SCRIPT = [
