@@ -271,9 +271,18 @@ export function createHandlers(services: CoreServices): Handlers {
     },
     'cloudflare:zones': ({ profileId, accountId }) => services.cloudflare.zones(profileId, accountId),
     'cloudflare:save-settings': ({ profileId, settings }) => services.cloudflare.saveSettings(profileId, settings),
-    'cloudflare:publish': ({ profileId, confirm }) => services.cloudflare.publish(profileId, confirm),
+    'cloudflare:publish': async ({ profileId, confirm }) => {
+      const report = await services.cloudflare.publish(profileId, confirm);
+      // New hostnames or a new probe token: the outage probe reads them again now.
+      services.outage.nudge(profileId, { reread: true });
+      return report;
+    },
     'cloudflare:removal-plan': ({ profileId }) => services.cloudflare.removalPlan(profileId),
-    'cloudflare:remove': ({ profileId }) => services.cloudflare.remove(profileId),
+    'cloudflare:remove': async ({ profileId }) => {
+      const report = await services.cloudflare.remove(profileId);
+      services.outage.nudge(profileId, { reread: true });
+      return report;
+    },
     'cloudflare:rotate-tunnel-token': ({ profileId }) => services.cloudflare.rotateTunnelToken(profileId),
     'status:subscribe': ({ profileId }) => services.status.subscribe(profileId),
     'status:unsubscribe': ({ profileId }) => {

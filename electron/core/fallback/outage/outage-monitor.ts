@@ -35,6 +35,8 @@ export interface OutageMonitorDeps {
   readonly probeTimeoutMs?: number;
   readonly apiEveryMs?: number;
   readonly confirmRounds?: number;
+  /** How long the hostnames and the service token are kept before they are read again (default 30 s). */
+  readonly refreshMs?: number;
   /** Test seams of the probe: where the edge is, the resolver. */
   readonly probe?: Pick<ProbeOptions, 'connect' | 'resolve'>;
 }
@@ -47,6 +49,8 @@ interface Watched {
   api: { value: TunnelApiStatus | null; askedAt: number } | null;
   lastTunnelState: string | undefined;
   rounds: number;
+  /** Hostnames and service token, read again after `refreshMs` (the keychain is not asked every round). */
+  inputs: { hosts: readonly string[]; token: { id: string; secret: Secret } | null; at: number } | null;
 }
 
 export class OutageMonitor {
@@ -65,7 +69,7 @@ export class OutageMonitor {
   /** Start watching a profile (a second call changes nothing); the first round runs at once. */
   watch(profileId: string): void {
     if (this.#stopped || this.#watched.has(profileId)) return;
-    const w: Watched = { hysteresis: new OutageHysteresis({ confirmRounds: this.#d.confirmRounds ?? 2 }), timer: undefined, running: false, again: false, api: null, lastTunnelState: undefined, rounds: 0 };
+    const w: Watched = { hysteresis: new OutageHysteresis({ confirmRounds: this.#d.confirmRounds ?? 2 }), timer: undefined, running: false, again: false, api: null, lastTunnelState: undefined, rounds: 0, inputs: null };
     this.#watched.set(profileId, w);
     this.#schedule(profileId, w, 0);
   }
@@ -102,10 +106,11 @@ export class OutageMonitor {
     w.lastTunnelState = state;
   }
 
-  /** Run a round now (or right after the one in flight). */
-  nudge(profileId: string): void {
+  /** Run a round now (or right after the one in flight), reading the hostnames and the token again (after a publish). */
+  nudge(profileId: string, opts: { reread?: boolean } = {}): void {
     const w = this.#watched.get(profileId);
     if (!w) return;
+    if (opts.reread) w.inputs = null;
     if (w.running) {
       w.again = true;
       return;
@@ -153,7 +158,11 @@ export class OutageMonitor {
     w.running = true;
     const started = Date.now();
     try {
-      const [hosts, token] = await Promise.all([this.#d.hostnames(profileId), this.#d.serviceToken(profileId)]);
+      if (!w.inputs || Date.now() - w.inputs.at >= (this.#d.refreshMs ?? 30_000)) {
+        const [h, t] = await Promise.all([this.#d.hostnames(profileId), this.#d.serviceToken(profileId)]);
+        w.inputs = { hosts: h, token: t, at: Date.now() };
+      }
+      const { hosts, token } = w.inputs;
       const timeoutMs = this.#d.probeTimeoutMs ?? 2_000;
       const probes: ProbeResult[] = await Promise.all(
         [...new Set(hosts)].map((h) =>

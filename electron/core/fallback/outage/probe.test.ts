@@ -35,6 +35,9 @@ beforeAll(async () => {
       case 'tunnel-html.example.com':
         res.writeHead(530, { ...CF, 'content-type': 'text/html' });
         return res.end('<title>Cloudflare Tunnel error | tunnel-html.example.com | Cloudflare</title><span class="cf-error-code">1033</span> Error <span>1033</span>');
+      case 'nodns.example.com':
+        res.writeHead(530, { ...CF, 'content-type': 'text/plain; charset=UTF-8' });
+        return res.end('error code: 1001');
       case 'origin.example.com':
         res.writeHead(502, { ...CF, 'content-type': 'text/html' });
         return res.end('<html><title>502 Bad Gateway</title></html>');
@@ -100,6 +103,10 @@ describe('probeHostname reads each answer of the edge', () => {
   it('530 with "error code: 1033" (text or HTML) is a tunnel that is not connected', async () => {
     expect(await probe('tunnel.example.com')).toMatchObject({ outcome: 'tunnel-error', httpStatus: 530, cfError: 1033, colo: 'FRA' });
     expect(await probe('tunnel-html.example.com')).toMatchObject({ outcome: 'tunnel-error', httpStatus: 530, cfError: 1033 });
+  });
+
+  it('530 with another 1xxx code (1001: no such name at Cloudflare) is the edge’s error, not the tunnel’s', async () => {
+    expect(await probe('nodns.example.com')).toMatchObject({ outcome: 'edge-error', httpStatus: 530, cfError: 1001 });
   });
 
   it('502 from the edge is the service behind the tunnel; another 5xx is an edge error', async () => {

@@ -60,7 +60,8 @@ export function classifyAnswer(a: { status: number; headers: http.IncomingHttpHe
   const cfError = cfErrorCode(a.body);
   const location = typeof a.headers.location === 'string' ? a.headers.location : undefined;
   const fromCloudflare = String(a.headers.server ?? '').toLowerCase() === 'cloudflare' || a.headers['cf-ray'] !== undefined;
-  if (a.status === 530 || cfError === 1033) {
+  // 530 carries the tunnel's 1033 (or no code at all); another 1xxx (1001 DNS, 1016 origin DNS…) is the edge's own.
+  if (cfError === 1033 || (a.status === 530 && cfError === null)) {
     return { outcome: 'tunnel-error', cfError: cfError ?? null, detail: `Cloudflare answered ${a.status}${cfError ? ` (error ${cfError})` : ''}: the tunnel is not connected.` };
   }
   if (a.status === 502 && fromCloudflare) {
