@@ -285,4 +285,25 @@ describe('outage detection on the lab', () => {
     }
     expect(latency['cloudflare-outage'].every((ms) => ms < 10_000)).toBe(true);
   }, 240_000);
+
+  it('a keychain that lost the probe’s token gets a new secret for the same token on the next publish; removal takes token and policy away', async () => {
+    const before = standIn.state.snapshot().serviceTokens;
+    expect(before).toHaveLength(1);
+    await keychain.delete(profileId, ACCESS_PROBE_TOKEN_SECRET);
+    const again = await cloudflare.publish(profileId);
+    expect(again.steps.find((s) => s.id === 'access-probe')).toMatchObject({ status: 'done', detail: expect.stringMatching(/^New secret for the service token/) });
+    const after = standIn.state.snapshot().serviceTokens;
+    expect(after.map((t) => t.id)).toEqual(before.map((t) => t.id));
+    expect(after[0]?.secret_fingerprint).not.toBe(before[0]?.secret_fingerprint);
+    const creds = await probeTokens.credentials(profileId);
+    expect(await probeHostname(HOST, { timeoutMs: 3_000, connect: { host: '127.0.0.1', port: edge.port, tls: false }, serviceToken: creds ?? undefined })).toMatchObject({ outcome: 'app' });
+
+    monitor.unwatch(profileId);
+    const removed = await cloudflare.remove(profileId);
+    expect(removed.steps.find((s) => s.id === 'access-probe')).toMatchObject({ status: 'done' });
+    const snap = standIn.state.snapshot();
+    expect(snap.serviceTokens).toHaveLength(0);
+    expect(snap.accessPolicies.find((p) => p.name === probePolicyName(profileId))).toBeUndefined();
+    expect(await keychain.get(profileId, ACCESS_PROBE_TOKEN_SECRET)).toBeUndefined();
+  }, 120_000);
 });

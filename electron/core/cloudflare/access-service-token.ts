@@ -164,16 +164,37 @@ export class AccessProbeTokens {
     await this.#write(profileId, { ...stored, clientId: r.client_id, clientSecret: r.client_secret });
   }
 
-  /** Delete the token (its policy must be unlinked from the applications first) and forget it. */
-  async remove(cf: Cloudflare, profileId: string): Promise<boolean> {
-    const stored = await this.#read(profileId);
-    if (!stored) return false;
+  /**
+   * Take the probe's policy and token off Cloudflare (after the applications that linked the policy are gone or
+   * put back) and forget the token; nothing there is fine. Found by name as well as by the keychain's record.
+   */
+  async remove(cf: Cloudflare, profileId: string, account_id: string): Promise<ProbeAccessOutcome> {
+    const done: string[] = [];
     try {
-      await cf.zeroTrust.access.serviceTokens.delete(stored.tokenId, { account_id: stored.accountId });
+      const policy = (await collect(cf.zeroTrust.access.policies.list({ account_id }), 1000)).find((p) => p.name === probePolicyName(profileId));
+      if (policy?.id) {
+        await cf.zeroTrust.access.policies.delete(policy.id, { account_id });
+        done.push(`deleted the policy "${policy.name}"`);
+      }
     } catch (err) {
-      if (!isNotFound(err)) throw toCloudflareError(err, 'delete the outage probe’s service token', ACCESS_SERVICE_TOKENS_WRITE);
+      if (!isNotFound(err)) throw toCloudflareError(err, 'delete the outage probe’s Access policy', 'Access: Apps and Policies Write');
+    }
+    const stored = await this.#read(profileId);
+    try {
+      const listed = (await collect(cf.zeroTrust.access.serviceTokens.list({ account_id, name: probeTokenName(profileId) }), 200)).filter((t) => t.name === probeTokenName(profileId));
+      const ids = new Set([...listed.flatMap((t) => (t.id ? [t.id] : [])), ...(stored && stored.accountId === account_id ? [stored.tokenId] : [])]);
+      for (const id of ids) {
+        try {
+          await cf.zeroTrust.access.serviceTokens.delete(id, { account_id });
+          done.push('deleted the service token');
+        } catch (err) {
+          if (!isNotFound(err)) throw err;
+        }
+      }
+    } catch (err) {
+      throw toCloudflareError(err, 'delete the outage probe’s service token', ACCESS_SERVICE_TOKENS_WRITE);
     }
     await this.#secrets.delete(profileId, ACCESS_PROBE_TOKEN_SECRET);
-    return true;
+    return done.length ? { status: 'done', policyId: null, detail: `${done.join('; ')}.`.replace(/^./, (c) => c.toUpperCase()) } : { status: 'unchanged', policyId: null, detail: 'Nothing of the outage probe was left.' };
   }
 }

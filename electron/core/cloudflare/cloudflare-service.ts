@@ -858,6 +858,8 @@ export class CloudflareService {
           return { status: 'done', detail: `Deleted "${policy.name}".` };
         });
       }
+      const probeAccess = this.#d.probeAccess;
+      if (probeAccess && account_id) await run.step('access-probe', 'Service token of the outage probe', () => probeAccess.remove(cf, profileId, account_id));
 
       const tunnel = f.managed.tunnel;
       if (tunnel) {
