@@ -120,7 +120,11 @@ export function createCoreServices(config: CoreConfig, emit: Emit): CoreServices
     redeploy: (profileId) => stack.apply(profileId),
     isInstalled: async (profileId) => (await stack.status(profileId)).currentRelease !== null,
     log: config.log,
-    onProgress: (p) => emit('cloudflare:progress', p),
+    onProgress: (p) => {
+      emit('cloudflare:progress', p);
+      // A hostname pointed at the tunnel (or taken away) or the probe's token changed: the probe reads them again.
+      if (p.kind === 'step' && (p.step.id.startsWith('dns:') || p.step.id === 'access-probe')) outageRef.current?.nudge(p.profileId, { reread: true });
+    },
     ...(probeTokens ? { probeAccess: probeTokens } : {}),
   });
   const status = new StatusService({
@@ -271,18 +275,9 @@ export function createHandlers(services: CoreServices): Handlers {
     },
     'cloudflare:zones': ({ profileId, accountId }) => services.cloudflare.zones(profileId, accountId),
     'cloudflare:save-settings': ({ profileId, settings }) => services.cloudflare.saveSettings(profileId, settings),
-    'cloudflare:publish': async ({ profileId, confirm }) => {
-      const report = await services.cloudflare.publish(profileId, confirm);
-      // New hostnames or a new probe token: the outage probe reads them again now.
-      services.outage.nudge(profileId, { reread: true });
-      return report;
-    },
+    'cloudflare:publish': ({ profileId, confirm }) => services.cloudflare.publish(profileId, confirm),
     'cloudflare:removal-plan': ({ profileId }) => services.cloudflare.removalPlan(profileId),
-    'cloudflare:remove': async ({ profileId }) => {
-      const report = await services.cloudflare.remove(profileId);
-      services.outage.nudge(profileId, { reread: true });
-      return report;
-    },
+    'cloudflare:remove': ({ profileId }) => services.cloudflare.remove(profileId),
     'cloudflare:rotate-tunnel-token': ({ profileId }) => services.cloudflare.rotateTunnelToken(profileId),
     'status:subscribe': ({ profileId }) => services.status.subscribe(profileId),
     'status:unsubscribe': ({ profileId }) => {
