@@ -121,7 +121,9 @@ export function outageHeadline(o: OutageState): string | null {
 export function outageOnTunnelCard(cards: readonly StatusCard[], outage: OutageState | null): StatusCard[] {
   const headline = outage ? outageHeadline(outage) : null;
   if (!outage || !headline) return [...cards];
-  return sortWorstFirst(cards.map((c) => (c.id === 'tunnel' ? { ...c, severity: 'error' as const, reason: `${headline} ${outage.reason}` } : c)));
+  // A reason that already opens with the headline's words ("The tunnel is broken: …") is not said twice.
+  const reason = outage.reason.startsWith(headline.replace(/\.$/, '')) ? outage.reason : `${headline} ${outage.reason}`;
+  return sortWorstFirst(cards.map((c) => (c.id === 'tunnel' ? { ...c, severity: 'error' as const, reason } : c)));
 }
 
 export const sortWorstFirst = (cards: readonly StatusCard[]): StatusCard[] =>

@@ -56,8 +56,9 @@ describe('the outage on the status snapshot', () => {
   });
 
   it('home offline is shown on the tunnel card and the tray even while the agent is away', () => {
+    // Its reason opens with the headline's words, so they are not said twice.
     const snap = snapshot(outage('home-offline', 'The home server is offline: …'), 'restarting');
-    expect(snap.cards.find((c) => c.id === 'tunnel')).toMatchObject({ severity: 'error', reason: 'The home server is offline. The home server is offline: …' });
+    expect(snap.cards.find((c) => c.id === 'tunnel')).toMatchObject({ severity: 'error', reason: 'The home server is offline: …' });
     expect(new TrayModel().update('home', 'Home', snap)?.lines[0]).toMatchObject({ severity: 'error', reason: 'The home server is offline' });
   });
 
