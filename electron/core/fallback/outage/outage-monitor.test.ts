@@ -1,8 +1,14 @@
+import { readFileSync } from 'node:fs';
 import http from 'node:http';
+import path from 'node:path';
 import type { AddressInfo, Socket } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { OutageState } from '../../../contract/fallback';
+import type { StatusSnapshot } from '../../../contract/status';
 import { Secret } from '../../secrets/secret';
+import { parseAgentLine } from '../../status/agent-protocol';
+import { fixtureTarget } from '../../status/fixtures/target';
+import { StatusModel } from '../../status/status-model';
 import { OutageMonitor } from './outage-monitor';
 
 /** A loopback edge whose answer the test flips: the service, 530/1033, or nothing listening. */
@@ -46,14 +52,28 @@ const waitFor = async (what: string, check: () => boolean, ms: number): Promise<
   return Date.now() - t0;
 };
 
-function monitor(changes: Array<[string, OutageState]>, server: { reachable: boolean | null } = { reachable: true }): OutageMonitor {
+/** Live status's snapshot built the product's way (a recorded agent run), with cloudflared at 4 or 0 connections. */
+function statusSnapshot(connections: 0 | 4): StatusSnapshot {
+  const fixtures = path.join(__dirname, '..', '..', 'status', 'fixtures');
+  const m = new StatusModel('home', { ...fixtureTarget, dataPaths: fixtureTarget.dataPaths.slice(0, 1) });
+  for (const l of readFileSync(path.join(fixtures, 'agent-first-snapshot.ndjson'), 'utf8').trim().split('\n')) {
+    const p = parseAgentLine(l);
+    if (p.ok) m.apply(p.line);
+  }
+  const fx = (name: string): string => readFileSync(path.join(fixtures, name), 'utf8').trim();
+  m.apply({ t: 'tunnel', replicas: [{ service: 'cloudflared', readyCode: connections ? 200 : 503, ready: fx(`cloudflared-ready-${connections}.json`), metricsCode: 200, metrics: fx(`cloudflared-metrics-${connections}.txt`).split('\n') }] });
+  m.setAgent({ kind: 'running', since: new Date().toISOString(), http: 'curl' });
+  return m.snapshot(new Date(), 1);
+}
+
+function monitor(changes: Array<[string, OutageState]>, server: { reachable: boolean | null } = { reachable: true }, intervalMs = 400): OutageMonitor {
   return new OutageMonitor({
     hostnames: async () => ['media.example.com', 'cloud.example.com'],
     serviceToken: async () => ({ id: 'client.access', secret: new Secret('probe-secret-value-0123456789abcdef') }),
     snapshot: () => undefined,
     serverReachable: () => server.reachable,
     onChange: (id, s) => changes.push([id, s]),
-    intervalMs: 400,
+    intervalMs,
     fastIntervalMs: 100,
     probeTimeoutMs: 300,
     probe: { connect: { host: '127.0.0.1', port, tls: false } },
@@ -117,6 +137,26 @@ describe('OutageMonitor', () => {
       expect(m.state('home')?.kind).toBe('healthy');
       m.unwatch('home');
       expect(m.state('home')).toBeNull();
+    } finally {
+      m.stop();
+    }
+  });
+
+  it('a change in cloudflared’s own view checks at once and keeps checking fast, instead of waiting for the next slow round', async () => {
+    const changes: Array<[string, OutageState]> = [];
+    const m = monitor(changes, { reachable: true }, 60_000);
+    try {
+      m.watch('home');
+      await waitFor('first round', () => m.rounds('home') >= 1, 3_000);
+      m.observe(statusSnapshot(4));
+      // Unsettled at first, so the confirming round comes fast.
+      await waitFor('healthy', () => m.state('home')?.kind === 'healthy', 3_000);
+      mode = 'tunnel';
+      const t0 = Date.now();
+      m.observe(statusSnapshot(0));
+      await waitFor('tunnel-broken', () => m.state('home')?.kind === 'tunnel-broken', 3_000);
+      // Without the nudge the next round would come a minute later.
+      expect(Date.now() - t0).toBeLessThan(1_500);
     } finally {
       m.stop();
     }

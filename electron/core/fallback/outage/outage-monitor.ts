@@ -6,7 +6,8 @@
  * well and every `fastIntervalMs` (1.5 s) while something looks wrong, measured from the start of a round, so a
  * probe that waits out its timeout (2 s) does not stretch the confirmation. Worst case, an edge that accepts and
  * never answers: 4 s until the next round + 2 s + 2 s for the confirming round = 8 s; a refused or 530 answer is
- * seen in ≤ 4 s + 1.5 s. A change in cloudflared's own view (`observe`) starts a round at once.
+ * seen in ≤ 4 s + 1.5 s. A change in cloudflared's own view (`observe`) starts a round at once and fast rounds
+ * for 10 s, since Cloudflare's edge may take a moment to see a connector go.
  */
 import type { OutageState, ProbeResult } from '../../../contract/fallback';
 import type { StatusSnapshot, TunnelApiStatus } from '../../../contract/status';
@@ -51,6 +52,8 @@ interface Watched {
   rounds: number;
   /** Hostnames and service token, read again after `refreshMs` (the keychain is not asked every round). */
   inputs: { hosts: readonly string[]; token: { id: string; secret: Secret } | null; at: number } | null;
+  /** Fast rounds until then: cloudflared's view changed, and the edge may take a moment to agree. */
+  fastUntil: number;
 }
 
 export class OutageMonitor {
@@ -69,7 +72,7 @@ export class OutageMonitor {
   /** Start watching a profile (a second call changes nothing); the first round runs at once. */
   watch(profileId: string): void {
     if (this.#stopped || this.#watched.has(profileId)) return;
-    const w: Watched = { hysteresis: new OutageHysteresis({ confirmRounds: this.#d.confirmRounds ?? 2 }), timer: undefined, running: false, again: false, api: null, lastTunnelState: undefined, rounds: 0, inputs: null };
+    const w: Watched = { hysteresis: new OutageHysteresis({ confirmRounds: this.#d.confirmRounds ?? 2 }), timer: undefined, running: false, again: false, api: null, lastTunnelState: undefined, rounds: 0, inputs: null, fastUntil: 0 };
     this.#watched.set(profileId, w);
     this.#schedule(profileId, w, 0);
   }
@@ -102,7 +105,10 @@ export class OutageMonitor {
     const w = this.#watched.get(snapshot.profileId);
     if (!w) return;
     const state = snapshot.tunnel.state;
-    if (w.lastTunnelState !== undefined && w.lastTunnelState !== state) this.nudge(snapshot.profileId);
+    if (w.lastTunnelState !== undefined && w.lastTunnelState !== state) {
+      w.fastUntil = Date.now() + 10_000;
+      this.nudge(snapshot.profileId);
+    }
     w.lastTunnelState = state;
   }
 
@@ -187,7 +193,8 @@ export class OutageMonitor {
     } finally {
       w.running = false;
       if (this.#watched.get(profileId) === w && !this.#stopped) {
-        const every = w.hysteresis.unsettled ? (this.#d.fastIntervalMs ?? 1_500) : (this.#d.intervalMs ?? 4_000);
+        const fast = w.hysteresis.unsettled || Date.now() < w.fastUntil;
+        const every = fast ? (this.#d.fastIntervalMs ?? 1_500) : (this.#d.intervalMs ?? 4_000);
         const wait = w.again ? 0 : Math.max(0, every - (Date.now() - started));
         w.again = false;
         this.#schedule(profileId, w, wait);
