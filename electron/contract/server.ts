@@ -10,8 +10,8 @@ export const ConnectRequest = z.object({
     .regex(/^SHA256:[A-Za-z0-9+/]{43}$/, 'Fingerprint: expected the SHA256:… form OpenSSH shows.')
     .optional(),
   /** Typed by the admin for this connection only; travels renderer → main, never back. */
-  password: z.string().min(1, 'Password: enter the server password.').max(1024).optional(),
-  passphrase: z.string().min(1, 'Passphrase: enter the key’s passphrase.').max(1024).optional(),
+  password: z.string().min(1, 'Password: enter the server password.').max(1024, 'Password: at most 1024 characters.').optional(),
+  passphrase: z.string().min(1, 'Key passphrase: enter the key’s passphrase.').max(1024, 'Key passphrase: at most 1024 characters.').optional(),
   /** Keep the key's passphrase in the OS keychain for next time. */
   rememberPassphrase: z.boolean().optional(),
 });
