@@ -297,10 +297,16 @@ describe('first contact for every sign-in method, in Chromium against the lab', 
       const signIn = page.getByRole('form', { name: `Sign in to ${name}` });
       const field = signIn.getByLabel('Password');
       await field.fill(`ünïcødé ${HOSTILE}`);
+      const logStart = readFileSync(lab.ssh.logPath, 'utf8').length;
       await signIn.getByRole('button', { name: 'Sign in' }).click();
+      await page.getByRole('dialog', { name: 'Confirm the server’s identity' }).waitFor();
+      // Until the admin trusts the host key, no password is sent to whoever answers at that address.
+      expect(readFileSync(lab.ssh.logPath, 'utf8').slice(logStart)).not.toMatch(new RegExp(`password for ${lab.ssh.passwordUser.name}`));
       await trustLabHostKey(page);
       await expect.poll(() => messageBeside(page, field), { timeout: 30_000 }).toContain(`The server refused to let ${lab.ssh.passwordUser.name} sign in.`);
       await expect(statusOf(page, name)).resolves.not.toBe('Connected');
+      // Once trusted, the typed password did reach the server (and was refused there).
+      await expect.poll(() => readFileSync(lab.ssh.logPath, 'utf8').slice(logStart)).toMatch(new RegExp(`Failed password for ${lab.ssh.passwordUser.name} `));
       await page.screenshot({ path: shot('password-wrong'), fullPage: true });
 
       // Longer than any password the contract carries: named beside the field, nothing sent.
