@@ -1,4 +1,5 @@
 import os from 'node:os';
+import type { Duplex } from 'node:stream';
 import path from 'node:path';
 import type { AppInfo } from '../contract/app';
 import type { Handlers, Emit } from './ipc/dispatch';
@@ -52,7 +53,7 @@ export interface CoreConfig {
     /** Where the server asks its public address (Cloudflare's trace); null = only the router's view (the lab). */
     readonly traceUrl?: string | null;
   };
-  readonly dialSocket?: (host: string, port: number) => Promise<import('node:stream').Duplex>;
+  readonly dialSocket?: (host: string, port: number) => Promise<Duplex>;
   /**
    * Test seam of the outage probe: where Cloudflare's edge is (the lab's edge stand-in on loopback) and how names
    * resolve. The product resolves each published hostname and speaks HTTPS on 443.
@@ -84,6 +85,7 @@ export function createCoreServices(config: CoreConfig, emit: Emit): CoreServices
   );
   const statusRef: { current?: StatusService } = {};
   const outageRef: { current?: OutageMonitor } = {};
+  const fallbackRef: { current?: FallbackService<SshConnection> } = {};
   // The outage probe's Access service token, made by publish and read by the monitor (keychain only).
   const probeTokens = config.vault ? new AccessProbeTokens(config.vault) : undefined;
   const servers = new ServerService({
@@ -163,7 +165,12 @@ export function createCoreServices(config: CoreConfig, emit: Emit): CoreServices
       return kind === 'connected' ? true : kind === 'reconnecting' ? false : null;
     },
     tunnelApiStatus: config.tunnelApiStatus ?? ((profileId) => cloudflare.tunnelStatus(profileId)),
-    onChange: (profileId) => status.outageChanged(profileId),
+    onChange: (profileId) => {
+      status.outageChanged(profileId);
+      const state = outageRef.current?.state(profileId);
+      // The fallback's page redraws with the new state, and switches on by itself only where the admin opted in.
+      if (state) void fallbackRef.current?.onOutage(profileId, state);
+    },
     log: config.log,
     ...(config.outageProbe ? { probe: config.outageProbe } : {}),
   });
@@ -212,10 +219,13 @@ export function createCoreServices(config: CoreConfig, emit: Emit): CoreServices
       ...(config.fallback?.laptop ?? {}),
     }),
     routeSsh: (profileId, via) => servers.reroute(profileId, via),
+    outage: (profileId) => outage.state(profileId),
+    watchOutage: (profileId) => outage.watch(profileId),
     log: config.log,
     onProgress: (p) => emit('fallback:progress', p),
     onChanged: (v) => emit('fallback:changed', v),
   });
+  fallbackRef.current = fallback;
   return { config, profiles, hostKeys, servers, stack, cloudflare, status, fallback, outage, emit };
 }
 

@@ -21,11 +21,19 @@ const { values } = parseArgs({
     /** Lab only: the home router's LAN address (and its UPnP description URL) the server asks for port mappings. */
     'lab-router': { type: 'string' },
     'lab-upnp-url': { type: 'string' },
+    /** Lab only: where Cloudflare's edge is for the outage probe (the edge stand-in, plain HTTP on loopback), host:port. */
+    'lab-edge': { type: 'string' },
   },
 });
 
 const pkg = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as { productName: string; version: string };
 const platform = ['linux', 'darwin', 'win32'].includes(process.platform) ? (process.platform as 'linux' | 'darwin' | 'win32') : 'other';
+
+/** The lab's edge stand-in as the outage probe's destination, from `--lab-edge 127.0.0.1:PORT`. */
+function labEdge(arg: string | undefined): { outageProbe?: { connect: { host: string; port: number; tls: false } } } {
+  const m = arg ? /^(127\.0\.0\.1):(\d{1,5})$/.exec(arg) : null;
+  return m ? { outageProbe: { connect: { host: m[1] ?? '127.0.0.1', port: Number(m[2]), tls: false } } } : {};
+}
 
 const host = await startWebHost({
   port: Number(values.port),
@@ -34,11 +42,16 @@ const host = await startWebHost({
   clientScript: path.join(root, 'out', 'webclient', 'm2-web-client.js'),
   appInfo: { name: pkg.productName, version: pkg.version, platform, arch: process.arch, host: 'web' },
   log: createLogger(),
-  ...(values['lab-laptop-netns'] ? { core: labNetnsConfig(
-        values['lab-laptop-netns'],
-        values['lab-tunnel-hosts'].split(',').filter(Boolean),
-        values['lab-router'] ? { address: values['lab-router'], ...(values['lab-upnp-url'] ? { rootDescUrl: values['lab-upnp-url'] } : {}) } : undefined,
-      ) } : {}),
+  core: {
+    ...labEdge(values['lab-edge']),
+    ...(values['lab-laptop-netns']
+      ? labNetnsConfig(
+          values['lab-laptop-netns'],
+          values['lab-tunnel-hosts'].split(',').filter(Boolean),
+          values['lab-router'] ? { address: values['lab-router'], ...(values['lab-upnp-url'] ? { rootDescUrl: values['lab-upnp-url'] } : {}) } : undefined,
+        )
+      : {}),
+  },
 });
 
 if (values.json) process.stdout.write(`${JSON.stringify({ url: host.url, port: host.port, pid: process.pid })}\n`);

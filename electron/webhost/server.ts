@@ -24,7 +24,7 @@ export interface WebHostOptions {
   readonly appInfo: AppInfo;
   readonly log: Logger;
   /** Development and test seams of the core (the lab's laptop namespace). */
-  readonly core?: Pick<CoreConfig, 'fallback' | 'dialSocket'>;
+  readonly core?: Pick<CoreConfig, 'fallback' | 'dialSocket' | 'outageProbe'>;
 }
 
 export interface WebHost {
@@ -139,7 +139,8 @@ export async function startWebHost(opts: WebHostOptions): Promise<WebHost> {
     port,
     services,
     close: async () => {
-      // Stop the status agents on the servers before their connections close.
+      // Stop outage probes and the status agents on the servers before their connections close.
+      services.outage.stop();
       await services.status.stopAll();
       await services.servers.closeAll();
       for (const ws of sockets) ws.terminate();

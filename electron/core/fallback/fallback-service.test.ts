@@ -9,7 +9,7 @@ import { MemorySecretStore } from '../secrets/keychain';
 import type { Secret } from '../secrets/secret';
 import { createFallbackStore } from './fallback-store';
 import { FallbackService, type LaptopTunnelPort, type PortMapperPort, type ServerWireGuardPort, type StackFacts } from './fallback-service';
-import { parseWgShowDump } from './wg-config';
+import type { parseWgShowDump } from './wg-config';
 
 const P = 'home';
 

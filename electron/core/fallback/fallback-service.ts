@@ -93,6 +93,8 @@ export interface FallbackServiceDeps<C extends FallbackConnection = FallbackConn
   readonly routeSsh?: (profileId: string, via: { host: string; port: number } | null) => Promise<boolean>;
   /** The outage state from the outage monitor; null while nothing is known. */
   readonly outage?: (profileId: string) => OutageState | null;
+  /** Start checking the Cloudflare path of a server whose fallback is looked at (idempotent). */
+  readonly watchOutage?: (profileId: string) => void;
   readonly log: Logger;
   readonly onProgress: (p: FallbackProgress) => void;
   readonly onChanged: (view: FallbackView) => void;
@@ -130,6 +132,7 @@ export class FallbackService<C extends FallbackConnection = FallbackConnection> 
   // The view
 
   async view(profileId: string, opts: { live?: boolean } = {}): Promise<FallbackView> {
+    this.#deps.watchOutage?.(profileId);
     const file = await this.#deps.store.read(profileId);
     const facts = await this.#facts(profileId);
     const settings = file.settings;

@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import type { Duplex } from 'node:stream';
 import os from 'node:os';
 import path from 'node:path';
 import type { ServerProfile } from '../../contract/profiles';
@@ -30,7 +31,7 @@ export interface ServerServiceDeps {
   /** Where keys the app generates for servers are kept on this computer (mode 0600). */
   readonly keysDir: string;
   /** How TCP streams to servers are opened (a test seam: the lab dials from inside a network namespace). */
-  readonly dialSocket?: (host: string, port: number) => Promise<import('node:stream').Duplex>;
+  readonly dialSocket?: (host: string, port: number) => Promise<Duplex>;
 }
 
 export interface ConnectInput {

@@ -1,4 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
+import type { Duplex } from 'node:stream';
 import { EventEmitter } from 'node:events';
 import net from 'node:net';
 import path from 'node:path/posix';
@@ -54,7 +55,7 @@ export interface SshConnectionOptions {
    */
   readonly via?: () => { readonly host: string; readonly port: number } | undefined;
   /** How to open the TCP stream (a test seam: the lab dials from inside a network namespace); net.connect by default. */
-  readonly dialSocket?: (host: string, port: number) => Promise<import('node:stream').Duplex>;
+  readonly dialSocket?: (host: string, port: number) => Promise<Duplex>;
 }
 
 /** Full-jitter exponential backoff (AWS architecture blog's "full jitter"). */

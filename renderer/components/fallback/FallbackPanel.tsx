@@ -112,8 +112,8 @@ export function FallbackPanel({ profileId }: { profileId: string }) {
     setAutoSwitch(v.settings.autoSwitch);
   }, []);
 
+  // The page keys this panel by server, so a new server is a new panel with nothing stale in it.
   useEffect(() => {
-    setView(undefined);
     call('fallback:view', { profileId }).then(adopt, (e: unknown) => setError(asShape(e)));
     const t = setInterval(() => setNow(Date.now()), 5_000);
     return () => clearInterval(t);
