@@ -6,6 +6,7 @@ import { createEmitter, registerContract, type Emit } from '../core/ipc/dispatch
 import { createLogger } from '../core/log';
 import { KeyringSecretStore } from '../core/secrets/keychain';
 import { StatusTray } from '../core/status/status-tray';
+import { toErrorShape } from '../core/errors';
 import { createElectronRouter } from './ipc-router';
 import { registerAppScheme, serveRenderer } from './protocol';
 import { hardenApp, hardenSession, isTrustedUrl } from './security';
@@ -67,10 +68,18 @@ if (!app.requestSingleInstanceLock()) {
     const shellTray = createShellTray({
       open: openWindow,
       quit: () => app.quit(),
+      switchFallback: (profileId, on) =>
+        void services.fallback.switch(profileId, on).catch((err: unknown) =>
+          shellTray.notify({ profileId, title: on ? 'The fallback did not turn on' : 'The fallback did not turn off', body: toErrorShape(err).userMessage, severity: 'error' }),
+        ),
       onError: (err) => log.warn('no tray on this desktop; the app quits with its last window', { error: err instanceof Error ? err.message : String(err) }),
     });
     keepInTray = shellTray.present;
     const statusTray = new StatusTray({
+      fallback: async (profileId) => {
+        const v = await services.fallback.view(profileId, { live: false });
+        return { ready: v.ready, on: v.mode.kind === 'on' };
+      },
       status: services.status,
       profiles: () => services.profiles.list(),
       hasStack: async (profileId) => (await services.stack.view(profileId)).saved,

@@ -14,7 +14,13 @@ export interface ShellTray {
 
 const clip = (s: string, n: number): string => (s.length > n ? `${s.slice(0, n - 1)}…` : s);
 
-export function createShellTray(opts: { open: () => void; quit: () => void; onError: (err: unknown) => void }): ShellTray {
+export function createShellTray(opts: {
+  open: () => void;
+  quit: () => void;
+  /** The outage fallback's switch, per server (core decides; the menu only asks). */
+  switchFallback: (profileId: string, on: boolean) => void;
+  onError: (err: unknown) => void;
+}): ShellTray {
   const icons = new Map<Severity, NativeImage>();
   const icon = (sev: Severity): NativeImage => {
     let img = icons.get(sev);
@@ -43,6 +49,10 @@ export function createShellTray(opts: { open: () => void; quit: () => void; onEr
         Menu.buildFromTemplate([
           ...view.lines.map((l) => ({ label: clip(`${severityWord[l.severity]} — ${l.label}: ${l.reason}`, 90), enabled: false })),
           ...(view.lines.length ? [{ type: 'separator' as const }] : []),
+          ...view.lines.flatMap((l) =>
+            l.fallback ? [{ label: clip(l.fallback.on ? `Turn the fallback off — ${l.label}` : `Turn the fallback on — ${l.label}`, 90), click: () => opts.switchFallback(l.profileId, !l.fallback?.on) }] : [],
+          ),
+          ...(view.lines.some((l) => l.fallback) ? [{ type: 'separator' as const }] : []),
           { label: 'Open M2 Companion', click: opts.open },
           { label: 'Quit', click: opts.quit },
         ]),

@@ -26,6 +26,8 @@ export interface StatusTrayDeps {
   /** Whether a server has a stack to watch (its settings are saved). */
   readonly hasStack: (profileId: string) => Promise<boolean>;
   readonly onView: (view: TrayView) => void;
+  /** Whether a server's outage fallback can be used and is on (the menu offers the switch); asked when watching starts. */
+  readonly fallback?: (profileId: string) => Promise<{ ready: boolean; on: boolean }>;
   readonly onNotify: (n: TrayNotification) => void;
   readonly log: Logger;
   readonly appName?: string;
@@ -67,6 +69,13 @@ export class StatusTray {
     for (const id of want) {
       if (this.#watched.has(id)) continue;
       this.#watched.add(id);
+      void this.#d
+        .fallback?.(id)
+        .then((f) => {
+          const v = this.#stopped ? undefined : this.#model.fallback(id, f);
+          if (v) this.#d.onView(v);
+        })
+        .catch(() => undefined);
       // Not connected (nothing connects by itself at start): shown as such, and tried again when it connects.
       await this.#d.status.watch(id).catch((err: unknown) => {
         this.#watched.delete(id);
@@ -101,6 +110,10 @@ export class StatusTray {
       const n = payload as EventPayload<'status:notification'>;
       const name = this.#names.get(n.profileId) ?? n.profileId;
       this.#d.onNotify({ profileId: n.profileId, title: this.#names.size > 1 ? `${name}: ${n.title}` : n.title, body: n.body, severity: n.severity });
+    } else if (event === 'fallback:changed') {
+      const f = payload as EventPayload<'fallback:changed'>;
+      const v = this.#model.fallback(f.profileId, { ready: f.ready, on: f.mode.kind === 'on' || (f.mode.kind === 'switching' && f.mode.to === 'off') });
+      if (v) this.#d.onView(v);
     } else if (
       event === 'profiles:changed' ||
       (event === 'stack:progress' && isPhase(payload as EventPayload<'stack:progress'>, 'done')) ||

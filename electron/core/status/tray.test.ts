@@ -1,3 +1,4 @@
+import type { FallbackView } from '../../contract/fallback';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { inflateSync } from 'node:zlib';
@@ -193,6 +194,53 @@ describe('the status tray', () => {
     h.tray.stop();
     h.emit('status:notification', { profileId: 'cabin', id: 'n2', card: 'tunnel', severity: 'ok', previous: 'error', title: 'Tunnel back', body: '', at: at.toISOString() });
     expect(h.notes).toHaveLength(1);
+  });
+});
+
+describe('the tray’s fallback switch', () => {
+  const fallbackView = (profileId: string, ready: boolean, mode: FallbackView['mode']): FallbackView => ({
+    profileId,
+    ready,
+    notReadyReason: ready ? null : 'Turn on WireGuard in Services.',
+    settings: { autoSwitch: false, subnet: '10.13.13.0/24', endpointName: '', sshAddress: '', allowLan: false, lanCidr: '' },
+    mode,
+    endpoint: { name: null, lastKnownIp: null, lastKnownAt: null, port: 51820, warning: null },
+    serverAddress: '10.13.13.1',
+    services: [],
+    devices: [],
+    laptop: { method: 'none', state: 'down', detail: '', sshOverWireguard: false },
+    outage: null,
+  });
+
+  it('offers the switch only for servers whose fallback is ready, and follows it on and off', async () => {
+    const views: TrayView[] = [];
+    const tray = new StatusTray({
+      status: { watch: async () => undefined, unsubscribe: () => undefined },
+      profiles: async () => [
+        { id: 'home', name: 'Home server' },
+        { id: 'cabin', name: 'Cabin' },
+      ],
+      hasStack: async () => true,
+      fallback: async (id) => ({ ready: id === 'home', on: false }),
+      onView: (v) => views.push(v),
+      onNotify: () => undefined,
+      log: createLogger(() => undefined),
+    });
+    await tray.start();
+    await new Promise((r) => setTimeout(r, 0));
+    tray.event('status:update', { profileId: 'home', snapshot: snapshot('home', tunnelAt(4)) });
+    tray.event('status:update', { profileId: 'cabin', snapshot: snapshot('cabin', tunnelAt(4)) });
+    const line = (id: string): TrayView['lines'][number] | undefined => views.at(-1)?.lines.find((l) => l.profileId === id);
+    expect(line('home')?.fallback).toEqual({ on: false });
+    expect(line('cabin')?.fallback).toBeUndefined();
+    tray.event('fallback:changed', fallbackView('home', true, { kind: 'on', since: at.toISOString(), mapping: { kind: 'none' } }));
+    expect(line('home')?.fallback).toEqual({ on: true });
+    tray.event('fallback:changed', fallbackView('home', true, { kind: 'off', since: at.toISOString() }));
+    expect(line('home')?.fallback).toEqual({ on: false });
+    // A fallback that is no longer usable leaves the menu.
+    tray.event('fallback:changed', fallbackView('home', false, { kind: 'off', since: null }));
+    expect(line('home')?.fallback).toBeUndefined();
+    tray.stop();
   });
 });
 

@@ -12,6 +12,8 @@ export interface TrayLine {
   readonly severity: Severity;
   /** The worst card's reason, in words. */
   readonly reason: string;
+  /** The outage fallback's switch for this server, once the app knows it can be used there. */
+  readonly fallback?: { readonly on: boolean };
 }
 
 export interface TrayView {
@@ -40,6 +42,8 @@ function lineOf(profileId: string, label: string, snap: StatusSnapshot): TrayLin
 export class TrayModel {
   readonly #appName: string;
   readonly #lines = new Map<string, TrayLine>();
+  /** Servers whose fallback is ready, and whether it is on: the menu offers the switch for these. */
+  readonly #fallback = new Map<string, boolean>();
   #last = '';
 
   constructor(appName = 'M2 Companion') {
@@ -60,6 +64,14 @@ export class TrayModel {
 
   forget(profileId: string): TrayView | undefined {
     this.#lines.delete(profileId);
+    this.#fallback.delete(profileId);
+    return this.#changed();
+  }
+
+  /** The fallback of a server: ready and on or off, or not usable (no switch in the menu). */
+  fallback(profileId: string, state: { ready: boolean; on: boolean }): TrayView | undefined {
+    if (state.ready || state.on) this.#fallback.set(profileId, state.on);
+    else this.#fallback.delete(profileId);
     return this.#changed();
   }
 
@@ -69,7 +81,9 @@ export class TrayModel {
   }
 
   view(): TrayView {
-    const lines = [...this.#lines.values()].sort((a, b) => severityRank[b.severity] - severityRank[a.severity] || a.label.localeCompare(b.label));
+    const lines = [...this.#lines.values()]
+      .map((l) => (this.#fallback.has(l.profileId) ? { ...l, fallback: { on: this.#fallback.get(l.profileId) === true } } : l))
+      .sort((a, b) => severityRank[b.severity] - severityRank[a.severity] || a.label.localeCompare(b.label));
     const worst = lines[0];
     if (!worst) return { severity: 'unknown', tooltip: `${this.#appName}: no server is watched yet.`, lines };
     const bad = lines.filter((l) => l.severity !== 'ok');
