@@ -402,6 +402,9 @@ describe('the WireGuard fallback on the server (toolbox, switch, peers)', () => 
     expect(['up', 'down']).toContain(settled);
     await wg.up();
     expect(await wg.state()).toBe('up');
+    // The device's session died with the earlier down(); it would rehandshake by itself within ~15 s (WireGuard's
+    // keepalive + rekey timeouts), a fresh start of its side makes that immediate.
+    await peerReset(away);
     expect(await sshBanner(away, 8000)).toMatch(/^SSH-2\.0-/);
     await wg.down();
   }, 90_000);
@@ -415,6 +418,7 @@ describe('the WireGuard fallback on the server (toolbox, switch, peers)', () => 
     expect(await wg.isUp()).toBe(false);
     await wg.up();
     expect(await wg.state()).toBe('up');
+    await peerReset(away);
     expect(await sshBanner(away, 8000)).toMatch(/^SSH-2\.0-/);
     // down() also clears a partial interface.
     await wg.down();
