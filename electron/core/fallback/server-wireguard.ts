@@ -44,7 +44,7 @@ export type ServerWireGuardState = 'up' | 'partial' | 'down';
 
 /**
  * Wait (up to 10 s) until the interface and a userspace daemon's socket are gone. A userspace wireguard-go can hang
- * on its way out (seen in the lab after a peer with a live session was removed): after 3 s the interface is
+ * on its way out (seen in the lab while its log went to a pipe nobody read any more): after 3 s the interface is
  * deleted by hand, which ends the daemon too.
  */
 const IFACE_GONE = [
