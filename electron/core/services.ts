@@ -109,7 +109,11 @@ export function createCoreServices(config: CoreConfig, emit: Emit): CoreServices
     log: config.log,
     onProgress: (p) => emit('stack:progress', p),
     // An apply changes what live status watches (services, paths, the Jellyfin key): watch it anew.
-    onApplied: (profileId) => void statusRef.current?.refresh(profileId),
+    onApplied: (profileId) => {
+      void statusRef.current?.refresh(profileId);
+      // A recreated WireGuard container starts with the endpoint down: reopen it when the fallback is on.
+      void fallbackRef.current?.afterApply(profileId);
+    },
     resourcesDir: config.resourcesDir ?? path.resolve('resources'),
     appVersion: config.appInfo.version,
   });

@@ -227,6 +227,24 @@ describe('the fallback switch', () => {
   });
 });
 
+describe('the switch and stack applies', () => {
+  it('reopens the endpoint after an apply recreated the container while the fallback was on, and leaves it shut while off', async () => {
+    const s = service();
+    await s.afterApply(P);
+    expect(wg.calls).toEqual([]);
+    await s.switch(P, true);
+    // The recreated container took the interface down on its way out.
+    wg.up_ = false;
+    wg.calls = [];
+    await s.afterApply(P);
+    expect(wg.calls).toEqual(['write', 'up']);
+    expect(wg.up_).toBe(true);
+    wg.calls = [];
+    await s.afterApply(P);
+    expect(wg.calls).toEqual([]);
+  });
+});
+
 describe('household devices', () => {
   it('adds a device without restarting anything: config rewritten and synced while on', async () => {
     const s = service();

@@ -591,6 +591,26 @@ export class FallbackService<C extends FallbackConnection = FallbackConnection> 
     return this.#changed(profileId);
   }
 
+  /**
+   * After a stack apply: a recreated WireGuard container starts with the endpoint down (fail-closed). If the switch
+   * is on, the endpoint comes back with the current devices; if that fails, the switch says so.
+   */
+  async afterApply(profileId: string): Promise<void> {
+    const file = await this.#deps.store.read(profileId).catch(() => undefined);
+    if (!file || file.switch.kind !== 'on' || this.#switching.has(profileId)) return;
+    try {
+      const wg = await this.#deps.serverWireGuard(profileId, this.#deps.connection(profileId));
+      if (await wg.isUp()) return;
+      await this.#pushConfig(profileId, false);
+      await wg.up();
+      this.#deps.log.info('fallback: endpoint reopened after the stack was applied', { profile: profileId });
+    } catch (err) {
+      const e = err instanceof AppError ? err : new AppError('fallback.switch-failed', 'The endpoint did not come back after the stack was applied.', { cause: err });
+      this.#failed.set(profileId, { kind: 'failed', to: 'on', reason: e.userMessage, hint: e.hint ?? 'Switch the fallback on again.', since: this.#now().toISOString() });
+    }
+    await this.#changed(profileId).catch(() => undefined);
+  }
+
   // ------------------------------------------------------------------------------------------------------------
   // The outage
 

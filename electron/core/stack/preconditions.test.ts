@@ -37,4 +37,13 @@ describe('preconditions', () => {
     expect(judgePorts(rendered.ports, listening, own)).toBeNull();
     expect(judgePorts(rendered.ports, { tcp: new Set(), udp: new Set([8096]) }, [])).toBeNull();
   });
+
+  it('counts the WireGuard endpoint’s own listener as the stack’s (host network: nothing published), but not once its container stopped', () => {
+    const ports = [{ port: 51830, protocol: 'udp', service: 'wireguard', field: 'modules.wireguard.port' }] as RenderedStack['ports'];
+    const listening = { tcp: new Set<number>(), udp: new Set([51830]) };
+    expect(judgePorts(ports, listening, [])).toMatchObject({ code: 'stack.port-taken', field: 'modules.wireguard.port' });
+    const running = { service: 'wireguard', state: 'running', published: [] } as unknown as ContainerInfo;
+    expect(judgePorts(ports, listening, [running])).toBeNull();
+    expect(judgePorts(ports, listening, [{ ...running, state: 'exited' }])).toMatchObject({ code: 'stack.port-taken' });
+  });
 });

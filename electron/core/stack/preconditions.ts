@@ -94,11 +94,15 @@ export function judgePaths(needs: readonly PathNeed[], report: ReturnType<typeof
   return null;
 }
 
-/** A published port already in use by something other than this stack's own containers. Pure. */
+/**
+ * A published port already in use by something other than this stack's own containers. Pure. A service on the host
+ * network (the WireGuard endpoint) publishes nothing: while its own container runs, what listens on its port is it.
+ */
 export function judgePorts(ports: RenderedStack['ports'], listening: { tcp: ReadonlySet<number>; udp: ReadonlySet<number> }, own: readonly ContainerInfo[]): AppError | null {
   const ours = new Set(own.flatMap((c) => c.published.map((p) => `${p.port}/${p.protocol}`)));
+  const hostNetworked = new Set(own.filter((c) => c.state === 'running' && c.published.length === 0).map((c) => c.service));
   for (const p of ports) {
-    if (ours.has(`${p.port}/${p.protocol}`)) continue;
+    if (ours.has(`${p.port}/${p.protocol}`) || hostNetworked.has(p.service)) continue;
     if ((p.protocol === 'tcp' ? listening.tcp : listening.udp).has(p.port)) {
       return new AppError('stack.port-taken', `Port ${p.port}/${p.protocol} for ${p.service} is already in use on the server by another program.`, {
         field: p.field,
