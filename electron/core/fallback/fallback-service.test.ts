@@ -216,6 +216,42 @@ describe('the fallback switch', () => {
     expect(mapper.unmapped).toBe(1);
   });
 
+  it('moves this computer’s SSH back to the usual path before closing the endpoint it runs through, or stays on and says why', async () => {
+    const s = service();
+    await s.switch(P, true);
+    await s.laptopTunnel(P, true);
+    let usualPath = false;
+    const order: string[] = [];
+    const original = wg.down.bind(wg);
+    wg.down = async () => {
+      order.push('endpoint down');
+      await original();
+    };
+    const blocked = new FallbackService({
+      store: createFallbackStore(dir),
+      secrets,
+      connection: () => ({ target: { host: '192.168.1.20', port: 22 } }),
+      stackFacts: async () => facts,
+      serverWireGuard: () => wg,
+      portMapper: () => mapper,
+      laptop,
+      routeSsh: async (_p, via) => {
+        order.push(via ? 'ssh to tunnel' : 'ssh back');
+        return via ? true : usualPath;
+      },
+      log: silentLogger,
+      onProgress: () => undefined,
+      onChanged: () => undefined,
+    });
+    await blocked.laptopTunnel(P, true);
+    await expect(blocked.switch(P, false)).rejects.toMatchObject({ userMessage: expect.stringMatching(/only through the fallback/) as string });
+    expect(wg.up_).toBe(true);
+    expect(order).toEqual(['ssh to tunnel', 'ssh back']);
+    usualPath = true;
+    expect((await blocked.switch(P, false)).mode.kind).toBe('off');
+    expect(order).toEqual(['ssh to tunnel', 'ssh back', 'ssh back', 'endpoint down']);
+  });
+
   it('a cut connection during switch-off says so, and switching off again finishes', async () => {
     const s = service();
     await s.switch(P, true);

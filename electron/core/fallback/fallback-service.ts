@@ -357,6 +357,23 @@ export class FallbackService<C extends FallbackConnection = FallbackConnection> 
 
   async #switchOff(profileId: string, entry: { step: string }): Promise<void> {
     const file = await this.#deps.store.read(profileId);
+    // Closing the endpoint over an SSH connection that runs through it would cut the branch the app sits on:
+    // this computer goes back to the usual path first, or the switch stays on and says why.
+    const laptop = this.#laptop.get(profileId);
+    if (laptop?.state === 'up') {
+      await this.#step(profileId, entry, 'This computer', 'Back to the usual way to the server', async () => {
+        if (laptop.sshOverWireguard && this.#deps.routeSsh) {
+          const back = await this.#deps.routeSsh(profileId, null).catch(() => false);
+          if (!back) {
+            throw new AppError('fallback.laptop-tunnel', 'This computer reaches the server only through the fallback right now, so turning it off would cut the connection.', {
+              hint: 'Turn it off once this computer is back on the home network (or can reach the server another way).',
+            });
+          }
+        }
+        const down = await this.#deps.laptop.down(laptopTunnelName(profileId));
+        this.#laptop.set(profileId, { ...down, sshOverWireguard: false });
+      });
+    }
     const conn = this.#deps.connection(profileId);
     const wg = await this.#deps.serverWireGuard(profileId, conn);
     if (file.switch.kind === 'on' && file.switch.mapping.kind !== 'none' && file.switch.mapping.kind !== 'manual') {
@@ -364,7 +381,6 @@ export class FallbackService<C extends FallbackConnection = FallbackConnection> 
       await this.#step(profileId, entry, 'Remove the router port', describeMapping(mapping), () => this.#deps.portMapper(profileId, conn).unmap(mapping));
     }
     await this.#step(profileId, entry, 'Close the endpoint', 'Take the WireGuard interface down', () => wg.down());
-    if (this.#laptop.get(profileId)?.state === 'up') await this.laptopTunnel(profileId, false).catch(() => undefined);
     await this.#deps.store.update(profileId, (f) => {
       f.switch = { kind: 'off', since: this.#now().toISOString() };
     });
