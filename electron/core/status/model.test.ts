@@ -220,6 +220,50 @@ describe('debounced notifications', () => {
     expect(sent).toEqual([]);
   });
 
+  it('tells a stopped cloudflared and the tunnel going down as one incident, cause first, and its recovery once', () => {
+    const clock = new FakeClock();
+    const sent: Transition[] = [];
+    gate = new NotificationGate((t) => sent.push(t), { settleMs: 5_000, repeatMs: 300_000, clock });
+    const services = (severity: StatusCard['severity'], reason: string): StatusCard => ({ id: 'services', title: 'Services', severity, reason });
+    gate.observe([card('ok', 'healthy'), services('ok', 'All 3 services are running.')]);
+    // The container stops first; the edge notices the tunnel is gone a moment later.
+    gate.observe([card('ok', 'healthy'), services('error', 'cloudflared: Stopped (exit code 0).')]);
+    clock.advance(1_500);
+    gate.observe([card('error', 'The tunnel is broken: error 1033.'), services('error', 'cloudflared: Stopped (exit code 0).')]);
+    clock.advance(30_000);
+    expect(sent).toEqual([{ card: 'tunnel', severity: 'error', previous: 'ok', title: 'Tunnel has a problem', reason: 'cloudflared: Stopped (exit code 0). The tunnel is broken: error 1033.' }]);
+    // Back: one message too.
+    gate.observe([card('error', 'The tunnel is broken: error 1033.'), services('ok', 'All 3 services are running.')]);
+    clock.advance(2_000);
+    gate.observe([card('ok', 'healthy'), services('ok', 'All 3 services are running.')]);
+    // (A card tells at most once per repeat window, so the recovery comes when the window ends.)
+    clock.advance(300_000);
+    expect(sent.map((t) => [t.card, t.severity])).toEqual([
+      ['tunnel', 'error'],
+      ['tunnel', 'ok'],
+    ]);
+  });
+
+  it('still tells about a stopped cloudflared when the tunnel stays up, and about another service on its own', () => {
+    const clock = new FakeClock();
+    const sent: Transition[] = [];
+    gate = new NotificationGate((t) => sent.push(t), { settleMs: 5_000, repeatMs: 300_000, clock });
+    const services = (severity: StatusCard['severity'], reason: string): StatusCard => ({ id: 'services', title: 'Services', severity, reason });
+    gate.observe([card('ok'), services('ok', 'All 3 services are running.')]);
+    // A second replica stopped: the tunnel keeps running on the other, so the stop is its own news (a period later).
+    gate.observe([card('ok'), services('error', 'cloudflared-2: Stopped (exit code 0).')]);
+    clock.advance(5_000);
+    expect(sent).toEqual([]);
+    clock.advance(5_000);
+    expect(sent.map((t) => [t.card, t.reason])).toEqual([['services', 'cloudflared-2: Stopped (exit code 0).']]);
+    gate.observe([card('ok'), services('warning', 'jellyfin: Restarting.')]);
+    clock.advance(300_000);
+    expect(sent.map((t) => [t.card, t.severity])).toEqual([
+      ['services', 'error'],
+      ['services', 'warning'],
+    ]);
+  });
+
   it('sorts cards worst first, in a fixed order among equals', () => {
     expect(sortWorstFirst([card('ok'), { id: 'backups', title: 'Backups', severity: 'warning', reason: '' }, { id: 'host', title: 'Server', severity: 'ok', reason: '' }]).map((c) => c.id)).toEqual(['backups', 'tunnel', 'host']);
   });
