@@ -225,6 +225,7 @@ export function createCoreServices(config: CoreConfig, emit: Emit): CoreServices
     routeSsh: (profileId, via) => servers.reroute(profileId, via),
     outage: (profileId) => outage.state(profileId),
     watchOutage: (profileId) => outage.watch(profileId),
+    zoneName: async (profileId) => (await cloudflare.zoneAccess(profileId))?.zoneName ?? null,
     log: config.log,
     onProgress: (p) => emit('fallback:progress', p),
     onChanged: (v) => emit('fallback:changed', v),

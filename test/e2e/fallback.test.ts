@@ -40,7 +40,7 @@ const adminServer = adminStack(admin.name, 'm2-e2e-fallback');
 const dataRoot = path.join(adminServer.root, 'data');
 const mediaRoot = path.join(adminServer.root, 'media');
 /** The endpoint name: what the DNS-only record would say. Each namespace resolves it to where home is from there. */
-const ENDPOINT = 'home.m2-lab.test';
+const ENDPOINT = 'home.example.com';
 const PHONE_IF = 'm2phone0';
 
 const shot = (name: string): string => screenshotPath('e2e', `fallback-${name}.png`);
@@ -247,9 +247,16 @@ describe('the outage fallback in Chromium, end to end against the lab', () => {
     await endpoint.fill('home.example.com"; $(reboot)\n');
     await page.getByRole('button', { name: 'Save fallback settings' }).click();
     await page.getByRole('alert').filter({ hasText: /Endpoint name: enter a host name/ }).waitFor({ timeout: 10_000 });
+    await expect(endpoint.getAttribute('aria-invalid')).resolves.toBe('true');
     await page.screenshot({ path: shot('hostile-endpoint'), fullPage: true });
     expect((await view()).settings.endpointName).toBe(ENDPOINT);
+    // A name outside the admin's Cloudflare zone could never be kept up to date: refused beside the field too.
+    await endpoint.fill('home.example.org');
+    await page.getByRole('button', { name: 'Save fallback settings' }).click();
+    await page.getByRole('alert').filter({ hasText: /Endpoint name: use a name inside your Cloudflare zone example\.com/ }).waitFor({ timeout: 10_000 });
+    expect((await view()).settings.endpointName).toBe(ENDPOINT);
     await endpoint.fill(ENDPOINT);
+    await expect(page.getByRole('alert').filter({ hasText: /Endpoint name/ }).count()).resolves.toBe(0);
   }, 60_000);
 
   it('turns on from Remote access: steps shown, the endpoint answers, the router maps the port', async () => {
@@ -271,6 +278,11 @@ describe('the outage fallback in Chromium, end to end against the lab', () => {
     expect((await import('node:fs')).statSync(conf).mode & 0o777).toBe(0o600);
     const key = await keychain.get(profileId, 'fallback.server-key');
     expect(readFileSync(conf, 'utf8')).toContain(`PrivateKey = ${key?.reveal()}`);
+    // The endpoint name is a DNS-only record in the admin's zone, pointing at the home connection's public address
+    // (here what the lab router reports; nothing is ever sent there).
+    await expect(steps.getByText(/^. Endpoint address: done/).count()).resolves.toBe(1);
+    const records = standIn.state.snapshot().dnsRecords.filter((r) => r.name === ENDPOINT);
+    expect(records).toMatchObject([{ type: 'A', content: router.externalIp, proxied: false, ttl: 60 }]);
     await page.screenshot({ path: shot('on'), fullPage: true });
     console.info(`fallback switch on → state on the page: ${ms} ms`);
     // Asked again: nothing changes twice.

@@ -281,6 +281,30 @@ describe('the switch and stack applies', () => {
   });
 });
 
+describe('fallback settings', () => {
+  it('keeps the endpoint name inside the admin’s Cloudflare zone, naming the field, and saves nothing otherwise', async () => {
+    const s = new FallbackService({
+      store: createFallbackStore(dir),
+      secrets,
+      connection: () => ({ target: { host: 'h', port: 22 } }),
+      stackFacts: async () => facts,
+      serverWireGuard: () => wg,
+      portMapper: () => mapper,
+      laptop,
+      zoneName: async () => 'example.com',
+      log: silentLogger,
+      onProgress: () => undefined,
+      onChanged: () => undefined,
+    });
+    const base = (await s.view(P)).settings;
+    await expect(s.saveSettings(P, { ...base, endpointName: 'home.example.org' })).rejects.toMatchObject({ code: 'fallback.invalid', field: 'endpointName' });
+    expect((await s.view(P)).settings.endpointName).toBe('');
+    expect((await s.saveSettings(P, { ...base, endpointName: 'home.example.com' })).settings.endpointName).toBe('home.example.com');
+    expect((await s.saveSettings(P, { ...base, endpointName: '198.51.100.7' })).settings.endpointName).toBe('198.51.100.7');
+    await expect(s.saveSettings(P, { ...base, allowLan: true, lanCidr: '192.168.1.0/24' })).rejects.toMatchObject({ field: 'allowLan' });
+  });
+});
+
 describe('household devices', () => {
   it('adds a device without restarting anything: config rewritten and synced while on', async () => {
     const s = service();

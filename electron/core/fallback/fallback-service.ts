@@ -93,6 +93,8 @@ export interface FallbackServiceDeps<C extends FallbackConnection = FallbackConn
   readonly routeSsh?: (profileId: string, via: { host: string; port: number } | null) => Promise<boolean>;
   /** The outage state from the outage monitor; null while nothing is known. */
   readonly outage?: (profileId: string) => OutageState | null;
+  /** The admin's Cloudflare zone, where the endpoint name's record is kept; null without one. */
+  readonly zoneName?: (profileId: string) => Promise<string | null>;
   /** Start checking the Cloudflare path of a server whose fallback is looked at (idempotent). */
   readonly watchOutage?: (profileId: string) => void;
   readonly log: Logger;
@@ -230,6 +232,16 @@ export class FallbackService<C extends FallbackConnection = FallbackConnection> 
         field: 'allowLan',
         hint: 'Leave “Let devices reach the home network” off.',
       });
+    }
+    const name = settings.endpointName;
+    if (name !== '' && !/^[0-9.]+$/.test(name) && this.#deps.zoneName) {
+      const zone = await this.#deps.zoneName(profileId).catch(() => null);
+      if (zone && name !== zone && !name.endsWith(`.${zone}`)) {
+        throw new AppError('fallback.invalid', `Endpoint name: use a name inside your Cloudflare zone ${zone}, such as home.${zone}, so the app can keep it pointing home.`, {
+          field: 'endpointName',
+          hint: 'Or leave it empty: devices then use the last public address seen.',
+        });
+      }
     }
     return this.#serial(profileId, async () => {
       const file = await this.#deps.store.read(profileId);

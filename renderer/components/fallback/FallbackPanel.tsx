@@ -88,6 +88,15 @@ function DeviceRow({ d, now, onShow, onRevoke, busy }: { d: FallbackDevice; now:
   );
 }
 
+function FieldError({ id, error }: { id: string; error: ErrorShape | undefined }) {
+  if (!error) return null;
+  return (
+    <p id={id} role="alert" className="field-error">
+      {error.userMessage} {error.hint && !error.hint.startsWith('Correct the highlighted field') ? error.hint : ''}
+    </p>
+  );
+}
+
 /** Remote access → Outage fallback: the state, the switch, household devices and this computer's tunnel. */
 export function FallbackPanel({ profileId }: { profileId: string }) {
   const id = useId();
@@ -174,6 +183,9 @@ export function FallbackPanel({ profileId }: { profileId: string }) {
     );
 
   if (!view) return error ? <ErrorNotice error={error} /> : <p className="muted">Loading the outage fallback…</p>;
+  /** Which settings field an error is about, from the field it names (validation names the path, the service its field). */
+  const named = settingsError?.field?.split('.').at(-1) ?? (settingsError?.userMessage.startsWith('Endpoint name') ? 'endpointName' : undefined);
+  const settingsField = named === 'endpointName' || named === 'sshAddress' ? named : undefined;
   const mode = view.mode;
   const on = mode.kind === 'on';
   const households = view.devices.filter((d) => d.kind === 'household');
@@ -347,9 +359,34 @@ export function FallbackPanel({ profileId }: { profileId: string }) {
         <h2 id={`${id}-settings`}>Fallback settings</h2>
         <div className="form">
           <label htmlFor={`${id}-endpoint`}>Endpoint name</label>
-          <input id={`${id}-endpoint`} value={endpointName} placeholder="home.example.com" onChange={(e) => setEndpointName(e.target.value)} />
+          <input
+            id={`${id}-endpoint`}
+            value={endpointName}
+            placeholder="home.example.com"
+            aria-invalid={settingsField === 'endpointName' ? true : undefined}
+            aria-describedby={settingsField === 'endpointName' ? `${id}-settings-error` : `${id}-endpoint-hint`}
+            onChange={(e) => {
+              setEndpointName(e.target.value);
+              setSettingsError(undefined);
+            }}
+          />
+          <p id={`${id}-endpoint-hint`} className="hint">
+            The name devices use to reach home; kept pointing at your home’s public address through Cloudflare (a DNS-only record in your zone).
+          </p>
+          {settingsField === 'endpointName' ? <FieldError id={`${id}-settings-error`} error={settingsError} /> : null}
           <label htmlFor={`${id}-ssh`}>SSH address through the tunnel</label>
-          <input id={`${id}-ssh`} value={sshAddress} placeholder={view.serverAddress} onChange={(e) => setSshAddress(e.target.value)} />
+          <input
+            id={`${id}-ssh`}
+            value={sshAddress}
+            placeholder={view.serverAddress}
+            aria-invalid={settingsField === 'sshAddress' ? true : undefined}
+            aria-describedby={settingsField === 'sshAddress' ? `${id}-settings-error` : undefined}
+            onChange={(e) => {
+              setSshAddress(e.target.value);
+              setSettingsError(undefined);
+            }}
+          />
+          {settingsField === 'sshAddress' ? <FieldError id={`${id}-settings-error`} error={settingsError} /> : null}
           <label className="checkbox">
             <input type="checkbox" checked={autoSwitch} onChange={(e) => setAutoSwitch(e.target.checked)} /> Switch on by itself when Cloudflare is down
           </label>
@@ -357,7 +394,7 @@ export function FallbackPanel({ profileId }: { profileId: string }) {
             Save fallback settings
           </button>
         </div>
-        {settingsError ? <ErrorNotice error={settingsError} /> : null}
+        {settingsError && settingsField === undefined ? <ErrorNotice error={settingsError} /> : null}
       </section>
     </div>
   );
