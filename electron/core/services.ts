@@ -100,6 +100,8 @@ export function createCoreServices(config: CoreConfig, emit: Emit): CoreServices
       emit('server:state', { profileId, state });
       // Connected again with a new connection: a watched server's status agent moves onto it.
       if (state.kind === 'connected') void statusRef.current?.follow(profileId);
+      // A server that rebooted while the fallback was on comes back with the endpoint shut: reopen it.
+      if (state.kind === 'connected') void fallbackRef.current?.afterApply(profileId);
     },
   });
   const stack = new StackService({

@@ -99,6 +99,7 @@ if (!app.requestSingleInstanceLock()) {
       e.preventDefault();
       statusTray.stop();
       services.outage.stop();
+      services.fallback.stop();
       const done = Promise.allSettled([services.status.stopAll().then(() => services.servers.closeAll())]);
       void Promise.race([done, new Promise((r) => setTimeout(r, 3_000))]).then(() => {
         shellTray.destroy();

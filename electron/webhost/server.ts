@@ -141,6 +141,7 @@ export async function startWebHost(opts: WebHostOptions): Promise<WebHost> {
     close: async () => {
       // Stop outage probes and the status agents on the servers before their connections close.
       services.outage.stop();
+      services.fallback.stop();
       await services.status.stopAll();
       await services.servers.closeAll();
       for (const ws of sockets) ws.terminate();

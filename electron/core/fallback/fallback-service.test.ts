@@ -263,6 +263,36 @@ describe('the fallback switch', () => {
   });
 });
 
+describe('the router mapping while on', () => {
+  it('is asked again before it expires, never duplicated, and no longer once off', async () => {
+    const s = new FallbackService({
+      store: createFallbackStore(dir),
+      secrets,
+      connection: () => ({ target: { host: 'h', port: 22 } }),
+      stackFacts: async () => facts,
+      serverWireGuard: () => wg,
+      portMapper: () => mapper,
+      laptop,
+      renewMappingMs: 40,
+      log: silentLogger,
+      onProgress: () => undefined,
+      onChanged: () => undefined,
+    });
+    await s.switch(P, true);
+    await new Promise((r) => setTimeout(r, 150));
+    const renewed = mapper.mapped.length;
+    expect(renewed).toBeGreaterThanOrEqual(2);
+    expect(new Set(mapper.mapped.map((m) => (m.kind === 'upnp' ? m.externalPort : 0)))).toEqual(new Set([51820]));
+    await s.switch(P, false);
+    await new Promise((r) => setTimeout(r, 150));
+    expect(mapper.mapped.length).toBeLessThanOrEqual(renewed + 1);
+    const settled = mapper.mapped.length;
+    await new Promise((r) => setTimeout(r, 150));
+    expect(mapper.mapped.length).toBe(settled);
+    s.stop();
+  }, 10_000);
+});
+
 describe('the switch and stack applies', () => {
   it('reopens the endpoint after an apply recreated the container while the fallback was on, and leaves it shut while off', async () => {
     const s = service();

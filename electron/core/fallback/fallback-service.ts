@@ -101,6 +101,8 @@ export interface FallbackServiceDeps<C extends FallbackConnection = FallbackConn
   readonly onProgress: (p: FallbackProgress) => void;
   readonly onChanged: (view: FallbackView) => void;
   readonly now?: () => Date;
+  /** How often a router mapping is asked again while the fallback is on (UPnP and NAT-PMP mappings expire); 6 h by default. */
+  readonly renewMappingMs?: number;
 }
 
 const SERVER_KEY = 'fallback.server-key';
@@ -124,6 +126,8 @@ export class FallbackService<C extends FallbackConnection = FallbackConnection> 
   readonly #laptop = new Map<string, LaptopTunnel>();
   /** Device changes (add, revoke) run one after another per profile, and never during a switch's config write. */
   readonly #queues = new Map<string, Promise<unknown>>();
+  /** Router mappings renewed while the fallback is on. */
+  readonly #renewals = new Map<string, NodeJS.Timeout>();
 
   constructor(deps: FallbackServiceDeps<C>) {
     this.#deps = deps;
@@ -364,6 +368,7 @@ export class FallbackService<C extends FallbackConnection = FallbackConnection> 
     await this.#deps.store.update(profileId, (f) => {
       f.switch = { kind: 'on', since: this.#now().toISOString(), mapping };
     });
+    this.#keepMapping(profileId, facts.port, mapping);
     await this.#step(profileId, entry, 'Endpoint address', 'The home connection’s public address and its name', () => this.#refreshEndpoint(profileId, conn), (s) => s).catch(() => undefined);
   }
 
@@ -393,9 +398,40 @@ export class FallbackService<C extends FallbackConnection = FallbackConnection> 
       await this.#step(profileId, entry, 'Remove the router port', describeMapping(mapping), () => this.#deps.portMapper(profileId, conn).unmap(mapping));
     }
     await this.#step(profileId, entry, 'Close the endpoint', 'Take the WireGuard interface down', () => wg.down());
+    this.#stopRenewal(profileId);
     await this.#deps.store.update(profileId, (f) => {
       f.switch = { kind: 'off', since: this.#now().toISOString() };
     });
+  }
+
+  /** While on, ask the router again before its mapping expires (asking again renews it, never duplicates it). */
+  #keepMapping(profileId: string, port: number, mapping: PortMapping): void {
+    this.#stopRenewal(profileId);
+    if (mapping.kind !== 'upnp' && mapping.kind !== 'nat-pmp') return;
+    const timer = setInterval(() => {
+      void (async () => {
+        const file = await this.#deps.store.read(profileId);
+        if (file.switch.kind !== 'on' || this.#switching.has(profileId)) return;
+        const next = await this.#map(profileId, this.#deps.connection(profileId), port);
+        await this.#deps.store.update(profileId, (f) => {
+          if (f.switch.kind === 'on') f.switch = { ...f.switch, mapping: next };
+        });
+        this.#deps.log.info('fallback: router mapping renewed', { profile: profileId, kind: next.kind });
+      })().catch((err: unknown) => this.#deps.log.warn('fallback: renewing the router mapping failed', { profile: profileId, error: err instanceof AppError ? err.userMessage : String(err) }));
+    }, this.#deps.renewMappingMs ?? 6 * 3_600_000);
+    timer.unref?.();
+    this.#renewals.set(profileId, timer);
+  }
+
+  #stopRenewal(profileId: string): void {
+    const t = this.#renewals.get(profileId);
+    if (t) clearInterval(t);
+    this.#renewals.delete(profileId);
+  }
+
+  /** Stop background work (quit). */
+  stop(): void {
+    for (const id of [...this.#renewals.keys()]) this.#stopRenewal(id);
   }
 
   async #map(profileId: string, conn: C, port: number): Promise<PortMapping> {
@@ -620,12 +656,17 @@ export class FallbackService<C extends FallbackConnection = FallbackConnection> 
   }
 
   /**
-   * After a stack apply: a recreated WireGuard container starts with the endpoint down (fail-closed). If the switch
-   * is on, the endpoint comes back with the current devices; if that fails, the switch says so.
+   * After a stack apply, or when the app (re)connects to the server: a recreated WireGuard container or a rebooted
+   * server starts with the endpoint down (fail-closed). If the switch is on, the endpoint comes back with the current
+   * devices and the router mapping is kept renewed; if that fails, the switch says so.
    */
   async afterApply(profileId: string): Promise<void> {
     const file = await this.#deps.store.read(profileId).catch(() => undefined);
     if (!file || file.switch.kind !== 'on' || this.#switching.has(profileId)) return;
+    if (!this.#renewals.has(profileId)) {
+      const port = await this.#deps.stackFacts(profileId).then((f) => f.port).catch(() => null);
+      if (port !== null) this.#keepMapping(profileId, port, file.switch.mapping);
+    }
     try {
       const wg = await this.#deps.serverWireGuard(profileId, this.#deps.connection(profileId));
       if (await wg.isUp()) return;
