@@ -263,6 +263,34 @@ describe('the fallback switch', () => {
   });
 });
 
+describe('an outage', () => {
+  const outage = (kind: 'healthy' | 'cloudflare-outage' | 'tunnel-broken'): Parameters<FallbackService['onOutage']>[1] => ({
+    kind,
+    since: new Date().toISOString(),
+    reason: kind,
+    evidence: [],
+    probes: [],
+    serverReachable: true,
+    checkedAt: null,
+  });
+
+  it('never switches on by itself unless the admin opted in, and then once', async () => {
+    const s = service();
+    await s.onOutage(P, outage('cloudflare-outage'));
+    expect(wg.up_).toBe(false);
+    const base = (await s.view(P)).settings;
+    await s.saveSettings(P, { ...base, autoSwitch: true });
+    await s.onOutage(P, outage('healthy'));
+    expect(wg.up_).toBe(false);
+    await Promise.all([s.onOutage(P, outage('tunnel-broken')), s.onOutage(P, outage('tunnel-broken'))]);
+    expect(wg.up_).toBe(true);
+    expect(wg.calls.filter((c) => c === 'up')).toHaveLength(1);
+    // Healthy again: it says so (the view carries the state) and leaves switching back to the admin.
+    await s.onOutage(P, outage('healthy'));
+    expect(wg.up_).toBe(true);
+  });
+});
+
 describe('the router mapping while on', () => {
   it('is asked again before it expires, never duplicated, and no longer once off', async () => {
     const s = new FallbackService({
