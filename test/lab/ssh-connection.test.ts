@@ -126,6 +126,25 @@ describe('one SSH connection to the lab server', () => {
     await c.close();
   });
 
+  it('moves onto another address with redial: a command in flight fails at once instead of hanging, the next one runs there', async () => {
+    const c = new SshConnection({
+      target: { host: sshd.host, port: sshd.port, username: sshd.admin.name },
+      auth: keyAuth(sshd.admin),
+      hostKeys: await freshHostKeysTrusting(),
+      backoff: { baseMs: 50, maxMs: 200 },
+    });
+    expect(await c.connect()).toMatchObject({ kind: 'connected' });
+    // No timeout: only the transport going away can end it.
+    const inFlight = c.exec(['sleep', '60']);
+    await new Promise((r) => setTimeout(r, 300));
+    const t0 = Date.now();
+    expect(await c.redial(10_000)).toBe(true);
+    await expect(inFlight).rejects.toMatchObject({ code: 'ssh.disconnected' });
+    expect(Date.now() - t0).toBeLessThan(10_000);
+    expect((await c.exec(['echo', 'moved'])).stdout).toBe('moved\n');
+    await c.close();
+  }, 30_000);
+
   it('runs docker directly for the admin, and through sudo -n for the user outside the docker group', async () => {
     expect((await conn.exec(['docker', 'info', '--format', '{{.ServerVersion}}'])).code).toBe(0);
     const sudoConn = await connectToLab(sshd, sshd.sudoUser, await freshHostKeysTrusting());

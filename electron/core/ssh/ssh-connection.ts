@@ -357,9 +357,31 @@ export class SshConnection extends EventEmitter<{ state: [ConnectionState] }> im
     try {
       const client = await this.#live();
       return await new Promise<ExecResult>((resolve, reject) => {
+        // A transport that closes (a cut, or a move onto the tunnel) while the command runs fails it at once:
+        // ssh2 does not always close or even open a channel on a client that went away.
+        let settled = false;
+        const onGone = (): void => {
+          if (settled || stopped) return;
+          settled = true;
+          stopped = new AppError('ssh.disconnected', `The connection closed while ${argv[0] ?? 'a command'} ran.`, { hint: 'Try again once the connection is back.' });
+          reject(stopped);
+        };
+        client.once('close', onGone);
+        const resolveOnce = (r: ExecResult): void => {
+          client.removeListener('close', onGone);
+          if (settled) return;
+          settled = true;
+          resolve(r);
+        };
+        const rejectOnce = (e: unknown): void => {
+          client.removeListener('close', onGone);
+          if (settled) return;
+          settled = true;
+          reject(e);
+        };
         client.exec(command, (err, stream) => {
           if (err) {
-            return reject(new AppError('ssh.channel-failed', `The server refused to run a command: ${err.message}.`, { cause: err, hint: 'Try again in a moment.' }));
+            return rejectOnce(new AppError('ssh.channel-failed', `The server refused to run a command: ${err.message}.`, { cause: err, hint: 'Try again in a moment.' }));
           }
           const out: Buffer[] = [];
           const errOut: Buffer[] = [];
@@ -374,7 +396,7 @@ export class SshConnection extends EventEmitter<{ state: [ConnectionState] }> im
             stopped = why;
             cleanup();
             stream.close();
-            reject(why);
+            rejectOnce(why);
           };
           const onAbort = (): void => stop(new AppError('ssh.cancelled', `Cancelled: ${argv[0] ?? ''}.`));
           if (opts.timeoutMs) {
@@ -405,7 +427,7 @@ export class SshConnection extends EventEmitter<{ state: [ConnectionState] }> im
           stream.on('close', (code: number | null | undefined, signal?: string) => {
             cleanup();
             if (stopped) return;
-            resolve({ code: code ?? null, signal, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(errOut).toString('utf8') });
+            resolveOnce({ code: code ?? null, signal, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(errOut).toString('utf8') });
           });
           if (opts.stdin !== undefined) stream.end(opts.stdin);
           else stream.end();
