@@ -8,6 +8,7 @@
  * live in the keychain as one entry (`cloudflare.access-probe-token`); the secret is answered by Cloudflare only
  * at create and rotate, so a lost keychain entry is recovered by rotating the token, never by a second one.
  */
+import { collect } from './client';
 import type Cloudflare from 'cloudflare';
 import type { StepStatus } from '../../contract/cloudflare';
 import { AppError } from '../errors';
@@ -41,14 +42,6 @@ export interface ProbeAccessOutcome {
   policyId: string | null;
 }
 
-async function collect<T>(iter: AsyncIterable<T>, max = 1000): Promise<T[]> {
-  const out: T[] = [];
-  for await (const x of iter) {
-    out.push(x);
-    if (out.length >= max) break;
-  }
-  return out;
-}
 
 export class AccessProbeTokens {
   readonly #secrets: SecretStore;

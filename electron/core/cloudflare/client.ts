@@ -103,3 +103,13 @@ export function createCloudflareClient(token: Secret, opts: ClientOptions = {}):
     fetch: opts.onRetry ? retryObservingFetch(maxRetries, opts.onRetry, base) : base,
   });
 }
+
+/** The items of an SDK list (its auto-paginating iterator), at most `max`. */
+export async function collect<T>(iter: AsyncIterable<T>, max = 1000): Promise<T[]> {
+  const out: T[] = [];
+  for await (const x of iter) {
+    out.push(x);
+    if (out.length >= max) break;
+  }
+  return out;
+}

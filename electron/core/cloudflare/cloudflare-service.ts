@@ -31,7 +31,7 @@ import type { SecretStore } from '../secrets/keychain';
 import { Secret } from '../secrets/secret';
 import type { AccessProbeTokens } from './access-service-token';
 import { isConflict, isNotFound, toCloudflareError } from './cf-errors';
-import { createCloudflareClient, type ClientOptions, type RetryNotice } from './client';
+import { createCloudflareClient, type ClientOptions, type RetryNotice, collect } from './client';
 import type { CloudflareStore, CloudflareFile, ManagedApp, ManagedDns, PreviousRecord } from './cloudflare-store';
 import {
   appConfirmKey,
@@ -80,14 +80,6 @@ export interface CloudflareServiceDeps {
 
 const fingerprint = (s: Secret): string => createHash('sha256').update(s.reveal()).digest('hex').slice(0, 16);
 
-async function collect<T>(iter: AsyncIterable<T>, max = 1000): Promise<T[]> {
-  const out: T[] = [];
-  for await (const x of iter) {
-    out.push(x);
-    if (out.length >= max) break;
-  }
-  return out;
-}
 
 interface StepOutcome {
   status: StepStatus;

@@ -8,7 +8,7 @@ import { silentLogger } from '../log';
 import { MemorySecretStore } from '../secrets/keychain';
 import type { Secret } from '../secrets/secret';
 import { createFallbackStore } from './fallback-store';
-import { FallbackService, type LaptopTunnelPort, type PortMapperPort, type ServerWireGuardPort, type StackFacts } from './fallback-service';
+import { FallbackService, type FallbackServiceDeps, type LaptopTunnelPort, type PortMapperPort, type ServerWireGuardPort, type StackFacts } from './fallback-service';
 import type { parseWgShowDump } from './wg-config';
 
 const P = 'home';
@@ -92,8 +92,9 @@ let facts: StackFacts;
 let connected: boolean;
 let routes: Array<{ host: string; port: number } | null>;
 
-const service = (): FallbackService =>
-  new FallbackService({
+/** The service over this test's fakes; `changes` replaces or drops (with undefined) any dependency. */
+const service = (changes_: Partial<FallbackServiceDeps> = {}): FallbackService => {
+  const deps: FallbackServiceDeps = {
     store: createFallbackStore(dir),
     secrets,
     connection: () => {
@@ -112,7 +113,9 @@ const service = (): FallbackService =>
     log: silentLogger,
     onProgress: (p) => progress.push(p),
     onChanged: (v) => changes.push(v),
-  });
+  };
+  return new FallbackService({ ...deps, ...changes_ });
+};
 
 beforeEach(async () => {
   dir = await mkdtemp(path.join(os.tmpdir(), 'm2-fallback-'));
@@ -227,21 +230,11 @@ describe('the fallback switch', () => {
       order.push('endpoint down');
       await original();
     };
-    const blocked = new FallbackService({
-      store: createFallbackStore(dir),
-      secrets,
-      connection: () => ({ target: { host: '192.168.1.20', port: 22 } }),
-      stackFacts: async () => facts,
-      serverWireGuard: () => wg,
-      portMapper: () => mapper,
-      laptop,
+    const blocked = service({
       routeSsh: async (_p, via) => {
         order.push(via ? 'ssh to tunnel' : 'ssh back');
         return via ? true : usualPath;
       },
-      log: silentLogger,
-      onProgress: () => undefined,
-      onChanged: () => undefined,
     });
     await blocked.laptopTunnel(P, true);
     await expect(blocked.switch(P, false)).rejects.toMatchObject({ userMessage: expect.stringMatching(/only through the fallback/) as string });
@@ -293,19 +286,7 @@ describe('an outage', () => {
 
 describe('the router mapping while on', () => {
   it('is asked again before it expires, never duplicated, and no longer once off', async () => {
-    const s = new FallbackService({
-      store: createFallbackStore(dir),
-      secrets,
-      connection: () => ({ target: { host: 'h', port: 22 } }),
-      stackFacts: async () => facts,
-      serverWireGuard: () => wg,
-      portMapper: () => mapper,
-      laptop,
-      renewMappingMs: 40,
-      log: silentLogger,
-      onProgress: () => undefined,
-      onChanged: () => undefined,
-    });
+    const s = service({ renewMappingMs: 40 });
     await s.switch(P, true);
     await new Promise((r) => setTimeout(r, 150));
     const renewed = mapper.mapped.length;
@@ -341,19 +322,7 @@ describe('the switch and stack applies', () => {
 
 describe('fallback settings', () => {
   it('keeps the endpoint name inside the admin’s Cloudflare zone, naming the field, and saves nothing otherwise', async () => {
-    const s = new FallbackService({
-      store: createFallbackStore(dir),
-      secrets,
-      connection: () => ({ target: { host: 'h', port: 22 } }),
-      stackFacts: async () => facts,
-      serverWireGuard: () => wg,
-      portMapper: () => mapper,
-      laptop,
-      zoneName: async () => 'example.com',
-      log: silentLogger,
-      onProgress: () => undefined,
-      onChanged: () => undefined,
-    });
+    const s = service({ zoneName: async () => 'example.com' });
     const base = (await s.view(P)).settings;
     await expect(s.saveSettings(P, { ...base, endpointName: 'home.example.org' })).rejects.toMatchObject({ code: 'fallback.invalid', field: 'endpointName' });
     expect((await s.view(P)).settings.endpointName).toBe('');
@@ -441,18 +410,7 @@ describe('household devices', () => {
   });
 
   it('a device config needs to know where home is', async () => {
-    const s = new FallbackService({
-      store: createFallbackStore(dir),
-      secrets,
-      connection: () => ({ target: { host: 'h', port: 22 } }),
-      stackFacts: async () => facts,
-      serverWireGuard: () => wg,
-      portMapper: () => mapper,
-      laptop,
-      log: silentLogger,
-      onProgress: () => undefined,
-      onChanged: () => undefined,
-    });
+    const s = service({ publicIp: undefined });
     await s.switch(P, true);
     const v = await s.addDevice(P, 'Phone');
     const id = v.devices[1]?.id ?? '';
