@@ -78,6 +78,7 @@ async function detection(): Promise<BenchRow[]> {
     const t0 = Date.now();
     while ((state as OutageState | null)?.kind !== 'cloudflare-outage' && Date.now() - t0 < 30_000) await sleep(20);
     ours.push(Date.now() - t0);
+    say(`detection run ${i + 1}: ${ours.at(-1) ?? NaN} ms`);
     monitor.stop();
     await e.up();
   }
@@ -96,6 +97,7 @@ async function detection(): Promise<BenchRow[]> {
       const r = await probeHostname('media.example.com', { timeoutMs: 2_000, connect });
       if (r.outcome !== 'app') {
         naiveMs = Date.now() - t0;
+        say(`detection naive: ${naiveMs} ms`);
         break;
       }
       next += 60_000;
@@ -227,7 +229,7 @@ async function switching(): Promise<BenchRow[]> {
     // Bounded: a naive run that does not finish is reported as such, not waited for.
     const cold = await Promise.race([naiveRun, sleep(120_000).then(() => ({ ms: NaN }))]);
     naiveMs.push(cold.ms);
-    say('naive: done');
+    say(`naive: done in ${Math.round(cold.ms)} ms`);
     const on = median(onMs);
     return [
       {
