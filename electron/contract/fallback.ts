@@ -103,6 +103,24 @@ export const PortMapping = z.discriminatedUnion('kind', [
 ]);
 export type PortMapping = z.infer<typeof PortMapping>;
 
+/** A port mapping in words, as the switch's steps and the page say it. */
+export function describeMapping(m: PortMapping): string {
+  switch (m.kind) {
+    case 'upnp':
+      return `The router forwards UDP port ${m.externalPort} to the server (UPnP).`;
+    case 'nat-pmp':
+      return `The router forwards UDP port ${m.externalPort} to the server (NAT-PMP).`;
+    case 'manual':
+      return m.instructions;
+    case 'none':
+      return 'No router port is mapped.';
+    default: {
+      const never: never = m;
+      return never;
+    }
+  }
+}
+
 export const FallbackEndpoint = z.object({
   /** The DNS-only name kept up to date through the admin's Cloudflare token, e.g. home.example.com. */
   name: z.string().nullable(),

@@ -8,6 +8,7 @@
  * (every server step is idempotent: up when up, down when down, unmap when unmapped are no-ops).
  */
 import { randomBytes } from 'node:crypto';
+import { describeMapping } from '../../contract/fallback';
 import type {
   DeviceConfig,
   FallbackDevice,
@@ -589,15 +590,13 @@ export class FallbackService<C extends FallbackConnection = FallbackConnection> 
 
   /** The one call that reveals a device's private key: its config and QR code, made on demand, never logged. */
   async deviceConfig(profileId: string, deviceId: string): Promise<DeviceConfig> {
-    const config = await this.#peerConfig(profileId, deviceId);
-    const file = await this.#deps.store.read(profileId);
-    const device = file.devices.find((d) => d.id === deviceId);
+    const { config, device } = await this.#peerConfig(profileId, deviceId);
     const text = config.reveal();
     this.#deps.log.info('fallback device config revealed', { profile: profileId, device: deviceId });
-    return { deviceId, fileName: configFileName(device?.name ?? 'm2-device'), config: text, qrSvgDataUrl: await qrSvgDataUrl(text) };
+    return { deviceId, fileName: configFileName(device.name), config: text, qrSvgDataUrl: await qrSvgDataUrl(text) };
   }
 
-  async #peerConfig(profileId: string, deviceId: string): Promise<Secret> {
+  async #peerConfig(profileId: string, deviceId: string): Promise<{ config: Secret; device: StoredDevice }> {
     const secrets = this.#requireSecrets();
     const file = await this.#deps.store.read(profileId);
     const device = file.devices.find((d) => d.id === deviceId);
@@ -614,7 +613,7 @@ export class FallbackService<C extends FallbackConnection = FallbackConnection> 
       });
     }
     const endpoint = host.includes(':') ? `[${host}]:${facts.port}` : `${host}:${facts.port}`;
-    return new Secret(
+    const config = new Secret(
       renderPeerConfig({
         privateKey: key,
         address: `${device.address}/32`,
@@ -625,6 +624,7 @@ export class FallbackService<C extends FallbackConnection = FallbackConnection> 
         persistentKeepalive: 25,
       }),
     );
+    return { config, device };
   }
 
   // ------------------------------------------------------------------------------------------------------------
@@ -639,7 +639,7 @@ export class FallbackService<C extends FallbackConnection = FallbackConnection> 
       if (file.switch.kind !== 'on') throw new AppError('fallback.not-ready', 'Turn the fallback on first: this computer’s tunnel goes to the endpoint it opens.');
       const laptop = file.devices.find((d) => d.kind === 'laptop');
       if (!laptop) throw new AppError('fallback.not-ready', 'This computer has no key for the fallback yet.', { hint: 'Switch the fallback off and on again.' });
-      state = await this.#deps.laptop.up(name, await this.#peerConfig(profileId, laptop.id));
+      state = await this.#deps.laptop.up(name, (await this.#peerConfig(profileId, laptop.id)).config);
       if (state.state === 'up' && this.#deps.routeSsh) {
         const moved = await this.#deps.routeSsh(profileId, { host: file.settings.sshAddress || serverAddress(file.settings.subnet), port: 0 }).catch((err: unknown) => {
           this.#deps.log.warn('fallback: SSH did not move onto the tunnel', { profile: profileId, error: err instanceof AppError ? err.userMessage : String(err) });
@@ -711,22 +711,5 @@ export class FallbackService<C extends FallbackConnection = FallbackConnection> 
     const next = prev.catch(() => undefined).then(fn);
     this.#queues.set(profileId, next);
     return next;
-  }
-}
-
-export function describeMapping(m: PortMapping): string {
-  switch (m.kind) {
-    case 'upnp':
-      return `The router (UPnP) forwards UDP port ${m.externalPort}${m.externalIp ? ` on ${m.externalIp}` : ''} to the server.`;
-    case 'nat-pmp':
-      return `The router (NAT-PMP) forwards UDP port ${m.externalPort}${m.externalIp ? ` on ${m.externalIp}` : ''} to the server.`;
-    case 'manual':
-      return m.instructions;
-    case 'none':
-      return 'No router port is mapped.';
-    default: {
-      const never: never = m;
-      return never;
-    }
   }
 }

@@ -174,11 +174,6 @@ export class ServerService {
     return ok;
   }
 
-  /** Where the connection dials now: the saved address, or the route through the tunnel. */
-  route(profileId: string): { host: string; port: number } | undefined {
-    return this.#routes.get(profileId);
-  }
-
   state(profileId: string): ConnectionState {
     return this.#connections.get(profileId)?.state ?? { kind: 'idle' };
   }

@@ -1,5 +1,5 @@
 import { useCallback, useEffect, useId, useState } from 'react';
-import type { DeviceConfig, FallbackDevice, FallbackProgress, FallbackView, OutageKind, OutageState } from '../../../electron/contract/fallback';
+import { describeMapping, type DeviceConfig, type FallbackDevice, type FallbackProgress, type FallbackView, type OutageKind, type OutageState } from '../../../electron/contract/fallback';
 import type { ErrorShape } from '../../../electron/contract/errors';
 import { asShape, useEvent } from '../../hooks/use-call';
 import { call } from '../../m2';
@@ -40,25 +40,6 @@ function OutageBanner({ outage }: { outage: OutageState | null }) {
       ) : null}
     </div>
   );
-}
-
-function mappingWords(v: FallbackView): string {
-  if (v.mode.kind !== 'on') return '';
-  const m = v.mode.mapping;
-  switch (m.kind) {
-    case 'upnp':
-      return `The router forwards UDP port ${m.externalPort} to the server (UPnP).`;
-    case 'nat-pmp':
-      return `The router forwards UDP port ${m.externalPort} to the server (NAT-PMP).`;
-    case 'manual':
-      return m.instructions;
-    case 'none':
-      return 'No router port was mapped.';
-    default: {
-      const never: never = m;
-      return never;
-    }
-  }
 }
 
 function DeviceRow({ d, now, onShow, onRevoke, busy }: { d: FallbackDevice; now: number; onShow: () => void; onRevoke: () => void; busy: boolean }) {
@@ -219,7 +200,7 @@ export function FallbackPanel({ profileId }: { profileId: string }) {
           ) : null}
         </p>
         {mode.kind === 'failed' ? <p>{mode.hint}</p> : null}
-        {on ? <p className="muted">{mappingWords(view)}</p> : null}
+        {mode.kind === 'on' ? <p className="muted">{describeMapping(mode.mapping)}</p> : null}
         {on && view.outage?.kind === 'healthy' ? (
           <div className="notice notice-ok" role="status" aria-label="Cloudflare is back">
             <strong>Cloudflare is healthy again.</strong>
