@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { Account, AccountRequest, AccountsRequest, CopiedPassword, RevealedPassword } from './accounts';
 import { AppInfo } from './app';
 import { ProfileInput, ProfileRef, ServerProfile } from './profiles';
 import { ConnectRequest, ConnectResult, ConnectionState, InstallKeyResult, PreflightRunRequest, ProfileOnly, ServerStateEvent, SshConfigImport } from './server';
@@ -64,6 +65,12 @@ export const calls = {
   'stack:status': { input: StackSettingsRequest, output: StackStatus },
   /** The generated secrets of a server, masked: values never reach the renderer. */
   'stack:secrets': { input: StackSettingsRequest, output: z.array(SecretSummary) },
+  /** The accounts the stack creates (service, username, where it signs in, where the password is kept); no values. */
+  'accounts:list': { input: AccountsRequest, output: z.array(Account) },
+  /** The one call that returns a password: one account's, on demand, audited in the log without the value. */
+  'accounts:reveal': { input: AccountRequest, output: RevealedPassword },
+  /** Put one account's password on the clipboard from main (the value never reaches the window) and clear it after a while. */
+  'accounts:copy': { input: AccountRequest, output: CopiedPassword },
   /** The server's Cloudflare settings, the hostnames to publish and what the app manages there; no secrets. */
   'cloudflare:view': { input: CloudflareProfileRequest, output: CloudflareView },
   /** Verify an API token, report what it may do, then keep it in the keychain (replacing any earlier one). */

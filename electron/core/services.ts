@@ -28,6 +28,8 @@ import type { SshConnection } from './ssh/ssh-connection';
 import { AccessProbeTokens } from './cloudflare/access-service-token';
 import { OutageMonitor } from './fallback/outage/outage-monitor';
 import type { ProbeOptions } from './fallback/outage/probe';
+import { AccountsService } from './accounts/accounts-service';
+import { ClipboardGuard, type SystemClipboard } from './accounts/clipboard-guard';
 
 export interface CoreConfig {
   /** The app's private data folder (Electron's userData, or the web host's --data-dir). */
@@ -59,6 +61,8 @@ export interface CoreConfig {
    * resolve. The product resolves each published hostname and speaks HTTPS on 443.
    */
   readonly outageProbe?: Pick<ProbeOptions, 'connect' | 'resolve'>;
+  /** The system clipboard main may write (Electron); the web host has none, so its page copies by itself. */
+  readonly clipboard?: SystemClipboard;
 }
 
 /** The product's services, built once by a composition root (Electron main or the web host). */
@@ -73,6 +77,10 @@ export interface CoreServices {
   readonly fallback: FallbackService<SshConnection>;
   /** Outage detection per watched server: probes, cloudflared's view, the API and the server, as one state. */
   readonly outage: OutageMonitor;
+  /** The accounts the stack creates, and the one reveal of a password. */
+  readonly accounts: AccountsService;
+  /** Takes a copied password off the clipboard after a while; `dispose()` when the app quits. */
+  readonly clipboard?: ClipboardGuard;
   /** Pushes contract events to every open window (IPC in Electron, the socket in the web host). */
   readonly emit: Emit;
 }
@@ -233,7 +241,16 @@ export function createCoreServices(config: CoreConfig, emit: Emit): CoreServices
     onChanged: (v) => emit('fallback:changed', v),
   });
   fallbackRef.current = fallback;
-  return { config, profiles, hostKeys, servers, stack, cloudflare, status, fallback, outage, emit };
+  const clipboard = config.clipboard ? new ClipboardGuard(config.clipboard) : undefined;
+  const accounts = new AccountsService({
+    settings: async (profileId) => (await stack.view(profileId)).settings,
+    serverHost: async (profileId) => (await profiles.list()).find((p) => p.id === profileId)?.host,
+    published: async (profileId) => (await cloudflare.view(profileId)).managed.filter((m) => m.kind === 'dns-record').map((m) => m.name),
+    secrets: { get: (profileId, name) => stack.secrets.get(profileId, name) },
+    ...(clipboard ? { clipboard } : {}),
+    log: config.log,
+  });
+  return { config, profiles, hostKeys, servers, stack, cloudflare, status, fallback, outage, accounts, ...(clipboard ? { clipboard } : {}), emit };
 }
 
 /** The contract's handlers over the services. */
@@ -283,6 +300,9 @@ export function createHandlers(services: CoreServices): Handlers {
     'stack:apply': ({ profileId, pullPolicy }) => services.stack.apply(profileId, { pullPolicy }),
     'stack:status': ({ profileId }) => services.stack.status(profileId),
     'stack:secrets': ({ profileId }) => services.stack.secretSummaries(profileId),
+    'accounts:list': ({ profileId }) => services.accounts.list(profileId),
+    'accounts:reveal': ({ profileId, accountId }) => services.accounts.reveal(profileId, accountId),
+    'accounts:copy': ({ profileId, accountId }) => services.accounts.copy(profileId, accountId),
     'cloudflare:view': ({ profileId }) => services.cloudflare.view(profileId),
     'cloudflare:set-token': ({ profileId, token, accountId }) => services.cloudflare.setToken(profileId, token, accountId),
     'cloudflare:check-token': ({ profileId }) => services.cloudflare.checkToken(profileId),

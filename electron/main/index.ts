@@ -1,4 +1,4 @@
-import { app, BrowserWindow } from 'electron';
+import { app, BrowserWindow, clipboard } from 'electron';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createCoreServices, createHandlers } from '../core/services';
@@ -60,6 +60,8 @@ if (!app.requestSingleInstanceLock()) {
         appInfo: { name: app.getName(), version: app.getVersion(), platform, arch: process.arch, host: 'electron' },
         log,
         vault: new KeyringSecretStore(),
+        // Copying a password happens here, so the window never holds it; the guard clears it again after 30 s.
+        clipboard: { writeText: (t) => clipboard.writeText(t), readText: () => clipboard.readText(), clear: () => clipboard.clear() },
         // electron-builder copies resources/ to <resourcesPath>/resources (extraResources).
         resourcesDir: app.isPackaged ? path.join(process.resourcesPath, 'resources') : path.join(app.getAppPath(), 'resources'),
       },
@@ -100,7 +102,8 @@ if (!app.requestSingleInstanceLock()) {
       statusTray.stop();
       services.outage.stop();
       services.fallback.stop();
-      const done = Promise.allSettled([services.status.stopAll().then(() => services.servers.closeAll())]);
+      // A copied password does not outlive the app on the clipboard.
+      const done = Promise.allSettled([services.status.stopAll().then(() => services.servers.closeAll()), services.clipboard?.dispose()]);
       void Promise.race([done, new Promise((r) => setTimeout(r, 3_000))]).then(() => {
         shellTray.destroy();
         app.quit();

@@ -1,5 +1,49 @@
+import { useState } from 'react';
+import type { ServerProfile } from '../../electron/contract/profiles';
+import { AccountsList } from '../components/AccountsList';
 import { ErrorNotice } from '../components/ErrorNotice';
+import { ProfilePicker } from '../components/ProfilePicker';
+import { SecretsList } from '../components/SecretsList';
 import { useCall } from '../hooks/use-call';
+import { useProfileCall } from '../hooks/use-profile-call';
+
+/** The other secrets the stack generated, by name and masked (database passwords, keys): the services use them, people do not. */
+function GeneratedSecrets({ profileId }: { profileId: string }) {
+  const secrets = useProfileCall('stack:secrets', profileId);
+  return <SecretsList state={secrets.state} />;
+}
+
+function SecretsSection() {
+  const { state } = useCall('profiles:list');
+  const [chosen, setChosen] = useState<string | undefined>();
+  const profiles: readonly ServerProfile[] = state.kind === 'ready' ? state.value : [];
+  const profile = profiles.find((p) => p.id === chosen) ?? profiles[0];
+  return (
+    <section className="card" aria-labelledby="secrets">
+      <h2 id="secrets">Secrets</h2>
+      <p className="muted">
+        Your Cloudflare token and every password the app generates are kept in this computer&apos;s keychain, never in files or logs. Reveal or copy
+        an account&apos;s password here when you sign in to a service.
+      </p>
+      {state.kind === 'loading' ? <p className="muted">Loading saved servers…</p> : null}
+      {state.kind === 'failed' ? <ErrorNotice error={state.error} /> : null}
+      {state.kind === 'ready' && profiles.length === 0 ? (
+        <p className="muted">
+          No servers saved yet: add your home server in <a href="#/setup">Setup</a>.
+        </p>
+      ) : null}
+      {profile ? (
+        <div key={profile.id}>
+          <ProfilePicker profiles={profiles} value={profile.id} onChange={setChosen} />
+          <h3>Accounts</h3>
+          <AccountsList profileId={profile.id} />
+          <h3>Generated for the services</h3>
+          <GeneratedSecrets profileId={profile.id} />
+        </div>
+      ) : null}
+    </section>
+  );
+}
 
 export function SettingsPage() {
   const { state } = useCall('app:info');
@@ -25,13 +69,7 @@ export function SettingsPage() {
           </dl>
         ) : null}
       </section>
-      <section className="card" aria-labelledby="secrets">
-        <h2 id="secrets">Secrets</h2>
-        <p className="muted">
-          Your Cloudflare token and every password the app generates will be kept in this computer&apos;s keychain, never in files or logs. This
-          section will let you review and rotate them.
-        </p>
-      </section>
+      <SecretsSection />
     </>
   );
 }

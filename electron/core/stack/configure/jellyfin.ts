@@ -25,6 +25,8 @@ import {
 export const JELLYFIN_ADMIN_PASSWORD: SecretRequest = { name: 'jellyfin.admin-password', kind: 'password', generated: true };
 /** Obtained from Jellyfin, never generated. */
 export const JELLYFIN_API_KEY: SecretRequest = { name: 'jellyfin.api-key', kind: 'hex32', generated: false };
+/** The admin the first-run wizard creates, unless the caller names another. */
+export const JELLYFIN_ADMIN_USER = 'admin';
 /** The API key's AppName in Jellyfin's dashboard (Administration → API Keys). */
 export const JELLYFIN_APP_NAME = 'M2 Companion';
 
@@ -147,7 +149,7 @@ export async function configureJellyfin(target: ConfigureTarget, opts: JellyfinC
     );
     if (!info) throw fail('it did not answer /System/Info/Public.', 'Wait until Jellyfin shows as healthy on the Services page, then try again.');
 
-    const adminUser = opts.adminUser ?? 'admin';
+    const adminUser = opts.adminUser ?? JELLYFIN_ADMIN_USER;
     let password: Secret | undefined;
     if (info.StartupWizardCompleted !== true) {
       password = await opts.secrets.ensureOne(JELLYFIN_ADMIN_PASSWORD);
