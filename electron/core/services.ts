@@ -204,6 +204,7 @@ export function createCoreServices(config: CoreConfig, emit: Emit): CoreServices
         jellyfinPort: settings.publishAddress === '0.0.0.0' ? settings.modules.jellyfin.lanPort : null,
       };
     },
+    wireguardPort: async (profileId) => (await stack.view(profileId)).settings.modules.wireguard.port,
     // One per connection, so its queue keeps up, down, sync and config writes of one server in order.
     serverWireGuard: async (profileId, conn) => {
       const { settings } = await stack.view(profileId);

@@ -157,7 +157,13 @@ describe('the fallback switch', () => {
     expect(v.devices[0]).toMatchObject({ kind: 'laptop', address: '10.13.13.2', allowedIps: ['10.13.13.1/32'] });
     expect(v.endpoint.lastKnownIp).toBe('198.51.100.7');
     expect(v.services).toContainEqual({ service: 'Jellyfin', url: 'http://10.13.13.1:8096' });
-    expect(progress.filter((p) => p.state === 'done').map((p) => p.step)).toEqual(['Check the server', 'Keys', 'Write the WireGuard config', 'Open the endpoint', 'Map the router port', 'Endpoint address']);
+    // The router and the public address are asked while the config is written and the endpoint opens.
+    const done = progress.filter((p) => p.state === 'done').map((p) => p.step);
+    expect(done.slice(0, 2)).toEqual(['Check the server', 'Keys']);
+    expect([...done.slice(2)].sort()).toEqual(['Endpoint address', 'Map the router port', 'Open the endpoint', 'Write the WireGuard config']);
+    expect(done.indexOf('Write the WireGuard config')).toBeLessThan(done.indexOf('Open the endpoint'));
+    const started = progress.filter((p) => p.state === 'running').map((p) => p.step);
+    expect(started.indexOf('Map the router port')).toBeLessThan(started.indexOf('Open the endpoint'));
     // The server's private key is in the keychain and in the server's config only; the view never holds it.
     const key = await secrets.get(P, 'fallback.server-key');
     expect(key).toBeDefined();
@@ -189,12 +195,28 @@ describe('the fallback switch', () => {
     await expect(s.switch(P, true)).rejects.toMatchObject({ code: 'fallback.switch-failed', userMessage: 'wg-quick up failed on the server.' });
     expect(wg.up_).toBe(false);
     expect(wg.calls.at(-1)).toBe('down');
-    expect(mapper.mapped).toHaveLength(0);
+    // The router was asked at the same time; its mapping is taken away again.
+    expect(mapper.unmapped).toBe(mapper.mapped.length);
     const failed = await s.view(P);
     expect(failed.mode).toMatchObject({ kind: 'failed', to: 'on' });
     wg.failUp = undefined;
     expect((await s.switch(P, true)).mode.kind).toBe('on');
     expect((await s.view(P)).devices).toHaveLength(1);
+  });
+
+  it('fails closed when the router step fails for another reason (the connection cut): the endpoint opened meanwhile is closed', async () => {
+    const cut = new AppError('ssh.disconnected', 'The connection to the server was lost.');
+    mapper.map = async () => {
+      // Slower than the endpoint: the interface is up by the time the router step fails.
+      await new Promise((r) => setTimeout(r, 50));
+      throw cut;
+    };
+    const s = service();
+    await expect(s.switch(P, true)).rejects.toMatchObject({ code: 'fallback.switch-failed', userMessage: 'The connection to the server was lost.' });
+    expect(wg.calls).toContain('up');
+    expect(wg.calls.at(-1)).toBe('down');
+    expect(wg.up_).toBe(false);
+    expect((await s.view(P)).mode).toMatchObject({ kind: 'failed', to: 'on' });
   });
 
   it('a router without UPnP or NAT-PMP: on, with the exact port to forward by hand', async () => {

@@ -83,6 +83,8 @@ export interface FallbackServiceDeps<C extends FallbackConnection = FallbackConn
   /** The live connection, or an AppError 'server.not-connected'. */
   readonly connection: (profileId: string) => C;
   readonly stackFacts: (profileId: string) => Promise<StackFacts>;
+  /** The WireGuard port from the profile's own settings (no trip to the server); stackFacts' port when absent. */
+  readonly wireguardPort?: (profileId: string) => Promise<number>;
   readonly serverWireGuard: (profileId: string, conn: C) => ServerWireGuardPort | Promise<ServerWireGuardPort>;
   readonly portMapper: (profileId: string, conn: C) => PortMapperPort;
   /** The home connection's public address as seen from the server; null when it cannot be told. */
@@ -345,32 +347,52 @@ export class FallbackService<C extends FallbackConnection = FallbackConnection> 
       }
     });
     await this.#step(profileId, entry, 'Keys', 'The server’s key and this computer’s key', () => this.#ensureKeys(profileId));
-    await this.#step(profileId, entry, 'Write the WireGuard config', 'Every device’s public key, mode 0600', () => this.#pushConfig(profileId, false));
-    let mapping: PortMapping = { kind: 'none' };
+    // The router is asked, and the public address looked up, while the endpoint opens: none waits for another.
+    // The mapping points at the server whether or not the endpoint opens; a failed open takes it away again.
+    const mapping = this.#step(
+      profileId,
+      entry,
+      'Map the router port',
+      'Asking the home router (UPnP or NAT-PMP) from the server',
+      () => this.#map(profileId, conn, facts.port),
+      (m) => describeMapping(m),
+    );
+    // Its failure is handled below, when the endpoint's own steps are done (not an unhandled rejection meanwhile).
+    mapping.catch(() => undefined);
+    const address = this.#step(profileId, entry, 'Endpoint address', 'The home connection’s public address and its name', () => this.#refreshEndpoint(profileId, conn), (s) => s).catch(() => undefined);
     let opened = false;
     try {
+      await this.#step(profileId, entry, 'Write the WireGuard config', 'Every device’s public key, mode 0600', () => this.#pushConfig(profileId, false, facts.port));
       await this.#step(profileId, entry, 'Open the endpoint', `UDP port ${facts.port}`, async () => {
         opened = true;
         await wg.up();
       });
-      mapping = await this.#step(
-        profileId,
-        entry,
-        'Map the router port',
-        'Asking the home router (UPnP or NAT-PMP) from the server',
-        () => this.#map(profileId, conn, facts.port),
-        (m) => describeMapping(m),
-      );
     } catch (err) {
       // Fail closed: nothing stays open after a failed switch-on.
       if (opened) await wg.down().catch((e: unknown) => this.#deps.log.warn('fallback: closing after a failed switch-on failed too', { profile: profileId, error: String(e) }));
+      const m = await mapping.catch(() => null);
+      if (m && (m.kind === 'upnp' || m.kind === 'nat-pmp')) {
+        await this.#deps
+          .portMapper(profileId, conn)
+          .unmap(m)
+          .catch((e: unknown) => this.#deps.log.warn('fallback: removing the router port after a failed switch-on failed', { profile: profileId, error: String(e) }));
+      }
+      await address;
+      throw err;
+    }
+    let mapped: PortMapping;
+    try {
+      mapped = await mapping;
+    } catch (err) {
+      await wg.down().catch((e: unknown) => this.#deps.log.warn('fallback: closing after a failed switch-on failed too', { profile: profileId, error: String(e) }));
+      await address;
       throw err;
     }
     await this.#deps.store.update(profileId, (f) => {
-      f.switch = { kind: 'on', since: this.#now().toISOString(), mapping };
+      f.switch = { kind: 'on', since: this.#now().toISOString(), mapping: mapped };
     });
-    this.#keepMapping(profileId, facts.port, mapping);
-    await this.#step(profileId, entry, 'Endpoint address', 'The home connection’s public address and its name', () => this.#refreshEndpoint(profileId, conn), (s) => s).catch(() => undefined);
+    this.#keepMapping(profileId, facts.port, mapped);
+    await address;
   }
 
   async #switchOff(profileId: string, entry: { step: string }): Promise<void> {
@@ -510,23 +532,28 @@ export class FallbackService<C extends FallbackConnection = FallbackConnection> 
   }
 
   /** Render the server's config from the devices and write it; with `sync`, apply it to the running interface. */
-  async #pushConfig(profileId: string, sync: boolean): Promise<void> {
+  async #pushConfig(profileId: string, sync: boolean, knownPort?: number): Promise<void> {
     const secrets = this.#requireSecrets();
     const file = await this.#deps.store.read(profileId);
     const serverKey = await secrets.get(profileId, SERVER_KEY);
     if (!serverKey) throw new AppError('fallback.not-ready', 'The server’s WireGuard key is missing from the keychain.', { hint: 'Switch the fallback on: a new key is made, and devices get new configs.' });
-    const peers = [];
-    for (const d of file.devices) {
-      const psk = await secrets.get(profileId, devicePsk(d.id));
-      // A device's own reach is enforced on the server too: its AllowedIPs there are its address alone.
-      peers.push({ id: d.id, name: d.name, publicKey: d.publicKey, ...(psk ? { presharedKey: psk } : {}), allowedIps: [`${d.address}/32`] });
-    }
-    const facts = await this.#deps.stackFacts(profileId);
-    const rendered = renderServerConfig({ privateKey: serverKey, address: `${serverAddress(file.settings.subnet)}/24`, listenPort: facts.port, peers });
+    const psks = await Promise.all(file.devices.map((d) => secrets.get(profileId, devicePsk(d.id))));
+    // A device's own reach is enforced on the server too: its AllowedIPs there are its address alone.
+    const peers = file.devices.map((d, i) => {
+      const psk = psks[i];
+      return { id: d.id, name: d.name, publicKey: d.publicKey, ...(psk ? { presharedKey: psk } : {}), allowedIps: [`${d.address}/32`] };
+    });
+    const listenPort = knownPort ?? (await this.#port(profileId));
+    const rendered = renderServerConfig({ privateKey: serverKey, address: `${serverAddress(file.settings.subnet)}/24`, listenPort, peers });
     const conn = this.#deps.connection(profileId);
     const wg = await this.#deps.serverWireGuard(profileId, conn);
     await wg.writeConfig(rendered.content);
     if (sync) await wg.sync();
+  }
+
+  /** The WireGuard port as the profile's settings say, without asking the server when the settings can be read here. */
+  #port(profileId: string): Promise<number> {
+    return this.#deps.wireguardPort ? this.#deps.wireguardPort(profileId) : this.#deps.stackFacts(profileId).then((f) => f.port);
   }
 
   // ------------------------------------------------------------------------------------------------------------
@@ -604,7 +631,7 @@ export class FallbackService<C extends FallbackConnection = FallbackConnection> 
     const [key, psk, serverKey] = await Promise.all([secrets.get(profileId, deviceKey(device.id)), secrets.get(profileId, devicePsk(device.id)), secrets.get(profileId, SERVER_KEY)]);
     if (!key) throw new AppError('fallback.not-found', `The key of “${device.name}” is missing from the keychain.`, { hint: 'Revoke the device and add it again.' });
     if (!serverKey) throw new AppError('fallback.not-ready', 'The server has no WireGuard key yet.', { hint: 'Switch the fallback on once; devices can then connect.' });
-    const facts = await this.#deps.stackFacts(profileId);
+    const port = await this.#port(profileId);
     const host = file.settings.endpointName !== '' ? file.settings.endpointName : file.lastKnownIp;
     if (!host) {
       throw new AppError('fallback.not-ready', 'Devices do not know where home is yet: there is no endpoint name and no public address was seen.', {
@@ -612,7 +639,7 @@ export class FallbackService<C extends FallbackConnection = FallbackConnection> 
         hint: 'Enter an endpoint name (such as home.example.com) in the fallback settings, or switch the fallback on once so the app sees the public address.',
       });
     }
-    const endpoint = host.includes(':') ? `[${host}]:${facts.port}` : `${host}:${facts.port}`;
+    const endpoint = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
     const config = new Secret(
       renderPeerConfig({
         privateKey: key,

@@ -98,14 +98,18 @@ export function buildCards(input: {
   return sortWorstFirst(cards);
 }
 
-/** The tunnel card's words for an outage, as the tray and notifications say them. */
-export function outageHeadline(o: OutageState): string | null {
+/**
+ * The tunnel card's words for an outage, as the tray and notifications say them. The fallback is named only by
+ * whoever knows its state (the tray does; a snapshot does not), so the words never promise a switch that is not there.
+ */
+export function outageHeadline(o: OutageState, fallback?: { readonly ready: boolean; readonly on: boolean }): string | null {
   switch (o.kind) {
     case 'healthy':
     case 'unknown':
       return null;
     case 'cloudflare-outage':
-      return 'Cloudflare is down — fallback available.';
+      if (fallback?.on) return 'Cloudflare is down — the fallback is on.';
+      return fallback?.ready ? 'Cloudflare is down — the fallback can be turned on.' : 'Cloudflare is down.';
     case 'tunnel-broken':
       return 'The tunnel is broken.';
     case 'home-offline':

@@ -49,10 +49,24 @@ describe('the outage on the status snapshot', () => {
   it('a Cloudflare outage makes the tunnel card an error whose reason says it first, and the tray says so', () => {
     const snap = snapshot(outage('cloudflare-outage', 'Cloudflare cannot be reached: 1 of 1 probes got no answer from its edge, while the server answers.'));
     expect(snap.cards[0]).toMatchObject({ id: 'tunnel', severity: 'error' });
-    expect(snap.cards[0]?.reason).toBe('Cloudflare is down — fallback available. Cloudflare cannot be reached: 1 of 1 probes got no answer from its edge, while the server answers.');
+    // The snapshot does not know the fallback, so its words promise none.
+    expect(snap.cards[0]?.reason).toBe('Cloudflare is down. Cloudflare cannot be reached: 1 of 1 probes got no answer from its edge, while the server answers.');
     expect(snap.overall).toBe('error');
-    const view = new TrayModel().update('home', 'Home', snap);
-    expect(view?.lines[0]).toMatchObject({ severity: 'error', reason: 'Cloudflare is down — fallback available' });
+    const tray = new TrayModel();
+    expect(tray.update('home', 'Home', snap)?.lines[0]).toMatchObject({ severity: 'error', reason: 'Cloudflare is down' });
+  });
+
+  it('the tray names the fallback only as it is: usable, on, or not at all', () => {
+    const snap = snapshot(outage('cloudflare-outage', 'Cloudflare cannot be reached.'));
+    const tray = new TrayModel();
+    tray.update('home', 'Home', snap);
+    // The switch becomes usable after the snapshot arrived: the line's words follow without a new snapshot.
+    expect(tray.fallback('home', { ready: true, on: false })?.lines[0]).toMatchObject({ reason: 'Cloudflare is down — the fallback can be turned on', fallback: { on: false } });
+    expect(tray.fallback('home', { ready: true, on: true })?.lines[0]).toMatchObject({ reason: 'Cloudflare is down — the fallback is on', fallback: { on: true } });
+    // A server whose stack has no WireGuard: no switch, and no promise of one.
+    const line = tray.fallback('home', { ready: false, on: false })?.lines[0];
+    expect(line?.reason).toBe('Cloudflare is down');
+    expect(line?.fallback).toBeUndefined();
   });
 
   it('home offline is shown on the tunnel card and the tray even while the agent is away', () => {

@@ -13,6 +13,7 @@ import type { Secret } from '../secrets/secret';
 import { AgentSession, type AgentConnection } from './agent-session';
 import { StatusHistoryStore } from './history';
 import { NotificationGate, type Clock } from './notifications';
+import { outageHeadline } from './cards';
 import { StatusModel } from './status-model';
 import { agentArgs, type StatusTarget } from './target';
 
@@ -330,6 +331,9 @@ export class StatusService {
       w.last = snap;
       if (snap.complete) for (const resolve of w.waiters.splice(0)) resolve();
       if (snap.complete && snap.agent.kind === 'running') w.gate.observe(snap.cards);
+      // With the agent away, only the path from the internet is known: a settled outage (the home offline, most
+      // often) still tells the admin, through the tunnel card alone; the other cards wait for the agent.
+      else if (snap.outage && outageHeadline(snap.outage)) w.gate.observe(snap.cards.filter((c) => c.id === 'tunnel'));
       this.#deps.onUpdate({ profileId: w.profileId, snapshot: snap });
     });
   }

@@ -25,9 +25,9 @@ export interface TrayView {
 
 export const severityWord: Readonly<Record<Severity, string>> = { ok: 'OK', unknown: 'Unknown', warning: 'Warning', error: 'Problem' };
 
-function lineOf(profileId: string, label: string, snap: StatusSnapshot): TrayLine {
+function lineOf(profileId: string, label: string, snap: StatusSnapshot, fallback: { ready: boolean; on: boolean } | undefined): TrayLine {
   // A broken path from the internet is the worst news and is known even while the agent is away.
-  const outage = snap.outage ? outageHeadline(snap.outage) : null;
+  const outage = snap.outage ? outageHeadline(snap.outage, fallback) : null;
   if (outage) return { profileId, label, severity: 'error', reason: outage.replace(/\.$/, '') };
   if (snap.agent.kind === 'restarting') {
     return { profileId, label, severity: 'unknown', reason: `Not connected: ${snap.agent.reason}` };
@@ -44,6 +44,8 @@ export class TrayModel {
   readonly #lines = new Map<string, TrayLine>();
   /** Servers whose fallback is ready, and whether it is on: the menu offers the switch for these. */
   readonly #fallback = new Map<string, boolean>();
+  /** The last snapshot per server, so a change of the fallback redraws its line's words. */
+  readonly #snaps = new Map<string, { label: string; snap: StatusSnapshot }>();
   #last = '';
 
   constructor(appName = 'M2 Companion') {
@@ -52,18 +54,26 @@ export class TrayModel {
 
   /** Take a server's new snapshot; the new view when what the tray shows changed, undefined otherwise. */
   update(profileId: string, label: string, snap: StatusSnapshot): TrayView | undefined {
-    this.#lines.set(profileId, lineOf(profileId, label, snap));
+    this.#snaps.set(profileId, { label, snap });
+    this.#lines.set(profileId, lineOf(profileId, label, snap, this.#fallbackOf(profileId)));
     return this.#changed();
+  }
+
+  #fallbackOf(profileId: string): { ready: boolean; on: boolean } | undefined {
+    const on = this.#fallback.get(profileId);
+    return on === undefined ? undefined : { ready: true, on };
   }
 
   /** A server that cannot be watched now (not connected): shown as unknown, with why. */
   unwatched(profileId: string, label: string, reason: string): TrayView | undefined {
+    this.#snaps.delete(profileId);
     this.#lines.set(profileId, { profileId, label, severity: 'unknown', reason });
     return this.#changed();
   }
 
   forget(profileId: string): TrayView | undefined {
     this.#lines.delete(profileId);
+    this.#snaps.delete(profileId);
     this.#fallback.delete(profileId);
     return this.#changed();
   }
@@ -72,6 +82,8 @@ export class TrayModel {
   fallback(profileId: string, state: { ready: boolean; on: boolean }): TrayView | undefined {
     if (state.ready || state.on) this.#fallback.set(profileId, state.on);
     else this.#fallback.delete(profileId);
+    const last = this.#snaps.get(profileId);
+    if (last) this.#lines.set(profileId, lineOf(profileId, last.label, last.snap, this.#fallbackOf(profileId)));
     return this.#changed();
   }
 
