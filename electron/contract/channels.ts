@@ -6,6 +6,7 @@
  */
 export const callNames = [
   'app:info',
+  'app:links',
   'profiles:list',
   'profiles:save',
   'profiles:remove',

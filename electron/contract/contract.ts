@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { Account, AccountRequest, AccountsRequest, CopiedPassword, RevealedPassword } from './accounts';
 import { AppInfo } from './app';
+import type { LinkRules } from './links';
 import { ProfileInput, ProfileRef, ServerProfile } from './profiles';
 import { ConnectRequest, ConnectResult, ConnectionState, InstallKeyResult, PreflightRunRequest, ProfileOnly, ServerStateEvent, SshConfigImport } from './server';
 import { PreflightReport } from './preflight';
@@ -46,6 +47,8 @@ export const NoInput = z.undefined();
  */
 export const calls = {
   'app:info': { input: NoInput, output: AppInfo },
+  /** Which outside links the app opens (its tables' links, the admin's service addresses); the web host's page asks. */
+  'app:links': { input: NoInput, output: z.object({ links: z.array(z.string()), origins: z.array(z.string()) }) satisfies z.ZodType<LinkRules> },
   'profiles:list': { input: NoInput, output: z.array(ServerProfile) },
   'profiles:save': { input: ProfileInput, output: ServerProfile },
   'profiles:remove': { input: ProfileRef, output: z.object({ removed: z.literal(true) }) },

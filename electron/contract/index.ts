@@ -9,3 +9,4 @@ export * from './validation';
 export * from './preflight';
 export * from './server';
 export * from './fallback';
+export * from './links';

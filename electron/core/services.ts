@@ -4,7 +4,12 @@ import path from 'node:path';
 import type { AppInfo } from '../contract/app';
 import type { Handlers, Emit } from './ipc/dispatch';
 import type { Logger } from './log';
+import type { ServerProfile } from '../contract/profiles';
 import { ProfileStore } from './profiles/profile-store';
+import { removeProfile, type ProfileKeeper } from './profiles/profile-removal';
+import { serviceAddresses, serviceOrigins } from '../contract/links';
+import { LinkPolicy } from './links';
+import { generatedKeyName, removeKeyPair } from './ssh/key-install';
 import { ServerService } from './server/server-service';
 import type { SecretStore } from './secrets/keychain';
 import { CloudflareStore } from './cloudflare/cloudflare-store';
@@ -83,6 +88,10 @@ export interface CoreServices {
   readonly clipboard?: ClipboardGuard;
   /** Pushes contract events to every open window (IPC in Electron, the socket in the web host). */
   readonly emit: Emit;
+  /** Remove a server and everything the app kept for it (keychain, settings, host keys, generated key). */
+  readonly removeProfile: (profileId: string) => Promise<void>;
+  /** Which outside links the app opens: its own tables' and the admin's service addresses. */
+  readonly links: LinkPolicy;
 }
 
 export function createCoreServices(config: CoreConfig, emit: Emit): CoreServices {
@@ -91,6 +100,10 @@ export function createCoreServices(config: CoreConfig, emit: Emit): CoreServices
     path.join(config.dataDir, 'known-hosts.json'),
     config.userKnownHosts ?? [path.join(os.homedir(), '.ssh', 'known_hosts')],
   );
+  const keysDir = path.join(config.dataDir, 'keys');
+  const stackSettings = new StackSettingsStore(path.join(config.dataDir, 'stacks'));
+  const cloudflareStore = new CloudflareStore(path.join(config.dataDir, 'cloudflare'));
+  const fallbackStore = createFallbackStore(path.join(config.dataDir, 'fallback'));
   const statusRef: { current?: StatusService } = {};
   const outageRef: { current?: OutageMonitor } = {};
   const fallbackRef: { current?: FallbackService<SshConnection> } = {};
@@ -102,7 +115,7 @@ export function createCoreServices(config: CoreConfig, emit: Emit): CoreServices
     vault: config.vault,
     log: config.log,
     agentSocket: config.agentSocket,
-    keysDir: path.join(config.dataDir, 'keys'),
+    keysDir,
     ...(config.dialSocket ? { dialSocket: config.dialSocket } : {}),
     onState: (profileId, state) => {
       emit('server:state', { profileId, state });
@@ -113,7 +126,7 @@ export function createCoreServices(config: CoreConfig, emit: Emit): CoreServices
     },
   });
   const stack = new StackService({
-    settings: new StackSettingsStore(path.join(config.dataDir, 'stacks')),
+    settings: stackSettings,
     servers,
     secretStore: config.vault,
     log: config.log,
@@ -128,7 +141,7 @@ export function createCoreServices(config: CoreConfig, emit: Emit): CoreServices
     appVersion: config.appInfo.version,
   });
   const cloudflare = new CloudflareService({
-    store: new CloudflareStore(path.join(config.dataDir, 'cloudflare')),
+    store: cloudflareStore,
     secrets: config.vault,
     stackSettings: async (profileId) => (await stack.view(profileId)).settings,
     // The tunnel token reaches the server only through the stack's 0600 env file: a stack apply, in which only
@@ -191,7 +204,7 @@ export function createCoreServices(config: CoreConfig, emit: Emit): CoreServices
   outageRef.current = outage;
   const serverWireGuards = new WeakMap<SshConnection, { key: string; wg: ServerWireGuard }>();
   const fallback = new FallbackService<SshConnection>({
-    store: createFallbackStore(path.join(config.dataDir, 'fallback')),
+    store: fallbackStore,
     secrets: config.vault,
     connection: (profileId) => servers.connection(profileId),
     stackFacts: async (profileId) => {
@@ -251,7 +264,59 @@ export function createCoreServices(config: CoreConfig, emit: Emit): CoreServices
     ...(clipboard ? { clipboard } : {}),
     log: config.log,
   });
-  return { config, profiles, hostKeys, servers, stack, cloudflare, status, fallback, outage, accounts, ...(clipboard ? { clipboard } : {}), emit };
+  // Everything kept per server, so removing one leaves nothing for a new server of the same name (same id).
+  const vault = config.vault;
+  const keepers: ProfileKeeper[] = [
+    ...(vault
+      ? [
+          {
+            what: 'saved passwords and tokens in the keychain',
+            forget: async (p: ServerProfile) => {
+              for (const name of await vault.names(p.id)) await vault.delete(p.id, name);
+            },
+          },
+        ]
+      : []),
+    { what: 'stack settings', forget: async (p) => void (await stackSettings.remove(p.id)) },
+    { what: 'Cloudflare settings', forget: async (p) => void (await cloudflareStore.remove(p.id)) },
+    { what: 'outage fallback settings', forget: async (p) => void (await fallbackStore.remove(p.id)) },
+    {
+      what: 'confirmed host keys',
+      // Another server saved with the same address keeps the key its admin confirmed.
+      forget: async (p, others) => void (others.some((o) => o.host === p.host && o.port === p.port) ? 0 : await hostKeys.forget(p.host, p.port)),
+    },
+    { what: 'generated key files', forget: async (p) => void (await removeKeyPair(keysDir, generatedKeyName(p.id))) },
+    {
+      what: 'live status',
+      forget: async (p) => {
+        outage.unwatch(p.id);
+        await status.stop(p.id);
+        stack.forgetProfile(p.id);
+      },
+    },
+  ];
+  const removeProfileAndData = (profileId: string): Promise<void> =>
+    removeProfile({ profiles, keepers, disconnect: (id) => servers.disconnect(id), log: config.log }, profileId);
+  const links = new LinkPolicy({
+    // From the stored files only (no keychain, no network): a click waits on this.
+    ownOrigins: async () => {
+      const origins = await Promise.all(
+        (await profiles.list()).map(async (p) => {
+          try {
+            const settings = await stackSettings.get(p.id);
+            if (!settings) return [];
+            const published = (await cloudflareStore.read(p.id)).managed.dns.map((r) => r.hostname);
+            return serviceOrigins(serviceAddresses(settings, p.host, published));
+          } catch {
+            // One server's damaged file does not close the others' links.
+            return [];
+          }
+        }),
+      );
+      return [...new Set(origins.flat())].sort();
+    },
+  });
+  return { config, profiles, hostKeys, servers, stack, cloudflare, status, fallback, outage, accounts, ...(clipboard ? { clipboard } : {}), emit, removeProfile: removeProfileAndData, links };
 }
 
 /** The contract's handlers over the services. */
@@ -259,6 +324,7 @@ export function createHandlers(services: CoreServices): Handlers {
   const profilesChanged = async (): Promise<void> => services.emit('profiles:changed', await services.profiles.list());
   return {
     'app:info': () => services.config.appInfo,
+    'app:links': () => services.links.rules(),
     'profiles:list': () => services.profiles.list(),
     'profiles:save': async (input) => {
       const saved = await services.profiles.save(input);
@@ -266,8 +332,7 @@ export function createHandlers(services: CoreServices): Handlers {
       return saved;
     },
     'profiles:remove': async ({ id }) => {
-      await services.servers.disconnect(id);
-      await services.profiles.remove(id);
+      await services.removeProfile(id);
       await profilesChanged();
       return { removed: true } as const;
     },

@@ -20,7 +20,9 @@ const preload = path.join(here, '../preload/index.cjs');
 
 app.enableSandbox();
 registerAppScheme();
-hardenApp(devUrl);
+// Links open once the services (and their link policy) exist; before that, none does.
+const linkPolicy: { allows?: (url: string) => Promise<boolean> } = {};
+hardenApp(devUrl, (url) => linkPolicy.allows?.(url) ?? Promise.resolve(false));
 
 if (!app.requestSingleInstanceLock()) {
   app.quit();
@@ -67,6 +69,7 @@ if (!app.requestSingleInstanceLock()) {
       },
       emit,
     );
+    linkPolicy.allows = (url) => services.links.allows(url);
     const shellTray = createShellTray({
       open: openWindow,
       quit: () => app.quit(),

@@ -19,8 +19,8 @@ export const cspFor = (dev: boolean): string =>
     "form-action 'none'",
   ].join('; ');
 
-/** External links the app may open in the browser; everything else is refused. */
-const EXTERNAL_ALLOW = [/^https:\/\/(dash\.cloudflare\.com|developers\.cloudflare\.com|jellyfin\.org|docs\.goauthentik\.io|docs\.nextcloud\.com)\//];
+/** Whether an outside link may open in the system browser: the core's link policy (electron/core/links.ts). */
+export type LinkCheck = (url: string) => Promise<boolean>;
 
 export const secureWebPreferences = (preload: string): BrowserWindowConstructorOptions['webPreferences'] => ({
   preload,
@@ -56,19 +56,28 @@ export function hardenSession(dev: boolean): void {
   ses.setPermissionCheckHandler(() => false);
 }
 
-/** Per-window: no navigation away, no new windows; allow-listed links open in the system browser. */
-export function hardenContents(contents: WebContents, devUrl: string | undefined): void {
+/** Open `url` in the system browser when the policy allows it; anything else goes nowhere. */
+const openOutside = (url: string, allowed: LinkCheck): void =>
+  void allowed(url).then(
+    (ok) => (ok ? shell.openExternal(url) : undefined),
+    () => undefined,
+  );
+
+/** Per-window: no navigation away, no new windows; allowed links open in the system browser. */
+export function hardenContents(contents: WebContents, devUrl: string | undefined, allowed: LinkCheck): void {
   contents.on('will-navigate', (event, url) => {
-    if (!isTrustedUrl(url, devUrl)) event.preventDefault();
+    if (isTrustedUrl(url, devUrl)) return;
+    event.preventDefault();
+    openOutside(url, allowed);
   });
   contents.on('will-attach-webview', (event) => event.preventDefault());
   contents.setWindowOpenHandler(({ url }) => {
-    if (EXTERNAL_ALLOW.some((re) => re.test(url))) void shell.openExternal(url);
+    openOutside(url, allowed);
     return { action: 'deny' };
   });
 }
 
 /** App-wide: every web contents created later gets the same treatment. */
-export function hardenApp(devUrl: string | undefined): void {
-  app.on('web-contents-created', (_e, contents) => hardenContents(contents, devUrl));
+export function hardenApp(devUrl: string | undefined, allowed: LinkCheck): void {
+  app.on('web-contents-created', (_e, contents) => hardenContents(contents, devUrl, allowed));
 }

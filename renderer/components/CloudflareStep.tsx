@@ -1,3 +1,4 @@
+import { rendererLinks } from '../../electron/contract/links';
 import { useCallback, useEffect, useId, useState } from 'react';
 import type {
   CloudflareProgress,
@@ -165,8 +166,11 @@ export function CloudflareStep({ profileId, onPublished }: { profileId: string; 
       <section className="card" aria-labelledby={`${id}-token`}>
         <h2 id={`${id}-token`}>Cloudflare API token</h2>
         <p className="muted">
-          {view?.token.stored ? `A ${view.token.kind}-owned token is kept in this computer’s keychain (${view.token.masked ?? ''}).` : 'No token yet.'} Create one in the
-          Cloudflare dashboard with Cloudflare Tunnel Write, DNS Write, Zone Read and Access: Apps and Policies Write.
+          {view?.token.stored ? `A ${view.token.kind}-owned token is kept in this computer’s keychain (${view.token.masked ?? ''}).` : 'No token yet.'} Create one in the{' '}
+          <a href={rendererLinks.cloudflareApiTokens.url} target="_blank" rel="noreferrer">
+            Cloudflare dashboard
+          </a>{' '}
+          with Cloudflare Tunnel Write, DNS Write, Zone Read and Access: Apps and Policies Write.
         </p>
         <div className="form inline-form">
           <label htmlFor={`${id}-token-input`}>{view?.token.stored ? 'Replace API token' : 'API token'}</label>

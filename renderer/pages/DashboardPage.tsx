@@ -2,6 +2,7 @@ import { lazy, Suspense, useState } from 'react';
 import type { ServerProfile } from '../../electron/contract/profiles';
 import type { StatusSnapshot } from '../../electron/contract/status';
 import { EmptyState } from '../components/EmptyState';
+import { ServiceAddresses } from '../components/ServiceAddresses';
 import { ErrorNotice } from '../components/ErrorNotice';
 import { ProfilePicker } from '../components/ProfilePicker';
 import { BackupPanel } from '../components/status/BackupPanel';
@@ -124,6 +125,7 @@ export function DashboardPage() {
       {profile ? (
         <>
           <ProfilePicker profiles={profiles} value={profile.id} onChange={setChosen} />
+          <ServiceAddresses key={`addresses-${profile.id}`} profile={profile} label="Service addresses" />
           <ServerDashboard key={profile.id} profileId={profile.id} />
         </>
       ) : null}

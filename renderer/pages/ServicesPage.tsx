@@ -1,6 +1,7 @@
 import { useState } from 'react';
 import type { ServerProfile } from '../../electron/contract/profiles';
 import { EmptyState } from '../components/EmptyState';
+import { ServiceAddresses } from '../components/ServiceAddresses';
 import { ErrorNotice } from '../components/ErrorNotice';
 import { ProfilePicker } from '../components/ProfilePicker';
 import { PinnedImages } from '../components/PinnedImages';
@@ -79,6 +80,7 @@ export function ServicesPage() {
       {profile ? (
         <>
           <ProfilePicker profiles={profiles} value={profile.id} onChange={setChosen} />
+          <ServiceAddresses key={`addresses-${profile.id}`} profile={profile} label="Service addresses" />
           <StackPanel key={profile.id} profileId={profile.id} />
         </>
       ) : null}

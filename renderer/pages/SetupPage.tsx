@@ -11,6 +11,7 @@ import { InstallStep } from '../components/InstallStep';
 import { ReviewStep } from '../components/ReviewStep';
 import { SecretsList } from '../components/SecretsList';
 import { ServerStep } from '../components/ServerStep';
+import { ServiceAddresses } from '../components/ServiceAddresses';
 import { SshConfigImport } from '../components/SshConfigImport';
 import { StackSettingsForm } from '../components/StackSettingsForm';
 import { asShape, useCall, useEvent } from '../hooks/use-call';
@@ -22,34 +23,11 @@ type Step = (typeof STEPS)[number];
 type StackStage = Extract<Step, 'Services & storage' | 'Review' | 'Install' | 'Done'>;
 
 /** Where the household reaches each service once the stack runs. */
-function DoneStep({ profile, settings, profileId }: { profile: ServerProfile; settings: StackSettings; profileId: string }) {
+function DoneStep({ profile, profileId }: { profile: ServerProfile; settings: StackSettings; profileId: string }) {
   const secrets = useProfileCall('stack:secrets', profileId);
-  const lan = settings.publishAddress === '0.0.0.0' ? `http://${profile.host}:${settings.modules.jellyfin.lanPort}` : undefined;
   return (
     <>
-      <ul className="plain" aria-label="Your services">
-        <li>
-          <strong>Jellyfin</strong>: <code>https://{settings.hostnames.jellyfin}</code>
-          {lan ? (
-            <>
-              {' '}
-              · at home <code>{lan}</code>
-            </>
-          ) : (
-            <> · at home only on the server itself (port {settings.modules.jellyfin.lanPort})</>
-          )}
-        </li>
-        {settings.modules.nextcloud.enabled ? (
-          <li>
-            <strong>Nextcloud</strong>: <code>https://{settings.hostnames.nextcloud}</code> (admin user {settings.modules.nextcloud.adminUser})
-          </li>
-        ) : null}
-        {settings.modules.authentik.enabled ? (
-          <li>
-            <strong>Authentik</strong>: <code>https://{settings.hostnames.authentik}</code>
-          </li>
-        ) : null}
-      </ul>
+      <ServiceAddresses profile={profile} />
       <p className="muted">
         The https addresses answer once the Cloudflare tunnel publishes them. Next: watch everything on the <a href="#/dashboard">Dashboard</a>, change
         modules on the <a href="#/services">Services</a> page. The passwords below were generated for you and stay in this computer’s keychain.

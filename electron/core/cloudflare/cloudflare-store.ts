@@ -1,10 +1,6 @@
-import { readFile } from 'node:fs/promises';
-import path from 'node:path';
 import { z } from 'zod';
 import { CloudflareSettings } from '../../contract/cloudflare';
-import { ProfileId } from '../../contract/profiles';
-import { AppError } from '../errors';
-import { writeFileAtomic } from '../fs/atomic-write';
+import { ProfileJsonStore } from '../fs/json-store';
 
 /** A DNS record as it was before the app overwrote it (with the admin's yes), to put back on removal. */
 export const PreviousRecord = z.object({
@@ -71,55 +67,8 @@ const empty = (): CloudflareFile => CloudflareFile.parse({ version: 1 });
  * written after every step so a run that stops half-way is continued by the next. No secret lives here: the
  * API token and the tunnel token are in the keychain; only a masked form and a fingerprint are kept.
  */
-export class CloudflareStore {
-  readonly #dir: string;
-  /** Writes for one profile run one after another. */
-  readonly #queues = new Map<string, Promise<unknown>>();
-
+export class CloudflareStore extends ProfileJsonStore<typeof CloudflareFile> {
   constructor(dir: string) {
-    this.#dir = dir;
-  }
-
-  file(profileId: string): string {
-    return path.join(this.#dir, `${ProfileId.parse(profileId)}.json`);
-  }
-
-  async read(profileId: string): Promise<CloudflareFile> {
-    let text: string;
-    try {
-      text = await readFile(this.file(profileId), 'utf8');
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return empty();
-      throw new AppError('storage.failed', 'M2 Companion could not read its Cloudflare settings.', { cause: err, hint: 'Check that the app can read its data folder.' });
-    }
-    let json: unknown;
-    try {
-      json = JSON.parse(text);
-    } catch {
-      json = undefined;
-    }
-    const parsed = CloudflareFile.safeParse(json);
-    if (!parsed.success) {
-      throw new AppError('storage.failed', `The saved Cloudflare settings of "${profileId}" are damaged.`, {
-        hint: `Fix or remove ${this.file(profileId)}; M2 Companion will not overwrite it.`,
-      });
-    }
-    return parsed.data;
-  }
-
-  /** Read, change and write back, one change at a time per profile. */
-  update(profileId: string, change: (f: CloudflareFile) => void): Promise<CloudflareFile> {
-    const prev = this.#queues.get(profileId) ?? Promise.resolve();
-    const next = prev
-      .catch(() => undefined)
-      .then(async () => {
-        const f = await this.read(profileId);
-        change(f);
-        const checked = CloudflareFile.parse(f);
-        await writeFileAtomic(this.file(profileId), `${JSON.stringify(checked, null, 2)}\n`, { mode: 0o600 });
-        return checked;
-      });
-    this.#queues.set(profileId, next);
-    return next;
+    super({ dir, schema: CloudflareFile, empty, what: 'Cloudflare settings' });
   }
 }

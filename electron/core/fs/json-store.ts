@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { z } from 'zod';
 import { ProfileId } from '../../contract/profiles';
@@ -65,5 +65,24 @@ export class ProfileJsonStore<S extends z.ZodType> {
       });
     this.#queues.set(profileId, next);
     return next;
+  }
+
+  /** Delete the profile's file once any change in flight is written; true when there was one. */
+  remove(profileId: string): Promise<boolean> {
+    const prev = this.#queues.get(profileId) ?? Promise.resolve();
+    const next = prev.catch(() => undefined).then(() => removeStoredFile(this.file(profileId), this.#what));
+    this.#queues.set(profileId, next);
+    return next;
+  }
+}
+
+/** Delete one stored file of the app's data folder; true when it was there. A missing file is not an error. */
+export async function removeStoredFile(file: string, what: string): Promise<boolean> {
+  try {
+    await rm(file);
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw new AppError('storage.failed', `M2 Companion could not delete its ${what}.`, { cause: err, hint: `Check that ${file} can be deleted, then try again.` });
   }
 }

@@ -127,6 +127,41 @@ describe('KeyringSecretStore', () => {
   });
 });
 
+describe('the names of a profile’s secrets', () => {
+  it('lists exactly the profile’s own accounts from the keychain’s search, never another profile’s that shares a prefix', async () => {
+    const searched: string[] = [];
+    const store = new KeyringSecretStore({
+      createEntry: () => ({ getPassword: async () => null, setPassword: async () => {}, deleteCredential: async () => false }),
+      findAccounts: async (service) => {
+        searched.push(service);
+        return ['home/cloudflare-token', 'home/fallback.device-1.key', 'home-2/cloudflare-token', 'homer/x', 'home/', 'home/Bad Name', 'other/home/x'];
+      },
+    });
+    expect(await store.names('home')).toEqual(['cloudflare-token', 'fallback.device-1.key']);
+    expect(searched).toEqual(['m2-companion']);
+    await expect(store.names('home/x')).rejects.toMatchObject({ code: 'internal' });
+  });
+
+  it('says the keychain is unavailable when its search fails', async () => {
+    const store = new KeyringSecretStore({
+      createEntry: () => ({ getPassword: async () => null, setPassword: async () => {}, deleteCredential: async () => false }),
+      findAccounts: async () => {
+        throw new Error('Platform failure: no Secret Service');
+      },
+      platform: 'linux',
+    });
+    await expect(store.names('home')).rejects.toMatchObject({ code: 'secrets.unavailable' });
+  });
+
+  it('MemorySecretStore lists the same way', async () => {
+    const store = new MemorySecretStore();
+    await store.set('home', 'b', new Secret('1'));
+    await store.set('home', 'a.c', new Secret('2'));
+    await store.set('home-2', 'a', new Secret('3'));
+    expect(await store.names('home')).toEqual(['a.c', 'b']);
+  });
+});
+
 describe('MemorySecretStore', () => {
   it('behaves like the keychain: round-trip, delete reports whether something was there, same name rules', async () => {
     const store = new MemorySecretStore();

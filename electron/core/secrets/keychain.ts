@@ -12,6 +12,8 @@ export interface SecretStore {
   set(profileId: string, name: string, value: Secret): Promise<void>;
   /** True when something was deleted, false when there was nothing to delete. */
   delete(profileId: string, name: string): Promise<boolean>;
+  /** The names of every secret held for a profile (never their values), e.g. to forget a removed server's. */
+  names(profileId: string): Promise<string[]>;
 }
 
 export const KEYCHAIN_SERVICE = 'm2-companion';
@@ -21,20 +23,27 @@ const PROFILE_ID = /^[a-z0-9][a-z0-9-]{0,62}$/;
 /** Secret names: lower-case words with dots and dashes, e.g. `cloudflare-token`, `nextcloud.admin-password`. */
 const SECRET_NAME = /^[a-z0-9][a-z0-9.-]{0,63}$/;
 
-/** The keychain account for a profile's secret; anything that could make it ambiguous is refused. */
-export function keychainAccount(profileId: string, name: string): string {
+/** `<profile>/`, the start of every keychain account of a profile; an id that could make it ambiguous is refused. */
+export function keychainPrefix(profileId: string): string {
   if (!PROFILE_ID.test(profileId)) {
     throw new AppError('internal', 'M2 Companion refused to use a keychain entry with an invalid profile id.', {
       hint: 'This is a bug: profile ids are lower-case letters, digits and dashes.',
     });
   }
+  return `${profileId}/`;
+}
+
+/** The keychain account for a profile's secret; anything that could make it ambiguous is refused. */
+export function keychainAccount(profileId: string, name: string): string {
+  const prefix = keychainPrefix(profileId);
   if (!SECRET_NAME.test(name)) {
     throw new AppError('internal', 'M2 Companion refused to use a keychain entry with an invalid secret name.', {
       hint: 'This is a bug: secret names are lower-case letters, digits, dots and dashes.',
     });
   }
-  return `${profileId}/${name}`;
+  return `${prefix}${name}`;
 }
+
 
 /** What the store uses of `@napi-rs/keyring`'s AsyncEntry (the async one: keychain calls can wait on an unlock prompt). */
 export interface KeyringEntry {
@@ -44,6 +53,9 @@ export interface KeyringEntry {
 }
 
 export type KeyringEntryFactory = (service: string, account: string) => KeyringEntry | Promise<KeyringEntry>;
+
+/** The accounts the keychain holds under a service (names only: the values the search returns are dropped at once). */
+export type KeyringAccountFinder = (service: string) => Promise<string[]>;
 
 /**
  * The real keychain. On Linux the entry is pinned to the Secret Service: without the pin,
@@ -60,6 +72,12 @@ const unavailableHint = (platform: NodeJS.Platform): string =>
     : platform === 'win32'
       ? 'Check that Windows Credential Manager is working for your account, then try again.'
       : 'Install and unlock GNOME Keyring or KWallet (any Secret Service provider), log in to a desktop session, then try again.';
+
+/** The real keychain's search, as the entries are pinned: the Secret Service on Linux. */
+export const osKeychainAccounts: KeyringAccountFinder = async (service) => {
+  const { findCredentialsAsync } = await import('@napi-rs/keyring');
+  return (await findCredentialsAsync(service)).map((c) => c.account);
+};
 
 /** Map what keyring-rs reports into errors a person can act on; secret values never appear in them. */
 export function classifyKeyringError(err: unknown, account: string, platform: NodeJS.Platform = process.platform): AppError {
@@ -88,11 +106,13 @@ export function classifyKeyringError(err: unknown, account: string, platform: No
 /** Secrets in the OS keychain, one entry per profile and name. */
 export class KeyringSecretStore implements SecretStore {
   readonly #createEntry: KeyringEntryFactory;
+  readonly #findAccounts: KeyringAccountFinder;
   readonly #timeoutMs: number;
   readonly #platform: NodeJS.Platform;
 
-  constructor(opts: { createEntry?: KeyringEntryFactory; timeoutMs?: number; platform?: NodeJS.Platform } = {}) {
+  constructor(opts: { createEntry?: KeyringEntryFactory; findAccounts?: KeyringAccountFinder; timeoutMs?: number; platform?: NodeJS.Platform } = {}) {
     this.#createEntry = opts.createEntry ?? osKeychainEntry;
+    this.#findAccounts = opts.findAccounts ?? osKeychainAccounts;
     // Long enough for a person to answer an unlock prompt; a keychain that never answers is not waited on forever.
     this.#timeoutMs = opts.timeoutMs ?? 60_000;
     this.#platform = opts.platform ?? process.platform;
@@ -100,6 +120,11 @@ export class KeyringSecretStore implements SecretStore {
 
   async #run<T>(profileId: string, name: string, op: (entry: KeyringEntry) => Promise<T>): Promise<T> {
     const account = keychainAccount(profileId, name);
+    return this.#bounded(account, async () => op(await this.#createEntry(KEYCHAIN_SERVICE, account)));
+  }
+
+  /** One keychain call, bounded in time, its failures in the admin's words. */
+  async #bounded<T>(account: string, op: () => Promise<T>): Promise<T> {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(
@@ -113,7 +138,7 @@ export class KeyringSecretStore implements SecretStore {
       );
     });
     try {
-      return await Promise.race([(async () => op(await this.#createEntry(KEYCHAIN_SERVICE, account)))(), timeout]);
+      return await Promise.race([op(), timeout]);
     } catch (err) {
       throw classifyKeyringError(err, account, this.#platform);
     } finally {
@@ -133,7 +158,17 @@ export class KeyringSecretStore implements SecretStore {
   async delete(profileId: string, name: string): Promise<boolean> {
     return this.#run(profileId, name, (e) => e.deleteCredential());
   }
+
+  async names(profileId: string): Promise<string[]> {
+    const prefix = keychainPrefix(profileId);
+    const accounts = await this.#bounded(`${prefix}*`, () => this.#findAccounts(KEYCHAIN_SERVICE));
+    return namesUnder(accounts, prefix);
+  }
 }
+
+/** The secret names under `<profile>/` among keychain accounts; accounts that are not a valid name are left alone. */
+const namesUnder = (accounts: readonly string[], prefix: string): string[] =>
+  [...new Set(accounts.filter((a) => a.startsWith(prefix)).map((a) => a.slice(prefix.length)))].filter((n) => SECRET_NAME.test(n)).sort();
 
 /** An in-memory SecretStore for unit tests of other modules; refuses the same names the keychain does. */
 export class MemorySecretStore implements SecretStore {
@@ -150,6 +185,10 @@ export class MemorySecretStore implements SecretStore {
 
   async delete(profileId: string, name: string): Promise<boolean> {
     return this.#values.delete(keychainAccount(profileId, name));
+  }
+
+  async names(profileId: string): Promise<string[]> {
+    return namesUnder([...this.#values.keys()], keychainPrefix(profileId));
   }
 
   /** The accounts held, for assertions (never the values). */

@@ -10,7 +10,7 @@ import type { ProfileStore } from '../profiles/profile-store';
 import { Secret } from '../secrets/secret';
 import type { HostKeyStore } from '../ssh/host-keys';
 import { checkPrivateKey, SshConnection, type SshAuth } from '../ssh/ssh-connection';
-import { generateEd25519KeyPair, installAuthorizedKey, saveKeyPair } from '../ssh/key-install';
+import { generatedKeyName, generateEd25519KeyPair, installAuthorizedKey, saveKeyPair } from '../ssh/key-install';
 import type { InstallKeyResult } from '../../contract/server';
 
 /** Where passphrases the admin asked to remember are kept (the OS keychain in the app). */
@@ -192,7 +192,7 @@ export class ServerService {
     const profile = await this.#profile(profileId);
     const conn = this.connection(profileId);
     const pair = generateEd25519KeyPair(`m2-companion@${profile.id}`);
-    const { privateKeyPath } = await saveKeyPair(this.#deps.keysDir, `${profile.id}_ed25519`, pair);
+    const { privateKeyPath } = await saveKeyPair(this.#deps.keysDir, generatedKeyName(profile.id), pair);
     const installed = await installAuthorizedKey(conn, pair.publicKey);
     await this.#deps.profiles.save({
       id: profile.id,

@@ -210,6 +210,21 @@ describe('HostKeyStore', () => {
     expect((await store.entries()).length).toBe(3);
   });
 
+  it('forgets every key of one host and port (a removed server), and no other host’s', async () => {
+    const file = path.join(tempDir(), 'known-hosts.json');
+    const store = new HostKeyStore(file);
+    const [ed, ec, other] = [newKey('ed25519'), newKey('ecdsa'), newKey('ed25519')];
+    await store.trust('server.lan', 2222, ed.blob);
+    await store.trust('server.lan', 2222, ec.blob);
+    await store.trust('server.lan', 22, other.blob);
+    expect(await store.forget('server.lan', 2222)).toBe(2);
+    expect((await store.judge('server.lan', 2222, ed.blob)).kind).toBe('unknown');
+    expect((await store.judge('server.lan', 22, other.blob)).kind).toBe('trusted');
+    const written = readFileSync(file, 'utf8');
+    expect(await store.forget('server.lan', 2222)).toBe(0);
+    expect(readFileSync(file, 'utf8')).toBe(written);
+  });
+
   it('consults the user’s known_hosts files without writing them, and tolerates missing ones', async () => {
     const dir = tempDir();
     const userFile = path.join(dir, 'known_hosts');

@@ -169,6 +169,19 @@ export class HostKeyStore {
     await writeFileAtomic(this.#file, `${JSON.stringify({ version: 1, hosts }, null, 2)}\n`, { mode: 0o600 });
   }
 
+  /**
+   * Forget every key the app confirmed for host:port (the user's own known_hosts is never written). Returns how
+   * many were forgotten; a file with nothing for that host is left untouched.
+   */
+  async forget(host: string, port: number): Promise<number> {
+    const stored = await this.#readStored();
+    const name = knownHostsName(host, port);
+    const hosts = stored.hosts.filter((h) => h.name !== name);
+    const forgotten = stored.hosts.length - hosts.length;
+    if (forgotten > 0) await writeFileAtomic(this.#file, `${JSON.stringify({ version: 1, hosts }, null, 2)}\n`, { mode: 0o600 });
+    return forgotten;
+  }
+
   async #readStored(): Promise<z.infer<typeof StoredHostKeys>> {
     let text: string;
     try {

@@ -3,7 +3,7 @@
  * private half in a 0600 file, and add the public half to the server's ~/.ssh/authorized_keys, so
  * every later connection uses the key.
  */
-import { readFile } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 // ssh2 is CommonJS: Node's ESM loader cannot name its exports.
 import ssh2 from 'ssh2';
@@ -123,4 +123,30 @@ export async function saveKeyPair(dir: string, name: string, pair: GeneratedKeyP
     throw new AppError('storage.failed', `Could not save the new key in ${dir}: ${(err as Error).message}.`, { cause: err, hint: 'Check that the folder is writable.' });
   }
   return { privateKeyPath, publicKeyPath };
+}
+
+/** The key pair the app generates for a server profile: `<keysDir>/<profile>_ed25519` (and `.pub`). */
+export const generatedKeyName = (profileId: string): string => `${profileId}_ed25519`;
+
+/**
+ * Delete a key pair the app generated (`<dir>/<name>` and `.pub`); true when a file was there. Only ever called with
+ * the app's own folder and name: a key file the admin chose is theirs and is never deleted.
+ */
+export async function removeKeyPair(dir: string, name: string): Promise<boolean> {
+  if (!KEY_NAME.test(name) || name.endsWith('.pub')) {
+    throw new AppError('internal', 'A key file name may hold only letters, digits, dots, dashes and underscores.', { hint: 'This is a bug: the app chooses the name.' });
+  }
+  const privateKeyPath = path.join(dir, name);
+  const results = await Promise.all(
+    [privateKeyPath, `${privateKeyPath}.pub`].map((p) =>
+      rm(p).then(
+        () => true,
+        (err: NodeJS.ErrnoException) => {
+          if (err.code === 'ENOENT') return false;
+          throw new AppError('storage.failed', `Could not delete the generated key ${p}: ${err.message}.`, { cause: err, hint: 'Check that the app data folder is writable, then remove the server again.' });
+        },
+      ),
+    ),
+  );
+  return results.some(Boolean);
 }

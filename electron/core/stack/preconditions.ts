@@ -114,6 +114,13 @@ export function judgePorts(ports: RenderedStack['ports'], listening: { tcp: Read
 }
 
 /**
+ * Create missing data folders (and missing parents) readable by the SSH user only: they hold databases, configs and
+ * backups. umask, not `mkdir -m`, so every folder `-p` makes gets the mode; folders that exist keep theirs (the
+ * admin's own). Containers reach them through bind mounts as root or as the admin, never as another user.
+ */
+export const createDataFolders = (paths: readonly string[]): string[] => ['sh', '-c', 'umask 077 && mkdir -p -- "$@"', 'm2-mkdir', ...paths];
+
+/**
  * Check everything, then create the missing host folders (as the SSH user). Throws the first failure, having
  * changed nothing. Returns this project's containers as they were (for the plan).
  */
@@ -141,6 +148,6 @@ export async function checkPreconditions(t: StackTarget, settings: StackSettings
   if (portError) throw portError;
 
   const toCreate = needs.filter((n) => n.need !== 'read').map((n) => n.path);
-  if (toCreate.length > 0) await run(t, ['mkdir', '-p', '--', ...toCreate], 'Creating the data folders');
+  if (toCreate.length > 0) await run(t, createDataFolders(toCreate), 'Creating the data folders');
   return own;
 }

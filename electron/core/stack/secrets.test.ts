@@ -156,6 +156,7 @@ describe('StackSecrets', () => {
         return inner.set(p, n, v);
       },
       delete: (p, n) => inner.delete(p, n),
+      names: (p) => inner.names(p),
     };
     const secrets = new StackSecrets(slow);
     const results = await Promise.all([secrets.ensure('home', requests), secrets.ensure('home', requests), secrets.forProfile('home').ensureOne(requests[1] as SecretRequest)]);
@@ -173,6 +174,7 @@ describe('StackSecrets', () => {
       get: (p, n) => (fail ? Promise.reject(new Error('locked')) : inner.get(p, n)),
       set: (p, n, v) => inner.set(p, n, v),
       delete: (p, n) => inner.delete(p, n),
+      names: (p) => inner.names(p),
     };
     const secrets = new StackSecrets(flaky);
     await expect(secrets.ensure('home', requests)).rejects.toThrow('locked');

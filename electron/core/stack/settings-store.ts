@@ -5,6 +5,7 @@ import { ProfileId } from '../../contract/profiles';
 import { StackSettings } from '../../contract/stack';
 import { AppError } from '../errors';
 import { writeFileAtomic } from '../fs/atomic-write';
+import { removeStoredFile } from '../fs/json-store';
 
 const SettingsFile = z.object({ version: z.literal(1), settings: StackSettings });
 
@@ -51,6 +52,11 @@ export class StackSettingsStore implements SettingsStoreLike {
     const checked = StackSettings.parse(settings);
     await writeFileAtomic(this.#file(profileId), `${JSON.stringify({ version: 1, settings: checked }, null, 2)}\n`, { mode: 0o600 });
     return checked;
+  }
+
+  /** Forget a profile's settings; true when some were saved. */
+  remove(profileId: string): Promise<boolean> {
+    return removeStoredFile(this.#file(profileId), 'stack settings');
   }
 }
 

@@ -81,6 +81,11 @@ export class StackService {
     this.#preflight.set(profileId, report);
   }
 
+  /** A removed server: nothing it left in memory (its preflight) carries over to a new server of the same name. */
+  forgetProfile(profileId: string): void {
+    this.#preflight.delete(profileId);
+  }
+
   /** How the last preflight found Docker reachable for this profile's SSH user (undefined before any preflight). */
   dockerAccess(profileId: string): 'group' | 'sudo' | 'none' | undefined {
     return this.#preflight.get(profileId)?.dockerAccess.kind;

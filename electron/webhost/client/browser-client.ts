@@ -1,6 +1,7 @@
 import { createClient, type ClientTransport } from '../../contract/client';
 import type { Result } from '../../contract/errors';
 import type { EventName } from '../../contract/contract';
+import { linkAllowed, type LinkRules } from '../../contract/links';
 
 // Runs in the page before the app: provides window.m2 over the web host's loopback socket.
 const WS_PATH = '/__m2/ws';
@@ -72,4 +73,34 @@ const transport: ClientTransport = {
 };
 
 connect();
-Object.defineProperty(window, 'm2', { value: createClient(transport), writable: false, configurable: false, enumerable: true });
+const m2 = createClient(transport);
+Object.defineProperty(window, 'm2', { value: m2, writable: false, configurable: false, enumerable: true });
+
+// Outside links, the desktop app's rule in the browser: a link leaves the app only when the core's policy allows it
+// (app:links), in a new tab without a referrer or an opener; anything else is refused and said in the console.
+const isOutside = (url: URL): boolean => url.origin !== location.origin || (url.protocol !== 'http:' && url.protocol !== 'https:');
+const openOutside = async (href: string): Promise<void> => {
+  const r = await m2.invoke('app:links');
+  const rules: LinkRules = r.ok ? r.value : { links: [], origins: [] };
+  if (linkAllowed(href, rules)) nativeOpen.call(window, href, '_blank', 'noopener,noreferrer');
+  // eslint-disable-next-line no-console -- the page has nowhere else to say it refused (the desktop app just does nothing)
+  else console.warn(`M2 Companion refused to open ${href}: it is not one of the app's links or your services' addresses.`);
+};
+const nativeOpen = window.open;
+window.open = (url?: string | URL, target?: string, features?: string): Window | null => {
+  const u = new URL(String(url ?? ''), location.href);
+  if (!isOutside(u)) return nativeOpen.call(window, u.href, target, features);
+  void openOutside(u.href);
+  return null;
+};
+const onLinkClick = (ev: MouseEvent): void => {
+  const a = ev.target instanceof Element ? ev.target.closest('a[href]') : null;
+  if (!(a instanceof HTMLAnchorElement)) return;
+  const u = new URL(a.href, location.href);
+  // In-app pages (#/setup) and files the page makes for download (a device's config) stay with the browser.
+  if (!isOutside(u) || (a.hasAttribute('download') && (u.protocol === 'data:' || u.protocol === 'blob:'))) return;
+  ev.preventDefault();
+  void openOutside(u.href);
+};
+document.addEventListener('click', onLinkClick, true);
+document.addEventListener('auxclick', onLinkClick, true);
