@@ -265,11 +265,34 @@ export const StackProgress = z.discriminatedUnion('kind', [
 ]);
 export type StackProgress = z.infer<typeof StackProgress>;
 
+/**
+ * How a rollback was decided. `certain-failure`: while Compose was still waiting, a container of the new release
+ * had already failed for good (it exited with an error, Docker was restarting it, or Docker called it
+ * unhealthy), so the app did not wait out the start periods. `after-up`: Compose's `up --wait` returned and the
+ * health of every service was read. `cancelled`: the admin cancelled. `server`: the server's guard rolled back
+ * on its own (switching `current` failed, or it was stopped while starting).
+ */
+export const RollbackDecision = z.discriminatedUnion('kind', [
+  z.object({
+    kind: z.literal('certain-failure'),
+    service: z.string(),
+    evidence: z.enum(['exited', 'restarting', 'unhealthy']),
+    /** The container's last exit code (null when it never exited; Docker resets it to 0 on a restart). */
+    exitCode: z.number().int().nullable(),
+    restarts: z.number().int().nonnegative(),
+  }),
+  z.object({ kind: z.literal('after-up'), composeExitCode: z.number().int() }),
+  z.object({ kind: z.literal('cancelled') }),
+  z.object({ kind: z.literal('server') }),
+]);
+export type RollbackDecision = z.infer<typeof RollbackDecision>;
+
 export const RollbackReport = z.object({
   /** The service that did not become healthy (or the step that failed, when no service did). */
   failedService: z.string().nullable(),
   reason: z.string(),
-  /** Its last log lines, with every known secret value masked. */
+  decidedBy: RollbackDecision,
+  /** Its last log lines, as a terminal would have shown them (no escape codes), with every known secret value masked. */
   logTail: z.array(z.string()),
   /** The release running again, null when there was none (first install: the new containers were removed). */
   restoredRelease: z.string().nullable(),

@@ -5,13 +5,16 @@
 #   sh m2-apply.sh M2DIR PROJECT WAIT_TIMEOUT_S SUDO DECISION_TIMEOUT_S
 # It holds ~/m2/.lock (flock) until it exits, so applies never overlap, and takes commands on stdin, one a line:
 #   up NEW PREV   docker compose up --wait for releases/NEW; PREV is the release to go back to, or - (first install)
-#   commit        point `current` at NEW (ln -s + mv -T, atomic), then exit
-#   rollback      bring PREV back up (or `down` NEW when PREV is -), then exit
-#   abort         stop a running `up`, roll back, exit
-#   quit          exit; nothing was started
-# If stdin reaches end of file (the SSH connection was lost) or no decision comes within DECISION_TIMEOUT_S
-# after `up`, it rolls back by itself: a cut connection leaves the previous release running and `current`
-# unswitched. It prints NDJSON events on stdout; Compose's own output goes to releases/NEW/apply.log (0600).
+#   commit        point `current` at NEW (ln -s + mv -T, atomic)
+#   rollback      bring PREV back up (or `down` NEW when PREV is -)
+#   abort         stop a running `up` (the admin cancelled), roll back
+#   fail          stop a running `up` (the app saw a container of NEW fail for good), roll back
+#   quit          exit; after a commit or a rollback: the app has finished its tidying under the lock
+# After a commit or a rollback it keeps the lock until `quit` or end of file (at most a minute), so the app
+# can remove old releases while no other apply can start. If stdin reaches end of file (the SSH connection was
+# lost) or no decision comes within DECISION_TIMEOUT_S after `up`, it rolls back by itself: a cut connection
+# leaves the previous release running and `current` unswitched. It prints NDJSON events on stdout; Compose's
+# own output (plain, `--ansi never`) goes to releases/NEW/apply.log (0600), emptied at each `up`.
 #
 # It never evaluates its input: release ids are checked against [0-9A-Za-z-], paths come only from its
 # arguments, and each release's compose arguments are read from its compose.args file, one per line.
@@ -50,6 +53,7 @@ rm -f "$fifo"
 
 reader=
 timer_pid=
+gone=
 cleanup() {
   for p in $reader $timer_pid; do kill "$p" 2>/dev/null; done
 }
@@ -94,8 +98,8 @@ dc() {
     shift
     i=$((i + 1))
   done
-  if [ "$sudo" = 1 ]; then exec sudo -n -- docker compose "$@"; fi
-  exec docker compose "$@"
+  if [ "$sudo" = 1 ]; then exec sudo -n -- docker compose --ansi never "$@"; fi
+  exec docker compose --ansi never "$@"
 }
 
 dk() {
@@ -141,6 +145,7 @@ stop_bg() {
 }
 
 rollback() { # WHY (a fixed word)
+  stop_timer
   tidy
   if [ "$prev" = - ]; then
     say "{\"event\":\"rolling-back\",\"mode\":\"down\",\"why\":\"$1\"}"
@@ -151,6 +156,18 @@ rollback() { # WHY (a fixed word)
   fi
   rc=$?
   say "{\"event\":\"rolled-back\",\"rc\":$rc}"
+  linger
+}
+
+# Done: hold the lock until the app says quit (or goes away), a minute at most.
+linger() {
+  [ -n "$gone" ] && exit 0
+  timer 60 linger-timeout
+  while next; do
+    case $ev in
+      'in quit' | eof | linger-timeout) exit 0 ;;
+    esac
+  done
   exit 0
 }
 
@@ -160,7 +177,7 @@ commit() {
   rm -f "$tmp"
   if ln -s "releases/$new" "$tmp" && mv -fT "$tmp" "$m2dir/current"; then
     say '{"event":"committed"}'
-    exit 0
+    linger
   fi
   rm -f "$tmp"
   say '{"event":"error","what":"switch"}'
@@ -198,7 +215,7 @@ log="$m2dir/releases/$new/apply.log"
 prev_args="$m2dir/releases/$prev/compose.args"
 if [ ! -r "$new_args" ]; then say '{"event":"error","what":"no-release"}'; exit 66; fi
 if [ "$prev" != - ] && [ ! -r "$prev_args" ]; then say '{"event":"error","what":"no-previous"}'; exit 66; fi
-: >>"$log"
+: >"$log"
 
 # 2. up --wait, watching stdin: end of file or "abort" stops it and rolls back.
 say '{"event":"starting"}'
@@ -216,7 +233,13 @@ while next; do
       stop_bg
       rollback aborted
       ;;
+    'in fail')
+      say '{"event":"failing"}'
+      stop_bg
+      rollback failed
+      ;;
     eof)
+      gone=1
       stop_bg
       rollback connection-lost
       ;;
@@ -234,8 +257,13 @@ while next; do
       ;;
     'in rollback') rollback requested ;;
     'in abort') rollback aborted ;;
-    eof) rollback connection-lost ;;
+    'in fail') rollback failed ;;
+    eof)
+      gone=1
+      rollback connection-lost
+      ;;
     timeout) rollback no-decision ;;
   esac
 done
+gone=1
 rollback connection-lost

@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { execFile } from 'node:child_process';
-import { chownSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chownSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import YAML from 'yaml';
@@ -10,7 +10,7 @@ import { AppError } from '../../electron/core/errors';
 import { Secret } from '../../electron/core/secrets/secret';
 import { applyStack, loadGuardScript, rollbackStack, stackStatus, type ApplyOptions } from '../../electron/core/stack/apply';
 import { parseInspect, type ContainerInfo } from '../../electron/core/stack/compose-commands';
-import { resolveM2Dir } from '../../electron/core/stack/layout';
+import { RELEASE_ID, resolveM2Dir } from '../../electron/core/stack/layout';
 import { planStack } from '../../electron/core/stack/plan';
 import type { StackTarget } from '../../electron/core/stack/remote-release';
 import { renderStack, requiredSecrets } from '../../electron/core/stack/render';
@@ -103,6 +103,36 @@ function withUnhealthy(r: RenderedStack, service: string): RenderedStack {
     releaseFiles: r.releaseFiles.map((f) => (f === composeFile ? { ...f, content, masked: content } : f)),
     digest: createHash('sha256').update(r.digest).update(content).digest('hex'),
   };
+}
+
+/** A release derived from `r` where one service writes a line with terminal escape codes and exits 3 at once (its health check and start period as rendered). */
+function withCrash(r: RenderedStack, service: string): RenderedStack {
+  return editCompose(r, (doc) => {
+    const svc = doc.services[service];
+    if (!svc) throw new Error(`no service ${service}`);
+    svc.entrypoint = ['sh', '-c', "printf '\\033[2K\\033[31mfatal:\\033[0m config is broken\\r\\n\\033]0;title\\007plain line\\n'; exit 3"];
+  });
+}
+
+/** `r` with compose.yaml changed by `edit` (parsed and written again), and its digest following. */
+function editCompose(r: RenderedStack, edit: (doc: { services: Record<string, Record<string, unknown>> }) => void, trailer = ''): RenderedStack {
+  const composeFile = r.releaseFiles.find((f) => f.path === 'compose.yaml');
+  if (!composeFile) throw new Error('no compose.yaml');
+  const doc = YAML.parse(composeFile.content) as { services: Record<string, Record<string, unknown>> };
+  edit(doc);
+  const content = `${YAML.stringify(doc)}${trailer}`;
+  return {
+    ...r,
+    releaseFiles: r.releaseFiles.map((f) => (f === composeFile ? { ...f, content, masked: content } : f)),
+    digest: createHash('sha256').update(r.digest).update(content).digest('hex'),
+  };
+}
+
+/** Every file under `dir` (as root, locally). */
+function filesUnder(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true, recursive: true })
+    .filter((e) => e.isFile())
+    .map((e) => path.join(e.parentPath, e.name));
 }
 
 const options = (settings: StackSettings, extra: Partial<ApplyOptions> = {}): ApplyOptions => ({
@@ -307,6 +337,82 @@ describe('applying the stack over SSH', () => {
     const manifest = JSON.parse(readFileSync(path.join(m2Dir, 'releases', result.attemptedRelease, 'release.json'), 'utf8')) as { state: string };
     expect(manifest.state).toBe('failed');
     await waitFor('jellyfin healthy again', async () => (await fetch(`http://127.0.0.1:${lanPort}/health`)).status === 200, 30_000);
+  }, 300_000);
+
+  it('a service that exits at once is rolled back as soon as that is certain, with log lines free of escape codes', async () => {
+    const failing = withCrash(render(settingsB), 'jellyfin');
+    // jellyfin's rendered health check has a 60 s start period, and up may wait 120 s: neither is waited out.
+    expect(failing.releaseFiles.find((f) => f.path === 'compose.yaml')?.content).toMatch(/start_period: 60s/);
+    const before = byName(await containersOf(project));
+    const events: StackProgress[] = [];
+    const result = await timedApply('crash-rollback', failing, settingsB, events, { waitTimeoutS: 120 });
+    expect(result.kind, JSON.stringify(result)).toBe('rolled-back');
+    if (result.kind !== 'rolled-back') return;
+    const { report } = result;
+    expect(report.decidedBy).toMatchObject({ kind: 'certain-failure', service: 'jellyfin' });
+    expect(report.decidedBy.kind === 'certain-failure' && ['exited', 'restarting'].includes(report.decidedBy.evidence)).toBe(true);
+    expect(report).toMatchObject({ failedService: 'jellyfin', restoredRelease: release2, restored: true });
+    expect(report.reason).toMatch(/^jellyfin (exited with code 3|kept stopping) as it started/);
+    // eslint-disable-next-line no-control-regex -- the point is that no control character reaches the page
+    const controls = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/;
+    for (const line of [report.reason, ...report.logTail]) expect(line).not.toMatch(controls);
+    expect(report.logTail).toContain('fatal: config is broken');
+    expect(report.logTail).toContain('plain line');
+    // Decided while Compose was still waiting: the guard was told to stop it, not to roll back after it gave up.
+    const phases = events.filter((e) => e.kind === 'phase').map((e) => (e.kind === 'phase' ? e.phase : ''));
+    expect(phases.slice(-4)).toEqual(['start', 'health', 'rollback', 'done']);
+    expect(readFileSync(path.join(m2Dir, 'releases', result.attemptedRelease, 'apply.log'), 'utf8')).not.toMatch(controls);
+    expect(await currentLink()).toBe(`releases/${release2}`);
+    for (const c of await containersOf(project)) {
+      expect(c.state, c.name).toBe('running');
+      expect(c.configHash, c.name).toBe(before.get(c.name)?.configHash);
+    }
+    expect((await fetch(`http://127.0.0.1:${lanPort}/health`)).status).toBe(200);
+  }, 300_000);
+
+  it('ten interrupted or identical applies leave at most the configured number of releases, and no secret outside them', async () => {
+    const keepReleases = 2;
+    const { previousRelease } = await stackStatus(target);
+    expect(previousRelease).not.toBeNull();
+    const liveSecrets = [...secrets.values()].map((s) => s.reveal());
+    // Five contents, each applied twice: compose.yaml differs by a comment only, so no container is touched.
+    const variant = (n: number): RenderedStack => editCompose(render(settingsB), () => {}, `# lab variant ${String(n)}\n`);
+    const attempts: string[] = [];
+    for (let i = 0; i < 10; i++) {
+      if (i === 5) {
+        // An upload cut off half-way by a process that died: a `.partial` with an env file holding a secret.
+        const leftover = path.posix.join(m2Dir, 'releases', '20260101T000000Z-0badc0de.partial');
+        await conn.exec(['mkdir', '-p', '-m', '700', '--', `${leftover}/env`]);
+        await conn.writeFileAtomic(`${leftover}/env/jellyfin.env`, `SECRET=${liveSecrets[0] ?? ''}\n`, { mode: 0o600 });
+      }
+      const stop = new AbortController();
+      const result = await applyStack(target, variant(Math.floor(i / 2)), options(settingsB, { keepReleases, signal: stop.signal }), (p) => {
+        if (p.kind === 'phase' && p.phase === 'start') stop.abort();
+      });
+      expect(result.kind, JSON.stringify(result)).toBe('rolled-back');
+      if (result.kind !== 'rolled-back') return;
+      expect(result.report.decidedBy).toEqual({ kind: 'cancelled' });
+      expect(result.report.restored).toBe(true);
+      // The identical second apply reuses the folder of the first.
+      if (i % 2 === 1) expect(result.attemptedRelease).toBe(attempts.at(-1));
+      attempts.push(result.attemptedRelease);
+      const releases = (await releaseDirs()).filter((d) => RELEASE_ID.test(d));
+      expect(releases.length, releases.join(' ')).toBeLessThanOrEqual(keepReleases + 2);
+    }
+    expect(new Set(attempts).size).toBe(5);
+    expect(await currentLink()).toBe(`releases/${release2}`);
+    const left = await releaseDirs();
+    expect(left.filter((d) => !RELEASE_ID.test(d))).toEqual([]);
+    expect(left.sort()).toEqual([release2, previousRelease ?? '', ...attempts.slice(-3).filter((_, k) => k !== 1)].sort());
+    // Every file holding a secret value is in a release that is still there (compose env files, 0600).
+    for (const file of filesUnder(m2Dir)) {
+      const text = readFileSync(file, 'utf8');
+      if (!liveSecrets.some((v) => text.includes(v))) continue;
+      const rel = path.relative(path.join(m2Dir, 'releases'), file).split(path.sep);
+      expect(left, file).toContain(rel[0]);
+      expect(rel[1], file).toBe('env');
+    }
+    expect((await fetch(`http://127.0.0.1:${lanPort}/health`)).status).toBe(200);
   }, 300_000);
 
   it('a cut connection during apply leaves the previous release running, and the next apply converges', async () => {

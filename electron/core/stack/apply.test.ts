@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { ContainerInfo } from './compose-commands';
-import { failedService, healthOf } from './apply';
+import { certainFailure, certainFailureReason, failedService, healthOf } from './apply';
 import { makeReleaseId, RELEASE_ID } from './layout';
 
 const c = (service: string, state: string, health: string): ContainerInfo =>
@@ -22,6 +22,44 @@ describe('health after up', () => {
     expect(h([c('a', 'running', 'starting'), c('b', 'exited', '')])).toBe('b');
     expect(h([c('a', 'running', 'healthy'), c('b', 'running', 'starting')])).toBe('b');
     expect(h([c('a', 'running', 'healthy'), c('b', 'running', '')])).toBeNull();
+  });
+});
+
+describe('a failure certain before Compose gives up', () => {
+  const hashes = new Map([
+    ['jellyfin', 'new-jellyfin'],
+    ['redis', 'same-redis'],
+  ]);
+  const k = (over: Partial<ContainerInfo>): ContainerInfo =>
+    ({ id: 'j2', service: 'jellyfin', oneoff: false, configHash: 'new-jellyfin', state: 'running', health: 'starting', exitCode: 0, restartCount: 0, ...over }) as ContainerInfo;
+  const decide = (containers: ContainerInfo[], before: Array<[string, number]> = [['j1', 0], ['r1', 4]]) => certainFailure(containers, { services: ['jellyfin', 'redis'], hashes, before: new Map(before) });
+
+  it('is a new container that exited with an error, or that Docker restarted, or one Docker calls unhealthy', () => {
+    expect(decide([k({ state: 'exited', exitCode: 1 })])).toEqual({ service: 'jellyfin', containerId: 'j2', evidence: 'exited', exitCode: 1, restarts: 0 });
+    expect(decide([k({ state: 'restarting', exitCode: 137, restartCount: 1 })])).toMatchObject({ evidence: 'restarting', exitCode: 137, restarts: 1 });
+    // Running again after a restart: Docker has reset the exit code.
+    expect(decide([k({ restartCount: 2 })])).toMatchObject({ evidence: 'restarting', exitCode: null, restarts: 2 });
+    expect(decide([k({ health: 'unhealthy' })])).toMatchObject({ evidence: 'unhealthy' });
+    // An unchanged container that Docker restarts during this up (its count grew).
+    expect(decide([{ ...k({ id: 'r1', service: 'redis', configHash: 'same-redis', restartCount: 5 }) }])).toMatchObject({ service: 'redis', evidence: 'restarting' });
+  });
+
+  it('is not a container still starting, one of the old release being replaced, an old restart, a clean exit, or a one-off', () => {
+    expect(decide([k({})])).toBeNull();
+    // The old jellyfin, stopped by Compose to be replaced: another configuration, exit 143.
+    expect(decide([k({ id: 'j1', configHash: 'old-jellyfin', state: 'exited', exitCode: 143, restartCount: 3, health: 'unhealthy' })])).toBeNull();
+    // redis restarted 4 times long before this apply; nothing new.
+    expect(decide([k({ id: 'r1', service: 'redis', configHash: 'same-redis', restartCount: 4 })])).toBeNull();
+    expect(decide([k({ state: 'exited', exitCode: 0 })])).toBeNull();
+    expect(decide([k({ oneoff: true, state: 'exited', exitCode: 1 })])).toBeNull();
+    expect(decide([k({ service: 'other', state: 'exited', exitCode: 1 })])).toBeNull();
+  });
+
+  it('is told in words that name the service and what Docker saw', () => {
+    expect(certainFailureReason({ service: 'jellyfin', containerId: 'x', evidence: 'exited', exitCode: 1, restarts: 0 })).toBe('jellyfin exited with code 1 as it started.');
+    expect(certainFailureReason({ service: 'jellyfin', containerId: 'x', evidence: 'restarting', exitCode: null, restarts: 2 })).toBe('jellyfin kept stopping as it started (Docker restarted it 2 times).');
+    expect(certainFailureReason({ service: 'jellyfin', containerId: 'x', evidence: 'restarting', exitCode: 1, restarts: 1 })).toBe('jellyfin kept stopping as it started (Docker restarted it once; it exited with code 1).');
+    expect(certainFailureReason({ service: 'nextcloud', containerId: 'x', evidence: 'unhealthy', exitCode: null, restarts: 0 })).toMatch(/^nextcloud did not become healthy/);
   });
 });
 

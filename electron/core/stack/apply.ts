@@ -1,9 +1,10 @@
 /**
  * Apply: turn a RenderedStack into a running, healthy release on the server, or leave the previous one running.
  *
- *   lock (the guard, for the whole apply) → preconditions → upload (`.partial`) → `config --quiet` → pull →
- *   `mv` to `releases/<id>` → guard: `up --wait` → health per service → guard: commit (switch `current`)
- *   or roll back (previous release `up --wait`, or `down` on a first install) → GC.
+ *   lock (the guard, for the whole apply) → preconditions → old releases pruned → reuse the release with the
+ *   same content, or upload (`.partial`) → `config --quiet` → pull → `mv` to `releases/<id>` → guard: `up --wait`
+ *   (watched: a container that fails for good decides at once) → health per service → guard: commit (switch
+ *   `current`) or roll back (previous release `up --wait`, or `down` on a first install) → prune → guard: quit.
  *
  * The guard (resources/stack/m2-apply.sh) runs on the server in one exec channel: if the connection is lost
  * after `up` began and before the commit, it stops compose and rolls back by itself, so `current` always names
@@ -13,7 +14,7 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { ApplyResult, RollbackReport, ServiceChange, ServiceHealth, StackProgress, StackSettings, StackStatus } from '../../contract/stack';
+import type { ApplyResult, RollbackDecision, RollbackReport, ServiceChange, ServiceHealth, StackProgress, StackSettings, StackStatus } from '../../contract/stack';
 import { AppError } from '../errors';
 import type { ClientChannel } from 'ssh2';
 import { composeCommands, dockerCommands, emptyPull, foldPullLine, pullPercent, type ContainerInfo, type PullState } from './compose-commands';
@@ -26,24 +27,28 @@ import {
   composeFilesOf,
   ensureLayout,
   finalizeRelease,
-  lastLines,
   listReleases,
   projectContainers,
   projectOf,
   readCurrent,
   readManifest,
   readPrevious,
+  releaseIsComplete,
   setManifestState,
   uploadModuleFiles,
   uploadRelease,
   type StackTarget,
 } from './remote-release';
+import { DEFAULT_KEEP_RELEASES, reusableRelease } from './retention';
+import { cleanTerminalLines } from './terminal-text';
 import type { RenderedStack } from './types';
 
 export const DEFAULT_WAIT_TIMEOUT_S = 180;
 /** How long the guard waits for the app's commit after `up` before it rolls back by itself. */
 export const DEFAULT_DECISION_TIMEOUT_S = 300;
 export const LOG_TAIL_LINES = 20;
+/** How often the app looks at the new release's containers while `up --wait` runs. */
+export const WATCH_INTERVAL_MS = 1000;
 
 /** The guard script as shipped in resources/ (the app passes its resources folder). */
 export const loadGuardScript = (resourcesDir: string): Promise<string> => readFile(path.join(resourcesDir, 'stack', 'm2-apply.sh'), 'utf8');
@@ -58,7 +63,10 @@ export interface ApplyOptions {
   readonly waitTimeoutS?: number;
   readonly decisionTimeoutS?: number;
   readonly minFreeBytes?: number;
+  /** Releases kept besides the live one and its rollback target (DEFAULT_KEEP_RELEASES). */
   readonly keepReleases?: number;
+  /** While `up --wait` runs (WATCH_INTERVAL_MS). */
+  readonly watchIntervalMs?: number;
   readonly signal?: AbortSignal;
   readonly now?: () => Date;
 }
@@ -194,6 +202,88 @@ export function failedService(health: readonly ServiceHealth[]): ServiceHealth |
   );
 }
 
+/** A container of the release being started that has failed for good, seen while `up --wait` still waits. */
+export interface CertainFailure {
+  readonly service: string;
+  readonly containerId: string;
+  readonly evidence: 'exited' | 'restarting' | 'unhealthy';
+  readonly exitCode: number | null;
+  readonly restarts: number;
+}
+
+/**
+ * Whether the release being started has already failed, before Compose gives up. Only containers with the
+ * release's configuration count (the old release's containers being replaced stop with 143, which is no failure):
+ * - Docker calls one unhealthy: that is `retries` failed checks after its start period, so waiting longer cannot help;
+ * - one Docker restarted during this `up` (its restart count grew since `before`), or is restarting: under
+ *   `unless-stopped` a process that exits is started again, its health stays `starting`, and `up --wait` would wait
+ *   for its whole timeout;
+ * - one created by this `up` (not in `before`) that exited with a non-zero code.
+ */
+export function certainFailure(
+  containers: readonly ContainerInfo[],
+  run: { readonly services: readonly string[]; readonly hashes: ReadonlyMap<string, string>; readonly before: ReadonlyMap<string, number> },
+): CertainFailure | null {
+  for (const service of run.services) {
+    const hash = run.hashes.get(service);
+    for (const c of containers) {
+      if (c.service !== service || c.oneoff || (hash !== undefined && c.configHash !== hash)) continue;
+      const base = { service, containerId: c.id.slice(0, 12), restarts: c.restartCount };
+      const earlier = run.before.get(c.id);
+      if (c.health === 'unhealthy') return { ...base, evidence: 'unhealthy', exitCode: null };
+      if (c.restartCount > (earlier ?? 0) || (c.state === 'restarting' && earlier === undefined)) {
+        // Docker resets the exit code when it starts the container again.
+        return { ...base, evidence: 'restarting', exitCode: c.state === 'running' && c.exitCode === 0 ? null : c.exitCode };
+      }
+      if (earlier === undefined && (c.state === 'exited' || c.state === 'dead') && c.exitCode !== 0) return { ...base, evidence: 'exited', exitCode: c.exitCode };
+    }
+  }
+  return null;
+}
+
+/** The reason a person reads for a failure decided while Compose was still waiting. */
+export function certainFailureReason(f: CertainFailure): string {
+  const times = (n: number): string => (n === 1 ? 'once' : `${String(n)} times`);
+  switch (f.evidence) {
+    case 'unhealthy':
+      return `${f.service} did not become healthy (Docker reports it unhealthy).`;
+    case 'exited':
+      return `${f.service} exited with code ${String(f.exitCode)} as it started.`;
+    case 'restarting':
+      return `${f.service} kept stopping as it started (Docker restarted it ${times(Math.max(1, f.restarts))}${f.exitCode ? `; it exited with code ${String(f.exitCode)}` : ''}).`;
+    default: {
+      const never: never = f.evidence;
+      return String(never);
+    }
+  }
+}
+
+/** Look at the release's containers every `intervalMs` until one has certainly failed (or `stop` aborts). */
+async function watchForFailure(
+  t: StackTarget,
+  run: { readonly services: readonly string[]; readonly hashes: ReadonlyMap<string, string>; readonly before: ReadonlyMap<string, number> },
+  intervalMs: number,
+  stop: AbortSignal,
+): Promise<{ failure: CertainFailure; containers: ContainerInfo[] } | null> {
+  const pause = (): Promise<void> =>
+    new Promise((resolve) => {
+      const timer = setTimeout(resolve, intervalMs);
+      stop.addEventListener('abort', () => (clearTimeout(timer), resolve()), { once: true });
+    });
+  while (!stop.aborted) {
+    await pause();
+    if (stop.aborted) return null;
+    const containers = await projectContainers(t).catch(() => null);
+    if (containers === null || stop.aborted) continue;
+    const failure = certainFailure(containers, run);
+    if (failure) return { failure, containers };
+  }
+  return null;
+}
+
+/** Terminal output as lines a person reads: escape codes and redraws gone, secrets masked (before and after, so neither a secret with odd characters nor one split by a colour code slips through). */
+const readableLines = (text: string, secrets: RenderedStack['secretValues']): string[] => cleanTerminalLines(maskSecrets(text, secrets)).map((l) => maskSecrets(l, secrets));
+
 // ---------------------------------------------------------------------------------------------------
 // Pull
 
@@ -238,7 +328,7 @@ async function pullImages(
       emit({ kind: 'pull', ...base, image: ref, status: 'done', percent: 100, detail: 'downloaded' });
       continue;
     }
-    const why = lastLines(maskSecrets(r.stderr || r.stdout, rendered.secretValues), 1);
+    const why = readableLines(r.stderr || r.stdout, rendered.secretValues).at(-1) ?? '';
     emit({ kind: 'pull', ...base, image: ref, status: 'failed', percent: null, detail: why.slice(0, 300) });
     if (ids.get(ref) != null) {
       const w = `Could not download ${ref} (${why}); going on with the copy already on the server.`;
@@ -257,20 +347,38 @@ async function pullImages(
 const cancelled = (): AppError => new AppError('stack.apply-failed', 'The apply was cancelled before anything started; the server is as it was.', { hint: 'Apply again when you are ready.' });
 
 /**
- * Run the guard's `up` for release `id` (going back to `prev`, or `down` when null), check health, and commit
- * or roll back. Shared by apply and the manual rollback.
+ * Run the guard's `up` for release `id` (going back to `prev`, or `down` when null), watch it, check health, and
+ * commit or roll back. Shared by apply and the manual rollback. The guard still holds the lock when this returns
+ * (it waits for the caller's `quit`), so the caller can tidy releases with no other apply running.
  */
 async function upAndDecide(
   t: StackTarget,
   guard: Guard,
-  run: { id: string; prev: string | null; services: readonly string[]; images: Readonly<Record<string, string>>; envFiles: readonly string[]; secrets: RenderedStack['secretValues'] },
-  opts: { applyId: string; signal?: AbortSignal | undefined; beforeCommit?: () => Promise<unknown> },
+  run: {
+    id: string;
+    prev: string | null;
+    services: readonly string[];
+    /** Config hash per service of release `id`. */
+    hashes: ReadonlyMap<string, string>;
+    /** The project's containers before `up` (id → restart count). */
+    before: ReadonlyMap<string, number>;
+    images: Readonly<Record<string, string>>;
+    envFiles: readonly string[];
+    secrets: RenderedStack['secretValues'];
+  },
+  opts: { applyId: string; signal?: AbortSignal | undefined; watchIntervalMs?: number | undefined },
   emit: Progress,
 ): Promise<{ ok: true; health: ServiceHealth[] } | { ok: false; report: RollbackReport }> {
   const base = { profileId: t.profileId, applyId: opts.applyId };
   const phase = (p: Extract<StackProgress, { kind: 'phase' }>['phase'], message: string): void => emit({ kind: 'phase', ...base, phase: p, message });
   const dir = releaseDir(layoutOf(t.m2Dir), run.id);
-  const mask = (s: string): string => maskSecrets(s, run.secrets);
+  const c = composeCommands(t.dockerAccess, composeFilesOf(t, dir, run.envFiles));
+  // Read before rolling back: rolling back recreates the failed container and its logs go with it.
+  const logTailOf = async (service: string): Promise<string[]> => {
+    const logs = await t.conn.exec(c.logs(service, LOG_TAIL_LINES), { timeoutMs: 30_000 }).catch(() => ({ stdout: '' }));
+    return readableLines(logs.stdout, run.secrets).slice(-LOG_TAIL_LINES);
+  };
+  const rollingBack = (): void => phase('rollback', run.prev ? `Bringing release ${run.prev} back` : 'Removing the new containers (first install)');
 
   phase('start', `Starting release ${run.id}`);
   let aborted = false;
@@ -279,15 +387,44 @@ async function upAndDecide(
     guard.send('abort');
   };
   opts.signal?.addEventListener('abort', onAbort, { once: true });
+  // Cancelled between the `up` line and here (a listener of the start phase, say): the event has fired already.
+  if (opts.signal?.aborted) onAbort();
+  const stopWatching = new AbortController();
   let upRc: number;
   try {
-    const ev = await guard.next(['up', 'rolled-back', 'error']);
+    const upEvent = guard.next(['up', 'rolled-back', 'error']);
+    const watched = watchForFailure(t, run, opts.watchIntervalMs ?? WATCH_INTERVAL_MS, stopWatching.signal);
+    const first = await Promise.race([upEvent.then((ev) => ({ kind: 'guard' as const, ev })), watched.then((w) => ({ kind: 'watch' as const, w }))]);
+    if (first.kind === 'watch' && first.w !== null && !aborted) {
+      const { failure, containers } = first.w;
+      phase('health', `${failure.service} failed while starting; no need to wait any longer`);
+      for (const h of healthOf(run.services, containers, run.images)) emit({ kind: 'service', ...base, health: h });
+      const logTail = await logTailOf(failure.service);
+      guard.send('fail');
+      rollingBack();
+      const ev = await upEvent;
+      const rolled = ev.event === 'rolled-back' ? ev : await guard.next(['rolled-back']);
+      const decidedBy: RollbackDecision = { kind: 'certain-failure', service: failure.service, evidence: failure.evidence, exitCode: failure.exitCode, restarts: failure.restarts };
+      return { ok: false, report: { failedService: failure.service, reason: certainFailureReason(failure), decidedBy, logTail, restoredRelease: run.prev, restored: rolled.rc === 0 } };
+    }
+    const ev = await upEvent;
     if (ev.event === 'error') throw new AppError('stack.apply-failed', `The server could not start the release (${ev.what ?? 'unknown'}).`, { hint: 'Try again; the previous release is still running.' });
     if (ev.event === 'rolled-back') {
-      return { ok: false, report: { failedService: null, reason: aborted ? 'Cancelled while starting; the previous release was brought back.' : 'Stopped while starting.', logTail: [], restoredRelease: run.prev, restored: ev.rc === 0 } };
+      return {
+        ok: false,
+        report: {
+          failedService: null,
+          reason: aborted ? 'Cancelled while starting; the previous release was brought back.' : 'Stopped while starting.',
+          decidedBy: aborted ? { kind: 'cancelled' } : { kind: 'server' },
+          logTail: [],
+          restoredRelease: run.prev,
+          restored: ev.rc === 0,
+        },
+      };
     }
     upRc = ev.rc ?? 1;
   } finally {
+    stopWatching.abort();
     opts.signal?.removeEventListener('abort', onAbort);
   }
 
@@ -298,34 +435,38 @@ async function upAndDecide(
   const bad = failedService(health);
   if (upRc === 0 && bad === null && !aborted) {
     phase('switch', `Switching to release ${run.id}`);
-    // Still under the guard's lock: garbage collection must not race another apply's upload.
-    await opts.beforeCommit?.().catch(() => undefined);
     guard.send('commit');
     const ev = await guard.next(['committed', 'rolled-back']);
     if (ev.event === 'committed') return { ok: true, health };
-    return { ok: false, report: { failedService: null, reason: 'The server could not switch `current` to the new release; the previous release was brought back.', logTail: [], restoredRelease: run.prev, restored: ev.rc === 0 } };
+    return {
+      ok: false,
+      report: { failedService: null, reason: 'The server could not switch `current` to the new release; the previous release was brought back.', decidedBy: { kind: 'server' }, logTail: [], restoredRelease: run.prev, restored: ev.rc === 0 },
+    };
   }
 
-  // Gather what failed before rolling back: rolling back recreates the failed container and its logs go with it.
-  let logTail: string[] = [];
-  if (bad && bad.state !== 'missing') {
-    const c = composeCommands(t.dockerAccess, composeFilesOf(t, dir, run.envFiles));
-    const logs = await t.conn.exec(c.logs(bad.service, LOG_TAIL_LINES), { timeoutMs: 30_000 }).catch(() => ({ stdout: '', stderr: '' }));
-    logTail = mask(`${logs.stdout}`).split('\n').map((l) => l.trimEnd()).filter((l) => l !== '').slice(-LOG_TAIL_LINES);
-  }
-  const applyLog = await t.conn.readFile(`${dir}/apply.log`).then((b) => mask(b.toString('utf8')), () => '');
-  const composeSaid = lastLines(applyLog.split('\n').filter((l) => !/^\s*(Container|Network|Volume) \S+\s+(Creat|Start|Wait|Running|Healthy|Recreat)/.test(l)).join('\n'), 2);
+  const logTail = bad && bad.state !== 'missing' ? await logTailOf(bad.service) : [];
+  const applyLog = await t.conn.readFile(`${dir}/apply.log`).then((b) => b.toString('utf8'), () => '');
+  const composeSaid = readableLines(applyLog, run.secrets)
+    .filter((l) => !/^\s*(Container|Network|Volume) \S+\s+(Creat|Start|Wait|Running|Healthy|Recreat)/.test(l))
+    .slice(-2)
+    .join('; ');
   const reason = aborted
     ? 'Cancelled while starting.'
     : bad
-      ? `${bad.service} ${bad.health === 'unhealthy' ? 'did not become healthy' : bad.state === 'missing' ? 'was not created' : bad.health === 'starting' ? 'was still starting when the time was up' : `is ${bad.state}`}${composeSaid ? ` (${composeSaid.replace(/\n/g, '; ')})` : ''}.`
-      : `docker compose up failed${composeSaid ? `: ${composeSaid.replace(/\n/g, '; ')}` : ''}.`;
+      ? `${bad.service} ${bad.health === 'unhealthy' ? 'did not become healthy' : bad.state === 'missing' ? 'was not created' : bad.health === 'starting' ? 'was still starting when the time was up' : `is ${bad.state}`}${composeSaid ? ` (${composeSaid})` : ''}.`
+      : `docker compose up failed${composeSaid ? `: ${composeSaid}` : ''}.`;
 
-  phase('rollback', run.prev ? `Bringing release ${run.prev} back` : 'Removing the new containers (first install)');
+  rollingBack();
   guard.send('rollback');
   const rolled = await guard.next(['rolled-back']);
-  return { ok: false, report: { failedService: bad?.service ?? null, reason, logTail, restoredRelease: run.prev, restored: rolled.rc === 0 } };
+  return {
+    ok: false,
+    report: { failedService: bad?.service ?? null, reason, decidedBy: aborted ? { kind: 'cancelled' } : { kind: 'after-up', composeExitCode: upRc }, logTail, restoredRelease: run.prev, restored: rolled.rc === 0 },
+  };
 }
+
+/** The project's containers now: id → restart count (what `up` is compared against). */
+const containersBefore = async (t: StackTarget): Promise<Map<string, number>> => new Map((await projectContainers(t)).map((c) => [c.id, c.restartCount]));
 
 /**
  * Apply `rendered` to the server. Returns 'applied' (the new release is live and healthy) or 'rolled-back'
@@ -363,20 +504,21 @@ export async function applyStack(t: StackTarget, rendered: RenderedStack, opts: 
       });
     }
 
-    const [current, { ids, partials }] = await Promise.all([readCurrent(t), listReleases(t)]);
-    const [own, currentManifest, imageIds] = await Promise.all([
-      checkPreconditions(t, opts.settings, rendered, { minFreeBytes: opts.minFreeBytes }),
-      current ? readManifest(t, current) : Promise.resolve(null),
-      localImageIds(t, distinctImages(rendered)),
-      partials.length > 0 ? t.conn.exec(['rm', '-rf', '--', ...partials.map((p) => `${l.releases}/${p}`)]) : Promise.resolve(),
-    ]);
-    const same = current !== null && currentManifest?.digest === rendered.digest;
+    const keep = opts.keepReleases ?? DEFAULT_KEEP_RELEASES;
+    const [current, { ids }] = await Promise.all([readCurrent(t), listReleases(t)]);
+    const [previous, manifests] = await Promise.all([current ? readPrevious(t, current) : Promise.resolve(null), Promise.all(ids.map((i) => readManifest(t, i)))]);
+    const [own, imageIds] = await Promise.all([checkPreconditions(t, opts.settings, rendered, { minFreeBytes: opts.minFreeBytes }), localImageIds(t, distinctImages(rendered))]);
+    // The release with exactly this content, when one is there and complete: no new folder, no new copy of the secrets.
+    const candidate = reusableRelease(manifests, { digest: rendered.digest, project: projectOf(t) }, current);
+    const reuse = candidate !== null && (candidate === current || (await releaseIsComplete(t, candidate, rendered))) ? candidate : null;
+    // Under the lock, before anything new is written: cut-off uploads and releases beyond `keep` go (the secrets with them).
+    await collectGarbage(t, { keep, protect: [current, previous], pin: [reuse] });
     if (opts.signal?.aborted) throw cancelled();
 
     let id: string;
     let hashes: Map<string, string>;
-    if (same) {
-      id = current;
+    if (reuse !== null) {
+      id = reuse;
       phase('validate', 'Checking the configuration with docker compose');
       hashes = await validateAndHash(t, releaseDir(l, id), rendered);
     } else {
@@ -404,23 +546,26 @@ export async function applyStack(t: StackTarget, rendered: RenderedStack, opts: 
     if (opts.pullPolicy === 'always') services = serviceChanges(rendered, hashes, own, await localImageIds(t, distinctImages(rendered)));
     if (opts.signal?.aborted) throw cancelled();
 
-    if (!same) await finalizeRelease(t, id);
+    if (reuse === null) await finalizeRelease(t, id);
     cleanup = [];
+    const before = await containersBefore(t);
     guard.send(`up ${id} ${current ?? '-'}`);
     upSent = true;
     const outcome = await upAndDecide(
       t,
       guard,
-      { id, prev: current, services: [...hashes.keys()].sort(), images: rendered.serviceImages, envFiles: rendered.envFiles, secrets: rendered.secretValues },
-      { applyId: opts.applyId, signal: opts.signal, beforeCommit: same ? undefined : () => collectGarbage(t, { keep: opts.keepReleases ?? 5, protect: [id, current] }) },
+      { id, prev: current, services: [...hashes.keys()].sort(), hashes, before, images: rendered.serviceImages, envFiles: rendered.envFiles, secrets: rendered.secretValues },
+      { applyId: opts.applyId, signal: opts.signal, watchIntervalMs: opts.watchIntervalMs },
       emit,
     );
+    // The guard still holds the lock: keep the releases to `keep` (the one just tried stays, for a retry to reuse).
+    const tidy = (protect: Array<string | null>, pin: Array<string | null>): Promise<unknown> => collectGarbage(t, { keep, protect, pin }).catch(() => undefined);
     if (outcome.ok) {
-      await setManifestState(t, id, 'live').catch(() => undefined);
+      await Promise.all([setManifestState(t, id, 'live').catch(() => undefined), id === current ? Promise.resolve() : tidy([id, current], [])]);
       phase('done', `Release ${id} is live`);
       return { kind: 'applied', releaseId: id, services, health: outcome.health, warnings: pulled.warnings, durationMs: Date.now() - started };
     }
-    if (id !== current) await setManifestState(t, id, 'failed').catch(() => undefined);
+    await Promise.all([id !== current ? setManifestState(t, id, 'failed').catch(() => undefined) : Promise.resolve(), tidy([current, previous], [id])]);
     phase('done', outcome.report.restored ? 'The previous release is running again' : 'Rolling back did not finish cleanly');
     return { kind: 'rolled-back', attemptedRelease: id, report: outcome.report, warnings: pulled.warnings, durationMs: Date.now() - started };
   } catch (err) {
@@ -432,7 +577,9 @@ export async function applyStack(t: StackTarget, rendered: RenderedStack, opts: 
     }
     throw err;
   } finally {
-    if (!upSent) guard.send('quit');
+    // Before `up`: nothing ran. After the decision: the tidying under the lock is done. In between it is ignored,
+    // and the end of input makes the guard roll back by itself.
+    guard.send('quit');
     guard.close();
   }
 }
@@ -472,10 +619,17 @@ export async function rollbackStack(
     if ((await readCurrent(t)) !== current) throw new AppError('stack.busy', 'The stack changed while the rollback was getting ready.', { hint: 'Look at the stack again, then decide.' });
     const dir = releaseDir(layoutOf(t.m2Dir), previous);
     const hashes = await validateAndHash(t, dir, { envFiles: manifest.envFiles, secretValues: secrets });
+    const before = await containersBefore(t);
     guard.send(`up ${previous} ${current}`);
     upSent = true;
     const images = Object.fromEntries(manifest.services.map((s) => [s.name, s.image]));
-    const outcome = await upAndDecide(t, guard, { id: previous, prev: current, services: [...hashes.keys()].sort(), images, envFiles: manifest.envFiles, secrets }, { applyId: opts.applyId, signal: opts.signal }, onProgress);
+    const outcome = await upAndDecide(
+      t,
+      guard,
+      { id: previous, prev: current, services: [...hashes.keys()].sort(), hashes, before, images, envFiles: manifest.envFiles, secrets },
+      { applyId: opts.applyId, signal: opts.signal },
+      onProgress,
+    );
     if (outcome.ok) {
       await setManifestState(t, previous, 'live').catch(() => undefined);
       const services: ServiceChange[] = [];

@@ -44,6 +44,7 @@ describe('parsers', () => {
       {
         Id: 'abc123abc123abc123',
         Name: '/m2-jellyfin-1',
+        RestartCount: 3,
         Image: 'sha256:1',
         Config: { Image: 'jellyfin/jellyfin:10.11.11', Labels: { 'com.docker.compose.project': 'm2', 'com.docker.compose.service': 'jellyfin', 'com.docker.compose.config-hash': 'h', 'com.docker.compose.oneoff': 'False' } },
         State: { Status: 'running', ExitCode: 0, StartedAt: '2026-01-01T00:00:00Z', Health: { Status: 'healthy' } },
@@ -52,9 +53,9 @@ describe('parsers', () => {
       { Id: 'def', Name: '/m2-run-x', Config: { Labels: { 'com.docker.compose.oneoff': 'True' } }, State: { Status: 'exited' } },
     ]);
     const [a, b] = parseInspect(json);
-    expect(a).toMatchObject({ name: 'm2-jellyfin-1', service: 'jellyfin', project: 'm2', configHash: 'h', health: 'healthy', state: 'running', oneoff: false, imageId: 'sha256:1' });
+    expect(a).toMatchObject({ name: 'm2-jellyfin-1', service: 'jellyfin', project: 'm2', configHash: 'h', health: 'healthy', state: 'running', oneoff: false, imageId: 'sha256:1', restartCount: 3 });
     expect(a?.published).toEqual([{ port: 8096, protocol: 'tcp' }, { port: 51820, protocol: 'udp' }]);
-    expect(b).toMatchObject({ oneoff: true, health: '', published: [] });
+    expect(b).toMatchObject({ oneoff: true, health: '', published: [], restartCount: 0 });
   });
 
   it('maps image ids back to the refs as compose names them, absent ones as null', () => {

@@ -129,6 +129,8 @@ export interface ContainerInfo {
   /** healthy | unhealthy | starting | '' (no health check). */
   readonly health: string;
   readonly exitCode: number;
+  /** How many times Docker restarted it since it was created (its restart policy). */
+  readonly restartCount: number;
   readonly startedAt: string;
   /** Host ports this container publishes (tcp/udp). */
   readonly published: ReadonlyArray<{ readonly port: number; readonly protocol: 'tcp' | 'udp' }>;
@@ -164,6 +166,7 @@ export function parseInspect(stdout: string): ContainerInfo[] {
       state: state.Status ?? '',
       health: state.Health?.Status ?? '',
       exitCode: state.ExitCode ?? 0,
+      restartCount: typeof c.RestartCount === 'number' ? c.RestartCount : 0,
       startedAt: state.StartedAt ?? '',
       published,
     };

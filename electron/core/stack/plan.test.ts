@@ -33,6 +33,7 @@ const container = (service: string, over: Partial<ContainerInfo> = {}): Containe
   state: 'running',
   health: 'healthy',
   exitCode: 0,
+  restartCount: 0,
   startedAt: '',
   published: [],
   ...over,

@@ -10,6 +10,7 @@ import type { Argv } from '../ssh/argv';
 import type { ExecOptions, ExecResult } from '../ssh/runner';
 import { composeGlobalArgs, dockerCommands, parseInspect, type ComposeFiles, type ContainerInfo, type DockerAccessKind } from './compose-commands';
 import { layoutOf, partialDir, RELEASE_ID, releaseDir, type M2Layout } from './layout';
+import { DEFAULT_KEEP_RELEASES, releasesToPrune } from './retention';
 import { maskSecrets } from './mask';
 import type { RenderedStack } from './types';
 
@@ -229,22 +230,26 @@ export async function makeStaging(t: StackTarget): Promise<string> {
 }
 
 /**
- * Keep the newest `keep` releases plus `protect` (the live one and the rollback target); remove older ones,
- * `.partial` leftovers, stale staging folders (older than an hour: a plan may be running), and module-file
- * folders no kept release refers to. Must run under the apply lock (the guard holds it).
+ * Keep the live release and its rollback target (`protect`), releases an apply is using (`pin`, counted against
+ * `keep`) and the newest others up to `keep` (retention.ts); remove the rest with their env files (the secrets
+ * go with them), `.partial` leftovers, stale staging folders (older than an hour: a plan may be running), and
+ * module-file folders no kept release refers to. Must run under the apply lock (the guard holds it), so no
+ * concurrent apply is uploading. A release's manifest is removed first: one cut off half-way is never
+ * taken for complete (and reused) by a later apply.
  */
-export async function collectGarbage(t: StackTarget, opts: { keep?: number; protect: readonly (string | null)[] }): Promise<{ removedReleases: string[]; removedFiles: string[] }> {
+export async function collectGarbage(
+  t: StackTarget,
+  opts: { keep?: number; protect: readonly (string | null)[]; pin?: readonly (string | null)[] },
+): Promise<{ removedReleases: string[]; removedFiles: string[] }> {
   const l = layoutOf(t.m2Dir);
-  const keep = opts.keep ?? 5;
   const { ids, partials } = await listReleases(t);
-  const keepSet = new Set(ids.slice(-keep));
-  for (const p of opts.protect) if (p) keepSet.add(p);
-  const removedReleases = ids.filter((id) => !keepSet.has(id));
+  const removedReleases = releasesToPrune({ ids, protect: opts.protect, pin: opts.pin ?? [], keep: opts.keep ?? DEFAULT_KEEP_RELEASES });
+  const kept = ids.filter((id) => !removedReleases.includes(id));
   const doomed = [...removedReleases.map((id) => releaseDir(l, id)), ...partials.map((p) => `${l.releases}/${p}`)];
   const [manifests, ls] = await Promise.all([
-    Promise.all([...keepSet].map((id) => readManifest(t, id))),
+    Promise.all(kept.map((id) => readManifest(t, id))),
     t.conn.exec(['ls', '-1A', '--', l.files]),
-    doomed.length > 0 ? run(t, ['rm', '-rf', '--', ...doomed], 'Removing old releases') : Promise.resolve(),
+    doomed.length > 0 ? run(t, ['sh', '-c', `for d do rm -f -- "$d/${MANIFEST}" || exit 1; done; exec rm -rf -- "$@"`, 'm2-prune', ...doomed], 'Removing old releases') : Promise.resolve(),
     t.conn.exec(['find', l.staging, '-mindepth', '1', '-maxdepth', '1', '-mmin', '+60', '-exec', 'rm', '-rf', '--', '{}', '+']),
   ]);
   // A kept release without a readable manifest might use any file: keep them all.
@@ -254,4 +259,23 @@ export async function collectGarbage(t: StackTarget, opts: { keep?: number; prot
   const removedFiles = dirs.map((d) => `${l.files}/${d}`).filter((d) => !referenced.has(d));
   if (removedFiles.length > 0) await run(t, ['rm', '-rf', '--', ...removedFiles], 'Removing unused module files');
   return { removedReleases, removedFiles };
+}
+
+/**
+ * Whether release `id` on the server holds everything an apply of `rendered` needs, so it can be used as it
+ * is: its manifest has the same digest and project, its compose.args are what this app would write for it, and
+ * compose.yaml and every env file are there.
+ */
+export async function releaseIsComplete(t: StackTarget, id: string, rendered: Pick<RenderedStack, 'digest' | 'envFiles' | 'releaseFiles'>): Promise<boolean> {
+  const dir = releaseDir(layoutOf(t.m2Dir), id);
+  const manifest = await readManifest(t, id);
+  if (!manifest || manifest.digest !== rendered.digest || manifest.project !== projectOf(t)) return false;
+  const paths = rendered.releaseFiles.map((f) => f.path);
+  if (!paths.every(validReleasePath)) return false;
+  const want = `${composeGlobalArgs(composeFilesOf(t, dir, rendered.envFiles)).join('\n')}\n`;
+  const [args, present] = await Promise.all([
+    t.conn.readFile(`${dir}/${COMPOSE_ARGS}`).then((b) => b.toString('utf8'), () => null),
+    t.conn.exec(['sh', '-c', 'for f do [ -f "$f" ] || exit 1; done', 'm2-complete', ...paths.map((p) => `${dir}/${p}`)]),
+  ]);
+  return args === want && present.code === 0;
 }
