@@ -130,6 +130,11 @@ export const FallbackEndpoint = z.object({
   port: z.number().int(),
   /** CGNAT or double NAT: port forwarding cannot work; said in words. */
   warning: z.string().nullable(),
+  /**
+   * The proof that the port reaches home from the internet, as the server sees it: the latest handshake, since the
+   * switch went on, of a device connecting from outside the home network (null: not seen yet).
+   */
+  reachedFromOutside: z.object({ device: z.string(), from: z.string(), at: z.string() }).nullable().default(null),
 });
 export type FallbackEndpoint = z.infer<typeof FallbackEndpoint>;
 

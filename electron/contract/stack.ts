@@ -68,6 +68,11 @@ export const NextcloudSettings = z.object({
     .trim()
     .regex(/^[a-zA-Z0-9_.@-]{1,64}$/, 'Nextcloud admin user: use letters, digits and _ . @ - (at most 64).')
     .default('admin'),
+  /**
+   * Port on the server for Nextcloud over plain HTTP, published only while the WireGuard fallback is installed: the
+   * household reaches Nextcloud at the tunnel address when Cloudflare is down (links there stay on that address).
+   */
+  lanPort: portField('Nextcloud port').default(8080),
 });
 export type NextcloudSettings = z.infer<typeof NextcloudSettings>;
 

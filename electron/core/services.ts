@@ -24,6 +24,8 @@ import { statusTargetFrom } from './status/target';
 import { JELLYFIN_API_KEY } from './stack/configure/jellyfin';
 import type { TunnelApiStatus } from '../contract/status';
 import { FallbackService } from './fallback/fallback-service';
+import { trustNextcloudHosts } from './stack/configure/nextcloud';
+import { nextcloudOnLan } from './stack/modules/common';
 import { createFallbackStore } from './fallback/fallback-store';
 import { ServerWireGuard } from './fallback/server-wireguard';
 import { PortMapper, type PortMapperDeps } from './fallback/port-mapping';
@@ -215,7 +217,12 @@ export function createCoreServices(config: CoreConfig, emit: Emit): CoreServices
         wireguardEnabled: settings.modules.wireguard.enabled,
         port: settings.modules.wireguard.port,
         jellyfinPort: settings.publishAddress === '0.0.0.0' ? settings.modules.jellyfin.lanPort : null,
+        nextcloudPort: settings.publishAddress === '0.0.0.0' && nextcloudOnLan(settings) ? settings.modules.nextcloud.lanPort : null,
       };
+    },
+    trustTunnelAddress: async (profileId, conn, address) => {
+      const added = await trustNextcloudHosts({ conn, dockerAccess: stack.dockerAccess(profileId) === 'sudo' ? 'sudo' : 'group', project: stack.project }, [address]);
+      return added.length ? `Nextcloud now trusts ${address}.` : `Nextcloud already trusts ${address}.`;
     },
     wireguardPort: async (profileId) => (await stack.view(profileId)).settings.modules.wireguard.port,
     // One per connection, so its queue keeps up, down, sync and config writes of one server in order.

@@ -15,7 +15,7 @@ interface Draft {
   adminEmail: string;
   hostnames: { jellyfin: string; nextcloud: string; authentik: string };
   jellyfin: { hwAccel: HwAccel; renderDevice: string; renderGid: string; lanPort: string; mediaPaths: string[] };
-  nextcloud: { enabled: boolean; adminUser: string };
+  nextcloud: { enabled: boolean; adminUser: string; lanPort: string };
   authentik: { enabled: boolean };
   cloudflared: { enabled: boolean; replicas: '1' | '2' };
   backup: { enabled: boolean; repository: string; time: string; keepDaily: string; keepWeekly: string; keepMonthly: string; warnAfterHours: string };
@@ -39,7 +39,7 @@ const toDraft = (s: StackSettings): Draft => ({
     lanPort: String(s.modules.jellyfin.lanPort),
     mediaPaths: [...s.modules.jellyfin.mediaPaths],
   },
-  nextcloud: { ...s.modules.nextcloud },
+  nextcloud: { enabled: s.modules.nextcloud.enabled, adminUser: s.modules.nextcloud.adminUser, lanPort: String(s.modules.nextcloud.lanPort) },
   authentik: { ...s.modules.authentik },
   cloudflared: { enabled: s.modules.cloudflared.enabled, replicas: s.modules.cloudflared.replicas === 2 ? '2' : '1' },
   backup: {
@@ -79,7 +79,7 @@ const fromDraft = (d: Draft): unknown => ({
       lanPort: num(d.jellyfin.lanPort),
       mediaPaths: d.jellyfin.mediaPaths,
     },
-    nextcloud: d.nextcloud,
+    nextcloud: { enabled: d.nextcloud.enabled, adminUser: d.nextcloud.adminUser, lanPort: num(d.nextcloud.lanPort) },
     authentik: d.authentik,
     cloudflared: { enabled: d.cloudflared.enabled, replicas: Number(d.cloudflared.replicas) },
     backup: {
@@ -117,6 +117,7 @@ const LABELS: Record<string, string> = {
   'modules.jellyfin.lanPort': 'Jellyfin port',
   'modules.jellyfin.mediaPaths': 'Media folders',
   'modules.nextcloud.adminUser': 'Nextcloud admin user',
+  'modules.nextcloud.lanPort': 'Nextcloud port (fallback)',
   'modules.cloudflared.replicas': 'Tunnel connectors',
   'modules.backup.repository': 'Backup repository folder',
   'modules.backup.time': 'Backup time',
@@ -434,6 +435,12 @@ export function StackSettingsForm({ profileId, view, onSaved }: { profileId: str
         description="Files, calendars and contacts, with Postgres, Redis and cron; sign-in through Authentik."
       >
         {text('modules.nextcloud.adminUser', draft.nextcloud.adminUser, (v) => set((d) => ({ ...d, nextcloud: { ...d.nextcloud, adminUser: v } })))}
+        {draft.wireguard.enabled
+          ? text('modules.nextcloud.lanPort', draft.nextcloud.lanPort, (v) => set((d) => ({ ...d, nextcloud: { ...d.nextcloud, lanPort: v } })), {
+              inputMode: 'numeric',
+              hint: 'With the WireGuard fallback, the household reaches Nextcloud on this port at the tunnel address while Cloudflare is down.',
+            })
+          : null}
       </ModuleSet>
 
       <ModuleSet

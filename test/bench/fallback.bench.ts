@@ -152,6 +152,7 @@ async function switching(): Promise<BenchRow[]> {
   process.env.DBUS_SESSION_BUS_ADDRESS = lab.keychain.env.DBUS_SESSION_BUS_ADDRESS;
   const keychain = new KeyringSecretStore();
   let services: CoreServices | undefined;
+  let stepStart = Date.now();
   const profileId = 'bench-fallback';
   const compose = (args: string[]): Promise<unknown> => exec('docker', ['compose', '--project-name', 'm2', ...args], { timeoutMs: 180_000 });
   const listens = async (): Promise<boolean> => new RegExp(`:${fnet.wireguardPort}\\b`).test((await exec('ss', ['-uln'])).stdout);
@@ -167,7 +168,13 @@ async function switching(): Promise<BenchRow[]> {
         resourcesDir: path.resolve('resources'),
         ...labNetnsConfig(fnet.away.ns, [fnet.serverLanIp, fnet.serverTunnelIp], { address: router.routerLanIp, rootDescUrl: router.rootDescUrl }),
       },
-      () => undefined,
+      (channel, payload) => {
+        // Each step of the switch with its time since the switch started, so a slow step shows.
+        if (channel !== 'fallback:progress') return;
+        const p = payload as { step: string; state: string };
+        if (p.step === 'Check the server' && p.state === 'running') stepStart = Date.now();
+        if (p.state !== 'running') say(`  ${p.step}: ${p.state} at +${Date.now() - stepStart} ms`);
+      },
     );
     const s = services;
     await s.profiles.save({ id: profileId, name: 'Bench fallback', host: lab.ssh.host, port: lab.ssh.port, username: admin.name, auth: { kind: 'key', keyPath: admin.keyPath } });
@@ -182,7 +189,7 @@ async function switching(): Promise<BenchRow[]> {
       modules: {
         ...(await s.stack.view(profileId)).settings.modules,
         jellyfin: { enabled: true, hwAccel: 'none', renderDevice: '/dev/dri/renderD128', renderGid: null, lanPort: await freePort(), mediaPaths: [] },
-        nextcloud: { enabled: false, adminUser: 'admin' },
+        nextcloud: { ...(await s.stack.view(profileId)).settings.modules.nextcloud, enabled: false },
         authentik: { enabled: false },
         cloudflared: { enabled: false, replicas: 1 },
         backup: { ...(await s.stack.view(profileId)).settings.modules.backup, enabled: false },
@@ -197,6 +204,25 @@ async function switching(): Promise<BenchRow[]> {
     const onMs: number[] = [];
     const offMs: number[] = [];
     const naiveMs: number[] = [];
+    // Naive, once and first (a lab that has switched many times is not where a cold start begins): the WireGuard
+    // service stopped, then brought up cold with Compose before the same switch; then off again for our runs.
+    say('naive: the WireGuard service up cold with Compose');
+    const args = await releaseArgs(home);
+    await compose([...args, 'stop', 'wireguard']);
+    const naiveRun = time(async () => {
+      await compose([...args, 'up', '--detach', '--wait', 'wireguard']);
+      say('naive: container up');
+      await s.fallback.switch(profileId, true);
+      say('naive: switched on');
+      await s.fallback.laptopTunnel(profileId, true);
+      if (!(await connectsFrom(fnet.away.ns, fnet.serverLanIp, lab.ssh.port))) throw new Error('SSH did not answer through the tunnel (naive)');
+    });
+    // Bounded: a naive run that does not finish is reported as such, not waited for.
+    const cold = await Promise.race([naiveRun, sleep(120_000).then(() => ({ ms: NaN }))]);
+    naiveMs.push(cold.ms);
+    say(`naive: done in ${Math.round(cold.ms)} ms`);
+    await s.fallback.laptopTunnel(profileId, false).catch(() => undefined);
+    await s.fallback.switch(profileId, false);
     for (let i = 0; i < 3; i++) {
       say(`switch run ${i + 1}`);
       // Ours: the switch (container already running, interface down) → this computer's tunnel → SSH answers.
@@ -214,22 +240,6 @@ async function switching(): Promise<BenchRow[]> {
       offMs.push(off.ms);
       say(`switch run ${i + 1}: off → closed in ${Math.round(off.ms)} ms`);
     }
-    // Naive, once: the WireGuard service stopped, then brought up cold with Compose before the same switch.
-    say('naive: the WireGuard service up cold with Compose');
-    const args = await releaseArgs(home);
-    await compose([...args, 'stop', 'wireguard']);
-    const naiveRun = time(async () => {
-      await compose([...args, 'up', '--detach', '--wait', 'wireguard']);
-      say('naive: container up');
-      await s.fallback.switch(profileId, true);
-      say('naive: switched on');
-      await s.fallback.laptopTunnel(profileId, true);
-      if (!(await connectsFrom(fnet.away.ns, fnet.serverLanIp, lab.ssh.port))) throw new Error('SSH did not answer through the tunnel (naive)');
-    });
-    // Bounded: a naive run that does not finish is reported as such, not waited for.
-    const cold = await Promise.race([naiveRun, sleep(120_000).then(() => ({ ms: NaN }))]);
-    naiveMs.push(cold.ms);
-    say(`naive: done in ${Math.round(cold.ms)} ms`);
     const on = median(onMs);
     return [
       {
@@ -249,14 +259,24 @@ async function switching(): Promise<BenchRow[]> {
       },
     ];
   } finally {
-    await services?.fallback.laptopTunnel(profileId, false).catch(() => undefined);
-    await services?.fallback.switch(profileId, false).catch(() => undefined);
-    services?.outage.stop();
-    services?.fallback.stop();
-    await services?.status.stopAll().catch(() => undefined);
-    await services?.servers.closeAll().catch(() => undefined);
-    await compose(['down', '--volumes', '--remove-orphans', '--timeout', '5']).catch(() => undefined);
-    for (const n of ['fallback.server-key', 'jellyfin.admin-password', 'jellyfin.api-key']) await keychain.delete(profileId, n).catch(() => undefined);
+    // Each clean-up step bounded and named, so one that hangs is seen and never keeps the bench from its table.
+    const step = async (what: string, fn: () => Promise<unknown> | unknown): Promise<void> => {
+      const t = Date.now();
+      const r = await Promise.race([Promise.resolve().then(fn).then(() => 'done', (e: unknown) => `failed: ${e instanceof Error ? e.message : String(e)}`), sleep(60_000).then(() => 'gave up after 60 s')]);
+      say(`clean-up ${what}: ${r} in ${Date.now() - t} ms`);
+    };
+    await step('laptop tunnel down', () => services?.fallback.laptopTunnel(profileId, false));
+    await step('switch off', () => services?.fallback.switch(profileId, false));
+    await step('stop monitors', () => {
+      services?.outage.stop();
+      services?.fallback.stop();
+    });
+    await step('stop status', () => services?.status.stopAll());
+    await step('close SSH', () => services?.servers.closeAll());
+    await step('compose down', () => compose(['down', '--volumes', '--remove-orphans', '--timeout', '5']));
+    await step('keychain', async () => {
+      for (const n of ['fallback.server-key', 'jellyfin.admin-password', 'jellyfin.api-key']) await keychain.delete(profileId, n).catch(() => undefined);
+    });
     rmSync(`/etc/netns/${fnet.away.ns}`, { recursive: true, force: true });
     rmSync(path.join(home, 'm2'), { recursive: true, force: true });
     rmSync(root, { recursive: true, force: true });

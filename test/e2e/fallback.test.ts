@@ -73,6 +73,7 @@ describe('the outage fallback in Chromium, end to end against the lab', () => {
   let page: Page;
   let profileId = '';
   let jellyfinPort = 0;
+  let nextcloudPort = 0;
   let phoneConf = '';
   let standIn: CloudflareStandIn;
   let edge: EdgeStandIn;
@@ -104,7 +105,9 @@ describe('the outage fallback in Chromium, end to end against the lab', () => {
     dataDir = mkdtempSync(path.join(os.tmpdir(), 'm2-e2e-fallback-data-'));
     standIn = await startCloudflareStandIn();
     jellyfinPort = await freePort();
-    edge = await startEdgeStandIn({ state: standIn.state, origin: ({ service }) => (service === 'http://jellyfin:8096' ? `http://127.0.0.1:${jellyfinPort}` : null) });
+    nextcloudPort = await freePort();
+    const origins: Record<string, string> = { 'http://jellyfin:8096': `http://127.0.0.1:${jellyfinPort}`, 'http://nextcloud:80': `http://127.0.0.1:${nextcloudPort}` };
+    edge = await startEdgeStandIn({ state: standIn.state, origin: ({ service }) => origins[service] ?? null });
     follower = await followCloudflared(standIn.state, 'm2');
     host = await startWebHostProcess({
       dataDir,
@@ -136,7 +139,17 @@ describe('the outage fallback in Chromium, end to end against the lab', () => {
     await standIn?.close();
     for (const ns of [router.inetNs, net.away.ns]) rmSync(`/etc/netns/${ns}`, { recursive: true, force: true });
     if (profileId) {
-      const names = ['fallback.server-key', 'jellyfin.admin-password', 'jellyfin.api-key', 'cloudflare-token', 'cloudflared.tunnel-token', 'cloudflare.access-probe-token'];
+      const names = [
+        'fallback.server-key',
+        'jellyfin.admin-password',
+        'jellyfin.api-key',
+        'nextcloud.db-password',
+        'nextcloud.admin-password',
+        'nextcloud.redis-password',
+        'cloudflare-token',
+        'cloudflared.tunnel-token',
+        'cloudflare.access-probe-token',
+      ];
       for (const n of names) await keychain.delete(profileId, n).catch(() => undefined);
     }
     if (dataDir) {
@@ -178,7 +191,8 @@ describe('the outage fallback in Chromium, end to end against the lab', () => {
         hostnames: { jellyfin: 'media.example.com', nextcloud: 'cloud.example.com', authentik: 'auth.example.com' },
         modules: {
           jellyfin: { lanPort: jellyfinPort, mediaPaths: [mediaRoot] },
-          nextcloud: { enabled: false },
+          // Nextcloud too: with the fallback it answers at the tunnel address (its home-network port).
+          nextcloud: { enabled: true, lanPort: nextcloudPort },
           authentik: { enabled: false },
           cloudflared: { enabled: true },
           backup: { enabled: false },
@@ -188,7 +202,7 @@ describe('the outage fallback in Chromium, end to end against the lab', () => {
     });
     const applied = await invoke<{ kind: string; services?: Array<{ service: string }> }>(page, 'stack:apply', { profileId });
     expect(applied.kind, JSON.stringify(applied)).toBe('applied');
-    expect(applied.services?.map((s) => s.service).sort()).toEqual(['jellyfin', 'wireguard']);
+    expect(applied.services?.map((s) => s.service)).toEqual(expect.arrayContaining(['jellyfin', 'nextcloud', 'wireguard']));
     await invoke(page, 'cloudflare:set-token', { profileId, token: DEFAULT_TOKENS.all });
     await invoke(page, 'cloudflare:save-settings', {
       profileId,
@@ -265,11 +279,14 @@ describe('the outage fallback in Chromium, end to end against the lab', () => {
     await fallbackState().filter({ hasText: 'Fallback on: 0 devices can connect, and this computer.' }).waitFor({ timeout: 60_000 });
     const ms = Date.now() - t0;
     const steps = page.getByRole('list', { name: 'Switch progress' });
-    for (const s of ['Check the server', 'Keys', 'Write the WireGuard config', 'Open the endpoint', 'Map the router port']) {
+    for (const s of ['Check the server', 'Keys', 'Write the WireGuard config', 'Open the endpoint', 'Map the router port', 'Services at the tunnel address']) {
       await expect(steps.getByText(new RegExp(`^. ${s}: done`)).count(), s).resolves.toBe(1);
     }
     await expect(panel().textContent()).resolves.toMatch(/The router forwards UDP port 51830 to the server \(UPnP\)/);
-    await expect(page.getByRole('list', { name: 'Fallback addresses' }).textContent()).resolves.toContain(`http://${net.serverTunnelIp}:${jellyfinPort}`);
+    const addresses = await page.getByRole('list', { name: 'Fallback addresses' }).textContent();
+    expect(addresses).toContain(`http://${net.serverTunnelIp}:${jellyfinPort}`);
+    expect(addresses).toContain(`http://${net.serverTunnelIp}:${nextcloudPort}`);
+    await expect(steps.getByText(/^. Services at the tunnel address: done/).textContent()).resolves.toContain(`Nextcloud now trusts ${net.serverTunnelIp}`);
     expect(tunnelIfUp()).toBe(true);
     expect(serverListens()).toBe(true);
     expect(routerMaps()).toBe(true);
@@ -336,7 +353,25 @@ describe('the outage fallback in Chromium, end to end against the lab', () => {
     // The device list shows its handshake.
     await page.reload();
     await devices().getByRole('row').filter({ hasText: 'Anna’s phone' }).filter({ hasText: /s ago|min ago/ }).waitFor({ timeout: 20_000 });
+    // The server's own proof that the port reaches home from the internet: the phone's handshake from outside.
+    await expect(page.getByLabel('Port check').textContent()).resolves.toMatch(new RegExp(`^✓ Checked from the server: Anna’s phone \\$\\(reboot\\) reached home from outside \\(${router.inetIp.replace(/\./g, '\\.')}\\)`));
   }, 120_000);
+
+  it('the phone reaches Nextcloud at the tunnel address with links on that address; through the tunnel they stay on the public name', async () => {
+    // A redirect as the browser sees it (not followed): status and Location.
+    const redirectFrom = (ns: string | null, url: string, hostHeader?: string): { status: number; location: string } => {
+      const script = `const u = new URL(process.argv[1]); const req = require('node:http').get({ host: u.hostname, port: u.port || 80, path: u.pathname, headers: process.argv[2] ? { host: process.argv[2] } : {}, timeout: 5000 }, (r) => { console.log(JSON.stringify({ status: r.statusCode, location: r.headers.location ?? '' })); r.resume(); }); req.on('timeout', () => req.destroy(new Error('timeout'))); req.on('error', (e) => console.log(JSON.stringify({ status: 0, location: String(e) })));`;
+      const out = ns === null ? sh('docker', ['exec', 'm2-cloudflared-1', '/usr/local/bin/node', '-e', script, url, hostHeader ?? '']) : inNs(ns, process.execPath, ['-e', script, url, hostHeader ?? ''], { timeout: 15_000 });
+      return JSON.parse(out.trim()) as { status: number; location: string };
+    };
+    const atTunnel = `http://${net.serverTunnelIp}:${nextcloudPort}`;
+    // From the phone, through WireGuard: Nextcloud trusts the tunnel address and keeps its links there.
+    expect(redirectFrom(router.inetNs, `${atTunnel}/`)).toEqual({ status: 302, location: `${atTunnel}/login` });
+    // An address Nextcloud was never told is refused as an untrusted domain (the switch's step is what made it work).
+    expect(redirectFrom(router.inetNs, `${atTunnel}/`, 'evil.example.net').status).toBe(400);
+    // From cloudflared's own (fixed) address, as a request through the tunnel arrives: the public https name.
+    expect(redirectFrom(null, 'http://nextcloud/')).toEqual({ status: 302, location: 'https://cloud.example.com/login' });
+  }, 60_000);
 
   it('moves this computer’s SSH connection onto the tunnel, host key still verified, and the app keeps working', async () => {
     await page.getByRole('button', { name: 'Reach the server through the tunnel' }).click();

@@ -279,12 +279,41 @@ describe('outage detection on the lab', () => {
       expect(s?.probes[0]?.outcome).toBe(fault === 'hang' ? 'timeout' : 'connect-failure');
       const deadline = Date.now() + 5_000;
       while (!(snapshots.at(-1)?.outage?.kind === 'cloudflare-outage') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-      expect(snapshots.at(-1)?.cards.find((c) => c.id === 'tunnel')?.reason).toMatch(/^Cloudflare is down — fallback available\./);
+      expect(snapshots.at(-1)?.cards.find((c) => c.id === 'tunnel')?.reason).toMatch(/^Cloudflare is down\. Cloudflare cannot be reached/);
       await edge.fault(null);
       await waitForKind('healthy', 15_000);
     }
     expect(latency['cloudflare-outage'].every((ms) => ms < 10_000)).toBe(true);
   }, 240_000);
+
+  it('the home going offline (SSH gone, then the tunnel down) is one notification while the agent is away, and one when it is back', async () => {
+    await waitForKind('healthy', 20_000);
+    const noteBefore = notifications.length;
+    const id = await cloudflaredId();
+    // The home loses power: the SSH connection goes first (live status's agent goes away with it), then the edge
+    // finds no tunnel. Only the path from the internet is known now, and the admin is told once.
+    await conn.close();
+    expect((await exec('docker', ['stop', '--time', '1', id], { timeoutMs: 30_000 })).code).toBe(0);
+    await waitForKind('home-offline', 15_000);
+    expect(monitor.state(profileId)?.reason).toMatch(/^The home server is offline: Cloudflare answers 1 of 1 hostnames with error 1033/);
+    const deadline = Date.now() + 10_000;
+    while (!notifications.slice(noteBefore).some((n) => n.card === 'tunnel') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    // Rounds keep coming while it is offline: still one message.
+    await new Promise((r) => setTimeout(r, 3_000));
+    const told = notifications.slice(noteBefore);
+    expect(told, JSON.stringify(told)).toHaveLength(1);
+    expect(told[0]).toMatchObject({ card: 'tunnel', severity: 'error', title: expect.stringMatching(/^Tunnel/), body: expect.stringMatching(/^The home server is offline: /) });
+    expect(snapshots.at(-1)?.agent.kind).not.toBe('running');
+
+    // Power back: the connection, the tunnel, live status; one message says it is over.
+    conn = await connectToLab(await ensureSshd());
+    expect((await exec('docker', ['start', id], { timeoutMs: 30_000 })).code).toBe(0);
+    await status.watch(profileId);
+    await waitForKind('healthy', 30_000);
+    const back = Date.now() + 15_000;
+    while (!notifications.slice(noteBefore).some((n) => n.card === 'tunnel' && n.severity === 'ok') && Date.now() < back) await new Promise((r) => setTimeout(r, 100));
+    expect(notifications.slice(noteBefore).map((n) => `${n.card}:${n.severity}`)).toEqual(['tunnel:error', 'tunnel:ok']);
+  }, 120_000);
 
   it('a keychain that lost the probe’s token gets a new secret for the same token on the next publish; removal takes token and policy away', async () => {
     const before = standIn.state.snapshot().serviceTokens;

@@ -58,3 +58,21 @@ export const nextFreeAddress = (subnet: string | Subnet24, used: readonly string
     field: 'name',
   });
 };
+
+/**
+ * Whether a device's address, as the server sees it, is outside the home: not in the /24 of any of the server's own
+ * home-network addresses (a device at home reaching the public address comes back through the router, from inside)
+ * and not in the tunnel's subnet. Unknown shapes (IPv6, names) count as inside: the proof must not be claimed lightly.
+ */
+export function isFromOutside(ip: string, homeAddresses: readonly string[], tunnelSubnet: string): boolean {
+  const v4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
+  const m = v4.exec(ip);
+  if (!m) return false;
+  if (isInSubnet(ip, tunnelSubnet)) return false;
+  const net24 = (a: string): string | null => {
+    const x = v4.exec(a);
+    return x ? `${x[1]}.${x[2]}.${x[3]}` : null;
+  };
+  const mine = `${m[1]}.${m[2]}.${m[3]}`;
+  return !homeAddresses.some((a) => net24(a) === mine);
+}

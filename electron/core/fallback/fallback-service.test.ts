@@ -41,8 +41,10 @@ class FakeServerWg implements ServerWireGuardPort {
   async isUp(): Promise<boolean> {
     return this.up_;
   }
+  /** What `wg show` reports while up: the peers with their endpoints and handshakes, set by a test. */
+  peers: NonNullable<ReturnType<typeof parseWgShowDump>>['peers'] = [];
   async show(): Promise<ReturnType<typeof parseWgShowDump>> {
-    return null;
+    return this.up_ ? { publicKey: 'server', listenPort: 51820, peers: this.peers } : null;
   }
   async containerRunning(): Promise<boolean> {
     return this.running;
@@ -217,6 +219,65 @@ describe('the fallback switch', () => {
     expect(wg.calls.at(-1)).toBe('down');
     expect(wg.up_).toBe(false);
     expect((await s.view(P)).mode).toMatchObject({ kind: 'failed', to: 'on' });
+  });
+
+  it('Nextcloud answers at the tunnel address: told while the endpoint opens, listed for the household', async () => {
+    facts = { ...facts, nextcloudPort: 8080 };
+    const told: string[] = [];
+    const v = await service({
+      trustTunnelAddress: async (_p, _c, address) => {
+        told.push(address);
+        return `Nextcloud now trusts ${address}.`;
+      },
+    }).switch(P, true);
+    expect(told).toEqual(['10.13.13.1']);
+    expect(progress.find((p) => p.step === 'Services at the tunnel address' && p.state === 'done')?.detail).toBe('Nextcloud now trusts 10.13.13.1.');
+    expect(v.services).toContainEqual({ service: 'Nextcloud', url: 'http://10.13.13.1:8080' });
+  });
+
+  it('a Nextcloud that cannot be told does not keep the endpoint shut; its step says why', async () => {
+    facts = { ...facts, nextcloudPort: 8080 };
+    const v = await service({
+      trustTunnelAddress: async () => {
+        throw new AppError('stack.configure-failed', 'Nextcloud: its container is not running.');
+      },
+    }).switch(P, true);
+    expect(v.mode.kind).toBe('on');
+    expect(progress.find((p) => p.step === 'Services at the tunnel address' && p.state === 'failed')?.detail).toBe('Nextcloud: its container is not running.');
+  });
+
+  it('without Nextcloud at the tunnel address, nothing is asked of it', async () => {
+    let asked = false;
+    await service({
+      trustTunnelAddress: async () => {
+        asked = true;
+        return '';
+      },
+    }).switch(P, true);
+    expect(asked).toBe(false);
+    expect(progress.some((p) => p.step === 'Services at the tunnel address')).toBe(false);
+  });
+
+  it('says the forwarded port works only once the server saw a device connect from outside the home', async () => {
+    mapper.router = 'none';
+    const s = service();
+    await s.switch(P, true);
+    const phone = (await s.addDevice(P, 'Anna’s phone')).devices.find((d) => d.name === 'Anna’s phone');
+    const laptop = (await s.view(P)).devices.find((d) => d.kind === 'laptop');
+    expect((await s.view(P)).endpoint.reachedFromOutside).toBeNull();
+    const now = Math.floor(Date.now() / 1000);
+    const peer = (publicKey: string, endpoint: string | null, latestHandshake: number) => ({ publicKey, endpoint, allowedIps: [], latestHandshake, rxBytes: 1, txBytes: 1, persistentKeepalive: null });
+    // At home (the server's own /24, through the router's hairpin), from the tunnel, over IPv6, or before the switch: no proof.
+    wg.peers = [
+      peer(phone?.publicKey ?? '', '192.168.1.1:40000', now),
+      peer(laptop?.publicKey ?? '', '10.13.13.9:40000', now),
+      peer(phone?.publicKey ?? '', '[2001:db8::1]:40000', now),
+      peer(laptop?.publicKey ?? '', '198.51.100.20:40000', now - 3600),
+    ];
+    expect((await s.view(P)).endpoint.reachedFromOutside).toBeNull();
+    // The phone on mobile data: the port forwarded by hand works, and the page can say who proved it and when.
+    wg.peers = [peer(phone?.publicKey ?? '', '198.51.100.20:40000', now)];
+    expect((await s.view(P)).endpoint.reachedFromOutside).toEqual({ device: 'Anna’s phone', from: '198.51.100.20', at: new Date(now * 1000).toISOString() });
   });
 
   it('a router without UPnP or NAT-PMP: on, with the exact port to forward by hand', async () => {

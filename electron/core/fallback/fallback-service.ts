@@ -26,7 +26,7 @@ import type { SecretStore } from '../secrets/keychain';
 import { Secret } from '../secrets/secret';
 import type { ProfileJsonStore } from '../fs/json-store';
 import type { FallbackFile, StoredDevice } from './fallback-store';
-import { isInSubnet, nextFreeAddress, serverAddress } from './addresses';
+import { isFromOutside, isInSubnet, nextFreeAddress, serverAddress } from './addresses';
 import { generateKeyPair, generatePresharedKey, publicKeyOf } from './wg-keys';
 import { configFileName, renderPeerConfig, renderServerConfig, type parseWgShowDump } from './wg-config';
 import { qrSvgDataUrl } from './qr';
@@ -70,6 +70,8 @@ export interface StackFacts {
   readonly port: number;
   /** Jellyfin's port on the server when it is published on every interface (so it answers at the tunnel address). */
   readonly jellyfinPort: number | null;
+  /** Nextcloud's port likewise (published with the fallback installed); null when it does not answer there. */
+  readonly nextcloudPort?: number | null;
 }
 
 /** The one SSH connection to a server, as the fallback uses it. */
@@ -98,6 +100,11 @@ export interface FallbackServiceDeps<C extends FallbackConnection = FallbackConn
   readonly outage?: (profileId: string) => OutageState | null;
   /** The admin's Cloudflare zone, where the endpoint name's record is kept; null without one. */
   readonly zoneName?: (profileId: string) => Promise<string | null>;
+  /**
+   * Make the stack's services accept the tunnel address as their own (Nextcloud's trusted domains); words for the
+   * switch's step. Only asked when a service answers there.
+   */
+  readonly trustTunnelAddress?: (profileId: string, conn: C, address: string) => Promise<string>;
   /** Start checking the Cloudflare path of a server whose fallback is looked at (idempotent). */
   readonly watchOutage?: (profileId: string) => void;
   readonly log: Logger;
@@ -150,6 +157,7 @@ export class FallbackService<C extends FallbackConnection = FallbackConnection> 
     const mode = this.#mode(profileId, file);
     const services: FallbackView['services'] = [];
     if (facts.jellyfinPort !== null) services.push({ service: 'Jellyfin', url: `http://${server}:${facts.jellyfinPort}` });
+    if (facts.nextcloudPort != null) services.push({ service: 'Nextcloud', url: `http://${server}:${facts.nextcloudPort}` });
     services.push({ service: 'SSH (this app)', url: `ssh://${settings.sshAddress || server}` });
     return {
       profileId,
@@ -163,6 +171,7 @@ export class FallbackService<C extends FallbackConnection = FallbackConnection> 
         lastKnownAt: file.lastKnownAt,
         port: facts.port,
         warning: file.endpointWarning,
+        reachedFromOutside: this.#reachedFromOutside(profileId, file, stats),
       },
       serverAddress: server,
       services,
@@ -172,15 +181,15 @@ export class FallbackService<C extends FallbackConnection = FallbackConnection> 
     };
   }
 
-  async #facts(profileId: string): Promise<{ ready: boolean; notReadyReason: string | null; port: number; jellyfinPort: number | null }> {
+  async #facts(profileId: string): Promise<{ ready: boolean; notReadyReason: string | null; port: number; jellyfinPort: number | null; nextcloudPort: number | null }> {
     let facts: StackFacts;
     try {
       facts = await this.#deps.stackFacts(profileId);
     } catch (err) {
       const why = err instanceof AppError ? err.userMessage : 'The stack’s state could not be read.';
-      return { ready: false, notReadyReason: why, port: 51820, jellyfinPort: null };
+      return { ready: false, notReadyReason: why, port: 51820, jellyfinPort: null, nextcloudPort: null };
     }
-    const base = { port: facts.port, jellyfinPort: facts.jellyfinPort };
+    const base = { port: facts.port, jellyfinPort: facts.jellyfinPort, nextcloudPort: facts.nextcloudPort ?? null };
     if (!facts.wireguardEnabled) return { ...base, ready: false, notReadyReason: 'Turn on WireGuard in Services (Fallback: WireGuard), then install, so the server has the fallback endpoint.' };
     if (!facts.installed) return { ...base, ready: false, notReadyReason: 'Install the stack with WireGuard turned on first (Setup → Install).' };
     return { ...base, ready: true, notReadyReason: null };
@@ -203,6 +212,30 @@ export class FallbackService<C extends FallbackConnection = FallbackConnection> 
     } catch {
       return null;
     }
+  }
+
+  /**
+   * The server's own proof that the port reaches home: the latest handshake since the switch went on from a device
+   * outside the home network. Asked of the server (wg show), so it holds for a port forwarded by hand as well.
+   */
+  #reachedFromOutside(profileId: string, file: FallbackFile, stats: WgDump): FallbackView['endpoint']['reachedFromOutside'] {
+    if (file.switch.kind !== 'on' || !stats) return null;
+    const since = Date.parse(file.switch.since) / 1000;
+    const home: string[] = [];
+    if (file.settings.sshAddress !== '') home.push(file.settings.sshAddress);
+    try {
+      home.push(this.#deps.connection(profileId).target.host);
+    } catch {
+      // not connected: the settings' address alone
+    }
+    let best: { device: string; from: string; at: number } | null = null;
+    for (const peer of stats.peers) {
+      const ip = /^(\d{1,3}(?:\.\d{1,3}){3}):\d+$/.exec(peer.endpoint ?? '')?.[1];
+      if (!ip || peer.latestHandshake < since - 5 || !isFromOutside(ip, home, file.settings.subnet)) continue;
+      const device = file.devices.find((d) => d.publicKey === peer.publicKey);
+      if (device && (!best || peer.latestHandshake > best.at)) best = { device: device.name, from: ip, at: peer.latestHandshake };
+    }
+    return best ? { device: best.device, from: best.from, at: new Date(best.at * 1000).toISOString() } : null;
   }
 
   #deviceView(d: StoredDevice, settings: FallbackSettings, stats: WgDump): FallbackDevice {
@@ -360,6 +393,9 @@ export class FallbackService<C extends FallbackConnection = FallbackConnection> 
     // Its failure is handled below, when the endpoint's own steps are done (not an unhandled rejection meanwhile).
     mapping.catch(() => undefined);
     const address = this.#step(profileId, entry, 'Endpoint address', 'The home connection’s public address and its name', () => this.#refreshEndpoint(profileId, conn), (s) => s).catch(() => undefined);
+    // Services answer at the tunnel address with links on that address; one that cannot be told yet is said in its
+    // step, and the endpoint opens all the same (Jellyfin and SSH need nothing).
+    const trust = this.#trustTunnelAddress(profileId, entry, conn, facts.nextcloudPort);
     let opened = false;
     try {
       await this.#step(profileId, entry, 'Write the WireGuard config', 'Every device’s public key, mode 0600', () => this.#pushConfig(profileId, false, facts.port));
@@ -377,7 +413,7 @@ export class FallbackService<C extends FallbackConnection = FallbackConnection> 
           .unmap(m)
           .catch((e: unknown) => this.#deps.log.warn('fallback: removing the router port after a failed switch-on failed', { profile: profileId, error: String(e) }));
       }
-      await address;
+      await Promise.all([address, trust]);
       throw err;
     }
     let mapped: PortMapping;
@@ -385,14 +421,23 @@ export class FallbackService<C extends FallbackConnection = FallbackConnection> 
       mapped = await mapping;
     } catch (err) {
       await wg.down().catch((e: unknown) => this.#deps.log.warn('fallback: closing after a failed switch-on failed too', { profile: profileId, error: String(e) }));
-      await address;
+      await Promise.all([address, trust]);
       throw err;
     }
     await this.#deps.store.update(profileId, (f) => {
       f.switch = { kind: 'on', since: this.#now().toISOString(), mapping: mapped };
     });
     this.#keepMapping(profileId, facts.port, mapped);
-    await address;
+    await Promise.all([address, trust]);
+  }
+
+  async #trustTunnelAddress(profileId: string, entry: { step: string }, conn: C, nextcloudPort: number | null): Promise<void> {
+    if (nextcloudPort === null || !this.#deps.trustTunnelAddress) return;
+    const file = await this.#deps.store.read(profileId);
+    const address = serverAddress(file.settings.subnet);
+    await this.#step(profileId, entry, 'Services at the tunnel address', `Nextcloud answers at ${address}:${nextcloudPort}`, () => this.#deps.trustTunnelAddress?.(profileId, conn, address) ?? Promise.resolve(''), (s) => s).catch(
+      (err: unknown) => this.#deps.log.warn('fallback: the services could not be told the tunnel address', { profile: profileId, error: err instanceof AppError ? err.userMessage : String(err) }),
+    );
   }
 
   async #switchOff(profileId: string, entry: { step: string }): Promise<void> {

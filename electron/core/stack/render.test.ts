@@ -80,6 +80,8 @@ describe('renderStack', () => {
     }
     expect(r.ports).toEqual([
       { port: 8096, protocol: 'tcp', service: 'jellyfin', field: 'modules.jellyfin.lanPort' },
+      // With the WireGuard fallback, Nextcloud answers on the home network (and so at the tunnel address) too.
+      { port: 8080, protocol: 'tcp', service: 'nextcloud', field: 'modules.nextcloud.lanPort' },
       { port: 51820, protocol: 'udp', service: 'wireguard', field: 'modules.wireguard.port' },
     ]);
     expect(r.hostDirs).toEqual([...r.hostDirs].sort());

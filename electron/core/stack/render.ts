@@ -156,7 +156,11 @@ export function renderStack(settings: StackSettings, secrets: SecretValues, opts
   const ports = checkPorts(outputs);
 
   const usedNetworks = new Set<string>();
-  for (const svc of Object.values(services)) if (Array.isArray(svc.networks)) for (const n of svc.networks) usedNetworks.add(String(n));
+  for (const svc of Object.values(services)) {
+    // A list of names, or a map of name → per-network options (a fixed address).
+    if (Array.isArray(svc.networks)) for (const n of svc.networks) usedNetworks.add(String(n));
+    else if (svc.networks && typeof svc.networks === 'object') for (const n of Object.keys(svc.networks)) usedNetworks.add(n);
+  }
   const networks: Record<string, Record<string, unknown>> = {};
   for (const n of networkNames) {
     if (!usedNetworks.has(n)) continue;

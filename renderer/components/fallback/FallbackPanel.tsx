@@ -201,6 +201,13 @@ export function FallbackPanel({ profileId }: { profileId: string }) {
         </p>
         {mode.kind === 'failed' ? <p>{mode.hint}</p> : null}
         {mode.kind === 'on' ? <p className="muted">{describeMapping(mode.mapping)}</p> : null}
+        {mode.kind === 'on' ? (
+          <p aria-label="Port check" className={view.endpoint.reachedFromOutside ? '' : 'muted'}>
+            {view.endpoint.reachedFromOutside
+              ? `✓ Checked from the server: ${view.endpoint.reachedFromOutside.device} reached home from outside (${view.endpoint.reachedFromOutside.from}), ${ago(view.endpoint.reachedFromOutside.at, now)}.`
+              : `Not checked yet: connect a device away from the home Wi-Fi (a phone on mobile data). The server sees its first connection and this line confirms that UDP port ${view.endpoint.port} reaches home.`}
+          </p>
+        ) : null}
         {on && view.outage?.kind === 'healthy' ? (
           <div className="notice notice-ok" role="status" aria-label="Cloudflare is back">
             <strong>Cloudflare is healthy again.</strong>

@@ -153,8 +153,9 @@ describe('Nextcloud', () => {
     ]);
   });
 
-  it('refuses anything but a host name as a trusted domain', () => {
-    for (const bad of ['cloud.example.com; id', '$(id)', 'a b', '', '-x']) expect(() => occ.setTrustedDomain(0, bad)).toThrow(TypeError);
+  it('refuses anything but a host name or an IPv4 address (the fallback’s tunnel address) as a trusted domain', () => {
+    for (const bad of ['cloud.example.com; id', '$(id)', 'a b', '', '-x', '10.13.13.1; id', '10.13.13.1:8080', '::1', '10.13.13.256']) expect(() => occ.setTrustedDomain(0, bad)).toThrow(TypeError);
+    expect(occ.setTrustedDomain(3, '10.13.13.1')).toEqual(['config:system:set', 'trusted_domains', '3', '--value=10.13.13.1']);
   });
 
   it('quotes nothing it does not need to: a valid host name stays one plain word on the command line', () => {

@@ -3,6 +3,7 @@
  * run by the cron container. Through `occ` as www-data with `docker exec` (argv only: host names are validated
  * and each is one argument), reading first so a second run changes nothing.
  */
+import { isIPv4 } from 'node:net';
 import { isDnsName } from '../../../contract/validation';
 import type { Argv } from '../../ssh/argv';
 import type { ExecResult } from '../../ssh/runner';
@@ -24,12 +25,15 @@ export const occ = {
   status: (): Argv => ['status', '--output=json'],
   getTrustedDomains: (): Argv => ['config:system:get', 'trusted_domains', '--output=json'],
   setTrustedDomain: (index: number, host: string): Argv => {
-    if (!isDnsName(host)) throw new TypeError(`not a host name: ${JSON.stringify(host)}`);
+    if (!isTrustableHost(host)) throw new TypeError(`not a host name: ${JSON.stringify(host)}`);
     return ['config:system:set', 'trusted_domains', String(index), `--value=${host}`];
   },
   getBackgroundMode: (): Argv => ['config:app:get', 'core', 'backgroundjobs_mode'],
   backgroundCron: (): Argv => ['background:cron'],
 };
+
+/** A host name, or an IPv4 address (the fallback's tunnel address): nothing else becomes a trusted domain. */
+export const isTrustableHost = (host: string): boolean => isDnsName(host) || isIPv4(host);
 
 /**
  * trusted_domains as index → host. PHP keeps the array's keys: after a deletion they have gaps and occ prints an
@@ -62,14 +66,22 @@ export function missingTrustedDomains(current: ReadonlyMap<number, string>, want
   return out;
 }
 
-export async function configureNextcloud(target: ConfigureTarget, opts: NextcloudConfigureOptions): Promise<ConfigureStep> {
-  for (const h of opts.hostnames) {
-    if (!isDnsName(h.trim().toLowerCase())) {
-      throw configureFailed('nextcloud', `“${h}” is not a host name.`, 'Enter a host name such as cloud.example.com in the stack settings.');
-    }
-  }
-  const container = await findContainer(target, 'nextcloud', opts.composeService ?? 'nextcloud');
-  const run = (args: readonly string[]): Promise<ExecResult> => target.conn.exec(dockerArgv(target, occArgv(container, args)), { timeoutMs: 60_000 });
+type Run = (args: readonly string[]) => Promise<ExecResult>;
+
+/** Read trusted_domains, add what is missing (a second run adds nothing); the hosts it added. */
+async function addTrusted(run: Run, must: (args: readonly string[], what: string) => Promise<ExecResult>, hosts: readonly string[]): Promise<string[]> {
+  const got = await run(occ.getTrustedDomains());
+  // occ exits 1 when the key is not set at all.
+  const current = got.code === 0 ? parseTrustedDomains(got.stdout) : new Map<number, string>();
+  const add = missingTrustedDomains(current, hosts);
+  for (const { index, host } of add) await must(occ.setTrustedDomain(index, host), `Adding ${host} to the trusted domains`);
+  return add.map((a) => a.host);
+}
+
+/** occ in the running Nextcloud container, and the same with a failure as a clear error. */
+async function occRunner(target: ConfigureTarget, composeService: string): Promise<{ run: Run; must: (args: readonly string[], what: string) => Promise<ExecResult> }> {
+  const container = await findContainer(target, 'nextcloud', composeService);
+  const run: Run = (args) => target.conn.exec(dockerArgv(target, occArgv(container, args)), { timeoutMs: 60_000 });
   const must = async (args: readonly string[], what: string): Promise<ExecResult> => {
     const r = await run(args);
     if (r.code !== 0) {
@@ -78,6 +90,26 @@ export async function configureNextcloud(target: ConfigureTarget, opts: Nextclou
     }
     return r;
   };
+  return { run, must };
+}
+
+/**
+ * Make an installed Nextcloud answer at more addresses (the fallback's tunnel address): added to trusted_domains
+ * when missing, nothing else touched. The hosts it added (empty when all were there).
+ */
+export async function trustNextcloudHosts(target: ConfigureTarget, hosts: readonly string[], composeService = 'nextcloud'): Promise<string[]> {
+  for (const h of hosts) if (!isTrustableHost(h)) throw configureFailed('nextcloud', `“${h}” is not a host name or an IPv4 address.`, 'Check the fallback’s tunnel subnet.');
+  const { run, must } = await occRunner(target, composeService);
+  return addTrusted(run, must, hosts);
+}
+
+export async function configureNextcloud(target: ConfigureTarget, opts: NextcloudConfigureOptions): Promise<ConfigureStep> {
+  for (const h of opts.hostnames) {
+    if (!isDnsName(h.trim().toLowerCase())) {
+      throw configureFailed('nextcloud', `“${h}” is not a host name.`, 'Enter a host name such as cloud.example.com in the stack settings.');
+    }
+  }
+  const { run, must } = await occRunner(target, opts.composeService ?? 'nextcloud');
 
   // The image installs itself on first start; occ has only a few commands until it has.
   const installed = await pollUntil(
@@ -96,12 +128,8 @@ export async function configureNextcloud(target: ConfigureTarget, opts: Nextclou
   }
 
   const done: string[] = [];
-  const got = await run(occ.getTrustedDomains());
-  // occ exits 1 when the key is not set at all.
-  const current = got.code === 0 ? parseTrustedDomains(got.stdout) : new Map<number, string>();
-  const add = missingTrustedDomains(current, opts.hostnames);
-  for (const { index, host } of add) await must(occ.setTrustedDomain(index, host), `Adding ${host} to the trusted domains`);
-  if (add.length > 0) done.push(`trusted ${add.map((a) => a.host).join(', ')}`);
+  const added = await addTrusted(run, must, opts.hostnames);
+  if (added.length > 0) done.push(`trusted ${added.join(', ')}`);
 
   const mode = await run(occ.getBackgroundMode());
   if (mode.code !== 0 || mode.stdout.trim() !== 'cron') {

@@ -4,7 +4,7 @@
  * replicas a second, identical service `cloudflared-2` runs (its own four edge connections).
  */
 import { varRef, type ModuleContext, type ModuleOutput, type StackModule } from '../types';
-import { baseService, healthcheck, secretOf } from './common';
+import { baseService, cloudflaredAddresses, healthcheck, nextcloudOnLan, secretOf } from './common';
 
 /** Set by the Cloudflare step (the app cannot generate it): rendering with cloudflared enabled waits for it. */
 export const tunnelTokenSecret = 'cloudflared.tunnel-token';
@@ -17,11 +17,13 @@ function render(ctx: ModuleContext): ModuleOutput {
     ...baseService('cloudflared', ctx.image('cloudflared')),
     command: ['tunnel', '--metrics', `0.0.0.0:${cloudflaredMetricsPort}`, 'run'],
     environment: { TUNNEL_TOKEN: varRef(tunnelTokenVar) },
-    networks: ['edge'],
     healthcheck: healthcheck(['CMD', 'cloudflared', 'tunnel', '--metrics', `127.0.0.1:${cloudflaredMetricsPort}`, 'ready'], '60s'),
   };
-  const services: Record<string, typeof service> = { cloudflared: service };
-  if (replicas === 2) services['cloudflared-2'] = service;
+  // Fixed addresses when Nextcloud also answers on the home network: it rewrites links for these only.
+  const fixed = nextcloudOnLan(ctx.settings) ? cloudflaredAddresses(ctx.subnets.edge, replicas) : null;
+  const on = (i: number): Record<string, unknown> => ({ ...service, networks: fixed ? { edge: { ipv4_address: fixed[i] } } : ['edge'] });
+  const services: Record<string, Record<string, unknown>> = { cloudflared: on(0) };
+  if (replicas === 2) services['cloudflared-2'] = on(1);
   return {
     module: 'cloudflared',
     services,

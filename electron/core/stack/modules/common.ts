@@ -55,3 +55,30 @@ export const secretOf = (ctx: ModuleContext, name: string): Secret => {
 
 /** `uid:gid` of the admin on the server, for containers that write bind-mounted folders. */
 export const adminUser = (settings: StackSettings): string => `${settings.uid}:${settings.gid}`;
+
+/**
+ * Nextcloud on the home network: only while the WireGuard fallback is installed, so the household reaches it at the
+ * tunnel address when Cloudflare is down. Without the fallback, the tunnel is the only way in (nothing more is open).
+ */
+export const nextcloudOnLan = (s: StackSettings): boolean => s.modules.nextcloud.enabled && s.modules.wireguard.enabled;
+
+/**
+ * Fixed addresses of the cloudflared replicas on the edge network — the last usable addresses of its subnet, far
+ * from the ones Docker hands out from the bottom — so Nextcloud can tell a request through the tunnel (rewrite its
+ * links to the public https name) from one through its home-network port (keep the address it was asked at).
+ */
+export function cloudflaredAddresses(edgeSubnet: string, replicas: 1 | 2): string[] {
+  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/.exec(edgeSubnet);
+  if (!m) throw new Error(`invalid edge subnet: ${edgeSubnet}`);
+  const prefix = Number(m[5]);
+  if (prefix > 29) throw new Error(`the edge subnet ${edgeSubnet} is too small for fixed cloudflared addresses (use /29 or larger)`);
+  const base = m.slice(1, 5).reduce((acc, o) => acc * 256 + Number(o), 0);
+  const size = 2 ** (32 - prefix);
+  const network = base - (base % size);
+  const broadcast = network + size - 1;
+  const ip = (n: number): string => [24, 16, 8, 0].map((shift) => Math.floor(n / 2 ** shift) % 256).join('.');
+  return Array.from({ length: replicas }, (_, i) => ip(broadcast - 1 - i));
+}
+
+/** A regular expression (PCRE, no delimiters, as Nextcloud's `overwritecondaddr` takes) matching exactly these addresses. */
+export const exactAddressesRegex = (ips: readonly string[]): string => `^(${ips.map((ip) => ip.replace(/\./g, '\\.')).join('|')})$`;

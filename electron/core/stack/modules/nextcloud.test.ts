@@ -70,4 +70,23 @@ describe('nextcloud module', () => {
       'nextcloud.redis-password',
     ]);
   });
+
+  it('with the WireGuard fallback: a home-network port, and the public https name only for requests through cloudflared', () => {
+    const out = render({ publishAddress: '0.0.0.0', modules: { wireguard: { enabled: true }, nextcloud: { lanPort: 8443 } } });
+    const app = out.services.nextcloud as Svc;
+    expect(app.ports).toEqual([{ target: 80, published: '8443', host_ip: '0.0.0.0', protocol: 'tcp' }]);
+    expect(out.ports).toEqual([{ port: 8443, protocol: 'tcp', service: 'nextcloud', field: 'modules.nextcloud.lanPort' }]);
+    // cloudflared's fixed address on the edge network (the subnet's last usable one), as a PCRE without delimiters.
+    expect(app.environment.OVERWRITECONDADDR).toBe('^(172\\.30\\.80\\.254)$');
+    expect(app.environment.OVERWRITEHOST).toBe('cloud.example.com');
+    const two = render({ modules: { wireguard: { enabled: true }, cloudflared: { replicas: 2 } } });
+    expect((two.services.nextcloud as Svc).environment.OVERWRITECONDADDR).toBe('^(172\\.30\\.80\\.254|172\\.30\\.80\\.253)$');
+  });
+
+  it('without the fallback nothing more is open: no port, links always on the public name', () => {
+    const out = render({ publishAddress: '0.0.0.0', modules: { wireguard: { enabled: false } } });
+    expect((out.services.nextcloud as Svc).ports).toBeUndefined();
+    expect(out.ports).toEqual([]);
+    expect((out.services.nextcloud as Svc).environment).not.toHaveProperty('OVERWRITECONDADDR');
+  });
 });

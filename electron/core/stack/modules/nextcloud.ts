@@ -5,7 +5,7 @@
  */
 import type { StackSettings } from '../../../contract/stack';
 import { varRef, type ModuleContext, type ModuleOutput, type SecretRequest, type StackModule } from '../types';
-import { baseService, bind, dataDir, healthcheck, secretOf } from './common';
+import { baseService, bind, cloudflaredAddresses, dataDir, exactAddressesRegex, healthcheck, nextcloudOnLan, secretOf } from './common';
 
 export const nextcloudSecrets = {
   dbPassword: 'nextcloud.db-password',
@@ -49,6 +49,10 @@ function render(ctx: ModuleContext): ModuleOutput {
   const image = ctx.image('nextcloud');
   const html = bind(dirs.html, '/var/www/html');
   const oidc = withOidc(s);
+  const onLan = nextcloudOnLan(s);
+  // With the home-network port, the public https name is Nextcloud's only for requests through the tunnel
+  // (cloudflared's fixed addresses); asked at the tunnel address or the LAN port, its links keep that address.
+  const throughTunnelOnly = onLan && s.modules.cloudflared.enabled ? { OVERWRITECONDADDR: exactAddressesRegex(cloudflaredAddresses(ctx.subnets.edge, s.modules.cloudflared.replicas)) } : {};
 
   const app = {
     ...baseService('nextcloud', image),
@@ -68,9 +72,11 @@ function render(ctx: ModuleContext): ModuleOutput {
       OVERWRITEPROTOCOL: 'https',
       OVERWRITEHOST: host,
       OVERWRITECLIURL: `https://${host}`,
+      ...throughTunnelOnly,
       ...(oidc ? { [nextcloudOidcEnv]: varRef(nextcloudVars.oidcSecret) } : {}),
     },
     volumes: [html],
+    ...(onLan ? { ports: [{ target: 80, published: String(s.modules.nextcloud.lanPort), host_ip: s.publishAddress, protocol: 'tcp' }] } : {}),
     networks: ['edge', 'internal'],
     depends_on: {
       'nextcloud-db': { condition: 'service_healthy' },
@@ -128,7 +134,7 @@ function render(ctx: ModuleContext): ModuleOutput {
     ],
     files: [],
     hostDirs: [dirs.html, dirs.db],
-    ports: [],
+    ports: onLan ? [{ port: s.modules.nextcloud.lanPort, protocol: 'tcp', service: 'nextcloud', field: 'modules.nextcloud.lanPort' }] : [],
   };
 }
 

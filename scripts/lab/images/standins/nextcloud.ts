@@ -144,6 +144,21 @@ function trustedHost(st: State, hostHeader: string | undefined): boolean {
 
 let healthy = true;
 
+/**
+ * An absolute URL as Nextcloud's URL generator makes it (lib/private/AppFramework/Http/Request.php): the overwrite
+ * host and protocol apply only when `overwritecondaddr` is unset or matches the raw REMOTE_ADDR; otherwise the Host
+ * the client asked for, over plain HTTP. The image sets both from OVERWRITEHOST/OVERWRITEPROTOCOL/OVERWRITECONDADDR
+ * (its reverse-proxy.config.php).
+ */
+function absoluteUrl(req: http.IncomingMessage, pathname: string): string {
+  const remote = (req.socket.remoteAddress ?? '').replace(/^::ffff:/, '');
+  const cond = env('OVERWRITECONDADDR');
+  const applies = cond === '' || new RegExp(cond).test(remote);
+  const host = applies && env('OVERWRITEHOST') ? env('OVERWRITEHOST') : (req.headers.host ?? 'localhost');
+  const protocol = applies && env('OVERWRITEPROTOCOL') ? env('OVERWRITEPROTOCOL') : 'http';
+  return `${protocol}://${host}${pathname}`;
+}
+
 async function handle(req: http.IncomingMessage, res: http.ServerResponse, url: URL): Promise<void> {
   if (await handleControl(req, res, url, { get: () => ({ healthy, ...statusJson(load()) }), set: (p) => (healthy = patchField(p, 'healthy', 'boolean') ?? healthy) })) return;
   const st = load();
@@ -157,7 +172,7 @@ async function handle(req: http.IncomingMessage, res: http.ServerResponse, url: 
   }
   if (st.system.maintenance === true) return send(res, 503, '<!DOCTYPE html><html><body>This Nextcloud instance is currently in maintenance mode</body></html>', { 'content-type': 'text/html; charset=utf-8' });
   if (!st.installed && (p === '/' || p === '/index.php')) return send(res, 200, '<!DOCTYPE html><html><head><title>Nextcloud</title></head><body><form id="install">Create an <strong>admin account</strong></form></body></html>', { 'content-type': 'text/html; charset=utf-8' });
-  if (p === '/' || p === '/index.php') return send(res, 302, undefined, { location: '/login' });
+  if (p === '/' || p === '/index.php') return send(res, 302, undefined, { location: absoluteUrl(req, '/login') });
   if (p === '/login' || p === '/index.php/login') return send(res, 200, '<!DOCTYPE html><html><head><title>Login – Nextcloud</title></head><body><form name="login"></form></body></html>', { 'content-type': 'text/html; charset=utf-8' });
   if (p === '/ocs/v2.php/cloud/capabilities' || p === '/ocs/v1.php/cloud/capabilities') {
     return sendJson(res, 200, { ocs: { meta: { status: 'ok', statuscode: 200, message: 'OK' }, data: { version: { major: Number(versionString.split('.')[0]), minor: 0, micro: Number(versionString.split('.')[2]), string: versionString, edition: '', extendedSupport: false }, capabilities: {} } } });
