@@ -45,6 +45,8 @@ export const callNames = [
   'fallback:device-config',
   'fallback:revoke-device',
   'fallback:laptop-tunnel',
+  'recovery:kit',
+  'recovery:save-pdf',
 ] as const;
 export const eventNames = ['profiles:changed', 'server:state', 'stack:progress', 'cloudflare:progress', 'status:update', 'status:notification', 'fallback:progress', 'fallback:changed'] as const;
 

@@ -33,6 +33,7 @@ import {
   FallbackView,
   LaptopTunnelRequest,
 } from './fallback';
+import { RecoveryKit, RecoveryKitRequest, SavedKitPdf, SaveKitPdfRequest } from './recovery';
 import type { CallName, EventName } from './channels';
 
 export { callNames, eventNames, isCallName, isEventName } from './channels';
@@ -106,6 +107,10 @@ export const calls = {
   'fallback:revoke-device': { input: DeviceRequest, output: FallbackView },
   /** Bring this computer's own tunnel up or down the platform's way, and move the SSH connection onto it. */
   'fallback:laptop-tunnel': { input: LaptopTunnelRequest, output: FallbackView },
+  /** The household recovery kit of a server: addresses, host key, secrets by keychain name (never values), restore, outage steps. */
+  'recovery:kit': { input: RecoveryKitRequest, output: RecoveryKit },
+  /** The desktop app only: the kit's page through the print engine to a PDF the admin saves (a save dialog in main). */
+  'recovery:save-pdf': { input: SaveKitPdfRequest, output: SavedKitPdf },
 } as const satisfies Record<CallName, { input: z.ZodType; output: z.ZodType }>;
 
 /** Every event main pushes to the renderer, declared once: name → payload schema. */

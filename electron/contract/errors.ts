@@ -63,6 +63,8 @@ export const errorCodes = [
   'fallback.switch-failed',
   'fallback.port-mapping',
   'fallback.laptop-tunnel',
+  'recovery.pdf-unavailable',
+  'recovery.pdf-failed',
 ] as const;
 
 export const ErrorCode = z.enum(errorCodes);

@@ -10,3 +10,4 @@ export * from './preflight';
 export * from './server';
 export * from './fallback';
 export * from './links';
+export * from './recovery';

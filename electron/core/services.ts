@@ -37,6 +37,10 @@ import { OutageMonitor } from './fallback/outage/outage-monitor';
 import type { ProbeOptions } from './fallback/outage/probe';
 import { AccountsService } from './accounts/accounts-service';
 import { ClipboardGuard, type SystemClipboard } from './accounts/clipboard-guard';
+import { RecoveryKitService } from './recovery/recovery-kit';
+import type { SavedKitPdf } from '../contract/recovery';
+import { kitPdfName } from '../contract/recovery';
+import { AppError } from './errors';
 
 export interface CoreConfig {
   /** The app's private data folder (Electron's userData, or the web host's --data-dir). */
@@ -70,6 +74,8 @@ export interface CoreConfig {
   readonly outageProbe?: Pick<ProbeOptions, 'connect' | 'resolve'>;
   /** The system clipboard main may write (Electron); the web host has none, so its page copies by itself. */
   readonly clipboard?: SystemClipboard;
+  /** The desktop app's print engine: the asking window's page as a PDF, saved where the admin picks (Electron main only). */
+  readonly savePdf?: (suggestedName: string) => Promise<SavedKitPdf>;
 }
 
 /** The product's services, built once by a composition root (Electron main or the web host). */
@@ -94,6 +100,8 @@ export interface CoreServices {
   readonly removeProfile: (profileId: string) => Promise<void>;
   /** Which outside links the app opens: its own tables' and the admin's service addresses. */
   readonly links: LinkPolicy;
+  /** The household recovery kit: the printable page's content, never a secret value. */
+  readonly recovery: RecoveryKitService;
 }
 
 export function createCoreServices(config: CoreConfig, emit: Emit): CoreServices {
@@ -323,7 +331,26 @@ export function createCoreServices(config: CoreConfig, emit: Emit): CoreServices
       return [...new Set(origins.flat())].sort();
     },
   });
-  return { config, profiles, hostKeys, servers, stack, cloudflare, status, fallback, outage, accounts, ...(clipboard ? { clipboard } : {}), emit, removeProfile: removeProfileAndData, links };
+  const recovery = new RecoveryKitService({
+    app: config.appInfo,
+    now: () => new Date(),
+    profile: async (profileId) => (await profiles.list()).find((p) => p.id === profileId),
+    hostKeys: (host, port) => hostKeys.recorded(host, port),
+    stack: async (profileId) => {
+      const view = await stack.view(profileId);
+      return { settings: view.settings, saved: view.saved, resticImage: view.images.find((i) => i.key === 'restic')?.ref ?? 'restic/restic' };
+    },
+    project: stack.project,
+    published: async (profileId) => (await cloudflare.view(profileId)).managed.filter((m) => m.kind === 'dns-record').map((m) => m.name),
+    accounts: (profileId) => accounts.list(profileId),
+    // Names only: the kit never asks the keychain for a value.
+    secretNames: async (profileId) => {
+      if (!vault) throw new AppError('secrets.unavailable', 'No keychain is available on this computer, so the kit cannot list where the secrets are kept.');
+      return vault.names(profileId);
+    },
+    fallback: (profileId) => fallback.view(profileId, { live: false }),
+  });
+  return { config, profiles, hostKeys, servers, stack, cloudflare, status, fallback, outage, accounts, ...(clipboard ? { clipboard } : {}), emit, removeProfile: removeProfileAndData, links, recovery };
 }
 
 /** The contract's handlers over the services. */
@@ -402,5 +429,15 @@ export function createHandlers(services: CoreServices): Handlers {
     'fallback:device-config': ({ profileId, deviceId }) => services.fallback.deviceConfig(profileId, deviceId),
     'fallback:revoke-device': ({ profileId, deviceId }) => services.fallback.revokeDevice(profileId, deviceId),
     'fallback:laptop-tunnel': ({ profileId, up }) => services.fallback.laptopTunnel(profileId, up),
+    'recovery:kit': ({ profileId }) => services.recovery.kit(profileId),
+    'recovery:save-pdf': async ({ profileId }) => {
+      const savePdf = services.config.savePdf;
+      if (!savePdf) {
+        throw new AppError('recovery.pdf-unavailable', 'Saving a PDF works in the desktop app only.', { hint: 'Use Print, and choose “Save as PDF” as the printer.' });
+      }
+      const profile = (await services.profiles.list()).find((p) => p.id === profileId);
+      if (!profile) throw new AppError('profile.not-found', 'Server: it is not in the list of saved servers (removed?).', { field: 'profileId', hint: 'Choose a server from the list.' });
+      return savePdf(kitPdfName(profile.name));
+    },
   };
 }

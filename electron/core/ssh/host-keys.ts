@@ -97,6 +97,21 @@ export function knownKeyTypes(entries: readonly KnownHostEntry[], host: string, 
   return [...new Set(types)];
 }
 
+/** The keys on record for host:port (plain entries, the app's own first), each once, with its OpenSSH fingerprint. */
+export function recordedKeys(entries: readonly KnownHostEntry[], host: string, port: number): Array<{ keyType: string; fingerprint: string }> {
+  const name = knownHostsName(host, port);
+  const seen = new Set<string>();
+  const out: Array<{ keyType: string; fingerprint: string }> = [];
+  for (const e of entries) {
+    if (e.marker !== undefined || !entryNames(e, name)) continue;
+    const fingerprint = fingerprintSha256(e.keyBlob);
+    if (seen.has(fingerprint)) continue;
+    seen.add(fingerprint);
+    out.push({ keyType: e.keyType, fingerprint });
+  }
+  return out;
+}
+
 /** The host key algorithms ssh2 offers by default, most preferred first (ssh2 1.x with ed25519 support). */
 export const DEFAULT_HOST_KEY_ALGORITHMS: readonly string[] = [
   'ssh-ed25519',
@@ -157,6 +172,11 @@ export class HostKeyStore {
   /** The key types on record for host:port, for ordering the host key algorithms a connection offers. */
   async knownKeyTypes(host: string, port: number): Promise<string[]> {
     return knownKeyTypes(await this.entries(), host, port);
+  }
+
+  /** The keys on record for host:port, each with its OpenSSH fingerprint (what the recovery kit prints). */
+  async recorded(host: string, port: number): Promise<Array<{ keyType: string; fingerprint: string }>> {
+    return recordedKeys(await this.entries(), host, port);
   }
 
   /** Record a key the admin confirmed; replaces any earlier key of the same type for that host. */
