@@ -1,10 +1,11 @@
-import { useEffect, useState } from 'react';
+import { useEffect, useState, type ComponentType } from 'react';
 import { SetupPage } from './pages/SetupPage';
 import { DashboardPage } from './pages/DashboardPage';
 import { ServicesPage } from './pages/ServicesPage';
 import { BackupsPage } from './pages/BackupsPage';
 import { RemoteAccessPage } from './pages/RemoteAccessPage';
 import { SettingsPage } from './pages/SettingsPage';
+import { RecoveryKitPage } from './pages/RecoveryKitPage';
 
 const PAGES = {
   setup: { label: 'Setup', Page: SetupPage },
@@ -14,12 +15,19 @@ const PAGES = {
   remote: { label: 'Remote access', Page: RemoteAccessPage },
   settings: { label: 'Settings', Page: SettingsPage },
 } as const;
-type PageKey = keyof typeof PAGES;
+/** Pages reached from another page, not from the navigation (shown with their parent marked current). */
+const SUBPAGES = {
+  'recovery-kit': { parent: 'settings', Page: RecoveryKitPage },
+} as const;
+type PageKey = keyof typeof PAGES | keyof typeof SUBPAGES;
+type NavKey = keyof typeof PAGES;
 
 const fromHash = (): PageKey => {
   const key = location.hash.replace(/^#\/?/, '');
-  return key in PAGES ? (key as PageKey) : 'setup';
+  return key in PAGES || key in SUBPAGES ? (key as PageKey) : 'setup';
 };
+const pageOf = (key: PageKey): { nav: NavKey; Page: ComponentType } =>
+  key in SUBPAGES ? { nav: SUBPAGES[key as keyof typeof SUBPAGES].parent, Page: SUBPAGES[key as keyof typeof SUBPAGES].Page } : { nav: key as NavKey, Page: PAGES[key as NavKey].Page };
 
 export function App() {
   const [page, setPage] = useState<PageKey>(fromHash);
@@ -28,7 +36,7 @@ export function App() {
     window.addEventListener('hashchange', onHash);
     return () => window.removeEventListener('hashchange', onHash);
   }, []);
-  const { Page } = PAGES[page];
+  const { nav, Page } = pageOf(page);
   return (
     <div className="shell">
       <nav aria-label="Main" className="nav">
@@ -36,9 +44,9 @@ export function App() {
           M2
         </div>
         <ul>
-          {(Object.keys(PAGES) as PageKey[]).map((key) => (
+          {(Object.keys(PAGES) as NavKey[]).map((key) => (
             <li key={key}>
-              <a href={`#/${key}`} aria-current={key === page ? 'page' : undefined}>
+              <a href={`#/${key}`} aria-current={key === nav ? 'page' : undefined}>
                 {PAGES[key].label}
               </a>
             </li>

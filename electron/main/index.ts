@@ -12,6 +12,7 @@ import { registerAppScheme, serveRenderer } from './protocol';
 import { hardenApp, hardenSession, isTrustedUrl } from './security';
 import { createShellTray } from './tray';
 import { createMainWindow } from './window';
+import { savePagePdf } from './print-pdf';
 
 // The composition root of the desktop app: Electron specifics here, product logic in core.
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -64,6 +65,8 @@ if (!app.requestSingleInstanceLock()) {
         vault: new KeyringSecretStore(),
         // Copying a password happens here, so the window never holds it; the guard clears it again after 30 s.
         clipboard: { writeText: (t) => clipboard.writeText(t), readText: () => clipboard.readText(), clear: () => clipboard.clear() },
+        // The recovery kit's Save as PDF: the window that asked is the focused one (the click came from it).
+        savePdf: (suggestedName) => savePagePdf(BrowserWindow.getFocusedWindow() ?? mainWindow, suggestedName),
         // electron-builder copies resources/ to <resourcesPath>/resources (extraResources).
         resourcesDir: app.isPackaged ? path.join(process.resourcesPath, 'resources') : path.join(app.getAppPath(), 'resources'),
       },

@@ -70,6 +70,16 @@ export function SettingsPage() {
         ) : null}
       </section>
       <SecretsSection />
+      <section className="card" aria-labelledby="recovery-kit">
+        <h2 id="recovery-kit">Household recovery kit</h2>
+        <p className="muted">
+          One printable page to keep on paper: the server&apos;s address and host key, each service&apos;s address, where every secret is kept (never the
+          secret itself), how to restore from the backup and how the household connects while Cloudflare is down.
+        </p>
+        <p>
+          <a href="#/recovery-kit">Open the household recovery kit</a>
+        </p>
+      </section>
     </>
   );
 }

@@ -1,0 +1,256 @@
+import type { RecoveryKit } from '../../electron/contract/recovery';
+
+const when = (iso: string): string => {
+  const d = new Date(iso);
+  return Number.isNaN(d.getTime()) ? iso : `${d.toLocaleString(undefined, { dateStyle: 'long', timeStyle: 'short' })} (${iso.replace(/\.\d{3}Z$/, 'Z')})`;
+};
+
+/**
+ * The household recovery kit as one printable sheet. Everything in it is text from the kit (React escapes it, so a
+ * server or device name with markup prints as those characters); links are only the kit's own service addresses.
+ * It never holds a secret value: the kit carries none.
+ */
+export function RecoveryKitSheet({ kit }: { kit: RecoveryKit }) {
+  const { server } = kit;
+  return (
+    <article className="kit-sheet" aria-label="Household recovery kit">
+      <header className="kit-header">
+        <h2>Household recovery kit: {server.name}</h2>
+        <p className="muted">
+          Made {when(kit.madeAt)} by {kit.app.name} {kit.app.version}. Keep it on paper, somewhere safe: it holds no passwords, only where they are kept.
+        </p>
+      </header>
+
+      <section aria-labelledby="kit-server">
+        <h3 id="kit-server">The server</h3>
+        <dl className="facts">
+          <dt>Address</dt>
+          <dd>
+            <code>{server.host}</code>, SSH port <code>{server.port}</code>
+          </dd>
+          <dt>SSH user</dt>
+          <dd>
+            <code>{server.username}</code>
+          </dd>
+          <dt>Sign in</dt>
+          <dd>
+            <code>{server.sshCommand}</code>
+          </dd>
+          <dt>Host key</dt>
+          <dd>
+            {server.hostKeys.length === 0 ? (
+              <span>No host key is on record yet: connect once in M2 Companion and confirm it, then make the kit again.</span>
+            ) : (
+              <ul className="plain" aria-label="Host key fingerprints">
+                {server.hostKeys.map((k) => (
+                  <li key={k.fingerprint}>
+                    {k.keyType} <code className="kit-fingerprint">{k.fingerprint}</code>
+                  </li>
+                ))}
+              </ul>
+            )}
+            <span className="muted">Signing in from another computer, ssh shows this fingerprint the first time: it must match.</span>
+          </dd>
+        </dl>
+      </section>
+
+      <section aria-labelledby="kit-services">
+        <h3 id="kit-services">The services</h3>
+        {!kit.stackSaved ? <p className="muted">The stack settings are not saved yet: these are the planned addresses.</p> : null}
+        {kit.services.length === 0 ? <p>No web services are part of this stack.</p> : null}
+        <ul className="plain" aria-label="Service addresses">
+          {kit.services.map((s) => (
+            <li key={s.service}>
+              <strong>{s.title}</strong>:{' '}
+              {s.url ? (
+                <a href={s.url} target="_blank" rel="noreferrer">
+                  {s.url}
+                </a>
+              ) : (
+                <>
+                  <code>https://{s.hostname}/</code> <span className="muted">(not published through Cloudflare yet)</span>
+                </>
+              )}
+              {s.home ? (
+                <>
+                  {' '}
+                  · at home{' '}
+                  <a href={s.home} target="_blank" rel="noreferrer">
+                    {s.home}
+                  </a>
+                </>
+              ) : null}
+            </li>
+          ))}
+        </ul>
+      </section>
+
+      <section aria-labelledby="kit-accounts">
+        <h3 id="kit-accounts">Accounts</h3>
+        {kit.accounts.length === 0 ? (
+          <p className="muted">No accounts to list.</p>
+        ) : (
+          <table aria-label="Kit accounts" className="kit-table">
+            <thead>
+              <tr>
+                <th scope="col">Service</th>
+                <th scope="col">User name</th>
+                <th scope="col">Password kept in the keychain as</th>
+              </tr>
+            </thead>
+            <tbody>
+              {kit.accounts.map((a) => (
+                <tr key={a.id}>
+                  <th scope="row">
+                    {a.title} ({a.role})
+                  </th>
+                  <td>
+                    <code>{a.username}</code>
+                  </td>
+                  <td>
+                    <code>{a.keychain.service}</code> · <code>{a.keychain.account}</code>
+                    {a.passwordSet ? null : <span className="muted"> (not generated yet)</span>}
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        )}
+      </section>
+
+      <section aria-labelledby="kit-secrets">
+        <h3 id="kit-secrets">Secrets and where they are kept</h3>
+        {kit.secrets.kind === 'unavailable' ? (
+          <p>
+            The keychain could not be read, so its entries are not listed: {kit.secrets.reason} Every secret is kept in the keychain under the service{' '}
+            <code>{kit.secrets.keychainService}</code>.
+          </p>
+        ) : (
+          <>
+            <p className="muted">
+              In this computer&apos;s keychain (macOS Keychain, Windows Credential Manager, GNOME Keyring or KWallet), service <code>{kit.secrets.keychainService}</code>.
+              The values are not printed here.
+            </p>
+            {kit.secrets.entries.length === 0 ? (
+              <p>No secrets are kept for this server yet.</p>
+            ) : (
+              <table aria-label="Keychain entries" className="kit-table">
+                <thead>
+                  <tr>
+                    <th scope="col">What</th>
+                    <th scope="col">Keychain account</th>
+                  </tr>
+                </thead>
+                <tbody>
+                  {kit.secrets.entries.map((e) => (
+                    <tr key={e.name}>
+                      <th scope="row">{e.what}</th>
+                      <td>
+                        <code>{e.keychain.account}</code>
+                      </td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            )}
+          </>
+        )}
+      </section>
+
+      <section aria-labelledby="kit-restore">
+        <h3 id="kit-restore">Restore from the backup</h3>
+        {kit.backup.kind === 'off' ? (
+          <p>Backups are off for this stack: there is nothing to restore from. Turn the backup on in Services.</p>
+        ) : (
+          <>
+            <p>
+              restic keeps the backup in <code>{kit.backup.repository}</code> on the server, every day at {kit.backup.time} ({kit.backup.timezone}), keeping{' '}
+              {kit.backup.keep.daily} daily, {kit.backup.keep.weekly} weekly and {kit.backup.keep.monthly} monthly snapshots (host{' '}
+              <code>{kit.backup.snapshotHost}</code>). Its password is in the keychain: <code>{kit.backup.password.service}</code> ·{' '}
+              <code>{kit.backup.password.account}</code>.
+            </p>
+            <p>Sign in to the server (above), then:</p>
+            <ol className="kit-steps" aria-label="Restore steps">
+              {kit.backup.steps.map((s, i) => (
+                <li key={i}>
+                  <strong>{s.title}</strong>
+                  {s.detail ? <span> {s.detail}</span> : null}
+                  {s.command ? (
+                    <pre>
+                      <code>{s.command}</code>
+                    </pre>
+                  ) : null}
+                </li>
+              ))}
+            </ol>
+          </>
+        )}
+      </section>
+
+      <section aria-labelledby="kit-outage">
+        <h3 id="kit-outage">When Cloudflare is down</h3>
+        {kit.fallback.kind === 'off' ? (
+          <p>{kit.fallback.reason}</p>
+        ) : (
+          <>
+            <dl className="facts">
+              <dt>Home endpoint</dt>
+              <dd>
+                <code>{kit.fallback.endpoint ?? 'not known yet'}</code>, UDP port <code>{kit.fallback.port}</code>
+              </dd>
+              <dt>Server in the tunnel</dt>
+              <dd>
+                <code>{kit.fallback.serverAddress}</code>
+              </dd>
+            </dl>
+            <ol className="kit-steps" aria-label="Outage steps">
+              {kit.fallback.steps.map((s, i) => (
+                <li key={i}>{s}</li>
+              ))}
+            </ol>
+            <table aria-label="Tunnel addresses" className="kit-table">
+              <thead>
+                <tr>
+                  <th scope="col">Service</th>
+                  <th scope="col">Address in the tunnel</th>
+                </tr>
+              </thead>
+              <tbody>
+                {kit.fallback.services.map((s) => (
+                  <tr key={s.service}>
+                    <th scope="row">{s.service}</th>
+                    <td>
+                      <code>{s.url}</code>
+                    </td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+            {kit.fallback.devices.length > 0 ? (
+              <table aria-label="Devices" className="kit-table">
+                <thead>
+                  <tr>
+                    <th scope="col">Device</th>
+                    <th scope="col">Address in the tunnel</th>
+                  </tr>
+                </thead>
+                <tbody>
+                  {kit.fallback.devices.map((d) => (
+                    <tr key={`${d.address}`}>
+                      <th scope="row">{d.name}</th>
+                      <td>
+                        <code>{d.address}</code>
+                      </td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            ) : (
+              <p className="muted">No household devices are added yet.</p>
+            )}
+          </>
+        )}
+      </section>
+    </article>
+  );
+}
