@@ -110,14 +110,14 @@ function AccountRow({ profileId, account }: { profileId: string; account: Accoun
       </td>
       <td>
         {account.passwordSet ? (
-          <>
+          <div className="secret-actions">
             {shown !== undefined ? (
               <code aria-label={`Password for ${who}`} className="secret-value">
                 {shown}
               </code>
             ) : (
               <span className="muted">kept in the keychain</span>
-            )}{' '}
+            )}
             {shown !== undefined ? (
               <button type="button" aria-label={`Hide password for ${who}`} onClick={() => setShown(undefined)}>
                 Hide
@@ -126,19 +126,19 @@ function AccountRow({ profileId, account }: { profileId: string; account: Accoun
               <button type="button" aria-label={`Reveal password for ${who}`} disabled={busy} onClick={() => void reveal()}>
                 Reveal
               </button>
-            )}{' '}
+            )}
             <button type="button" aria-label={`Copy password for ${who}`} disabled={busy} onClick={() => void copy()}>
               Copy
             </button>
-            {note ? (
-              <p role="status" className="muted">
-                {note}
-              </p>
-            ) : null}
-          </>
+          </div>
         ) : (
           <span className="muted">{account.service === 'jellyfin' ? 'made when the install sets Jellyfin up' : 'made when you first review the install'}</span>
         )}
+        {note ? (
+          <p role="status" className="muted">
+            {note}
+          </p>
+        ) : null}
         <div className="muted">
           Keychain: <code>{account.keychain.service}</code> · <code>{account.keychain.account}</code>
         </div>
