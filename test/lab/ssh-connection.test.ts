@@ -148,6 +148,32 @@ describe('one SSH connection to the lab server', () => {
     await c.close();
   }, 30_000);
 
+  it('keeps working after many redials: the SFTP session and live channels give their slots back with the transport', async () => {
+    const c = new SshConnection({
+      target: { host: sshd.host, port: sshd.port, username: sshd.admin.name },
+      auth: keyAuth(sshd.admin),
+      hostKeys: await freshHostKeysTrusting(),
+      backoff: { baseMs: 50, maxMs: 200 },
+      // Few slots, so a slot lost per redial shows within a few rounds.
+      maxSessions: 3,
+    });
+    expect(await c.connect()).toMatchObject({ kind: 'connected' });
+    // Bounded: a connection whose slots are all lost waits forever for one.
+    const within = <T,>(p: Promise<T>, what: string): Promise<T> =>
+      Promise.race([p, new Promise<T>((_, reject) => setTimeout(() => reject(new Error(`${what} did not finish in 15 s: the connection ran out of session slots`)), 15_000))]);
+    for (let i = 0; i < 6; i++) {
+      // An SFTP write (the session stays open) and a long-lived channel, then the transport goes.
+      await within(c.writeFileAtomic(`/tmp/m2-redial-${process.pid}`, String(i)), `write ${i}`);
+      const live = await within(c.spawn(['sleep', '30']), `spawn ${i}`);
+      expect(await c.redial(10_000)).toBe(true);
+      live.channel.destroy();
+      expect((await within(c.exec(['echo', String(i)]), `exec ${i}`)).stdout).toBe(`${i}\n`);
+    }
+    expect((await within(c.readFile(`/tmp/m2-redial-${process.pid}`), 'read')).toString()).toBe('5');
+    await c.exec(['rm', '-f', `/tmp/m2-redial-${process.pid}`]);
+    await c.close();
+  }, 120_000);
+
   it('runs docker directly for the admin, and through sudo -n for the user outside the docker group', async () => {
     expect((await conn.exec(['docker', 'info', '--format', '{{.ServerVersion}}'])).code).toBe(0);
     const sudoConn = await connectToLab(sshd, sshd.sudoUser, await freshHostKeysTrusting());

@@ -455,8 +455,14 @@ export class SshConnection extends EventEmitter<{ state: [ConnectionState] }> im
           release();
           return reject(new AppError('ssh.channel-failed', `The server refused to run a command: ${err.message}.`, { cause: err }));
         }
-        channel.once('close', release);
-        resolve({ channel, release });
+        // The slot comes back when the channel closes, or with the transport under it (whichever comes first).
+        const done = (): void => {
+          client.removeListener('close', done);
+          release();
+        };
+        channel.once('close', done);
+        client.once('close', done);
+        resolve({ channel, release: done });
       });
     });
   }
@@ -464,10 +470,25 @@ export class SshConnection extends EventEmitter<{ state: [ConnectionState] }> im
   #sftpSession(): Promise<SFTPWrapper> {
     if (!this.#sftp) {
       const session = (async () => {
-        // The SFTP session holds one session channel for the connection's lifetime.
-        await this.#sessions.acquire();
-        const client = await this.#live();
-        return new Promise<SFTPWrapper>((resolve, reject) => client.sftp((err, sftp) => (err ? reject(err) : resolve(sftp))));
+        // The SFTP session holds one session channel while it lives: its slot comes back when the session ends, or
+        // when the transport under it goes (a cut, a redial onto the tunnel). Kept for good, each reconnect would
+        // take one more slot until no command could run at all.
+        const release = await this.#sessions.acquire();
+        try {
+          const client = await this.#live();
+          const sftp = await new Promise<SFTPWrapper>((resolve, reject) => client.sftp((err, s) => (err ? reject(err) : resolve(s))));
+          const ended = (): void => {
+            release();
+            client.removeListener('close', ended);
+            if (this.#sftp === session) this.#sftp = undefined;
+          };
+          sftp.once('close', ended);
+          client.once('close', ended);
+          return sftp;
+        } catch (err) {
+          release();
+          throw err;
+        }
       })();
       this.#sftp = session;
       session.catch(() => {
