@@ -282,6 +282,17 @@ export function createCoreServices(config: CoreConfig, emit: Emit): CoreServices
   // Everything kept per server, so removing one leaves nothing for a new server of the same name (same id).
   const vault = config.vault;
   const keepers: ProfileKeeper[] = [
+    // What runs first: the status agent, then this computer's tunnel, whose config file holds this computer's private key.
+    {
+      what: 'live status',
+      forget: async (p) => {
+        outage.unwatch(p.id);
+        stack.forgetProfile(p.id);
+        // The agent on the server is stopped over the connection while it is still there; a dead one stops anyway.
+        await status.stop(p.id).catch(() => undefined);
+      },
+    },
+    { what: 'tunnel from this computer', forget: (p) => fallback.forgetProfile(p.id) },
     ...(vault
       ? [
           {
@@ -301,14 +312,6 @@ export function createCoreServices(config: CoreConfig, emit: Emit): CoreServices
       forget: async (p, others) => void (others.some((o) => o.host === p.host && o.port === p.port) ? 0 : await hostKeys.forget(p.host, p.port)),
     },
     { what: 'generated key files', forget: async (p) => void (await removeKeyPair(keysDir, generatedKeyName(p.id))) },
-    {
-      what: 'live status',
-      forget: async (p) => {
-        outage.unwatch(p.id);
-        await status.stop(p.id);
-        stack.forgetProfile(p.id);
-      },
-    },
   ];
   const removeProfileAndData = (profileId: string): Promise<void> =>
     removeProfile({ profiles, keepers, disconnect: (id) => servers.disconnect(id), log: config.log }, profileId);

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createCoreServices, createHandlers } from '../../electron/core/services';
@@ -10,6 +10,8 @@ import { KeyringSecretStore } from '../../electron/core/secrets/keychain';
 import { Secret } from '../../electron/core/secrets/secret';
 import { CloudflareStore } from '../../electron/core/cloudflare/cloudflare-store';
 import { createFallbackStore } from '../../electron/core/fallback/fallback-store';
+import { laptopTunnelName } from '../../electron/core/fallback/fallback-service';
+import { configFileName } from '../../electron/core/fallback/wg-config';
 import { HostKeyStore } from '../../electron/core/ssh/host-keys';
 import { ensureKeychain } from '../../scripts/lab/keychain';
 import { run } from '../../scripts/lab/process';
@@ -44,9 +46,10 @@ describe('removing a server removes what the app kept for it (lab keychain and s
     fallback: existsSync(file('fallback', `${id}.json`)),
     generatedKey: existsSync(file('keys', `${id}_ed25519`)),
     generatedPublicKey: existsSync(file('keys', `${id}_ed25519.pub`)),
+    tunnelConfig: existsSync(file('fallback', 'tunnels', configFileName(laptopTunnelName(id)))),
     hostKey: (await new HostKeyStore(file('known-hosts.json')).judge(lab.ssh.host, lab.ssh.port, Buffer.from(lab.ssh.hostPublicKey.split(' ')[1] ?? '', 'base64'))).kind,
   });
-  const clean = { keychain: [], stackSettings: false, cloudflare: false, fallback: false, generatedKey: false, generatedPublicKey: false, hostKey: 'unknown' };
+  const clean = { keychain: [], stackSettings: false, cloudflare: false, fallback: false, generatedKey: false, generatedPublicKey: false, tunnelConfig: false, hostKey: 'unknown' };
 
   /** Add the server and sign in with its password, confirming the host key as the admin would. */
   const addAndConnect = async (): Promise<string> => {
@@ -99,6 +102,9 @@ describe('removing a server removes what the app kept for it (lab keychain and s
     await vault.set(id, 'fallback.device-0a1b.private-key', new Secret(randomBytes(32).toString('base64')));
     await new CloudflareStore(file('cloudflare')).update(id, (f) => void (f.settings = CloudflareSettings.parse({ accountId: 'a'.repeat(32), zoneId: 'b'.repeat(32), zoneName: 'example.com' })));
     await createFallbackStore(file('fallback')).update(id, (f) => void (f.lastKnownIp = '203.0.113.7'));
+    // This computer's tunnel config as the fallback leaves it while the tunnel is down by hand (it holds a private key).
+    mkdirSync(file('fallback', 'tunnels'), { recursive: true, mode: 0o700 });
+    writeFileSync(file('fallback', 'tunnels', configFileName(laptopTunnelName(id))), '[Interface]\nPrivateKey = x\n[Peer]\n', { mode: 0o600 });
 
     const before = await traces(id);
     expect(before).toEqual({
@@ -108,6 +114,7 @@ describe('removing a server removes what the app kept for it (lab keychain and s
       fallback: true,
       generatedKey: true,
       generatedPublicKey: true,
+      tunnelConfig: true,
       hostKey: 'trusted',
     });
 

@@ -121,7 +121,7 @@ const devicePsk = (id: string): string => `fallback.device.${id}.psk`;
 const LAPTOP_NAME = 'This computer';
 const MAPPING_DESCRIPTION = 'M2 Companion WireGuard fallback';
 /** What the app names this computer's tunnel (an interface name: at most 15 characters). */
-const laptopTunnelName = (profileId: string): string => `m2-${profileId}`.slice(0, 15).replace(/-+$/, '');
+export const laptopTunnelName = (profileId: string): string => `m2-${profileId}`.slice(0, 15).replace(/-+$/, '');
 
 /** Names compare the way a person reads them: case, width and surrounding spaces do not make a new name. */
 const sameName = (a: string, b: string): boolean => a.normalize('NFKC').trim().toLocaleLowerCase() === b.normalize('NFKC').trim().toLocaleLowerCase();
@@ -500,6 +500,21 @@ export class FallbackService<C extends FallbackConnection = FallbackConnection> 
   /** Stop background work (quit). */
   stop(): void {
     for (const id of [...this.#renewals.keys()]) this.#stopRenewal(id);
+  }
+
+  /**
+   * A removed server: its router-mapping renewal stops, what is remembered in memory goes, and this computer's tunnel
+   * to it is taken down with its config file (which holds this computer's private key). A tunnel that cannot be taken
+   * down keeps the server, so the admin can finish by hand and remove it again.
+   */
+  async forgetProfile(profileId: string): Promise<void> {
+    this.#stopRenewal(profileId);
+    this.#failed.delete(profileId);
+    this.#laptop.delete(profileId);
+    const down = await this.#deps.laptop.down(laptopTunnelName(profileId));
+    if (down.state === 'failed' || down.state === 'handed-off') {
+      throw new AppError('fallback.laptop-tunnel', `This computer’s tunnel to the server is still up: ${down.detail}`, { hint: 'Take it down, then remove the server again.' });
+    }
   }
 
   async #map(profileId: string, conn: C, port: number): Promise<PortMapping> {

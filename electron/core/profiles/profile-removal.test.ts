@@ -12,7 +12,7 @@ const store = (): ProfileStore => new ProfileStore(path.join(mkdtempSync(path.jo
 const server = { host: 'server.lan', port: 22, username: 'admin', auth: { kind: 'agent' as const } };
 
 describe('removing a server profile', () => {
-  it('disconnects first, lets every keeper forget the profile (told which servers stay), then drops it', async () => {
+  it('lets every keeper forget the profile (told which servers stay), then disconnects and drops it', async () => {
     const profiles = store();
     const home = await profiles.save({ name: 'Home', ...server });
     const cabin = await profiles.save({ name: 'Cabin', ...server });
@@ -22,7 +22,7 @@ describe('removing a server profile', () => {
       forget: async (p: ServerProfile, others: readonly ServerProfile[]) => void calls.push(`${what} ${p.id} [${others.map((o) => o.id).join(',')}]`),
     });
     await removeProfile({ profiles, keepers: [keeper('keychain'), keeper('settings')], disconnect: async (id) => void calls.push(`disconnect ${id}`), log: silentLogger }, home.id);
-    expect(calls).toEqual(['disconnect home', 'keychain home [cabin]', 'settings home [cabin]']);
+    expect(calls).toEqual(['keychain home [cabin]', 'settings home [cabin]', 'disconnect home']);
     expect((await profiles.list()).map((p) => p.id)).toEqual([cabin.id]);
   });
 

@@ -19,7 +19,7 @@ export interface ProfileKeeper {
 export interface ProfileRemovalDeps {
   readonly profiles: ProfileStore;
   readonly keepers: readonly ProfileKeeper[];
-  /** Close the server's connection (and what runs over it) before its data goes. */
+  /** Close the server's connection, once what ran over it (the status agent) has been stopped by its keeper. */
   readonly disconnect: (profileId: string) => Promise<void>;
   readonly log: Logger;
 }
@@ -27,7 +27,7 @@ export interface ProfileRemovalDeps {
 const listed = (items: readonly string[]): string => (items.length <= 1 ? (items[0] ?? '') : `${items.slice(0, -1).join(', ')} and ${items.at(-1) ?? ''}`);
 
 /**
- * Disconnect, forget everything each keeper holds, then drop the profile. When something cannot be forgotten (a
+ * Forget everything each keeper holds, disconnect, then drop the profile. When something cannot be forgotten (a
  * locked keychain), the profile stays, so removing it again finishes the job instead of leaving data to a namesake.
  */
 export async function removeProfile(deps: ProfileRemovalDeps, id: string): Promise<void> {
@@ -37,7 +37,6 @@ export async function removeProfile(deps: ProfileRemovalDeps, id: string): Promi
     throw new AppError('profile.not-found', `There is no server profile "${id}".`, { hint: 'It may have been removed already; refresh the list.', field: 'id' });
   }
   const others = all.filter((p) => p.id !== id);
-  await deps.disconnect(id);
   const failed: Array<{ what: string; err: unknown }> = [];
   for (const k of deps.keepers) {
     try {
@@ -55,6 +54,7 @@ export async function removeProfile(deps: ProfileRemovalDeps, id: string): Promi
       field: 'id',
     });
   }
+  await deps.disconnect(id);
   await deps.profiles.remove(id);
   deps.log.info('removed a server and what the app kept for it', { profile: id, parts: deps.keepers.map((k) => k.what) });
 }
