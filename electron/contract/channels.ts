@@ -21,6 +21,7 @@ export const callNames = [
   'stack:plan',
   'stack:apply',
   'stack:status',
+  'stack:last-apply',
   'stack:secrets',
   'accounts:list',
   'accounts:reveal',
@@ -48,7 +49,7 @@ export const callNames = [
   'recovery:kit',
   'recovery:save-pdf',
 ] as const;
-export const eventNames = ['profiles:changed', 'server:state', 'stack:progress', 'cloudflare:progress', 'status:update', 'status:notification', 'fallback:progress', 'fallback:changed'] as const;
+export const eventNames = ['profiles:changed', 'server:state', 'stack:progress', 'stack:outcome', 'cloudflare:progress', 'status:update', 'status:notification', 'fallback:progress', 'fallback:changed'] as const;
 
 export type CallName = (typeof callNames)[number];
 export type EventName = (typeof eventNames)[number];

@@ -5,7 +5,7 @@ import type { LinkRules } from './links';
 import { ProfileInput, ProfileRef, ServerProfile } from './profiles';
 import { ConnectRequest, ConnectResult, ConnectionState, InstallKeyResult, PreflightRunRequest, ProfileOnly, ServerStateEvent, SshConfigImport } from './server';
 import { PreflightReport } from './preflight';
-import { ApplyResult, SecretSummary, StackApplyRequest, StackPlan, StackProgress, StackSettingsRequest, StackSettingsSave, StackSettingsView, StackStatus } from './stack';
+import { ApplyOutcome, ApplyOutcomeEvent, ApplyResult, SecretSummary, StackApplyRequest, StackPlan, StackProgress, StackSettingsRequest, StackSettingsSave, StackSettingsView, StackStatus } from './stack';
 import {
   CloudflareProfileRequest,
   CloudflareProgress,
@@ -67,6 +67,8 @@ export const calls = {
   /** Upload, pull, start, health-check and switch; rolls back by itself on failure. Progress arrives as `stack:progress`. */
   'stack:apply': { input: StackApplyRequest, output: ApplyResult },
   'stack:status': { input: StackSettingsRequest, output: StackStatus },
+  /** How the last install ended (or that it still runs), kept across cut connections, reloads and restarts; null before any. */
+  'stack:last-apply': { input: StackSettingsRequest, output: ApplyOutcome.nullable() },
   /** The generated secrets of a server, masked: values never reach the renderer. */
   'stack:secrets': { input: StackSettingsRequest, output: z.array(SecretSummary) },
   /** The accounts the stack creates (service, username, where it signs in, where the password is kept); no values. */
@@ -118,6 +120,8 @@ export const events = {
   'profiles:changed': z.array(ServerProfile),
   'server:state': ServerStateEvent,
   'stack:progress': StackProgress,
+  /** The kept outcome of a server's install changed (started, finished, failed, interrupted). */
+  'stack:outcome': ApplyOutcomeEvent,
   'cloudflare:progress': CloudflareProgress,
   /** A whole snapshot on every change: the renderer draws straight from it. */
   'status:update': StatusUpdate,

@@ -37,7 +37,8 @@ export const ConnectionState = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('connecting'), attempt: z.number() }),
   z.object({ kind: z.literal('connected'), since: z.string() }),
   z.object({ kind: z.literal('reconnecting'), attempt: z.number(), retryInMs: z.number(), reason: z.string() }),
-  z.object({ kind: z.literal('closed') }),
+  /** Closed for good; `reason` says why when the app closed it rather than the admin (a host key to decide on, a password sign-in after a restart). */
+  z.object({ kind: z.literal('closed'), reason: z.string().optional() }),
 ]);
 export type ConnectionState = z.infer<typeof ConnectionState>;
 

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { ErrorShape } from './errors';
 import { DataPath } from './preflight';
 import { ProfileId } from './profiles';
 import { isDnsName } from './validation';
@@ -337,3 +338,35 @@ export const SecretSummary = z.object({
   masked: z.string(),
   set: z.boolean(),
 });
+
+/**
+ * How the last install of a server ended, kept in the app's data folder: the page shows it after a cut connection,
+ * a reload, a closed window or a restart of the app. `running` while it runs; one found running by an app that is not
+ * running it (it stopped meanwhile) reads as `interrupted`.
+ */
+export const ApplyOutcome = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('running'), applyId: z.string(), startedAt: z.string(), phase: ApplyPhase }),
+  z.object({ kind: z.literal('finished'), applyId: z.string(), startedAt: z.string(), finishedAt: z.string(), result: ApplyResult }),
+  z.object({
+    kind: z.literal('failed'),
+    applyId: z.string(),
+    startedAt: z.string(),
+    finishedAt: z.string(),
+    error: ErrorShape,
+  }),
+  z.object({
+    kind: z.literal('interrupted'),
+    applyId: z.string(),
+    startedAt: z.string(),
+    finishedAt: z.string(),
+    /** What ended it: the SSH connection, or the app itself (quit, crashed, restarted). */
+    cause: z.enum(['connection', 'app']),
+    /** Whether the new release had started on the server (then its guard brings the previous one back). */
+    releaseStarted: z.boolean(),
+    message: z.string(),
+  }),
+]);
+export type ApplyOutcome = z.infer<typeof ApplyOutcome>;
+
+export const ApplyOutcomeEvent = z.object({ profileId: ProfileId, outcome: ApplyOutcome });
+export type ApplyOutcomeEvent = z.infer<typeof ApplyOutcomeEvent>;

@@ -11,6 +11,8 @@ import { serviceAddresses, serviceOrigins } from '../contract/links';
 import { LinkPolicy } from './links';
 import { generatedKeyName, removeKeyPair } from './ssh/key-install';
 import { ServerService } from './server/server-service';
+import { createRememberedStore } from './server/remembered-connections';
+import { createOutcomeStore } from './stack/apply-outcomes';
 import type { SecretStore } from './secrets/keychain';
 import { CloudflareStore } from './cloudflare/cloudflare-store';
 import { CloudflareService } from './cloudflare/cloudflare-service';
@@ -127,6 +129,7 @@ export function createCoreServices(config: CoreConfig, emit: Emit): CoreServices
     agentSocket: config.agentSocket,
     keysDir,
     ...(config.dialSocket ? { dialSocket: config.dialSocket } : {}),
+    remembered: createRememberedStore(path.join(config.dataDir, 'connections')),
     onState: (profileId, state) => {
       emit('server:state', { profileId, state });
       // Connected again with a new connection: a watched server's status agent moves onto it.
@@ -149,6 +152,9 @@ export function createCoreServices(config: CoreConfig, emit: Emit): CoreServices
     },
     resourcesDir: config.resourcesDir ?? path.resolve('resources'),
     appVersion: config.appInfo.version,
+    // How each install ended is kept, so a page that comes back (reload, new window, restarted app) still says it.
+    outcomes: createOutcomeStore(path.join(config.dataDir, 'operations')),
+    onOutcome: (profileId, outcome) => emit('stack:outcome', { profileId, outcome }),
   });
   const cloudflare = new CloudflareService({
     store: cloudflareStore,
@@ -353,6 +359,8 @@ export function createCoreServices(config: CoreConfig, emit: Emit): CoreServices
     },
     fallback: (profileId) => fallback.view(profileId, { live: false }),
   });
+  // Servers that were connected when the app last stopped reconnect by themselves (host keys judged as ever).
+  servers.resume().catch((err: unknown) => config.log.warn('could not reconnect the servers of the last run', { error: err instanceof Error ? err.message : String(err) }));
   return { config, profiles, hostKeys, servers, stack, cloudflare, status, fallback, outage, accounts, ...(clipboard ? { clipboard } : {}), emit, removeProfile: removeProfileAndData, links, recovery };
 }
 
@@ -402,6 +410,7 @@ export function createHandlers(services: CoreServices): Handlers {
     'stack:plan': ({ profileId }) => services.stack.plan(profileId),
     'stack:apply': ({ profileId, pullPolicy }) => services.stack.apply(profileId, { pullPolicy }),
     'stack:status': ({ profileId }) => services.stack.status(profileId),
+    'stack:last-apply': ({ profileId }) => services.stack.lastApply(profileId),
     'stack:secrets': ({ profileId }) => services.stack.secretSummaries(profileId),
     'accounts:list': ({ profileId }) => services.accounts.list(profileId),
     'accounts:reveal': ({ profileId, accountId }) => services.accounts.reveal(profileId, accountId),

@@ -1,5 +1,5 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import { readFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
@@ -9,6 +9,7 @@ import type { Result } from '../contract/errors';
 import { registerContract, createEmitter, type Router, type SenderInfo } from '../core/ipc/dispatch';
 import { createCoreServices, createHandlers, type CoreConfig, type CoreServices } from '../core/services';
 import { KeyringSecretStore } from '../core/secrets/keychain';
+import { writeFileAtomic } from '../core/fs/atomic-write';
 import { SenderSubscriptions } from '../core/status/subscriptions';
 import type { Logger } from '../core/log';
 import type { AppInfo } from '../contract/app';
@@ -52,10 +53,10 @@ const TYPES: Record<string, string> = {
 
 /**
  * Development and test host: the same core services and contract as the desktop app, carried over a
- * WebSocket bound to 127.0.0.1, guarded by a random per-run token and an Origin check. Not shipped.
+ * WebSocket bound to 127.0.0.1, guarded by a random token and an Origin check. Not shipped.
  */
 export async function startWebHost(opts: WebHostOptions): Promise<WebHost> {
-  const token = randomBytes(24).toString('base64url');
+  const token = await webHostToken(opts.dataDir);
   const sockets = new Set<WebSocket>();
   const handlersByChannel = new Map<string, (sender: SenderInfo, payload: unknown) => Promise<Result<unknown>>>();
   const router: Router = {
@@ -104,6 +105,8 @@ export async function startWebHost(opts: WebHostOptions): Promise<WebHost> {
     }
     wss.handleUpgrade(req, socket, head, (ws) => {
       sockets.add(ws);
+      // A page that (re)joins — after a reload or a restart of this host — learns every server's connection state at once.
+      for (const payload of services.servers.states()) ws.send(JSON.stringify({ t: 'event', event: 'server:state', payload } satisfies ServerMessage));
       ws.on('close', () => {
         sockets.delete(ws);
         subscriptions.release(ws);
@@ -193,3 +196,20 @@ const safeJson = (text: string): unknown => {
     return undefined;
   }
 };
+
+/**
+ * The socket's token, kept in the data folder (0600, like everything else there), so a page left open across a restart
+ * of the host with the same --data-dir joins again and follows its servers reconnecting instead of being refused.
+ */
+async function webHostToken(dataDir: string): Promise<string> {
+  const file = path.join(dataDir, 'webhost-token');
+  const kept = await readFile(file, 'utf8').then(
+    (t) => t.trim(),
+    () => '',
+  );
+  if (/^[A-Za-z0-9_-]{32}$/.test(kept)) return kept;
+  const token = randomBytes(24).toString('base64url');
+  await mkdir(dataDir, { recursive: true, mode: 0o700 });
+  await writeFileAtomic(file, `${token}\n`, { mode: 0o600 });
+  return token;
+}

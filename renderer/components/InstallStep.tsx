@@ -1,6 +1,6 @@
-import { useCallback, useId, useRef, useState } from 'react';
+import { useCallback, useEffect, useId, useRef, useState } from 'react';
 import type { ErrorShape } from '../../electron/contract/errors';
-import type { ApplyPhase, ApplyResult, ServiceHealth, StackProgress } from '../../electron/contract/stack';
+import type { ApplyOutcome, ApplyPhase, ApplyResult, ServiceHealth, StackProgress } from '../../electron/contract/stack';
 import { asShape, useEvent } from '../hooks/use-call';
 import { call } from '../m2';
 import { ErrorNotice } from './ErrorNotice';
@@ -79,24 +79,67 @@ function Applied({ result }: { result: Extract<ApplyResult, { kind: 'applied' }>
   );
 }
 
+const clock = (iso: string): string => new Date(iso).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', second: '2-digit' });
+
+/** An install's kept outcome, as main recorded it: what the page shows for an install it did not see end. */
+export function KeptOutcome({ outcome }: { outcome: Exclude<ApplyOutcome, { kind: 'running' }> }) {
+  switch (outcome.kind) {
+    case 'finished':
+      return outcome.result.kind === 'applied' ? (
+        <Applied result={outcome.result} />
+      ) : (
+        <RollbackReport report={outcome.result.report} attemptedRelease={outcome.result.attemptedRelease} warnings={outcome.result.warnings} />
+      );
+    case 'failed':
+      return <ErrorNotice error={outcome.error} />;
+    case 'interrupted':
+      return (
+        <div role="alert" aria-label="Install interrupted" className="notice notice-error">
+          <strong>{outcome.message}</strong>
+          <p>
+            The install started at {clock(outcome.startedAt)}; {outcome.cause === 'connection' ? 'the connection to the server' : 'M2 Companion'} went away
+            before it ended. The Dashboard shows what runs now.
+          </p>
+        </div>
+      );
+    default: {
+      const never: never = outcome;
+      return never;
+    }
+  }
+}
+
 /**
  * The Install step: one button; while main applies, a bar per image and a row per service, updated
  * from `stack:progress` for this server; then the result, or the rollback report.
  */
-export function InstallStep(props: { profileId: string; onStart?: () => void; onDone?: (r: ApplyResult) => void; onError?: (e: ErrorShape) => void }) {
-  const { profileId, onStart, onDone, onError } = props;
+export function InstallStep(props: {
+  profileId: string;
+  /** The last install as main kept it (undefined until known): shown when this page did not see it end. */
+  kept?: ApplyOutcome | null | undefined;
+  onStart?: () => void;
+  onDone?: (r: ApplyResult) => void;
+  onError?: (e: ErrorShape) => void;
+}) {
+  const { profileId, kept, onStart, onDone, onError } = props;
   const [live, setLive] = useState<Live>(empty);
   const [running, setRunning] = useState(false);
   const [result, setResult] = useState<ApplyResult | undefined>();
   const [error, setError] = useState<ErrorShape | undefined>();
   const runningRef = useRef(false);
   const resultRef = useRef<HTMLDivElement>(null);
+  /** An install main runs that this page did not start (it was reloaded, or started in another window). */
+  const elsewhere = !running && kept?.kind === 'running';
+  const followRef = useRef(false);
+  useEffect(() => {
+    followRef.current = elsewhere;
+  }, [elsewhere]);
 
   useEvent(
     'stack:progress',
     useCallback(
       (p: StackProgress) => {
-        if (p.profileId !== profileId || !runningRef.current) return;
+        if (p.profileId !== profileId || !(runningRef.current || followRef.current)) return;
         setLive((l) => fold(l, p));
       },
       [profileId],
@@ -126,19 +169,29 @@ export function InstallStep(props: { profileId: string; onStart?: () => void; on
     }
   };
 
-  const started = running || result !== undefined || live.phase !== undefined;
+  const started = running || elsewhere || result !== undefined || live.phase !== undefined;
+  const keptEnd = kept && kept.kind !== 'running' ? kept : undefined;
+  // The kept outcome is the truth for an install this page did not see end: a reload, another window, a cut
+  // connection, or the app itself restarting meanwhile (this page then only saw its link to the app drop).
+  const showKept =
+    !running && keptEnd !== undefined && ((result === undefined && error === undefined) || keptEnd.applyId === live.applyId || error?.code === 'ipc.disconnected');
+  const phaseText = live.phase ? `${PHASES[live.phase.phase]}${live.phase.message ? ` — ${live.phase.message}` : ''}` : undefined;
   return (
     <div className="install">
-      <button type="button" onClick={() => void install()} disabled={running}>
-        {running ? 'Installing…' : 'Install'}
+      <button type="button" onClick={() => void install()} disabled={running || elsewhere}>
+        {running || elsewhere ? 'Installing…' : 'Install'}
       </button>
       <p role="status" aria-label="Install phase" className="phase">
-        {running ? (live.phase ? `${PHASES[live.phase.phase]}${live.phase.message ? ` — ${live.phase.message}` : ''}` : 'Starting…') : ''}
+        {running
+          ? (phaseText ?? 'Starting…')
+          : elsewhere
+            ? `An install started at ${kept?.kind === 'running' ? clock(kept.startedAt) : ''} is running${phaseText ? `: ${phaseText}` : ''}. Its outcome shows here when it ends.`
+            : ''}
       </p>
       {started ? (
         <>
           <PullProgress pulls={live.pulls} />
-          {running || (result?.kind !== 'applied' && live.services.length > 0) ? <ServiceHealthList label="Service health" services={live.services} /> : null}
+          {running || elsewhere || (result?.kind !== 'applied' && live.services.length > 0) ? <ServiceHealthList label="Service health" services={live.services} /> : null}
           {running && live.warnings.length > 0 ? (
             <ul className="warnings" aria-label="Warnings so far">
               {live.warnings.map((w) => (
@@ -149,9 +202,15 @@ export function InstallStep(props: { profileId: string; onStart?: () => void; on
         </>
       ) : null}
       <div ref={resultRef} tabIndex={-1} className="install-outcome">
-        {error ? <ErrorNotice error={error} /> : null}
-        {result?.kind === 'applied' ? <Applied result={result} /> : null}
-        {result?.kind === 'rolled-back' ? <RollbackReport report={result.report} attemptedRelease={result.attemptedRelease} warnings={result.warnings} /> : null}
+        {showKept ? (
+          <KeptOutcome outcome={keptEnd} />
+        ) : (
+          <>
+            {error ? <ErrorNotice error={error} /> : null}
+            {result?.kind === 'applied' ? <Applied result={result} /> : null}
+            {result?.kind === 'rolled-back' ? <RollbackReport report={result.report} attemptedRelease={result.attemptedRelease} warnings={result.warnings} /> : null}
+          </>
+        )}
       </div>
     </div>
   );

@@ -57,7 +57,7 @@ const stateLabel = (s: ConnectionState | undefined): string => {
     case 'reconnecting':
       return `Connection lost — retrying (attempt ${s.attempt})`;
     case 'closed':
-      return 'Disconnected';
+      return s.reason ? `Not connected — ${s.reason}` : 'Disconnected';
     default: {
       const never: never = s;
       return never;

@@ -1,4 +1,4 @@
-import { lazy, Suspense, useState } from 'react';
+import { lazy, Suspense, useCallback, useState } from 'react';
 import type { ServerProfile } from '../../electron/contract/profiles';
 import type { StatusSnapshot } from '../../electron/contract/status';
 import { EmptyState } from '../components/EmptyState';
@@ -13,7 +13,9 @@ import { AgentNotice, OverallState, StatusCards } from '../components/status/Sta
 import { TranscodesPanel } from '../components/status/TranscodesPanel';
 import { OutagePanel } from '../components/status/OutagePanel';
 import { TunnelPanel } from '../components/status/TunnelPanel';
-import { useCall } from '../hooks/use-call';
+import { useCall, useEvent } from '../hooks/use-call';
+import { connectionNotice } from '../hooks/connection-state';
+import { useConnection } from '../hooks/use-connection';
 import { useProfileCall } from '../hooks/use-profile-call';
 import { useStatus } from '../hooks/use-status';
 import type { ChartHistory } from '../hooks/status-state';
@@ -101,17 +103,48 @@ function ServerDashboard({ profileId }: { profileId: string }) {
   return <LiveStatus profileId={profileId} />;
 }
 
+/**
+ * Follows the server's connection: says how it stands while it is not up, and asks the server again each time it comes
+ * up (a connect from another page, a reconnect after a cut, a restarted app) — no "Try again" needed.
+ */
+function FollowedServer({ profileId }: { profileId: string }) {
+  const { state, epoch } = useConnection(profileId);
+  const notice = connectionNotice(state);
+  return (
+    <>
+      {notice ? (
+        <p role="status" aria-label="Connection" className={state?.kind === 'reconnecting' || state?.kind === 'closed' ? 'notice notice-warning' : 'muted'}>
+          {notice}
+          {state?.kind === 'idle' || state?.kind === 'closed' ? (
+            <>
+              {' '}
+              <a href="#/setup">Open Setup</a>
+            </>
+          ) : null}
+        </p>
+      ) : null}
+      {epoch ? <ServerDashboard key={epoch} profileId={profileId} /> : null}
+    </>
+  );
+}
+
 export function DashboardPage() {
   const { state } = useCall('profiles:list');
   const [chosen, setChosen] = useState<string | undefined>();
-  const profiles: readonly ServerProfile[] = state.kind === 'ready' ? state.value : [];
+  // A server saved in another window (or tab) appears here without a reload.
+  const [pushed, setPushed] = useState<readonly ServerProfile[] | undefined>();
+  useEvent(
+    'profiles:changed',
+    useCallback((list: ServerProfile[]) => setPushed(list), []),
+  );
+  const profiles: readonly ServerProfile[] = pushed ?? (state.kind === 'ready' ? state.value : []);
   const profile = profiles.find((p) => p.id === chosen) ?? profiles[0];
   return (
     <>
       <h1>Dashboard</h1>
       {state.kind === 'loading' ? <p className="muted">Loading saved servers…</p> : null}
       {state.kind === 'failed' ? <ErrorNotice error={state.error} /> : null}
-      {state.kind === 'ready' && profiles.length === 0 ? (
+      {(pushed ?? (state.kind === 'ready' ? state.value : undefined))?.length === 0 ? (
         <EmptyState title="No servers saved yet">
           <p>Add your home server in <a href="#/setup">Setup</a> first. Once its stack is installed, this page shows at a glance:</p>
           <ul>
@@ -126,7 +159,7 @@ export function DashboardPage() {
         <>
           <ProfilePicker profiles={profiles} value={profile.id} onChange={setChosen} />
           <ServiceAddresses key={`addresses-${profile.id}`} profile={profile} label="Service addresses" />
-          <ServerDashboard key={profile.id} profileId={profile.id} />
+          <FollowedServer key={profile.id} profileId={profile.id} />
         </>
       ) : null}
     </>

@@ -1,4 +1,4 @@
-import { useState } from 'react';
+import { useEffect, useRef, useState } from 'react';
 import type { ServerProfile } from '../../electron/contract/profiles';
 import { EmptyState } from '../components/EmptyState';
 import { ServiceAddresses } from '../components/ServiceAddresses';
@@ -10,10 +10,44 @@ import { ServiceHealthList } from '../components/ServiceHealthList';
 import { StackSettingsForm } from '../components/StackSettingsForm';
 import { useCall } from '../hooks/use-call';
 import { useProfileCall } from '../hooks/use-profile-call';
+import { useConnection } from '../hooks/use-connection';
+import { useLastApply } from '../hooks/use-last-apply';
+import { KeptOutcome } from '../components/InstallStep';
 
-/** What runs on the server now, from `stack:status`. */
+/** How the last install ended, as the app kept it (a cut connection or a restart of the app included). */
+function LastInstall({ profileId }: { profileId: string }) {
+  const kept = useLastApply(profileId);
+  if (!kept) return null;
+  if (kept.kind === 'running') {
+    return (
+      <p role="status" aria-label="Last install" className="muted">
+        An install is running on this server; its outcome shows here when it ends.
+      </p>
+    );
+  }
+  if (kept.kind === 'finished' && kept.result.kind === 'applied') {
+    return (
+      <p aria-label="Last install" className="muted">
+        Last install: release {kept.result.releaseId}, {new Date(kept.finishedAt).toLocaleString()}.
+      </p>
+    );
+  }
+  return (
+    <div aria-label="Last install">
+      <KeptOutcome outcome={kept} />
+    </div>
+  );
+}
+
+/** What runs on the server now, from `stack:status`, asked again each time the connection comes up. */
 function ServiceState({ profileId }: { profileId: string }) {
   const { state, reload } = useProfileCall('stack:status', profileId);
+  const { epoch } = useConnection(profileId);
+  const seen = useRef(epoch);
+  useEffect(() => {
+    if (epoch !== undefined && seen.current !== epoch) reload();
+    seen.current = epoch;
+  }, [epoch, reload]);
   return (
     <>
       <div className="row">
@@ -26,6 +60,7 @@ function ServiceState({ profileId }: { profileId: string }) {
       {state.kind === 'failed' ? <ErrorNotice error={state.error} /> : null}
       {state.kind === 'ready' && state.value.currentRelease === null ? <p className="muted">Not installed yet: review and install the stack from Setup.</p> : null}
       {state.kind === 'ready' && state.value.currentRelease !== null ? <ServiceHealthList label="Service state" services={state.value.services} /> : null}
+      <LastInstall profileId={profileId} />
     </>
   );
 }

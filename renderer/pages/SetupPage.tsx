@@ -16,6 +16,7 @@ import { SshConfigImport } from '../components/SshConfigImport';
 import { StackSettingsForm } from '../components/StackSettingsForm';
 import { asShape, useCall, useEvent } from '../hooks/use-call';
 import { useProfileCall } from '../hooks/use-profile-call';
+import { useLastApply } from '../hooks/use-last-apply';
 import { call } from '../m2';
 
 const STEPS = ['Server', 'Preflight', 'Domain & Cloudflare', 'Services & storage', 'Accounts', 'Review', 'Install', 'Done'] as const;
@@ -44,6 +45,9 @@ function StackSetup({ profile, onStage }: { profile: ServerProfile; onStage: (st
   const [reviewKey, setReviewKey] = useState(0);
   const [installing, setInstalling] = useState(false);
   const [result, setResult] = useState<ApplyResult | undefined>();
+  const lastApply = useLastApply(profile.id);
+  // An install that is running, or did not end well, keeps the Install step on the page (after a reload too) until the next one.
+  const lastApplyToSay = lastApply && !(lastApply.kind === 'finished' && lastApply.result.kind === 'applied') ? lastApply : undefined;
 
   const view = settings.state.kind === 'ready' ? settings.state.value : undefined;
   const stage: StackStage = !view?.saved ? 'Services & storage' : result?.kind === 'applied' && !installing ? 'Done' : installing || result ? 'Install' : 'Review';
@@ -104,7 +108,7 @@ function StackSetup({ profile, onStage }: { profile: ServerProfile; onStage: (st
           <ReviewStep key={reviewKey} profileId={profile.id} onPlanned={setPlan} />
         </section>
       ) : null}
-      {view?.saved && (plan || result) ? (
+      {view?.saved && (plan || result || lastApplyToSay) ? (
         <section aria-labelledby="stack-install-step">
           <h2 id="stack-install-step">7. Install</h2>
           <p className="muted">
@@ -113,6 +117,7 @@ function StackSetup({ profile, onStage }: { profile: ServerProfile; onStage: (st
           </p>
           <InstallStep
             profileId={profile.id}
+            kept={lastApply}
             onStart={() => {
               setInstalling(true);
               setResult(undefined);
@@ -172,7 +177,8 @@ export function SetupPage() {
     };
   }, [profileIds]);
 
-  const connected = profiles.filter((p) => connections[p.id] === 'connected');
+  // A server whose connection dropped stays set up here while it reconnects: an install under way keeps its step and outcome.
+  const connected = profiles.filter((p) => connections[p.id] === 'connected' || connections[p.id] === 'reconnecting');
   const active = connected.find((p) => p.id === chosen) ?? connected[0];
   const current: Step = active ? stage : 'Server';
 

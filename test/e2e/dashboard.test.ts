@@ -141,15 +141,16 @@ describe('the Dashboard in Chromium, live against the lab stack', () => {
     await page.screenshot({ path: shot('not-installed'), fullPage: true });
   }, 120_000);
 
-  it('for a saved server that is not connected, shows why and offers to try again', async () => {
+  it('for a saved server that is not connected, says so and that the page follows by itself (nothing to retry)', async () => {
     const offline = await invoke<{ id: string }>(page, 'profiles:save', { name: 'Lab offline', host: '127.0.0.1', port: await freePort(), username: admin.name, auth: { kind: 'agent' } });
     try {
       await page.goto(`${host.url}#/dashboard`);
       await page.getByRole('combobox', { name: 'Server', exact: true }).selectOption(offline.id);
-      const alert = page.getByRole('alert').filter({ hasText: 'Not connected to this server.' });
-      await alert.waitFor({ timeout: 10_000 });
-      await expect(alert.textContent()).resolves.toMatch(/Connect to the server first/);
-      await expect(page.getByRole('button', { name: 'Try again' }).count()).resolves.toBe(1);
+      const notice = page.getByRole('status', { name: 'Connection' });
+      await notice.filter({ hasText: 'Not connected to this server.' }).waitFor({ timeout: 10_000 });
+      await expect(notice.textContent()).resolves.toMatch(/Connect to it in Setup; this page follows by itself\. Open Setup$/);
+      await expect(notice.getByRole('link', { name: 'Open Setup' }).getAttribute('href')).resolves.toBe('#/setup');
+      await expect(page.getByRole('button', { name: 'Try again' }).count()).resolves.toBe(0);
       await page.screenshot({ path: shot('not-connected'), fullPage: true });
     } finally {
       await invoke(page, 'profiles:remove', { id: offline.id });

@@ -12,6 +12,8 @@ import type { HostKeyStore } from '../ssh/host-keys';
 import { checkPrivateKey, SshConnection, type SshAuth } from '../ssh/ssh-connection';
 import { generatedKeyName, generateEd25519KeyPair, installAuthorizedKey, saveKeyPair } from '../ssh/key-install';
 import type { InstallKeyResult } from '../../contract/server';
+import type { ProfileJsonStore } from '../fs/json-store';
+import { resumePlan, type RememberedFile } from './remembered-connections';
 
 /** Where passphrases the admin asked to remember are kept (the OS keychain in the app). */
 export interface PassphraseVault {
@@ -32,6 +34,10 @@ export interface ServerServiceDeps {
   readonly keysDir: string;
   /** How TCP streams to servers are opened (a test seam: the lab dials from inside a network namespace). */
   readonly dialSocket?: (host: string, port: number) => Promise<Duplex>;
+  /** Which servers were connected (no secrets), so a restarted app reconnects them; nothing is remembered without it. */
+  readonly remembered?: ProfileJsonStore<typeof RememberedFile>;
+  /** Reconnect backoff (base × 2^attempt, capped, full jitter); 0.5 s → 30 s by default. */
+  readonly backoff?: { readonly baseMs: number; readonly maxMs: number };
 }
 
 export interface ConnectInput {
@@ -61,6 +67,8 @@ export class ServerService {
   readonly #connections = new Map<string, SshConnection>();
   /** Servers reached another way than their saved address: through the WireGuard fallback. */
   readonly #routes = new Map<string, { host: string; port: number }>();
+  /** Servers the app could not reconnect by itself after a restart, and why (a password sign-in, a key that needs its passphrase). */
+  readonly #stopped = new Map<string, ConnectionState>();
 
   constructor(deps: ServerServiceDeps) {
     this.#deps = deps;
@@ -127,13 +135,7 @@ export class ServerService {
       }
     }
     const auth = await this.#auth(profile, input);
-    const conn = new SshConnection({
-      target,
-      auth,
-      hostKeys: this.#deps.hostKeys,
-      via: () => this.#routes.get(profile.id),
-      ...(this.#deps.dialSocket ? { dialSocket: this.#deps.dialSocket } : {}),
-    });
+    const conn = this.#newConnection(profile, auth);
     const outcome = await conn.connect(input.acceptFingerprint ? { acceptFingerprint: input.acceptFingerprint } : {});
     const where = { host: profile.host, port: profile.port };
     if (outcome.kind !== 'connected') {
@@ -142,11 +144,86 @@ export class ServerService {
       return { ...outcome, expected: 'expected' in outcome ? [...outcome.expected] : [], ...where } as ConnectResult;
     }
     await existing?.close();
-    this.#connections.set(profile.id, conn);
-    conn.on('state', (s) => this.#deps.onState(profile.id, s));
-    this.#deps.onState(profile.id, conn.state);
+    this.#adopt(profile.id, conn);
+    await this.#remember(profile.id, true);
     this.#deps.log.info('connected', { profile: profile.id, ...where });
     return { kind: 'connected', fingerprint: outcome.fingerprint, ...where };
+  }
+
+  #newConnection(profile: ServerProfile, auth: SshAuth): SshConnection {
+    return new SshConnection({
+      target: { host: profile.host, port: profile.port, username: profile.username },
+      auth,
+      hostKeys: this.#deps.hostKeys,
+      via: () => this.#routes.get(profile.id),
+      ...(this.#deps.dialSocket ? { dialSocket: this.#deps.dialSocket } : {}),
+      ...(this.#deps.backoff ? { backoff: this.#deps.backoff } : {}),
+    });
+  }
+
+  /** The connection of a server from now on: its state changes reach every page. */
+  #adopt(profileId: string, conn: SshConnection): void {
+    this.#stopped.delete(profileId);
+    this.#connections.set(profileId, conn);
+    conn.on('state', (s) => {
+      if (this.#connections.get(profileId) === conn) this.#deps.onState(profileId, s);
+    });
+    this.#deps.onState(profileId, conn.state);
+  }
+
+  async #remember(profileId: string, connected: boolean): Promise<void> {
+    try {
+      await this.#deps.remembered?.update(profileId, (v) => {
+        v.reconnect = connected;
+      });
+    } catch (err) {
+      // Not fatal: the server just will not reconnect by itself after a restart.
+      this.#deps.log.warn('could not remember the connection', { profile: profileId, error: err instanceof Error ? err.message : String(err) });
+    }
+  }
+
+  /**
+   * After a restart: reconnect every server that was connected when the app stopped, with backoff, the host key judged
+   * against the stored one. A password sign-in cannot (the password is never kept): its state says so instead.
+   */
+  async resume(): Promise<void> {
+    const store = this.#deps.remembered;
+    if (!store) return;
+    for (const profile of await this.#deps.profiles.list()) {
+      if (this.#connections.has(profile.id)) continue;
+      const remembered = await store.read(profile.id).catch(() => undefined);
+      const plan = resumePlan(profile, remembered);
+      if (plan.kind === 'skip') continue;
+      if (plan.kind === 'cannot') {
+        this.#stop(profile.id, plan.reason);
+        continue;
+      }
+      let auth: SshAuth;
+      try {
+        auth = await this.#auth(profile, { profileId: profile.id });
+      } catch (err) {
+        const why = err instanceof AppError ? `${err.userMessage}${err.hint ? ` ${err.hint}` : ''}` : 'Its sign-in could not be prepared.';
+        this.#stop(profile.id, `M2 Companion could not reconnect by itself: ${why} Connect again in Setup.`);
+        continue;
+      }
+      const conn = this.#newConnection(profile, auth);
+      this.#deps.log.info('reconnecting a server that was connected when the app stopped', { profile: profile.id });
+      // Reconnecting before it is adopted: pages see it as such from the first event, never as 'idle'.
+      conn.resume('Reconnecting: the server was connected when M2 Companion stopped.');
+      this.#adopt(profile.id, conn);
+    }
+  }
+
+  #stop(profileId: string, reason: string): void {
+    const state: ConnectionState = { kind: 'closed', reason };
+    this.#stopped.set(profileId, state);
+    this.#deps.onState(profileId, state);
+  }
+
+  /** Every server's connection state the app knows of (for a window that opens or comes back). */
+  states(): Array<{ profileId: string; state: ConnectionState }> {
+    const ids = new Set([...this.#connections.keys(), ...this.#stopped.keys()]);
+    return [...ids].map((profileId) => ({ profileId, state: this.state(profileId) }));
   }
 
   /** The live connection for a profile, for every service that talks to that server. */
@@ -175,13 +252,22 @@ export class ServerService {
   }
 
   state(profileId: string): ConnectionState {
-    return this.#connections.get(profileId)?.state ?? { kind: 'idle' };
+    return this.#connections.get(profileId)?.state ?? this.#stopped.get(profileId) ?? { kind: 'idle' };
   }
 
+  /** The admin disconnects: closed for good, and not reconnected after a restart either. */
   async disconnect(profileId: string): Promise<void> {
+    this.#stopped.delete(profileId);
+    await this.#remember(profileId, false);
+    await this.#close(profileId);
+  }
+
+  /** `tell`: pages hear it was closed (a disconnect); an app that stops takes its pages with it and says nothing. */
+  async #close(profileId: string, tell = true): Promise<void> {
     const conn = this.#connections.get(profileId);
     this.#connections.delete(profileId);
     await conn?.close();
+    if (conn && tell) this.#deps.onState(profileId, { kind: 'closed' });
   }
 
   /**
@@ -206,7 +292,8 @@ export class ServerService {
     return { keyPath: privateKeyPath, fingerprint: pair.fingerprint, installed };
   }
 
+  /** The app stops: close every connection but remember which were up, so the next start reconnects them. */
   async closeAll(): Promise<void> {
-    await Promise.all([...this.#connections.keys()].map((id) => this.disconnect(id)));
+    await Promise.all([...this.#connections.keys()].map((id) => this.#close(id, false)));
   }
 }

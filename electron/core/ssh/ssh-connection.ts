@@ -31,7 +31,7 @@ export type ConnectionState =
   | { readonly kind: 'connecting'; readonly attempt: number }
   | { readonly kind: 'connected'; readonly since: string }
   | { readonly kind: 'reconnecting'; readonly attempt: number; readonly retryInMs: number; readonly reason: string }
-  | { readonly kind: 'closed' };
+  | { readonly kind: 'closed'; readonly reason?: string };
 
 /** First contact and changed keys are outcomes the admin decides on, not errors. */
 export type ConnectOutcome =
@@ -58,9 +58,15 @@ export interface SshConnectionOptions {
   readonly dialSocket?: (host: string, port: number) => Promise<Duplex>;
 }
 
-/** Full-jitter exponential backoff (AWS architecture blog's "full jitter"). */
+/** Full-jitter exponential backoff (AWS architecture blog's "full jitter"), never longer than maxMs. */
 export const backoffDelay = (attempt: number, baseMs: number, maxMs: number, random: () => number = Math.random): number =>
-  Math.floor(random() * Math.min(maxMs, baseMs * 2 ** attempt));
+  Math.floor(Math.min(1, Math.max(0, random())) * Math.min(maxMs, baseMs * 2 ** Math.max(0, attempt)));
+
+/** Why a reconnect stopped for good: the admin decides on a host key, never the app by itself. */
+export const hostKeyStopReason = (outcome: Exclude<ConnectOutcome, { kind: 'connected' }>): string =>
+  outcome.kind === 'host-key-changed'
+    ? 'The server presented a different host key than the one on record, so the app did not reconnect. Connect from Setup to see both fingerprints and decide.'
+    : 'The server’s host key is not on record any more, so the app did not reconnect. Connect from Setup to confirm its fingerprint.';
 
 const describe = (t: SshTarget): string => `${t.username}@${t.host}:${t.port}`;
 
@@ -186,9 +192,16 @@ export class SshConnection extends EventEmitter<{ state: [ConnectionState] }> im
     return outcome;
   }
 
-  #dial(acceptFingerprint: string | undefined, attempt: number): Promise<ConnectOutcome> {
+  /**
+   * One dial. A reconnect's dial (`quiet`) leaves the state at 'reconnecting' while it runs and when it fails, so pages
+   * that follow the connection do not flicker through 'connecting' and 'idle' between attempts.
+   */
+  #dial(acceptFingerprint: string | undefined, attempt: number, quiet = false): Promise<ConnectOutcome> {
     const { target, auth, hostKeys } = this.#opts;
-    this.#setState({ kind: 'connecting', attempt });
+    const failed = (): void => {
+      if (!quiet) this.#setState({ kind: 'idle' });
+    };
+    if (!quiet) this.#setState({ kind: 'connecting', attempt });
     return new Promise<ConnectOutcome>((resolve, reject) => {
       const client = new Client();
       let verdict: HostKeyVerdict | undefined;
@@ -239,7 +252,7 @@ export class SshConnection extends EventEmitter<{ state: [ConnectionState] }> im
       client.on('error', (err) =>
         done(() => {
           client.end();
-          this.#setState({ kind: 'idle' });
+          failed();
           if (verdict?.kind === 'unknown') return resolve({ kind: 'confirm-host-key', fingerprint: verdict.fingerprint, keyType: verdict.keyType });
           if (verdict?.kind === 'changed') return resolve({ kind: 'host-key-changed', fingerprint: verdict.fingerprint, expected: verdict.expected, keyType: verdict.keyType });
           if (verdict?.kind === 'revoked') {
@@ -262,18 +275,29 @@ export class SshConnection extends EventEmitter<{ state: [ConnectionState] }> im
             },
             (err: unknown) =>
               done(() => {
-                this.#setState({ kind: 'idle' });
+                failed();
                 reject(classifyConnectError(err, where === target ? target : { ...target, ...where }, auth.kind));
               }),
           );
         },
         (err: unknown) =>
           done(() => {
-            this.#setState({ kind: 'idle' });
+            failed();
             reject(classifyConnectError(err, target, auth.kind));
           }),
       );
     });
+  }
+
+  /**
+   * Dial with backoff until connected, without anyone waiting: a connection the app had before it restarted. The host
+   * key is judged against the stored one exactly as on a reconnect; an unknown or changed key ends it ('closed', with why).
+   */
+  resume(reason: string): void {
+    if (this.#state.kind !== 'idle' && this.#state.kind !== 'closed') return;
+    this.#closing = false;
+    this.#attempt = 0;
+    this.#scheduleReconnect(reason);
   }
 
   /**
@@ -314,12 +338,12 @@ export class SshConnection extends EventEmitter<{ state: [ConnectionState] }> im
         this.#reconnectTimer = undefined;
         if (this.#closing) return resolve();
         // A changed host key on reconnect is refused like on first contact: never trusted silently.
-        this.#dial(undefined, attempt + 1).then(
+        this.#dial(undefined, attempt + 1, true).then(
           (o) => {
             if (o.kind === 'connected') resolve();
             else {
               this.#closing = true;
-              this.#setState({ kind: 'closed' });
+              this.#setState({ kind: 'closed', reason: hostKeyStopReason(o) });
               resolve();
             }
           },

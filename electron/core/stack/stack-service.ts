@@ -7,6 +7,8 @@ import { randomBytes } from 'node:crypto';
 import type { PreflightReport } from '../../contract/preflight';
 import {
   StackSettings as StackSettingsSchema,
+  type ApplyOutcome,
+  type ApplyPhase,
   type ApplyResult,
   type ModuleId,
   type StackPlan,
@@ -20,6 +22,8 @@ import type { Logger } from '../log';
 import type { SecretStore } from '../secrets/keychain';
 import type { ServerService } from '../server/server-service';
 import { applyStack, loadGuardScript, stackStatus } from './apply';
+import { asSeenNow, outcomeOfError, outcomeOfResult, releaseStarted, type OutcomeFile } from './apply-outcomes';
+import type { ProfileJsonStore } from '../fs/json-store';
 import { configureStack, configuredServices } from './configure/configure-stack';
 import { JELLYFIN_ADMIN_PASSWORD, JELLYFIN_API_KEY } from './configure/jellyfin';
 import { resolveM2Dir } from './layout';
@@ -49,6 +53,9 @@ export interface StackServiceDeps {
   readonly applyOverrides?: { readonly waitTimeoutS?: number; readonly minFreeBytes?: number; readonly authentikTimeoutMs?: number };
   /** After every apply that reached the server (applied or rolled back): what runs there may have changed. */
   readonly onApplied?: (profileId: string, result: ApplyResult) => void;
+  /** Where each server's last install outcome is kept (the app's data folder), and who hears when it changes. */
+  readonly outcomes?: ProfileJsonStore<typeof OutcomeFile>;
+  readonly onOutcome?: (profileId: string, outcome: ApplyOutcome) => void;
 }
 
 interface Prepared {
@@ -124,56 +131,110 @@ export class StackService {
       throw new AppError('stack.busy', 'An install or update is already running for this server.', { hint: 'Wait for it to finish, then try again.' });
     }
     this.#applying.add(profileId);
+    const applyId = randomBytes(6).toString('hex');
+    const run = { applyId, startedAt: new Date().toISOString() };
+    // The outcome is kept whatever happens next, and the connection watched: a cut during the install is said as such.
+    let phaseNow: ApplyPhase = 'prepare';
+    let connectionLost = false;
+    const onConnState = (st: { kind: string }): void => {
+      if (st.kind !== 'connected') connectionLost = true;
+    };
+    let watched: SshConnection | undefined;
     try {
-      const applyId = randomBytes(6).toString('hex');
-      const phase = (phase: 'prepare' | 'configure' | 'done', message: string): void => this.#deps.onProgress({ kind: 'phase', profileId, applyId, phase, message });
-      phase('prepare', 'Reading settings and secrets, rendering the release.');
-      const p = await this.#prepare(profileId);
-      for (const w of p.warnings) this.#deps.onProgress({ kind: 'warning', profileId, applyId, message: w });
-      const result = await applyStack(
-        p.target,
-        p.rendered,
-        {
-          applyId,
-          settings: p.settings,
-          pullPolicy: opts.pullPolicy ?? 'missing',
-          guardScript: await this.#guardScript(),
-          ...(this.#deps.applyOverrides?.waitTimeoutS !== undefined ? { waitTimeoutS: this.#deps.applyOverrides.waitTimeoutS } : {}),
-          ...(this.#deps.applyOverrides?.minFreeBytes !== undefined ? { minFreeBytes: this.#deps.applyOverrides.minFreeBytes } : {}),
-        },
-        this.#deps.onProgress,
-      );
-      if (result.kind !== 'applied') {
-        this.#deps.log.warn('stack apply rolled back', { profileId, failedService: result.report.failedService, restored: result.report.restored });
-        return { ...result, warnings: [...p.warnings, ...result.warnings] };
+      watched = this.#deps.servers.connection(profileId);
+      watched.on('state', onConnState);
+    } catch {
+      // Not connected: #prepare says so, and that is the outcome kept.
+    }
+    await this.#keep(profileId, { kind: 'running', ...run, phase: phaseNow });
+    const onProgress = (p: StackProgress): void => {
+      if (p.kind === 'phase' && p.phase !== phaseNow) {
+        const was = releaseStarted(phaseNow);
+        phaseNow = p.phase;
+        if (!was && releaseStarted(p.phase)) void this.#keep(profileId, { kind: 'running', ...run, phase: p.phase });
       }
-      const warnings = [...p.warnings, ...result.warnings];
-      if (configuredServices(p.settings).length > 0) {
-        phase('configure', 'Configuring the services through their own APIs.');
-        try {
-          await configureStack(
-            { conn: p.target.conn, dockerAccess: p.target.dockerAccess, project: p.target.project ?? 'm2' },
-            p.settings,
-            this.#requireSecrets().forProfile(profileId),
-            (step) => this.#deps.onProgress({ kind: 'phase', profileId, applyId, phase: 'configure', message: `${step.service}: ${step.message}` }),
-            {
-              ...(this.#deps.appVersion ? { appVersion: this.#deps.appVersion } : {}),
-              ...(this.#deps.applyOverrides?.authentikTimeoutMs ? { authentikTimeoutMs: this.#deps.applyOverrides.authentikTimeoutMs } : {}),
-            },
-          );
-        } catch (err) {
-          // The release is live and healthy; a failed configuration step is reported, not rolled back (a re-run continues).
-          const message = err instanceof AppError ? err.userMessage : 'Configuring the services failed.';
-          warnings.push(`${message} Run the install again to retry the configuration; the services keep running.`);
-          this.#deps.onProgress({ kind: 'warning', profileId, applyId, message });
-          this.#deps.log.warn('stack configure failed', { profileId, code: err instanceof AppError ? err.code : 'internal' });
-        }
-      }
-      phase('done', `Release ${result.releaseId} is live.`);
-      return { ...result, warnings };
+      this.#deps.onProgress(p);
+    };
+    try {
+      const result = await this.#applyOnce(profileId, applyId, opts, onProgress);
+      await this.#keep(profileId, outcomeOfResult(run, result, new Date()));
+      return result;
+    } catch (err) {
+      await this.#keep(profileId, outcomeOfError(run, err, { connectionLost, phase: phaseNow, now: new Date() }));
+      throw err;
     } finally {
+      watched?.off('state', onConnState);
       this.#applying.delete(profileId);
     }
+  }
+
+  /** How the last install of a server ended (or that it runs now); null before any. */
+  async lastApply(profileId: string): Promise<ApplyOutcome | null> {
+    if (!this.#deps.outcomes) return null;
+    const kept = (await this.#deps.outcomes.read(profileId)).install;
+    const seen = asSeenNow(kept, this.#applying.has(profileId), new Date());
+    // An install this app was running when it stopped: keep the verdict, so it reads the same from now on.
+    if (seen && seen !== kept) await this.#keep(profileId, seen);
+    return seen;
+  }
+
+  async #keep(profileId: string, outcome: ApplyOutcome): Promise<void> {
+    try {
+      await this.#deps.outcomes?.update(profileId, (v) => {
+        v.install = outcome;
+      });
+    } catch (err) {
+      this.#deps.log.warn('could not keep the install outcome', { profileId, error: err instanceof Error ? err.message : String(err) });
+    }
+    this.#deps.onOutcome?.(profileId, outcome);
+  }
+
+  async #applyOnce(profileId: string, applyId: string, opts: { pullPolicy?: 'missing' | 'always' }, onProgress: (p: StackProgress) => void): Promise<ApplyResult> {
+    const phase = (phase: 'prepare' | 'configure' | 'done', message: string): void => onProgress({ kind: 'phase', profileId, applyId, phase, message });
+    phase('prepare', 'Reading settings and secrets, rendering the release.');
+    const p = await this.#prepare(profileId);
+    for (const w of p.warnings) onProgress({ kind: 'warning', profileId, applyId, message: w });
+    const result = await applyStack(
+      p.target,
+      p.rendered,
+      {
+        applyId,
+        settings: p.settings,
+        pullPolicy: opts.pullPolicy ?? 'missing',
+        guardScript: await this.#guardScript(),
+        ...(this.#deps.applyOverrides?.waitTimeoutS !== undefined ? { waitTimeoutS: this.#deps.applyOverrides.waitTimeoutS } : {}),
+        ...(this.#deps.applyOverrides?.minFreeBytes !== undefined ? { minFreeBytes: this.#deps.applyOverrides.minFreeBytes } : {}),
+      },
+      onProgress,
+    );
+    if (result.kind !== 'applied') {
+      this.#deps.log.warn('stack apply rolled back', { profileId, failedService: result.report.failedService, restored: result.report.restored });
+      return { ...result, warnings: [...p.warnings, ...result.warnings] };
+    }
+    const warnings = [...p.warnings, ...result.warnings];
+    if (configuredServices(p.settings).length > 0) {
+      phase('configure', 'Configuring the services through their own APIs.');
+      try {
+        await configureStack(
+          { conn: p.target.conn, dockerAccess: p.target.dockerAccess, project: p.target.project ?? 'm2' },
+          p.settings,
+          this.#requireSecrets().forProfile(profileId),
+          (step) => onProgress({ kind: 'phase', profileId, applyId, phase: 'configure', message: `${step.service}: ${step.message}` }),
+          {
+            ...(this.#deps.appVersion ? { appVersion: this.#deps.appVersion } : {}),
+            ...(this.#deps.applyOverrides?.authentikTimeoutMs ? { authentikTimeoutMs: this.#deps.applyOverrides.authentikTimeoutMs } : {}),
+          },
+        );
+      } catch (err) {
+        // The release is live and healthy; a failed configuration step is reported, not rolled back (a re-run continues).
+        const message = err instanceof AppError ? err.userMessage : 'Configuring the services failed.';
+        warnings.push(`${message} Run the install again to retry the configuration; the services keep running.`);
+        onProgress({ kind: 'warning', profileId, applyId, message });
+        this.#deps.log.warn('stack configure failed', { profileId, code: err instanceof AppError ? err.code : 'internal' });
+      }
+    }
+    phase('done', `Release ${result.releaseId} is live.`);
+    return { ...result, warnings };
   }
 
   async status(profileId: string): Promise<StackStatus> {
