@@ -204,7 +204,7 @@ describe('the tray’s fallback switch', () => {
     notReadyReason: ready ? null : 'Turn on WireGuard in Services.',
     settings: { autoSwitch: false, subnet: '10.13.13.0/24', endpointName: '', sshAddress: '', allowLan: false, lanCidr: '' },
     mode,
-    endpoint: { name: null, lastKnownIp: null, lastKnownAt: null, port: 51820, warning: null },
+    endpoint: { name: null, lastKnownIp: null, lastKnownAt: null, port: 51820, warning: null, reachedFromOutside: null },
     serverAddress: '10.13.13.1',
     services: [],
     devices: [],
