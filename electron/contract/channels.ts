@@ -33,6 +33,7 @@ export const callNames = [
   'cloudflare:zones',
   'cloudflare:save-settings',
   'cloudflare:publish',
+  'cloudflare:cancel-publish',
   'cloudflare:removal-plan',
   'cloudflare:remove',
   'cloudflare:rotate-tunnel-token',

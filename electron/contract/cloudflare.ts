@@ -171,6 +171,8 @@ export const PublishReport = z.object({
   steps: z.array(CloudflareStep),
   confirmations: z.array(Confirmation),
   durationMs: z.number().int().nonnegative(),
+  /** Stopped by `cloudflare:cancel-publish`: the steps not reached are skipped; publishing again continues. */
+  cancelled: z.boolean(),
 });
 export type PublishReport = z.infer<typeof PublishReport>;
 
@@ -196,22 +198,36 @@ export const CloudflareRunReport = z.object({
 });
 export type CloudflareRunReport = z.infer<typeof CloudflareRunReport>;
 
-/** Pushed while a Cloudflare run is in progress: each step as it settles, and each retry the SDK makes. */
+/** Pushed while a Cloudflare run is in progress: each step as it settles, and each wait before a retry. */
 export const CloudflareProgress = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('step'), profileId: ProfileId, runId: z.string(), step: CloudflareStep }),
   z.object({
     kind: z.literal('retrying'),
     profileId: ProfileId,
     runId: z.string(),
-    /** The step or check being retried, in words. */
+    /** The step being retried, in words. */
     operation: z.string(),
-    /** 1 for the first retry. */
-    attempt: z.number().int().positive(),
-    maxRetries: z.number().int().nonnegative(),
-    /** "rate limited (429)", "Cloudflare error 503", "no answer", … */
+    /** What went wrong: Cloudflare rate-limiting (429), a Cloudflare server error (408, 5xx), or the network. */
+    cause: z.enum(['rate-limited', 'server-error', 'network']),
+    /** The same in words: "Cloudflare is rate-limiting", "Cloudflare answered with a server error (503)", … */
     reason: z.string(),
-    /** What Cloudflare asked us to wait (Retry-After), null when the SDK backs off by itself. */
-    waitMs: z.number().int().nonnegative().nullable(),
+    /** The attempt the wait leads to: 2 for the first retry. */
+    attempt: z.number().int().min(2),
+    maxAttempts: z.number().int().positive(),
+    /** How long the app waits before it (never less than Cloudflare's Retry-After). */
+    waitMs: z.number().int().nonnegative(),
+    /** When the next attempt starts. */
+    retryAt: z.string(),
+    /** What Cloudflare asked for (Retry-After), null when it said nothing. */
+    retryAfterMs: z.number().int().nonnegative().nullable(),
   }),
 ]);
 export type CloudflareProgress = z.infer<typeof CloudflareProgress>;
+export type CloudflareRetrying = Extract<CloudflareProgress, { kind: 'retrying' }>;
+
+/** "Cloudflare is rate-limiting; retrying in 8 s — attempt 3 of 10", counting down from `secondsLeft`. */
+export function retryingInWords(p: Pick<CloudflareRetrying, 'reason' | 'attempt' | 'maxAttempts' | 'waitMs'>, secondsLeft?: number): string {
+  const s = Math.max(0, Math.ceil(secondsLeft ?? p.waitMs / 1000));
+  const when = s === 0 ? 'retrying now' : s < 120 ? `retrying in ${s} s` : `retrying in ${Math.ceil(s / 60)} min`;
+  return `${p.reason}; ${when} — attempt ${p.attempt} of ${p.maxAttempts}`;
+}

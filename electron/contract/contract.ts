@@ -87,6 +87,8 @@ export const calls = {
   'cloudflare:save-settings': { input: SaveCloudflareSettings, output: CloudflareView },
   /** Tunnel, token, routes, Access, DNS; each step reported. Steps are pushed as `cloudflare:progress`. */
   'cloudflare:publish': { input: PublishRequest, output: PublishReport },
+  /** Stop the publish under way (a wait before a retry ends at once); false when none runs. Publishing again continues. */
+  'cloudflare:cancel-publish': { input: CloudflareProfileRequest, output: z.object({ cancelled: z.boolean() }) },
   /** What "Remove from Cloudflare" would delete or put back. Changes nothing. */
   'cloudflare:removal-plan': { input: CloudflareProfileRequest, output: RemovalPlan },
   'cloudflare:remove': { input: RemoveRequest, output: CloudflareRunReport },

@@ -55,6 +55,7 @@ export const errorCodes = [
   'cloudflare.api',
   'cloudflare.not-configured',
   'cloudflare.hostname-outside-zone',
+  'cloudflare.cancelled',
   'fallback.not-ready',
   'fallback.invalid',
   'fallback.busy',

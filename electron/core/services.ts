@@ -425,6 +425,7 @@ export function createHandlers(services: CoreServices): Handlers {
     'cloudflare:zones': ({ profileId, accountId }) => services.cloudflare.zones(profileId, accountId),
     'cloudflare:save-settings': ({ profileId, settings }) => services.cloudflare.saveSettings(profileId, settings),
     'cloudflare:publish': ({ profileId, confirm }) => services.cloudflare.publish(profileId, confirm),
+    'cloudflare:cancel-publish': async ({ profileId }) => services.cloudflare.cancelPublish(profileId),
     'cloudflare:removal-plan': ({ profileId }) => services.cloudflare.removalPlan(profileId),
     'cloudflare:remove': ({ profileId }) => services.cloudflare.remove(profileId),
     'cloudflare:rotate-tunnel-token': ({ profileId }) => services.cloudflare.rotateTunnelToken(profileId),

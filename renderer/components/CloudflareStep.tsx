@@ -2,6 +2,7 @@ import { rendererLinks } from '../../electron/contract/links';
 import { useCallback, useEffect, useId, useState } from 'react';
 import type {
   CloudflareProgress,
+  CloudflareRetrying,
   CloudflareRunReport,
   CloudflareStep as Step,
   CloudflareView,
@@ -10,7 +11,7 @@ import type {
   RemovalPlan,
   TokenCheck,
 } from '../../electron/contract/cloudflare';
-import { sessionDurations } from '../../electron/contract/cloudflare';
+import { retryingInWords, sessionDurations } from '../../electron/contract/cloudflare';
 import type { ErrorShape } from '../../electron/contract/errors';
 import { asShape, useEvent } from '../hooks/use-call';
 import { call } from '../m2';
@@ -23,6 +24,25 @@ const STATUS_LABEL: Record<Step['status'], string> = {
   'needs-confirmation': 'Needs your yes',
   skipped: 'Skipped',
 };
+
+/** The wait before a retry, counting down to the next attempt: "Cloudflare is rate-limiting; retrying in 8 s — attempt 3 of 10". */
+function RetryWait({ wait }: { wait: CloudflareRetrying }) {
+  const [now, setNow] = useState(() => Date.now());
+  // Keyed by the wait, so a new wait starts a new countdown.
+  useEffect(() => {
+    const t = setInterval(() => setNow(Date.now()), 1000);
+    return () => clearInterval(t);
+  }, []);
+  const secondsLeft = (Date.parse(wait.retryAt) - now) / 1000;
+  return (
+    <div role="status" aria-label="Waiting to retry" className="notice notice-warn">
+      <p>{retryingInWords(wait, secondsLeft)}</p>
+      <p className="muted">
+        During: {wait.operation}. The app tries {wait.maxAttempts} times in all{wait.retryAfterMs !== null ? `, and never sooner than Cloudflare asks` : ''}.
+      </p>
+    </div>
+  );
+}
 
 /** The per-step report of a publish, removal or rotation; live while it runs. */
 export function CloudflareSteps({ steps, label }: { steps: readonly Step[]; label: string }) {
@@ -70,7 +90,9 @@ export function CloudflareStep({ profileId, onPublished }: { profileId: string; 
   const [emailDomain, setEmailDomain] = useState('');
   const [session, setSession] = useState<(typeof sessionDurations)[number]>('24h');
   const [live, setLive] = useState<Step[]>([]);
-  const [retrying, setRetrying] = useState<string | undefined>();
+  const [retrying, setRetrying] = useState<CloudflareRetrying | undefined>();
+  const [publishing, setPublishing] = useState(false);
+  const [stopping, setStopping] = useState(false);
   const [report, setReport] = useState<PublishReport | undefined>();
   const [yes, setYes] = useState<Set<string>>(new Set());
 
@@ -97,7 +119,7 @@ export function CloudflareStep({ profileId, onPublished }: { profileId: string; 
     useCallback(
       (p: CloudflareProgress) => {
         if (p.profileId !== profileId) return;
-        if (p.kind === 'retrying') setRetrying(`Retrying ${p.operation}: ${p.reason} (attempt ${p.attempt} of ${p.maxRetries}${p.waitMs ? `, waiting ${Math.round(p.waitMs / 1000)} s` : ''})`);
+        if (p.kind === 'retrying') setRetrying(p);
         else {
           setRetrying(undefined);
           setLive((l) => [...l, p.step]);
@@ -152,12 +174,29 @@ export function CloudflareStep({ profileId, onPublished }: { profileId: string; 
     run(async () => {
       setLive([]);
       setReport(undefined);
-      const r = await call('cloudflare:publish', { profileId, confirm: [...yes] });
-      setReport(r);
-      setLive(r.steps);
-      setView(await call('cloudflare:view', { profileId }));
-      onPublished?.(r);
+      setPublishing(true);
+      try {
+        const r = await call('cloudflare:publish', { profileId, confirm: [...yes] });
+        setReport(r);
+        setLive(r.steps);
+        setView(await call('cloudflare:view', { profileId }));
+        onPublished?.(r);
+      } finally {
+        setPublishing(false);
+        setStopping(false);
+        setRetrying(undefined);
+      }
     });
+
+  const stop = async (): Promise<void> => {
+    setStopping(true);
+    try {
+      await call('cloudflare:cancel-publish', { profileId });
+    } catch (e) {
+      setError(asShape(e));
+      setStopping(false);
+    }
+  };
 
   const accounts = check?.accounts ?? (view?.settings.accountId ? [{ id: view.settings.accountId, name: view.settings.accountId }] : []);
 
@@ -256,16 +295,23 @@ export function CloudflareStep({ profileId, onPublished }: { profileId: string; 
               ))}
             </fieldset>
           ) : null}
-          <button type="button" disabled={busy} onClick={() => void publish()}>
-            Publish through Cloudflare
-          </button>
-          {retrying ? (
-            <p role="status" className="muted">
-              {retrying}
+          <div className="row">
+            <button type="button" disabled={busy} onClick={() => void publish()}>
+              Publish through Cloudflare
+            </button>
+            {publishing ? (
+              <button type="button" className="secondary" disabled={stopping} onClick={() => void stop()}>
+                {stopping ? 'Stopping…' : 'Stop publishing'}
+              </button>
+            ) : null}
+          </div>
+          {retrying && publishing ? <RetryWait key={`${retrying.runId}:${retrying.retryAt}`} wait={retrying} /> : null}
+          {live.length ? <CloudflareSteps steps={live} label="Publish steps" /> : null}
+          {report ? (
+            <p role="status">
+              {report.cancelled ? 'Stopped as you asked. Publish again to continue where it stopped: nothing is created twice.' : report.ok ? 'Published.' : 'Not finished: see the steps above, then publish again.'}
             </p>
           ) : null}
-          {live.length ? <CloudflareSteps steps={live} label="Publish steps" /> : null}
-          {report ? <p role="status">{report.ok ? 'Published.' : 'Not finished: see the steps above, then publish again.'}</p> : null}
         </section>
       ) : null}
       {error ? <ErrorNotice error={error} /> : null}

@@ -11,6 +11,7 @@ import { StackSettings } from '../../electron/contract/stack';
 import type { ApplyResult } from '../../electron/contract/stack';
 import { CloudflareService } from '../../electron/core/cloudflare/cloudflare-service';
 import { CloudflareStore } from '../../electron/core/cloudflare/cloudflare-store';
+import type { RetryPolicy } from '../../electron/core/cloudflare/retry-policy';
 import { createDispatcher } from '../../electron/core/ipc/dispatch';
 import { createLogger } from '../../electron/core/log';
 import type { SecretStore } from '../../electron/core/secrets/keychain';
@@ -44,7 +45,11 @@ export function makeHarness(opts: {
   stack?: StackSettings;
   redeploy?: (profileId: string) => Promise<ApplyResult>;
   isInstalled?: (profileId: string) => Promise<boolean>;
-  maxRetries?: number;
+  /**
+   * The run's retry policy. Default: quick (3 attempts, 50 ms backoff, no jitter) so a fault injected for one
+   * request settles fast; a test of the policy itself passes `{}` for the app's own (10 attempts, 2 minutes).
+   */
+  retry?: Partial<RetryPolicy>;
 }): Harness {
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'm2-cloudflare-'));
   const lines: string[] = [];
@@ -63,9 +68,12 @@ export function makeHarness(opts: {
     ...(opts.isInstalled ? { isInstalled: opts.isInstalled } : {}),
     log: createLogger((l) => lines.push(l)),
     onProgress: (p) => events.push(p),
-    client: { baseURL: opts.standIn.url, maxRetries: opts.maxRetries ?? 2, timeoutMs: 5_000 },
+    client: { baseURL: opts.standIn.url, timeoutMs: 5_000 },
+    retry: opts.retry ?? { maxAttempts: 3, baseDelayMs: 50, maxDelayMs: 200, budgetMs: 30_000 },
+    random: () => 1,
   });
-  const handlers = createHandlers({ cloudflare: service } as unknown as CoreServices);
+  // Only the Cloudflare service is real; events other handlers emit go nowhere.
+  const handlers = createHandlers({ cloudflare: service, emit: () => undefined } as unknown as CoreServices);
   const dispatch = createDispatcher(handlers, { isTrustedSender: () => true, log: createLogger((l) => lines.push(l)) });
   const call = async <T,>(channel: string, payload?: unknown): Promise<T> => {
     const r = await dispatch({ url: 'test' }, channel, payload);

@@ -1,57 +1,78 @@
 /**
- * The official `cloudflare` SDK, built per run with the token from the keychain. The SDK does the retrying
- * (connection errors, 408/409/429/5xx; Retry-After honoured; exponential backoff otherwise); the app only
- * watches it, through the SDK's `fetch` option: every attempt carries `X-Stainless-Retry-Count`, so a failed
- * attempt with retries left is exactly one the SDK is about to repeat, and becomes a visible "retrying" event.
+ * The official `cloudflare` SDK, built per use with the token from the keychain.
+ *
+ * Two ways to retry, never both at once. A client for a run the admin watches (publish, removal, rotation) turns
+ * the SDK's own retries off (`maxRetries: 0`) and retries inside the SDK's `fetch` instead, by the app's policy
+ * (retry-policy.ts): up to 10 attempts and 2 minutes per request, Retry-After honoured, each wait reported as
+ * progress, and every wait or request cut short at once when the run is cancelled. Any other client (token check,
+ * zone list, the fallback's record) keeps the SDK's short retries (2 by default; 0 for live status).
+ *
+ * A POST that may have reached Cloudflare (no answer, a dropped connection, a 5xx) is not repeated here: a
+ * create could happen twice. The run repeats the whole step instead, which looks before it writes.
  */
 import Cloudflare from 'cloudflare';
 import type { Secret } from '../secrets/secret';
+import { classifyNetworkError, classifyStatus, decide, failureInWords, type Clock, type Failure, type RetryPolicy } from './retry-policy';
 
 export interface RetryNotice {
   method: string;
   /** The API path (no query, no host); never carries the token, which travels only in a header. */
   path: string;
-  /** 1 for the first retry. */
-  attempt: number;
-  maxRetries: number;
+  failure: Failure;
+  /** The failure in words: "Cloudflare is rate-limiting", … */
   reason: string;
-  waitMs: number | null;
+  /** The attempt about to be made: 2 for the first retry. */
+  attempt: number;
+  maxAttempts: number;
+  waitMs: number;
+}
+
+/** A request given up under the policy: thrown from `fetch`, so the SDK hands it on as the cause of its error. */
+export class RetriesExhausted extends Error {
+  override readonly name = 'RetriesExhausted';
+  constructor(
+    readonly failure: Failure,
+    readonly attempts: number,
+    readonly elapsedMs: number,
+    readonly why: 'attempts' | 'budget' | 'asked-too-long',
+  ) {
+    // No `cause`, and no words the SDK reads as a timeout: it would replace this error with its own.
+    super(`${failureInWords(failure)}; gave up after ${attempts} attempt${attempts === 1 ? '' : 's'}`);
+  }
+}
+
+/** The run was cancelled by the admin while a request or a wait was under way. */
+export class RunCancelled extends Error {
+  override readonly name = 'RunCancelled';
+  constructor() {
+    super('stopped as asked');
+  }
+}
+
+export interface RunRetry {
+  readonly policy: RetryPolicy;
+  readonly clock: Clock;
+  readonly random: () => number;
+  /** Aborted when the admin cancels the run. */
+  readonly signal?: AbortSignal | undefined;
+  readonly onRetry: (n: RetryNotice) => void;
+  /** A failure left to the step to retry (a POST that may have reached Cloudflare). */
+  readonly onUnsafeToRepeat?: ((f: Failure) => void) | undefined;
 }
 
 export interface ClientOptions {
   /** Default: the SDK's (CLOUDFLARE_BASE_URL, else https://api.cloudflare.com/client/v4). */
   baseURL?: string | undefined;
+  /** The SDK's own retries, for clients without `retry`. */
   maxRetries?: number | undefined;
   timeoutMs?: number | undefined;
-  onRetry?: ((n: RetryNotice) => void) | undefined;
+  /** The app's retries for a run the admin watches; the SDK's are then off. */
+  retry?: RunRetry | undefined;
   fetch?: typeof fetch | undefined;
 }
 
 export const DEFAULT_MAX_RETRIES = 2;
 export const DEFAULT_TIMEOUT_MS = 20_000;
-
-/** The SDK's own rule (client.ts shouldRetry): `x-should-retry` wins, else 408, 409, 429 and ≥ 500. */
-export function sdkWillRetry(res: Response): boolean {
-  const forced = res.headers.get('x-should-retry');
-  if (forced === 'true') return true;
-  if (forced === 'false') return false;
-  return res.status === 408 || res.status === 409 || res.status === 429 || res.status >= 500;
-}
-
-/** The wait Cloudflare asked for, as the SDK reads it (retry-after-ms, then retry-after in seconds or as a date). */
-export function retryAfterMs(headers: Headers): number | null {
-  const ms = Number.parseFloat(headers.get('retry-after-ms') ?? '');
-  if (Number.isFinite(ms) && ms >= 0) return Math.round(ms);
-  const raw = headers.get('retry-after');
-  if (raw === null) return null;
-  const s = Number.parseFloat(raw);
-  if (Number.isFinite(s) && s >= 0) return Math.round(s * 1000);
-  const at = Date.parse(raw);
-  return Number.isFinite(at) ? Math.max(0, at - Date.now()) : null;
-}
-
-const reasonFor = (status: number): string =>
-  status === 429 ? 'rate limited by Cloudflare (429)' : status >= 500 ? `Cloudflare error ${status}` : status === 409 ? 'conflict (409)' : `HTTP ${status}`;
 
 function pathOf(input: string | URL | Request): string {
   const raw = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
@@ -62,33 +83,63 @@ function pathOf(input: string | URL | Request): string {
   }
 }
 
-/** A fetch that reports each attempt the SDK will retry, then hands the outcome back unchanged. */
-export function retryObservingFetch(maxRetries: number, onRetry: (n: RetryNotice) => void, base: typeof fetch = fetch): typeof fetch {
+/** The body of an answer that is not handed on; not awaited (a teed body settles its cancel only with its twin). */
+const drain = (res: Response): void => {
+  res.body?.cancel().catch(() => undefined);
+};
+
+/**
+ * A fetch that retries by the policy: 429 always (Cloudflare refused it, so nothing happened); 408, 5xx and
+ * network failures for every method but POST, and for a POST only when nothing was sent. Any other answer, and
+ * the last failed one when the policy says stop, is handed back (or thrown as RetriesExhausted) for the SDK.
+ */
+export function retryingFetch(r: RunRetry, base: typeof fetch = fetch): typeof fetch {
   return async (input, init) => {
-    const retryCount = Number(new Headers(init?.headers).get('x-stainless-retry-count') ?? '0') || 0;
-    const left = maxRetries - retryCount;
     const method = (init?.method ?? 'GET').toUpperCase();
     const path = pathOf(input);
-    let res: Response;
-    try {
-      res = await base(input, init);
-    } catch (err) {
-      if (left > 0) {
-        const timeout = err instanceof Error && (err.name === 'AbortError' || /timed? ?out/i.test(String(err)));
-        onRetry({ method, path, attempt: retryCount + 1, maxRetries, reason: timeout ? 'no answer in time' : 'could not connect', waitMs: null });
+    const repeatable = method !== 'POST';
+    const started = r.clock.now();
+    for (let attempts = 1; ; attempts++) {
+      if (r.signal?.aborted) throw new RunCancelled();
+      const timeout = AbortSignal.timeout(r.policy.attemptTimeoutMs);
+      const signals = [timeout, ...(init?.signal ? [init.signal] : []), ...(r.signal ? [r.signal] : [])];
+      let res: Response | undefined;
+      let thrown: Failure | undefined;
+      try {
+        res = await base(input, { ...init, signal: AbortSignal.any(signals) });
+      } catch (err) {
+        if (r.signal?.aborted) throw new RunCancelled();
+        // The SDK's own deadline: its error to report.
+        if (init?.signal?.aborted) throw err;
+        thrown = classifyNetworkError(err, timeout.aborted);
+        if (!repeatable && thrown.kind === 'network' && thrown.sent) {
+          r.onUnsafeToRepeat?.(thrown);
+          throw err;
+        }
       }
-      throw err;
+      const failure = thrown ?? (res ? classifyStatus(res.status, res.headers, r.clock.now()) : null);
+      if (!failure) return res as Response;
+      if (res && !repeatable && failure.kind === 'server-error') {
+        r.onUnsafeToRepeat?.(failure);
+        return res;
+      }
+      const d = decide(failure, attempts, r.clock.now() - started, r.policy, r.random);
+      if (res) drain(res);
+      if (d.kind === 'give-up') throw new RetriesExhausted(failure, attempts, r.clock.now() - started, d.why);
+      r.onRetry({ method, path, failure, reason: failureInWords(failure), attempt: d.attempt, maxAttempts: d.maxAttempts, waitMs: d.waitMs });
+      try {
+        await r.clock.sleep(d.waitMs, r.signal);
+      } catch {
+        throw new RunCancelled();
+      }
     }
-    if (!res.ok && left > 0 && sdkWillRetry(res)) {
-      onRetry({ method, path, attempt: retryCount + 1, maxRetries, reason: reasonFor(res.status), waitMs: retryAfterMs(res.headers) });
-    }
-    return res;
   };
 }
 
 export function createCloudflareClient(token: Secret, opts: ClientOptions = {}): Cloudflare {
-  const maxRetries = opts.maxRetries ?? DEFAULT_MAX_RETRIES;
   const base = opts.fetch ?? fetch;
+  const retry = opts.retry;
+  const timeout = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   return new Cloudflare({
     apiToken: token.reveal(),
     // Never pick up a global key/email from the environment next to the token.
@@ -96,11 +147,13 @@ export function createCloudflareClient(token: Secret, opts: ClientOptions = {}):
     apiEmail: null,
     userServiceKey: null,
     ...(opts.baseURL ? { baseURL: opts.baseURL } : {}),
-    maxRetries,
-    timeout: opts.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+    maxRetries: retry ? 0 : (opts.maxRetries ?? DEFAULT_MAX_RETRIES),
+    // With the app's retries the SDK's deadline covers every attempt and wait of one request: the budget, then one
+    // last attempt; each attempt has its own deadline inside.
+    timeout: retry ? retry.policy.budgetMs + retry.policy.attemptTimeoutMs + 5_000 : timeout,
     // The SDK's debug logging prints request details; the app logs its own facts instead.
     logLevel: 'off',
-    fetch: opts.onRetry ? retryObservingFetch(maxRetries, opts.onRetry, base) : base,
+    fetch: retry ? retryingFetch({ ...retry, policy: { ...retry.policy, attemptTimeoutMs: Math.min(retry.policy.attemptTimeoutMs, timeout) } }, base) : base,
   });
 }
 

@@ -30,8 +30,9 @@ import type { Logger } from '../log';
 import type { SecretStore } from '../secrets/keychain';
 import { Secret } from '../secrets/secret';
 import type { AccessProbeTokens } from './access-service-token';
-import { isConflict, isNotFound, toCloudflareError } from './cf-errors';
+import { cancelledError, isConflict, isNotFound, toCloudflareError } from './cf-errors';
 import { createCloudflareClient, type ClientOptions, type RetryNotice, collect } from './client';
+import { DEFAULT_RETRY_POLICY, decide, failureInWords, systemClock, type Clock, type Failure, type RetryPolicy } from './retry-policy';
 import type { CloudflareStore, CloudflareFile, ManagedApp, ManagedDns, PreviousRecord } from './cloudflare-store';
 import {
   appConfirmKey,
@@ -72,7 +73,12 @@ export interface CloudflareServiceDeps {
   readonly isInstalled?: (profileId: string) => Promise<boolean>;
   readonly log: Logger;
   readonly onProgress: (p: CloudflareProgress) => void;
-  readonly client?: Omit<ClientOptions, 'onRetry'>;
+  readonly client?: Omit<ClientOptions, 'retry'>;
+  /** How long a run keeps trying through rate limits and flaky networks (default: 10 attempts, 2 minutes a request). */
+  readonly retry?: Partial<RetryPolicy>;
+  readonly clock?: Clock;
+  /** Jitter for the backoff; Math.random unless a test fixes it. */
+  readonly random?: () => number;
   readonly randomBytes?: (n: number) => Buffer;
   /** The outage probe's Access service token and its policy, linked to each application; absent = not set up. */
   readonly probeAccess?: AccessProbeTokens;
@@ -86,31 +92,64 @@ interface StepOutcome {
   detail: string;
 }
 
-/** One run (publish, removal, rotation): steps are settled in order, pushed as events and logged without secrets. */
+/**
+ * One run (publish, removal, rotation): steps are settled in order, pushed as events and logged without secrets.
+ * Its requests retry by the policy (client.ts); a step whose write may or may not have reached Cloudflare is run
+ * again as a whole under the same policy (it looks before it writes). Cancelling ends a wait or a request at once;
+ * the step under way fails as "stopped", the rest are skipped, and the next run continues from there.
+ */
 class Run {
   readonly id = randomUUID();
   readonly steps: CloudflareStep[] = [];
-  readonly started = Date.now();
+  readonly started: number;
   operation = 'start';
+  /** Set by the client when it left a failure to the step (a POST that may have arrived). */
+  #unsafe: Failure | null = null;
 
   constructor(
     readonly profileId: string,
     private readonly deps: Pick<CloudflareServiceDeps, 'log' | 'onProgress'>,
     readonly kind: string,
-  ) {}
+    readonly policy: RetryPolicy,
+    readonly clock: Clock,
+    readonly random: () => number,
+    readonly signal?: AbortSignal,
+  ) {
+    this.started = clock.now();
+  }
 
-  onRetry = (n: RetryNotice): void => {
-    this.deps.log.warn('cloudflare: retrying', { profileId: this.profileId, runId: this.id, operation: this.operation, method: n.method, path: n.path, attempt: n.attempt, reason: n.reason });
+  get cancelled(): boolean {
+    return this.signal?.aborted === true;
+  }
+
+  onRetry = (n: Pick<RetryNotice, 'failure' | 'attempt' | 'maxAttempts' | 'waitMs'> & { method?: string; path?: string }): void => {
+    this.deps.log.warn('cloudflare: retrying', {
+      profileId: this.profileId,
+      runId: this.id,
+      operation: this.operation,
+      ...(n.method ? { method: n.method, path: n.path } : { whole: 'step' }),
+      attempt: n.attempt,
+      maxAttempts: n.maxAttempts,
+      waitMs: n.waitMs,
+      reason: failureInWords(n.failure),
+    });
     this.deps.onProgress({
       kind: 'retrying',
       profileId: this.profileId,
       runId: this.id,
       operation: this.operation,
+      cause: n.failure.kind,
+      reason: failureInWords(n.failure),
       attempt: n.attempt,
-      maxRetries: n.maxRetries,
-      reason: n.reason,
+      maxAttempts: n.maxAttempts,
       waitMs: n.waitMs,
+      retryAt: new Date(this.clock.now() + n.waitMs).toISOString(),
+      retryAfterMs: n.failure.retryAfterMs,
     });
+  };
+
+  onUnsafeToRepeat = (f: Failure): void => {
+    this.#unsafe = f;
   };
 
   settle(step: CloudflareStep): CloudflareStep {
@@ -121,28 +160,49 @@ class Run {
   }
 
   skip(id: string, title: string, why: string): CloudflareStep {
-    return this.settle({ id, title, status: 'skipped', detail: why });
+    return this.settle({ id, title, status: 'skipped', detail: this.cancelled ? 'Not reached: publishing was stopped.' : why });
   }
 
   async step(id: string, title: string, fn: () => Promise<StepOutcome>): Promise<CloudflareStep> {
     this.operation = title;
-    try {
-      const out = await fn();
-      return this.settle({ id, title, status: out.status, detail: out.detail });
-    } catch (err) {
-      const error = toErrorShape(err);
-      if (error.code === 'internal') this.deps.log.error(`cloudflare ${this.kind}: ${id} failed`, { profileId: this.profileId, error: err });
-      return this.settle({ id, title, status: 'failed', detail: error.userMessage, error });
+    if (this.cancelled) return this.skip(id, title, '');
+    const started = this.clock.now();
+    for (let attempts = 1; ; attempts++) {
+      this.#unsafe = null;
+      try {
+        const out = await fn();
+        return this.settle({ id, title, status: out.status, detail: out.detail });
+      } catch (err) {
+        const stopped = (): CloudflareStep => {
+          const error = toErrorShape(cancelledError(title));
+          return this.settle({ id, title, status: 'failed', detail: error.userMessage, error });
+        };
+        if (this.cancelled) return stopped();
+        const unsafe = this.#unsafe;
+        const d = unsafe ? decide(unsafe, attempts, this.clock.now() - started, this.policy, this.random) : null;
+        if (unsafe && d?.kind === 'retry') {
+          this.onRetry({ failure: unsafe, attempt: d.attempt, maxAttempts: d.maxAttempts, waitMs: d.waitMs });
+          try {
+            await this.clock.sleep(d.waitMs, this.signal);
+          } catch {
+            return stopped();
+          }
+          continue;
+        }
+        const error = toErrorShape(err);
+        if (error.code === 'internal') this.deps.log.error(`cloudflare ${this.kind}: ${id} failed`, { profileId: this.profileId, error: err });
+        return this.settle({ id, title, status: 'failed', detail: error.userMessage, error });
+      }
     }
   }
 
   /** Nothing failed and nothing waits for the admin; a step skipped by design (deploy before install) is fine. */
   get ok(): boolean {
-    return this.steps.every((s) => s.status !== 'failed' && s.status !== 'needs-confirmation');
+    return !this.cancelled && this.steps.every((s) => s.status !== 'failed' && s.status !== 'needs-confirmation');
   }
 
   report(): CloudflareRunReport {
-    return { profileId: this.profileId, runId: this.id, ok: this.ok, steps: this.steps, durationMs: Date.now() - this.started };
+    return { profileId: this.profileId, runId: this.id, ok: this.ok, steps: this.steps, durationMs: Math.max(0, Math.round(this.clock.now() - this.started)) };
   }
 }
 
@@ -151,6 +211,8 @@ const passed = (s: CloudflareStep | undefined): boolean => s !== undefined && (s
 export class CloudflareService {
   readonly #d: CloudflareServiceDeps;
   readonly #busy = new Set<string>();
+  /** The publish under way per profile, to cancel it. */
+  readonly #publishing = new Map<string, AbortController>();
 
   constructor(deps: CloudflareServiceDeps) {
     this.#d = deps;
@@ -178,7 +240,16 @@ export class CloudflareService {
   }
 
   #client(token: Secret, run?: Run): Cloudflare {
-    return createCloudflareClient(token, { ...this.#d.client, onRetry: run?.onRetry });
+    if (!run) return createCloudflareClient(token, this.#d.client);
+    return createCloudflareClient(token, {
+      ...this.#d.client,
+      retry: { policy: run.policy, clock: run.clock, random: run.random, signal: run.signal, onRetry: run.onRetry, onUnsafeToRepeat: run.onUnsafeToRepeat },
+    });
+  }
+
+  #run(profileId: string, kind: string, signal?: AbortSignal): Run {
+    const policy = { ...DEFAULT_RETRY_POLICY, ...this.#d.retry };
+    return new Run(profileId, this.#d, kind, policy, this.#d.clock ?? systemClock, this.#d.random ?? Math.random, signal);
   }
 
   async #exclusive<T>(profileId: string, fn: () => Promise<T>): Promise<T> {
@@ -290,11 +361,28 @@ export class CloudflareService {
 
   async publish(profileId: string, confirm: readonly string[] = []): Promise<PublishReport> {
     const token = await this.#apiToken(profileId);
-    return this.#exclusive(profileId, () => this.#publish(profileId, token, new Set(confirm)));
+    return this.#exclusive(profileId, async () => {
+      const ac = new AbortController();
+      this.#publishing.set(profileId, ac);
+      try {
+        return await this.#publish(profileId, token, new Set(confirm), ac.signal);
+      } finally {
+        this.#publishing.delete(profileId);
+      }
+    });
   }
 
-  async #publish(profileId: string, token: Secret, confirmed: ReadonlySet<string>): Promise<PublishReport> {
-    const run = new Run(profileId, this.#d, 'publish');
+  /** Stop the publish under way for this server: a wait ends at once, the step under way fails as stopped, the rest are skipped. */
+  cancelPublish(profileId: string): { cancelled: boolean } {
+    const ac = this.#publishing.get(profileId);
+    if (!ac || ac.signal.aborted) return { cancelled: false };
+    this.#d.log.info('cloudflare publish: cancel asked', { profileId });
+    ac.abort();
+    return { cancelled: true };
+  }
+
+  async #publish(profileId: string, token: Secret, confirmed: ReadonlySet<string>, signal: AbortSignal): Promise<PublishReport> {
+    const run = this.#run(profileId, 'publish', signal);
     const cf = this.#client(token, run);
     const store = this.#d.store;
     const secrets = this.#secrets();
@@ -303,7 +391,7 @@ export class CloudflareService {
     const settings = f.settings;
     const stack = await this.#d.stackSettings(profileId);
     const hosts = publishedHosts(stack);
-    const finish = (tunnelId: string | null): PublishReport => ({ ...run.report(), tunnelId, confirmations });
+    const finish = (tunnelId: string | null): PublishReport => ({ ...run.report(), tunnelId, confirmations, cancelled: run.cancelled });
 
     // 1. Token: verified before anything is written, so a dead token or a dead network changes nothing.
     const tokenStep = await run.step('token', 'Check the API token', async () => {
@@ -761,7 +849,7 @@ export class CloudflareService {
   async remove(profileId: string): Promise<CloudflareRunReport> {
     const token = await this.#apiToken(profileId);
     return this.#exclusive(profileId, async () => {
-      const run = new Run(profileId, this.#d, 'remove');
+      const run = this.#run(profileId, 'remove');
       const cf = this.#client(token, run);
       const store = this.#d.store;
       const f = await store.read(profileId);
@@ -889,7 +977,7 @@ export class CloudflareService {
   async rotateTunnelToken(profileId: string): Promise<CloudflareRunReport> {
     const token = await this.#apiToken(profileId);
     return this.#exclusive(profileId, async () => {
-      const run = new Run(profileId, this.#d, 'rotate');
+      const run = this.#run(profileId, 'rotate');
       const cf = this.#client(token, run);
       const f = await this.#d.store.read(profileId);
       const tunnel = f.managed.tunnel;

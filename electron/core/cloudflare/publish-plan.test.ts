@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
 import { StackSettings } from '../../contract/stack';
-import { retryAfterMs, retryObservingFetch, sdkWillRetry, type RetryNotice } from './client';
 import {
   decideDns,
   deeperThanUniversalSsl,
@@ -62,33 +61,5 @@ describe('publish plan', () => {
     expect(sameRules([...rules].reverse(), rules)).toBe(true);
     expect(sameRules(rules.slice(1), rules)).toBe(false);
     expect(includeRules({ emails: [], emailDomain: null, sessionDuration: '24h' })).toEqual([]);
-  });
-});
-
-describe('retry observation', () => {
-  const res = (status: number, headers: Record<string, string> = {}): Response => new Response('{}', { status, headers });
-
-  it('follows the SDK rule for what is retried', () => {
-    expect([408, 409, 429, 500, 503].map((s) => sdkWillRetry(res(s)))).toEqual([true, true, true, true, true]);
-    expect([400, 401, 403, 404].map((s) => sdkWillRetry(res(s)))).toEqual([false, false, false, false]);
-    expect(sdkWillRetry(res(503, { 'x-should-retry': 'false' }))).toBe(false);
-    expect(sdkWillRetry(res(400, { 'x-should-retry': 'true' }))).toBe(true);
-    expect(retryAfterMs(new Headers({ 'retry-after': '2' }))).toBe(2000);
-    expect(retryAfterMs(new Headers({ 'retry-after-ms': '150', 'retry-after': '2' }))).toBe(150);
-    expect(retryAfterMs(new Headers())).toBeNull();
-  });
-
-  it('reports an attempt only when the SDK has a retry left for it', async () => {
-    const seen: RetryNotice[] = [];
-    const answers = [res(429, { 'retry-after': '1' }), res(503), res(503)];
-    const f = retryObservingFetch(2, (n) => seen.push(n), async () => answers.shift() ?? res(200));
-    for (const count of ['0', '1', '2']) await f('http://127.0.0.1/client/v4/zones?x=1', { method: 'GET', headers: { 'X-Stainless-Retry-Count': count } });
-    expect(seen).toEqual([
-      { method: 'GET', path: '/zones', attempt: 1, maxRetries: 2, reason: 'rate limited by Cloudflare (429)', waitMs: 1000 },
-      { method: 'GET', path: '/zones', attempt: 2, maxRetries: 2, reason: 'Cloudflare error 503', waitMs: null },
-    ]);
-    const down = retryObservingFetch(1, (n) => seen.push(n), async () => Promise.reject(new TypeError('fetch failed')));
-    await expect(down('http://127.0.0.1/client/v4/user/tokens/verify', { headers: { 'x-stainless-retry-count': '0' } })).rejects.toThrow('fetch failed');
-    expect(seen.at(-1)).toMatchObject({ reason: 'could not connect', attempt: 1 });
   });
 });

@@ -118,6 +118,10 @@ export async function startCloudflareStandIn(opts: CloudflareStandInOptions = {}
     };
     const fail = (e: CfError): void => reply(e.status, envelopeError([{ code: e.code, message: e.message }]), e.headers);
 
+    // Read the body as it arrives, as a real server does: a request delayed by a fault is still carried out after
+    // its client has gone (an answer lost in flight), which is what a retry or a cancel must cope with.
+    const bodyText = method === 'POST' || method === 'PUT' || method === 'PATCH' ? readBody(req) : Promise.resolve('');
+    bodyText.catch(() => undefined);
     const fault = faults.take(method, path);
     if (fault) {
       entry.fault = fault.kind;
@@ -184,7 +188,7 @@ export async function startCloudflareStandIn(opts: CloudflareStandInOptions = {}
 
       let body: Record<string, unknown> = {};
       if (method === 'POST' || method === 'PUT' || method === 'PATCH') {
-        const text = await readBody(req);
+        const text = await bodyText;
         if (text.trim() !== '') {
           let parsed: unknown;
           try {
