@@ -75,7 +75,7 @@ const VALUES: Record<string, string> = {
   'fallback.device.abcd1234.psk': 'ZGV2aWNlLXByZXNoYXJlZC1WQUxVRS0wMDE1',
 };
 
-async function setup(opts: { profile?: ServerProfile; settings?: StackSettings; devices?: Parameters<typeof fallbackView>[0]; noKeychain?: boolean } = {}) {
+async function setup(opts: { profile?: ServerProfile; settings?: StackSettings; devices?: Parameters<typeof fallbackView>[0]; noKeychain?: boolean; disconnected?: boolean } = {}) {
   const store = new MemorySecretStore();
   for (const [name, v] of Object.entries(VALUES)) await store.set(PROFILE, name, new Secret(v));
   const p = opts.profile ?? profile();
@@ -100,7 +100,11 @@ async function setup(opts: { profile?: ServerProfile; settings?: StackSettings; 
       if (opts.noKeychain) throw new AppError('secrets.unavailable', 'No keychain is available: M2 Companion could not reach this computer’s keychain.');
       return store.names(id);
     },
-    fallback: async () => fallbackView(opts.devices ?? [{ id: 'abcd1234', name: 'Anna’s phone', kind: 'household', address: '10.13.13.3' }]),
+    fallback: async () => {
+      const view = fallbackView(opts.devices ?? [{ id: 'abcd1234', name: 'Anna’s phone', kind: 'household', address: '10.13.13.3' }]);
+      // Out of reach, the fallback's view knows no service ports and falls back to the default WireGuard port.
+      return opts.disconnected ? { ...view, endpoint: { ...view.endpoint, port: 51820 }, services: view.services.filter((s) => s.url.startsWith('ssh:')) } : view;
+    },
   };
   return { service: new RecoveryKitService(deps), store };
 }
@@ -205,6 +209,17 @@ describe('the household recovery kit', () => {
     expect(steps).toContain('home.family.example on UDP port 51999');
     expect(steps).toContain('Jellyfin http://10.13.13.1:8096');
     expect(steps).toContain('Nextcloud http://10.13.13.1:8080');
+  });
+
+  it('made while the server is out of reach, the outage part still has the tunnel addresses and the configured port', async () => {
+    const { service } = await setup({ disconnected: true });
+    const kit = await service.kit(PROFILE);
+    expect(kit.fallback.kind === 'on' && kit.fallback.port).toBe(51999);
+    expect(kit.fallback.kind === 'on' && kit.fallback.services).toEqual([
+      { service: 'Jellyfin', url: 'http://10.13.13.1:8096' },
+      { service: 'Nextcloud', url: 'http://10.13.13.1:8080' },
+      { service: 'SSH (this app)', url: 'ssh://10.13.13.1' },
+    ]);
   });
 
   it('without the fallback module or the backup, the kit says so instead of giving steps that cannot work', async () => {

@@ -15,6 +15,7 @@ import { AppError, toErrorShape } from '../errors';
 import { KEYCHAIN_SERVICE, keychainAccount } from '../secrets/keychain';
 import { toShell } from '../ssh/argv';
 import { backupHostname, resticPasswordSecret } from '../stack/modules/backup';
+import { nextcloudOnLan } from '../stack/modules/common';
 import { restoreSteps, snapshotFolders } from './restore-steps';
 
 export interface RecoveryKitDeps {
@@ -155,13 +156,20 @@ function fallbackPart(settings: StackSettings, view: FallbackView | { userMessag
   if (!('devices' in view)) return { kind: 'off', reason: `The fallback’s settings could not be read: ${view.userMessage}` };
   const endpoint = view.endpoint.name ?? view.endpoint.lastKnownIp;
   const household = view.devices.filter((x) => x.kind === 'household');
-  const web = view.services.filter((s) => !s.url.startsWith('ssh:'));
+  // From the saved settings, as the stack publishes them, not from the view: its ports come from the server's state,
+  // which a kit made while the server is out of reach (the moment it is most needed) cannot read.
+  const port = settings.modules.wireguard.port;
+  const onLan = settings.publishAddress === '0.0.0.0';
+  const web = [
+    ...(onLan ? [{ service: 'Jellyfin', url: `http://${view.serverAddress}:${settings.modules.jellyfin.lanPort}` }] : []),
+    ...(onLan && nextcloudOnLan(settings) ? [{ service: 'Nextcloud', url: `http://${view.serverAddress}:${settings.modules.nextcloud.lanPort}` }] : []),
+  ];
   return {
     kind: 'on',
     endpoint,
-    port: view.endpoint.port,
+    port,
     serverAddress: view.serverAddress,
-    services: view.services,
+    services: [...web, ...view.services.filter((s) => s.url.startsWith('ssh:'))],
     devices: view.devices.map((x) => ({ name: x.name, address: x.address, kind: x.kind })),
     steps: [
       household.length > 0
@@ -170,7 +178,7 @@ function fallbackPart(settings: StackSettings, view: FallbackView | { userMessag
       view.settings.autoSwitch
         ? 'When the services stop opening, M2 Companion turns the fallback on by itself once it has confirmed the outage.'
         : 'When the services stop opening, the admin turns the fallback on in M2 Companion (Remote access → Turn the fallback on).',
-      `On each device: open the WireGuard app and activate the tunnel. It connects to ${endpoint ?? 'home'} on UDP port ${view.endpoint.port}.`,
+      `On each device: open the WireGuard app and activate the tunnel. It connects to ${endpoint ?? 'home'} on UDP port ${port}.`,
       web.length > 0
         ? `Then open the services at their tunnel addresses: ${web.map((s) => `${s.service} ${s.url}`).join(', ')}.`
         : `Then the server answers at ${view.serverAddress}.`,
