@@ -113,6 +113,9 @@ export function createCoreServices(config: CoreConfig, emit: Emit): CoreServices
     config.userKnownHosts ?? [path.join(os.homedir(), '.ssh', 'known_hosts')],
   );
   const keysDir = path.join(config.dataDir, 'keys');
+  // What the app keeps per server about its connection and its last install (profile data, no secrets).
+  const rememberedConnections = createRememberedStore(path.join(config.dataDir, 'connections'));
+  const installOutcomes = createOutcomeStore(path.join(config.dataDir, 'operations'));
   const stackSettings = new StackSettingsStore(path.join(config.dataDir, 'stacks'));
   const cloudflareStore = new CloudflareStore(path.join(config.dataDir, 'cloudflare'));
   const fallbackStore = createFallbackStore(path.join(config.dataDir, 'fallback'));
@@ -129,7 +132,7 @@ export function createCoreServices(config: CoreConfig, emit: Emit): CoreServices
     agentSocket: config.agentSocket,
     keysDir,
     ...(config.dialSocket ? { dialSocket: config.dialSocket } : {}),
-    remembered: createRememberedStore(path.join(config.dataDir, 'connections')),
+    remembered: rememberedConnections,
     onState: (profileId, state) => {
       emit('server:state', { profileId, state });
       // Connected again with a new connection: a watched server's status agent moves onto it.
@@ -153,7 +156,7 @@ export function createCoreServices(config: CoreConfig, emit: Emit): CoreServices
     resourcesDir: config.resourcesDir ?? path.resolve('resources'),
     appVersion: config.appInfo.version,
     // How each install ended is kept, so a page that comes back (reload, new window, restarted app) still says it.
-    outcomes: createOutcomeStore(path.join(config.dataDir, 'operations')),
+    outcomes: installOutcomes,
     onOutcome: (profileId, outcome) => emit('stack:outcome', { profileId, outcome }),
   });
   const cloudflare = new CloudflareService({
@@ -318,6 +321,8 @@ export function createCoreServices(config: CoreConfig, emit: Emit): CoreServices
       forget: async (p, others) => void (others.some((o) => o.host === p.host && o.port === p.port) ? 0 : await hostKeys.forget(p.host, p.port)),
     },
     { what: 'generated key files', forget: async (p) => void (await removeKeyPair(keysDir, generatedKeyName(p.id))) },
+    { what: 'connection memory', forget: async (p) => void (await rememberedConnections.remove(p.id)) },
+    { what: 'install outcomes', forget: async (p) => void (await installOutcomes.remove(p.id)) },
   ];
   const removeProfileAndData = (profileId: string): Promise<void> =>
     removeProfile({ profiles, keepers, disconnect: (id) => servers.disconnect(id), log: config.log }, profileId);

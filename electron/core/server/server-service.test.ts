@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -108,6 +108,15 @@ describe('ServerService after a restart', () => {
     await s.resume();
     expect([s.state(never.id), s.state(off.id)]).toEqual([{ kind: 'idle' }, { kind: 'idle' }]);
     expect(dials).toBe(0);
+  });
+
+  it('a disconnect after the server’s memory was deleted (removing the server) does not write it back', async () => {
+    const p = await profiles.save({ name: 'Gone', host: '127.0.0.1', port: 2222, username: 'admin', auth: { kind: 'agent' } });
+    const store = createRememberedStore(path.join(dir, 'connections'));
+    await remember(p.id, true);
+    await expect(store.remove(p.id)).resolves.toBe(true);
+    await service().disconnect(p.id);
+    expect(existsSync(store.file(p.id))).toBe(false);
   });
 
   it('a damaged memory file reconnects nothing and is not overwritten by the resume', async () => {

@@ -172,8 +172,11 @@ export class ServerService {
   }
 
   async #remember(profileId: string, connected: boolean): Promise<void> {
+    const store = this.#deps.remembered;
     try {
-      await this.#deps.remembered?.update(profileId, (v) => {
+      // Written only when it changes: a removed server's memory, deleted before its last disconnect, stays gone.
+      if (!store || (await store.read(profileId)).reconnect === connected) return;
+      await store.update(profileId, (v) => {
         v.reconnect = connected;
       });
     } catch (err) {
