@@ -358,7 +358,8 @@ describe('applying the stack over SSH', () => {
     for (const line of [report.reason, ...report.logTail]) expect(line).not.toMatch(controls);
     expect(report.logTail).toContain('fatal: config is broken');
     expect(report.logTail).toContain('plain line');
-    // Decided while Compose was still waiting: the guard was told to stop it, not to roll back after it gave up.
+    // Decided on the crash itself (by the app's watch, or by Compose when one of its polls fell between an exit
+    // and the restart): nothing waited for the start period or the wait timeout.
     const phases = events.filter((e) => e.kind === 'phase').map((e) => (e.kind === 'phase' ? e.phase : ''));
     expect(phases.slice(-4)).toEqual(['start', 'health', 'rollback', 'done']);
     expect(readFileSync(path.join(m2Dir, 'releases', result.attemptedRelease, 'apply.log'), 'utf8')).not.toMatch(controls);

@@ -40,6 +40,8 @@ describe('a failure certain before Compose gives up', () => {
     // Running again after a restart: Docker has reset the exit code.
     expect(decide([k({ restartCount: 2 })])).toMatchObject({ evidence: 'restarting', exitCode: null, restarts: 2 });
     expect(decide([k({ health: 'unhealthy' })])).toMatchObject({ evidence: 'unhealthy' });
+    // Docker also calls a crashed container unhealthy: the crash is what is told.
+    expect(decide([k({ state: 'restarting', health: 'unhealthy', exitCode: 3, restartCount: 1 })])).toMatchObject({ evidence: 'restarting', exitCode: 3 });
     // An unchanged container that Docker restarts during this up (its count grew).
     expect(decide([{ ...k({ id: 'r1', service: 'redis', configHash: 'same-redis', restartCount: 5 }) }])).toMatchObject({ service: 'redis', evidence: 'restarting' });
   });

@@ -214,11 +214,13 @@ export interface CertainFailure {
 /**
  * Whether the release being started has already failed, before Compose gives up. Only containers with the
  * release's configuration count (the old release's containers being replaced stop with 143, which is no failure):
- * - Docker calls one unhealthy: that is `retries` failed checks after its start period, so waiting longer cannot help;
  * - one Docker restarted during this `up` (its restart count grew since `before`), or is restarting: under
- *   `unless-stopped` a process that exits is started again, its health stays `starting`, and `up --wait` would wait
- *   for its whole timeout;
- * - one created by this `up` (not in `before`) that exited with a non-zero code.
+ *   `unless-stopped` a process that exits is started again and its health goes back to `starting`, so `up --wait`
+ *   only notices when one of its polls falls between an exit and the restart;
+ * - one created by this `up` (not in `before`) that exited with a non-zero code;
+ * - Docker calls one unhealthy: that is `retries` failed checks after its start period, so waiting cannot help.
+ * A container that runs but fails its check inside its start period is not certain failure: a check may still
+ * pass (the start period exists for that), so that case is decided when Docker calls it unhealthy.
  */
 export function certainFailure(
   containers: readonly ContainerInfo[],
@@ -230,12 +232,13 @@ export function certainFailure(
       if (c.service !== service || c.oneoff || (hash !== undefined && c.configHash !== hash)) continue;
       const base = { service, containerId: c.id.slice(0, 12), restarts: c.restartCount };
       const earlier = run.before.get(c.id);
-      if (c.health === 'unhealthy') return { ...base, evidence: 'unhealthy', exitCode: null };
+      // A crash first: Docker also marks a container that stopped or is restarting unhealthy.
       if (c.restartCount > (earlier ?? 0) || (c.state === 'restarting' && earlier === undefined)) {
         // Docker resets the exit code when it starts the container again.
         return { ...base, evidence: 'restarting', exitCode: c.state === 'running' && c.exitCode === 0 ? null : c.exitCode };
       }
       if (earlier === undefined && (c.state === 'exited' || c.state === 'dead') && c.exitCode !== 0) return { ...base, evidence: 'exited', exitCode: c.exitCode };
+      if (c.health === 'unhealthy') return { ...base, evidence: 'unhealthy', exitCode: null };
     }
   }
   return null;
@@ -267,8 +270,13 @@ async function watchForFailure(
 ): Promise<{ failure: CertainFailure; containers: ContainerInfo[] } | null> {
   const pause = (): Promise<void> =>
     new Promise((resolve) => {
-      const timer = setTimeout(resolve, intervalMs);
-      stop.addEventListener('abort', () => (clearTimeout(timer), resolve()), { once: true });
+      const done = (): void => {
+        clearTimeout(timer);
+        stop.removeEventListener('abort', done);
+        resolve();
+      };
+      const timer = setTimeout(done, intervalMs);
+      stop.addEventListener('abort', done, { once: true });
     });
   while (!stop.aborted) {
     await pause();
@@ -444,7 +452,10 @@ async function upAndDecide(
     };
   }
 
-  const logTail = bad && bad.state !== 'missing' ? await logTailOf(bad.service) : [];
+  // Compose may notice a crash first (when a poll falls between an exit and the restart): the containers say so too.
+  const certain = aborted ? null : certainFailure(containers, run);
+  const blamed = certain?.service ?? (bad && bad.state !== 'missing' ? bad.service : null);
+  const logTail = blamed ? await logTailOf(blamed) : [];
   const applyLog = await t.conn.readFile(`${dir}/apply.log`).then((b) => b.toString('utf8'), () => '');
   const composeSaid = readableLines(applyLog, run.secrets)
     .filter((l) => !/^\s*(Container|Network|Volume) \S+\s+(Creat|Start|Wait|Running|Healthy|Recreat)/.test(l))
@@ -452,17 +463,21 @@ async function upAndDecide(
     .join('; ');
   const reason = aborted
     ? 'Cancelled while starting.'
-    : bad
-      ? `${bad.service} ${bad.health === 'unhealthy' ? 'did not become healthy' : bad.state === 'missing' ? 'was not created' : bad.health === 'starting' ? 'was still starting when the time was up' : `is ${bad.state}`}${composeSaid ? ` (${composeSaid})` : ''}.`
-      : `docker compose up failed${composeSaid ? `: ${composeSaid}` : ''}.`;
+    : certain
+      ? certainFailureReason(certain)
+      : bad
+        ? `${bad.service} ${bad.health === 'unhealthy' ? 'did not become healthy' : bad.state === 'missing' ? 'was not created' : bad.health === 'starting' ? 'was still starting when the time was up' : `is ${bad.state}`}${composeSaid ? ` (${composeSaid})` : ''}.`
+        : `docker compose up failed${composeSaid ? `: ${composeSaid}` : ''}.`;
+  const decidedBy: RollbackDecision = aborted
+    ? { kind: 'cancelled' }
+    : certain
+      ? { kind: 'certain-failure', service: certain.service, evidence: certain.evidence, exitCode: certain.exitCode, restarts: certain.restarts }
+      : { kind: 'after-up', composeExitCode: upRc };
 
   rollingBack();
   guard.send('rollback');
   const rolled = await guard.next(['rolled-back']);
-  return {
-    ok: false,
-    report: { failedService: bad?.service ?? null, reason, decidedBy: aborted ? { kind: 'cancelled' } : { kind: 'after-up', composeExitCode: upRc }, logTail, restoredRelease: run.prev, restored: rolled.rc === 0 },
-  };
+  return { ok: false, report: { failedService: certain?.service ?? bad?.service ?? null, reason, decidedBy, logTail, restoredRelease: run.prev, restored: rolled.rc === 0 } };
 }
 
 /** The project's containers now: id → restart count (what `up` is compared against). */
@@ -511,8 +526,9 @@ export async function applyStack(t: StackTarget, rendered: RenderedStack, opts: 
     // The release with exactly this content, when one is there and complete: no new folder, no new copy of the secrets.
     const candidate = reusableRelease(manifests, { digest: rendered.digest, project: projectOf(t) }, current);
     const reuse = candidate !== null && (candidate === current || (await releaseIsComplete(t, candidate, rendered))) ? candidate : null;
-    // Under the lock, before anything new is written: cut-off uploads and releases beyond `keep` go (the secrets with them).
-    await collectGarbage(t, { keep, protect: [current, previous], pin: [reuse] });
+    // Under the lock, before anything new is written: cut-off uploads and releases beyond `keep` go (the secrets with
+    // them). A release that cannot be removed (a file someone else owns) must not stop the admin's apply.
+    await collectGarbage(t, { keep, protect: [current, previous], pin: [reuse] }).catch(() => undefined);
     if (opts.signal?.aborted) throw cancelled();
 
     let id: string;

@@ -3,6 +3,8 @@
  *
  *   <m2Dir>/releases/<id>/      compose.yaml, env/<module>.env (0600), compose.args, release.json
  *   <m2Dir>/releases/<id>.partial/   an upload in progress (removed by the next apply when cut off)
+ *                               releases kept: `current`, its rollback target and a few others (retention.ts);
+ *                               an apply with the same content as a kept release reuses its folder
  *   <m2Dir>/current             symlink → releases/<id>, switched atomically (ln -s tmp && mv -T)
  *   <m2Dir>/files/<sha16>/<name>    content-addressed module files, never modified
  *   <m2Dir>/bin/m2-apply.sh     the apply guard, uploaded before each apply
