@@ -8,7 +8,7 @@ import { silentLogger } from '../log';
 import { MemorySecretStore } from '../secrets/keychain';
 import type { Secret } from '../secrets/secret';
 import { createFallbackStore } from './fallback-store';
-import { FallbackService, type FallbackServiceDeps, type LaptopTunnelPort, type PortMapperPort, type ServerWireGuardPort, type StackFacts } from './fallback-service';
+import { FallbackService, laptopTunnelName, type FallbackServiceDeps, type LaptopTunnelPort, type PortMapperPort, type ServerWireGuardPort, type StackFacts } from './fallback-service';
 import type { parseWgShowDump } from './wg-config';
 
 const P = 'home';
@@ -132,6 +132,17 @@ beforeEach(async () => {
   routes = [];
 });
 afterEach(async () => rm(dir, { recursive: true, force: true }));
+
+describe('this computer’s tunnel name', () => {
+  it('is a valid interface name, and servers whose ids start alike never share one', () => {
+    const a = laptopTunnelName('home-server-upstairs');
+    const b = laptopTunnelName('home-server-downstairs');
+    for (const n of [a, b, laptopTunnelName('x'), laptopTunnelName('a'.repeat(64))]) expect(n).toMatch(/^[a-zA-Z0-9_=+.-]{1,15}$/);
+    expect(a).not.toBe(b);
+    expect(a).toBe(laptopTunnelName('home-server-upstairs'));
+    expect(a.startsWith('m2-home-se')).toBe(true);
+  });
+});
 
 describe('the fallback switch', () => {
   it('is not ready until the wireguard module is installed, and says what to do', async () => {

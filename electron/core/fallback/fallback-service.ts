@@ -7,7 +7,7 @@
  * half-way closes what it opened before it reports, and a retry finishes what a cut connection interrupted
  * (every server step is idempotent: up when up, down when down, unmap when unmapped are no-ops).
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { describeMapping } from '../../contract/fallback';
 import type {
   DeviceConfig,
@@ -121,7 +121,12 @@ const devicePsk = (id: string): string => `fallback.device.${id}.psk`;
 const LAPTOP_NAME = 'This computer';
 const MAPPING_DESCRIPTION = 'M2 Companion WireGuard fallback';
 /** What the app names this computer's tunnel (an interface name: at most 15 characters). */
-export const laptopTunnelName = (profileId: string): string => `m2-${profileId}`.slice(0, 15).replace(/-+$/, '');
+/**
+ * This computer's tunnel for a server: an interface name (at most 15 characters), readable and unique per server —
+ * the id's start and a short hash of the whole id, so two servers whose ids start alike never share a tunnel.
+ */
+export const laptopTunnelName = (profileId: string): string =>
+  `m2-${profileId.slice(0, 7).replace(/-+$/, '')}-${createHash('sha256').update(profileId).digest('hex').slice(0, 4)}`;
 
 /** Names compare the way a person reads them: case, width and surrounding spaces do not make a new name. */
 const sameName = (a: string, b: string): boolean => a.normalize('NFKC').trim().toLocaleLowerCase() === b.normalize('NFKC').trim().toLocaleLowerCase();
