@@ -180,7 +180,7 @@ describe('the household recovery kit', () => {
     );
     expect(kit.backup.steps[0]?.detail).toContain(`account ${PROFILE}/backup.restic-password`);
     expect(commands).toContain('sudo docker compose --project-name m2 stop');
-    expect(commands).toContain('sudo rsync -a --delete /srv/m2-restore/source/jellyfin-config/ /srv/m2/jellyfin/config/');
+    expect(commands).toContain('sudo rm -rf -- /srv/m2/jellyfin/config && sudo cp -a -- /srv/m2-restore/source/jellyfin-config /srv/m2/jellyfin/config');
     expect(commands).toContain('sudo docker compose --project-name m2 exec -T nextcloud-db psql -U nextcloud -d nextcloud < /srv/m2-restore/m2/dumps/nextcloud.sql');
     expect(commands.at(-2)).toBe('sudo docker compose --project-name m2 start');
     expect(kit.backup.folders).toContainEqual({ inSnapshot: '/source/jellyfin-config', onServer: '/srv/m2/jellyfin/config' });
@@ -190,8 +190,10 @@ describe('the household recovery kit', () => {
     const s = settings({ dataRoot: `/srv/it's $(reboot) m2` });
     const steps = restoreSteps({ settings: s, resticImage: 'restic/restic:0.19.1', project: 'm2', passwordAt: 'the keychain' });
     expect(restoreTarget(s)).toBe(`/srv/it's $(reboot) m2-restore`);
-    const rsync = steps.find((x) => x.command?.startsWith('sudo rsync'))?.command;
-    expect(rsync).toBe(`sudo rsync -a --delete '/srv/it'\\''s $(reboot) m2-restore/source/jellyfin-config/' '/srv/it'\\''s $(reboot) m2/jellyfin/config/'`);
+    const putBack = steps.find((x) => x.title.startsWith('Put back'))?.command;
+    expect(putBack).toBe(
+      `sudo rm -rf -- '/srv/it'\\''s $(reboot) m2/jellyfin/config' && sudo cp -a -- '/srv/it'\\''s $(reboot) m2-restore/source/jellyfin-config' '/srv/it'\\''s $(reboot) m2/jellyfin/config'`,
+    );
   });
 
   it('says how household devices connect during an outage: endpoint and port, the devices by name and address, the tunnel addresses', async () => {

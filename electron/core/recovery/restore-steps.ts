@@ -6,7 +6,7 @@
  */
 import type { KitStep } from '../../contract/recovery';
 import type { StackSettings } from '../../contract/stack';
-import { toShell, type Argv } from '../ssh/argv';
+import { andThen, toShell, type Argv } from '../ssh/argv';
 import { authentikDb } from '../stack/modules/authentik';
 import { backupHostname, backupSources } from '../stack/modules/backup';
 import { nextcloudDb } from '../stack/modules/nextcloud';
@@ -65,10 +65,11 @@ export function restoreSteps(f: RestoreFacts): KitStep[] {
     { title: 'Stop the services', detail: null, command: toShell(compose('stop')) },
   ];
   for (const folder of snapshotFolders(s)) {
+    // cp from coreutils, not rsync: a minimal Debian or Ubuntu server has no rsync (the lab's had none either).
     steps.push({
       title: `Put back ${folder.onServer}`,
-      detail: null,
-      command: toShell(['sudo', 'rsync', '-a', '--delete', `${target}${folder.inSnapshot}/`, `${folder.onServer}/`]),
+      detail: 'Replaces the folder with the snapshot’s copy (owners and modes kept).',
+      command: andThen(['sudo', 'rm', '-rf', '--', folder.onServer], ['sudo', 'cp', '-a', '--', `${target}${folder.inSnapshot}`, folder.onServer]),
     });
   }
   const databases = [
