@@ -31,7 +31,8 @@ function DoneStep({ profile, profileId }: { profile: ServerProfile; settings: St
       <ServiceAddresses profile={profile} />
       <p className="muted">
         The https addresses answer once the Cloudflare tunnel publishes them. Next: watch everything on the <a href="#/dashboard">Dashboard</a>, change
-        modules on the <a href="#/services">Services</a> page. The passwords below were generated for you and stay in this computer’s keychain.
+        modules on the <a href="#/services">Services</a> page. The passwords below were generated for you and stay in this computer’s keychain. Print the{' '}
+        <a href="#/recovery-kit">household recovery kit</a> and keep it with your papers.
       </p>
       <SecretsList state={secrets.state} />
     </>
