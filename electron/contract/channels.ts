@@ -11,11 +11,14 @@ export const callNames = [
   'profiles:save',
   'profiles:remove',
   'profiles:import-ssh-config',
+  'profiles:chosen',
+  'profiles:choose',
   'server:connect',
   'server:disconnect',
   'server:state',
   'server:install-key',
   'preflight:run',
+  'setup:progress',
   'stack:settings',
   'stack:save-settings',
   'stack:plan',
@@ -50,7 +53,7 @@ export const callNames = [
   'recovery:kit',
   'recovery:save-pdf',
 ] as const;
-export const eventNames = ['profiles:changed', 'server:state', 'stack:progress', 'stack:outcome', 'cloudflare:progress', 'status:update', 'status:notification', 'fallback:progress', 'fallback:changed'] as const;
+export const eventNames = ['profiles:changed', 'profiles:chosen', 'setup:changed', 'server:state', 'stack:progress', 'stack:outcome', 'cloudflare:progress', 'status:update', 'status:notification', 'fallback:progress', 'fallback:changed'] as const;
 
 export type CallName = (typeof callNames)[number];
 export type EventName = (typeof eventNames)[number];

@@ -5,6 +5,7 @@ import type { LinkRules } from './links';
 import { ProfileInput, ProfileRef, ServerProfile } from './profiles';
 import { ConnectRequest, ConnectResult, ConnectionState, InstallKeyResult, PreflightRunRequest, ProfileOnly, ServerStateEvent, SshConfigImport } from './server';
 import { PreflightReport } from './preflight';
+import { ChooseServerRequest, ChosenServer, SetupChangedEvent, SetupProgress, SetupProgressRequest } from './setup';
 import { ApplyOutcome, ApplyOutcomeEvent, ApplyResult, SecretSummary, StackApplyRequest, StackPlan, StackProgress, StackSettingsRequest, StackSettingsSave, StackSettingsView, StackStatus } from './stack';
 import {
   CloudflareProfileRequest,
@@ -54,11 +55,17 @@ export const calls = {
   'profiles:save': { input: ProfileInput, output: ServerProfile },
   'profiles:remove': { input: ProfileRef, output: z.object({ removed: z.literal(true) }) },
   'profiles:import-ssh-config': { input: NoInput, output: SshConfigImport },
+  /** The server every per-server page works on, kept in the app's data folder (survives reloads and restarts). */
+  'profiles:chosen': { input: NoInput, output: ChosenServer },
+  /** Make a saved server the one every page works on; pushed to every window as `profiles:chosen`. */
+  'profiles:choose': { input: ChooseServerRequest, output: ChosenServer },
   'server:connect': { input: ConnectRequest, output: ConnectResult },
   'server:disconnect': { input: ProfileOnly, output: z.object({ disconnected: z.literal(true) }) },
   'server:state': { input: ProfileOnly, output: ConnectionState },
   'server:install-key': { input: ProfileOnly, output: InstallKeyResult },
   'preflight:run': { input: PreflightRunRequest, output: PreflightReport },
+  /** Each setup step of a server: done (when, and its result), stale (and why) or to do; and the step to work on now. */
+  'setup:progress': { input: SetupProgressRequest, output: SetupProgress },
   /** The stack settings of a server (defaults until saved), with what detection suggests and the pinned images. */
   'stack:settings': { input: StackSettingsRequest, output: StackSettingsView },
   'stack:save-settings': { input: StackSettingsSave, output: StackSettingsView },
@@ -120,6 +127,10 @@ export const calls = {
 /** Every event main pushes to the renderer, declared once: name → payload schema. */
 export const events = {
   'profiles:changed': z.array(ServerProfile),
+  /** Another server was chosen to work on (in any window). */
+  'profiles:chosen': ChosenServer,
+  /** Something a server's setup progress depends on changed; ask `setup:progress` again. */
+  'setup:changed': SetupChangedEvent,
   'server:state': ServerStateEvent,
   'stack:progress': StackProgress,
   /** The kept outcome of a server's install changed (started, finished, failed, interrupted). */

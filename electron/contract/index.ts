@@ -8,6 +8,7 @@ export * from './profiles';
 export * from './validation';
 export * from './preflight';
 export * from './server';
+export * from './setup';
 export * from './fallback';
 export * from './links';
 export * from './recovery';

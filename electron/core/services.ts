@@ -1,6 +1,7 @@
 import os from 'node:os';
 import type { Duplex } from 'node:stream';
 import path from 'node:path';
+import { stat } from 'node:fs/promises';
 import type { AppInfo } from '../contract/app';
 import type { Handlers, Emit } from './ipc/dispatch';
 import type { Logger } from './log';
@@ -16,8 +17,11 @@ import { createOutcomeStore } from './stack/apply-outcomes';
 import type { SecretStore } from './secrets/keychain';
 import { CloudflareStore } from './cloudflare/cloudflare-store';
 import { CloudflareService } from './cloudflare/cloudflare-service';
-import { HostKeyStore } from './ssh/host-keys';
+import { HostKeyStore, recordedKeys } from './ssh/host-keys';
 import { runPreflight } from './preflight/preflight';
+import { createPreflightStore } from './preflight/preflight-store';
+import { SetupProgressService } from './setup/setup-progress';
+import { ChosenServerStore } from './profiles/chosen-server';
 import { readUserSshConfig } from './ssh/ssh-config';
 import { StackSettingsStore } from './stack/settings-store';
 import { StackService } from './stack/stack-service';
@@ -104,6 +108,10 @@ export interface CoreServices {
   readonly links: LinkPolicy;
   /** The household recovery kit: the printable page's content, never a secret value. */
   readonly recovery: RecoveryKitService;
+  /** Each server's setup steps as the kept stores say them (and its last preflight, kept). */
+  readonly setup: SetupProgressService;
+  /** The server every per-server page works on. */
+  readonly chosen: ChosenServerStore;
 }
 
 export function createCoreServices(config: CoreConfig, emit: Emit): CoreServices {
@@ -139,6 +147,8 @@ export function createCoreServices(config: CoreConfig, emit: Emit): CoreServices
       if (state.kind === 'connected') void statusRef.current?.follow(profileId);
       // A server that rebooted while the fallback was on comes back with the endpoint shut: reopen it.
       if (state.kind === 'connected') void fallbackRef.current?.afterApply(profileId);
+      // Connected (a host key confirmed) or gone: the setup steps may read differently.
+      if (state.kind === 'connected' || state.kind === 'closed') emit('setup:changed', { profileId });
     },
   });
   const stack = new StackService({
@@ -157,7 +167,10 @@ export function createCoreServices(config: CoreConfig, emit: Emit): CoreServices
     appVersion: config.appInfo.version,
     // How each install ended is kept, so a page that comes back (reload, new window, restarted app) still says it.
     outcomes: installOutcomes,
-    onOutcome: (profileId, outcome) => emit('stack:outcome', { profileId, outcome }),
+    onOutcome: (profileId, outcome) => {
+      emit('stack:outcome', { profileId, outcome });
+      emit('setup:changed', { profileId });
+    },
   });
   const cloudflare = new CloudflareService({
     store: cloudflareStore,
@@ -324,6 +337,12 @@ export function createCoreServices(config: CoreConfig, emit: Emit): CoreServices
     { what: 'connection memory', forget: async (p) => void (await rememberedConnections.remove(p.id)) },
     { what: 'install outcomes', forget: async (p) => void (await installOutcomes.remove(p.id)) },
   ];
+  const preflightStore = createPreflightStore(path.join(config.dataDir, 'preflight'));
+  const chosen = new ChosenServerStore({ file: path.join(config.dataDir, 'chosen-server.json'), exists: async (id) => (await profiles.list()).some((p) => p.id === id) });
+  keepers.push(
+    { what: 'preflight results', forget: async (p) => void (await preflightStore.remove(p.id)) },
+    { what: 'chosen server', forget: async (p) => void ((await chosen.forget(p.id)) && emit('profiles:chosen', { profileId: null })) },
+  );
   const removeProfileAndData = (profileId: string): Promise<void> =>
     removeProfile({ profiles, keepers, disconnect: (id) => servers.disconnect(id), log: config.log }, profileId);
   const links = new LinkPolicy({
@@ -345,6 +364,26 @@ export function createCoreServices(config: CoreConfig, emit: Emit): CoreServices
       return [...new Set(origins.flat())].sort();
     },
   });
+  const setup = new SetupProgressService({
+    profile: async (profileId) => (await profiles.list()).find((p) => p.id === profileId),
+    hostKeys: async (host, port) => recordedKeys(await hostKeys.entries(), host, port).map((k) => ({ fingerprint: k.fingerprint, addedAt: null })),
+    preflight: preflightStore,
+    published: async (profileId) => (await cloudflareStore.read(profileId)).managed.dns.map((r) => r.hostname),
+    settingsSavedAt: async (profileId) => {
+      if (!(await stackSettings.get(profileId))) return undefined;
+      return (await stat(path.join(config.dataDir, 'stacks', `${profileId}.json`)).catch(() => undefined))?.mtime.toISOString() ?? null;
+    },
+    accounts: (profileId) => accounts.list(profileId),
+    lastApply: (profileId) => stack.lastApply(profileId),
+    now: () => new Date(),
+  });
+  // A restarted app knows how the last preflight found Docker and the GPU, where the server's address is the same.
+  void (async () => {
+    for (const p of await profiles.list()) {
+      const kept = (await preflightStore.read(p.id).catch(() => undefined))?.last;
+      if (kept && kept.host === p.host && kept.port === p.port) stack.recordPreflight(p.id, kept.report);
+    }
+  })().catch(() => undefined);
   const recovery = new RecoveryKitService({
     app: config.appInfo,
     now: () => new Date(),
@@ -366,12 +405,17 @@ export function createCoreServices(config: CoreConfig, emit: Emit): CoreServices
   });
   // Servers that were connected when the app last stopped reconnect by themselves (host keys judged as ever).
   servers.resume().catch((err: unknown) => config.log.warn('could not reconnect the servers of the last run', { error: err instanceof Error ? err.message : String(err) }));
-  return { config, profiles, hostKeys, servers, stack, cloudflare, status, fallback, outage, accounts, ...(clipboard ? { clipboard } : {}), emit, removeProfile: removeProfileAndData, links, recovery };
+  return { config, profiles, hostKeys, servers, stack, cloudflare, status, fallback, outage, accounts, ...(clipboard ? { clipboard } : {}), emit, removeProfile: removeProfileAndData, links, setup, chosen, recovery };
 }
 
 /** The contract's handlers over the services. */
 export function createHandlers(services: CoreServices): Handlers {
   const profilesChanged = async (): Promise<void> => services.emit('profiles:changed', await services.profiles.list());
+  const setupChanged = (profileId: string): void => services.emit('setup:changed', { profileId });
+  const setupChangedAfter = <T,>(profileId: string, value: T): T => {
+    setupChanged(profileId);
+    return value;
+  };
   return {
     'app:info': () => services.config.appInfo,
     'app:links': () => services.links.rules(),
@@ -386,6 +430,13 @@ export function createHandlers(services: CoreServices): Handlers {
       await profilesChanged();
       return { removed: true } as const;
     },
+    'profiles:chosen': async () => ({ profileId: await services.chosen.get() }),
+    'profiles:choose': async ({ profileId }) => {
+      const chosen = { profileId: await services.chosen.choose(profileId) };
+      services.emit('profiles:chosen', chosen);
+      return chosen;
+    },
+    'setup:progress': ({ profileId }) => services.setup.progress(profileId),
     'profiles:import-ssh-config': async () => {
       const found = await readUserSshConfig();
       return {
@@ -408,11 +459,15 @@ export function createHandlers(services: CoreServices): Handlers {
       const conn = services.servers.connection(profileId);
       const report = await runPreflight(conn, { dataPaths }, { now: () => new Date(), user: conn.target.username });
       services.stack.recordPreflight(profileId, report);
+      // Kept with when and against which address and host key, so a restarted app still knows it (and when it is stale).
+      await services.setup.keepPreflight(profileId, report, dataPaths);
+      setupChanged(profileId);
       return report;
     },
     'stack:settings': ({ profileId }) => services.stack.view(profileId),
-    'stack:save-settings': ({ profileId, settings }) => services.stack.save(profileId, settings),
-    'stack:plan': ({ profileId }) => services.stack.plan(profileId),
+    'stack:save-settings': async ({ profileId, settings }) => setupChangedAfter(profileId, await services.stack.save(profileId, settings)),
+    // A review makes the accounts' passwords.
+    'stack:plan': async ({ profileId }) => setupChangedAfter(profileId, await services.stack.plan(profileId)),
     'stack:apply': ({ profileId, pullPolicy }) => services.stack.apply(profileId, { pullPolicy }),
     'stack:status': ({ profileId }) => services.stack.status(profileId),
     'stack:last-apply': ({ profileId }) => services.stack.lastApply(profileId),
@@ -429,10 +484,10 @@ export function createHandlers(services: CoreServices): Handlers {
     },
     'cloudflare:zones': ({ profileId, accountId }) => services.cloudflare.zones(profileId, accountId),
     'cloudflare:save-settings': ({ profileId, settings }) => services.cloudflare.saveSettings(profileId, settings),
-    'cloudflare:publish': ({ profileId, confirm }) => services.cloudflare.publish(profileId, confirm),
+    'cloudflare:publish': async ({ profileId, confirm }) => setupChangedAfter(profileId, await services.cloudflare.publish(profileId, confirm)),
     'cloudflare:cancel-publish': async ({ profileId }) => services.cloudflare.cancelPublish(profileId),
     'cloudflare:removal-plan': ({ profileId }) => services.cloudflare.removalPlan(profileId),
-    'cloudflare:remove': ({ profileId }) => services.cloudflare.remove(profileId),
+    'cloudflare:remove': async ({ profileId }) => setupChangedAfter(profileId, await services.cloudflare.remove(profileId)),
     'cloudflare:rotate-tunnel-token': ({ profileId }) => services.cloudflare.rotateTunnelToken(profileId),
     'status:subscribe': ({ profileId }) => services.status.subscribe(profileId),
     'status:unsubscribe': ({ profileId }) => {

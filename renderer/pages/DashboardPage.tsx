@@ -14,6 +14,7 @@ import { TranscodesPanel } from '../components/status/TranscodesPanel';
 import { OutagePanel } from '../components/status/OutagePanel';
 import { TunnelPanel } from '../components/status/TunnelPanel';
 import { useCall, useEvent } from '../hooks/use-call';
+import { pickProfile, useChosenServer } from '../hooks/use-chosen-server';
 import { connectionNotice } from '../hooks/connection-state';
 import { useConnection } from '../hooks/use-connection';
 import { useProfileCall } from '../hooks/use-profile-call';
@@ -130,7 +131,8 @@ function FollowedServer({ profileId }: { profileId: string }) {
 
 export function DashboardPage() {
   const { state } = useCall('profiles:list');
-  const [chosen, setChosen] = useState<string | undefined>();
+  // The app's chosen server (kept by main, the same on every page and after a reload or restart).
+  const { chosen, choose: setChosen } = useChosenServer();
   // A server saved in another window (or tab) appears here without a reload.
   const [pushed, setPushed] = useState<readonly ServerProfile[] | undefined>();
   useEvent(
@@ -138,7 +140,7 @@ export function DashboardPage() {
     useCallback((list: ServerProfile[]) => setPushed(list), []),
   );
   const profiles: readonly ServerProfile[] = pushed ?? (state.kind === 'ready' ? state.value : []);
-  const profile = profiles.find((p) => p.id === chosen) ?? profiles[0];
+  const profile = pickProfile(profiles, chosen);
   return (
     <>
       <h1>Dashboard</h1>

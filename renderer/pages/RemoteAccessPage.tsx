@@ -6,13 +6,15 @@ import { ErrorNotice } from '../components/ErrorNotice';
 import { FallbackPanel } from '../components/fallback/FallbackPanel';
 import { ProfilePicker } from '../components/ProfilePicker';
 import { useCall } from '../hooks/use-call';
+import { pickProfile, useChosenServer } from '../hooks/use-chosen-server';
 
 export function RemoteAccessPage() {
   const { state } = useCall('profiles:list');
-  const [chosen, setChosen] = useState<string | undefined>();
+  // The app's chosen server (kept by main, the same on every page and after a reload or restart).
+  const { chosen, choose: setChosen } = useChosenServer();
   const [generation, setGeneration] = useState(0);
   const profiles: readonly ServerProfile[] = state.kind === 'ready' ? state.value : [];
-  const profile = profiles.find((p) => p.id === chosen) ?? profiles[0];
+  const profile = pickProfile(profiles, chosen);
   return (
     <>
       <h1>Remote access</h1>

@@ -1,4 +1,4 @@
-import { useEffect, useRef, useState } from 'react';
+import { useEffect, useRef } from 'react';
 import type { ServerProfile } from '../../electron/contract/profiles';
 import { EmptyState } from '../components/EmptyState';
 import { ServiceAddresses } from '../components/ServiceAddresses';
@@ -9,6 +9,7 @@ import { SecretsList } from '../components/SecretsList';
 import { ServiceHealthList } from '../components/ServiceHealthList';
 import { StackSettingsForm } from '../components/StackSettingsForm';
 import { useCall } from '../hooks/use-call';
+import { pickProfile, useChosenServer } from '../hooks/use-chosen-server';
 import { useProfileCall } from '../hooks/use-profile-call';
 import { useConnection } from '../hooks/use-connection';
 import { useLastApply } from '../hooks/use-last-apply';
@@ -96,9 +97,10 @@ function StackPanel({ profileId }: { profileId: string }) {
 
 export function ServicesPage() {
   const { state } = useCall('profiles:list');
-  const [chosen, setChosen] = useState<string | undefined>();
+  // The app's chosen server (kept by main, the same on every page and after a reload or restart).
+  const { chosen, choose: setChosen } = useChosenServer();
   const profiles: readonly ServerProfile[] = state.kind === 'ready' ? state.value : [];
-  const profile = profiles.find((p) => p.id === chosen) ?? profiles[0];
+  const profile = pickProfile(profiles, chosen);
   return (
     <>
       <h1>Services</h1>

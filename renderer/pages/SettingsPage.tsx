@@ -1,10 +1,10 @@
-import { useState } from 'react';
 import type { ServerProfile } from '../../electron/contract/profiles';
 import { AccountsList } from '../components/AccountsList';
 import { ErrorNotice } from '../components/ErrorNotice';
 import { ProfilePicker } from '../components/ProfilePicker';
 import { SecretsList } from '../components/SecretsList';
 import { useCall } from '../hooks/use-call';
+import { pickProfile, useChosenServer } from '../hooks/use-chosen-server';
 import { useProfileCall } from '../hooks/use-profile-call';
 
 /** The other secrets the stack generated, by name and masked (database passwords, keys): the services use them, people do not. */
@@ -15,9 +15,10 @@ function GeneratedSecrets({ profileId }: { profileId: string }) {
 
 function SecretsSection() {
   const { state } = useCall('profiles:list');
-  const [chosen, setChosen] = useState<string | undefined>();
+  // The app's chosen server (kept by main, the same on every page and after a reload or restart).
+  const { chosen, choose: setChosen } = useChosenServer();
   const profiles: readonly ServerProfile[] = state.kind === 'ready' ? state.value : [];
-  const profile = profiles.find((p) => p.id === chosen) ?? profiles[0];
+  const profile = pickProfile(profiles, chosen);
   return (
     <section className="card" aria-labelledby="secrets">
       <h2 id="secrets">Secrets</h2>

@@ -17,11 +17,62 @@ import { StackSettingsForm } from '../components/StackSettingsForm';
 import { asShape, useCall, useEvent } from '../hooks/use-call';
 import { useProfileCall } from '../hooks/use-profile-call';
 import { useLastApply } from '../hooks/use-last-apply';
+import { useChosenServer } from '../hooks/use-chosen-server';
+import { useSetupProgress } from '../hooks/use-setup-progress';
+import { setupStepIds, setupStepTitles, type SetupProgress, type SetupStepId } from '../../electron/contract/setup';
 import { call } from '../m2';
 
-const STEPS = ['Server', 'Preflight', 'Domain & Cloudflare', 'Services & storage', 'Accounts', 'Review', 'Install', 'Done'] as const;
-type Step = (typeof STEPS)[number];
-type StackStage = Extract<Step, 'Services & storage' | 'Review' | 'Install' | 'Done'>;
+const statusWords = { done: 'Done', stale: 'Stale', todo: 'To do' } as const;
+
+/**
+ * What each step of one server's setup came to, as main kept it: finished steps with when and their result, a stale
+ * one with why and a way to run it again, and what is left.
+ */
+function SetupProgressList({ progress, connected }: { progress: SetupProgress; connected: boolean }) {
+  const [error, setError] = useState<ErrorShape | undefined>();
+  const [busy, setBusy] = useState(false);
+  const runPreflightAgain = async () => {
+    setBusy(true);
+    setError(undefined);
+    try {
+      // Main says setup:changed once it is kept; the list follows from there.
+      await call('preflight:run', { profileId: progress.profileId, dataPaths: progress.preflightDataPaths });
+    } catch (err) {
+      setError(asShape(err));
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <>
+      <ul className="step-results" aria-label="Setup progress">
+        {progress.steps.map((s) => (
+          <li key={s.id} data-status={s.status} data-current={s.id === progress.current ? 'true' : undefined}>
+            <strong>{setupStepTitles[s.id]}</strong> <span className="step-status">{s.status === 'done' ? '✓ ' : ''}{statusWords[s.status]}</span>
+            {s.at ? (
+              <>
+                {' · '}
+                <time dateTime={s.at}>{new Date(s.at).toLocaleString()}</time>
+              </>
+            ) : null}
+            {' — '}
+            <span className="step-result">{s.result}</span>
+            {s.status === 'stale' && s.id === 'preflight' ? (
+              <>
+                {' '}
+                <button type="button" className="secondary" onClick={() => void runPreflightAgain()} disabled={busy || !connected || progress.preflightDataPaths.length === 0}>
+                  {busy ? 'Running preflight…' : 'Run again'}
+                </button>
+                {!connected ? <span className="muted"> (connect to the server first)</span> : null}
+              </>
+            ) : null}
+          </li>
+        ))}
+      </ul>
+      {error ? <ErrorNotice error={error} /> : null}
+    </>
+  );
+}
 
 /** Where the household reaches each service once the stack runs. */
 function DoneStep({ profile, profileId }: { profile: ServerProfile; settings: StackSettings; profileId: string }) {
@@ -40,7 +91,7 @@ function DoneStep({ profile, profileId }: { profile: ServerProfile; settings: St
 }
 
 /** Services & storage → Review → Install → Done for one connected server. */
-function StackSetup({ profile, onStage }: { profile: ServerProfile; onStage: (stage: StackStage) => void }) {
+function StackSetup({ profile }: { profile: ServerProfile }) {
   const settings = useProfileCall('stack:settings', profile.id);
   const [plan, setPlan] = useState<StackPlan | undefined>();
   const [reviewKey, setReviewKey] = useState(0);
@@ -51,8 +102,8 @@ function StackSetup({ profile, onStage }: { profile: ServerProfile; onStage: (st
   const lastApplyToSay = lastApply && !(lastApply.kind === 'finished' && lastApply.result.kind === 'applied') ? lastApply : undefined;
 
   const view = settings.state.kind === 'ready' ? settings.state.value : undefined;
-  const stage: StackStage = !view?.saved ? 'Services & storage' : result?.kind === 'applied' && !installing ? 'Done' : installing || result ? 'Install' : 'Review';
-  useEffect(() => onStage(stage), [stage, onStage]);
+  // Installed: by the install on this page, or (after a reload or a restart) by the last one main kept.
+  const installed = !installing && (result ? result.kind === 'applied' : lastApply?.kind === 'finished' && lastApply.result.kind === 'applied');
 
   return (
     <>
@@ -135,7 +186,7 @@ function StackSetup({ profile, onStage }: { profile: ServerProfile; onStage: (st
           />
         </section>
       ) : null}
-      {view && result?.kind === 'applied' ? (
+      {view && installed ? (
         <section aria-labelledby="stack-done-step">
           <h2 id="stack-done-step">8. Done</h2>
           <DoneStep profile={profile} settings={view.settings} profileId={profile.id} />
@@ -151,8 +202,8 @@ export function SetupPage() {
   const [pushed, setPushed] = useState<readonly ServerProfile[] | undefined>();
   const [error, setError] = useState<ErrorShape | undefined>();
   const [connections, setConnections] = useState<Readonly<Record<string, ConnectionState['kind']>>>({});
-  const [chosen, setChosen] = useState<string | undefined>();
-  const [stage, setStage] = useState<StackStage>('Services & storage');
+  // The server being set up is the app's chosen server, the same one every other page works on.
+  const { chosen, choose } = useChosenServer();
   useEvent(
     'profiles:changed',
     useCallback((list: ServerProfile[]) => setPushed(list), []),
@@ -180,8 +231,16 @@ export function SetupPage() {
 
   // A server whose connection dropped stays set up here while it reconnects: an install under way keeps its step and outcome.
   const connected = profiles.filter((p) => connections[p.id] === 'connected' || connections[p.id] === 'reconnecting');
-  const active = connected.find((p) => p.id === chosen) ?? connected[0];
-  const current: Step = active ? stage : 'Server';
+  // The chosen server (kept by main); before any choice, the first connected one, else the first saved one.
+  const active = chosen === undefined ? undefined : (profiles.find((p) => p.id === chosen) ?? connected[0] ?? profiles[0]);
+  const activeConnected = active !== undefined && connected.some((p) => p.id === active.id);
+  // Before any choice, the first server connected here becomes the chosen one, so the other pages show (and act on) it too.
+  useEffect(() => {
+    if (chosen === null && active && activeConnected) choose(active.id);
+  }, [chosen, active, activeConnected, choose]);
+  const { progress } = useSetupProgress(active?.id);
+  const current: SetupStepId = active && progress?.profileId === active.id ? progress.current : 'server';
+  const statusOf = (id: SetupStepId) => (active && progress?.profileId === active.id ? progress.steps.find((s) => s.id === id)?.status : undefined) ?? 'todo';
 
   const remove = async (id: string) => {
     setError(undefined);
@@ -197,13 +256,27 @@ export function SetupPage() {
     <>
       <h1>Setup</h1>
       <p className="lead">A guided first-time setup. Quit at any step and you will come back to it; running a step twice changes nothing twice.</p>
+      {active && profiles.length > 1 ? (
+        <div className="form inline-form">
+          <label htmlFor={`${pickId}-server`}>Server to set up</label>
+          <select id={`${pickId}-server`} value={active.id} onChange={(e) => choose(e.target.value)}>
+            {profiles.map((p) => (
+              <option key={p.id} value={p.id}>
+                {p.name}
+              </option>
+            ))}
+          </select>
+        </div>
+      ) : null}
+      {/* ✓ and "stale" are drawn from data-status; each step's text stays its name. */}
       <ol className="steps" aria-label="Setup steps">
-        {STEPS.map((s) => (
-          <li key={s} aria-current={s === current ? 'step' : undefined}>
-            {s}
+        {setupStepIds.map((id) => (
+          <li key={id} data-status={statusOf(id)} aria-current={id === current ? 'step' : undefined}>
+            {setupStepTitles[id]}
           </li>
         ))}
       </ol>
+      {active && progress?.profileId === active.id ? <SetupProgressList progress={progress} connected={activeConnected} /> : null}
       <section aria-labelledby="server-step">
         <h2 id="server-step">1. Server</h2>
         <p className="muted">
@@ -224,24 +297,10 @@ export function SetupPage() {
         <ProfileForm onSaved={() => undefined} />
         <SshConfigImport />
       </section>
-      {active ? (
-        <>
-          {connected.length > 1 ? (
-            <div className="form inline-form">
-              <label htmlFor={`${pickId}-server`}>Server to set up</label>
-              <select id={`${pickId}-server`} value={active.id} onChange={(e) => setChosen(e.target.value)}>
-                {connected.map((p) => (
-                  <option key={p.id} value={p.id}>
-                    {p.name}
-                  </option>
-                ))}
-              </select>
-            </div>
-          ) : null}
-          <StackSetup key={active.id} profile={active} onStage={setStage} />
-        </>
-      ) : profiles.length > 0 ? (
-        <p className="muted">Connect to a server above to choose its services and install them.</p>
+      {active && activeConnected ? (
+        <StackSetup key={active.id} profile={active} />
+      ) : active ? (
+        <p className="muted">Connect to {active.name} above to continue its setup: choose its services and install them.</p>
       ) : null}
     </>
   );
