@@ -112,4 +112,27 @@ describe('the outage on the status snapshot', () => {
     }
     expect(told).toEqual(['tunnel:error']);
   });
+
+  it('cloudflared stopped from a healthy start: the minute-old API view that still saw its connections does not outvote the server', () => {
+    const m = new StatusModel('home', target, { now: at });
+    const lines = readFileSync(path.join(__dirname, 'fixtures', 'agent-first-snapshot.ndjson'), 'utf8').trim().split('\n');
+    for (const l of lines) {
+      const p = parseAgentLine(l);
+      if (p.ok) m.apply(p.line);
+    }
+    const fx = (name: string): string => readFileSync(path.join(__dirname, 'fixtures', name), 'utf8').trim();
+    m.apply({ t: 'tunnel', replicas: [{ service: 'cloudflared', readyCode: 200, ready: fx('cloudflared-ready-4.json'), metricsCode: 200, metrics: fx('cloudflared-metrics-4.txt').split('\n') }] });
+    m.setAgent({ kind: 'running', since: at.toISOString(), http: 'curl' });
+    // Cloudflare's API, read once a minute, saw the tunnel healthy just before.
+    m.setApi({ status: 'healthy', connectors: 1, connections: 4, colos: ['LAB'], checkedAt: at.toISOString() });
+    const tunnelCard = (s: StatusSnapshot) => s.cards.find((c) => c.id === 'tunnel');
+    expect(tunnelCard(m.snapshot(new Date(at.getTime() + 1_000), 1))?.severity).toBe('ok');
+    // Then `docker stop`: the agent's next containers line says cloudflared exited.
+    const containers = lines.map((l) => parseAgentLine(l)).find((p) => p.ok && p.line.t === 'containers');
+    if (!containers?.ok || containers.line.t !== 'containers') throw new Error('fixture has no containers line');
+    m.apply({ ...containers.line, list: containers.line.list.map((c) => (c.service === 'cloudflared' ? { ...c, state: 'exited', exitCode: 0 } : c)) });
+    const snap = m.snapshot(new Date(at.getTime() + 30_000), 2);
+    expect(tunnelCard(snap)).toMatchObject({ severity: 'error', reason: 'cloudflared is not running.' });
+    expect(snap.tunnel.evidence.at(-1)).toMatch(/^Cloudflare reports the tunnel healthy with 1 connector and 4 connections \(30 s ago, before the server’s view last changed: not counted\)\.$/);
+  });
 });

@@ -114,6 +114,21 @@ describe('cloudflared replicas and the merged tunnel state', () => {
     expect(mergeTunnel({ ...base, replicas: [{ ...r, connections: 0 }], api: api('healthy') }).state).toBe('degraded');
     expect(mergeTunnel({ ...base, replicas: [r], api: api('degraded') }).evidence.at(-1)).toBe('Cloudflare reports the tunnel degraded with 1 connector and 4 connections.');
   });
+
+  it('never lets an API view read before the server’s own view changed outvote it: told with its age, not counted', () => {
+    const r = replica(fixture('cloudflared-metrics-4.txt'), fixture('cloudflared-ready-4.json'));
+    const stopped = { configured: ['cloudflared'], containers: [container('cloudflared', { state: 'exited', exitCode: 0 })], replicas: [{ ...r, running: false }] };
+    const healthyApi = { status: 'healthy' as const, connectors: 1, connections: 4, colos: ['fra08'], checkedAt: '2026-11-25T10:00:00Z' };
+    const now = new Date('2026-11-25T10:00:40Z');
+    // cloudflared stopped 10 s ago; Cloudflare's API was read 40 s ago, while it still ran.
+    const v = mergeTunnel({ ...stopped, api: healthyApi, now, localSince: '2026-11-25T10:00:30Z' });
+    expect(v).toMatchObject({ state: 'down', reason: 'cloudflared is not running.' });
+    expect(v.evidence.at(-1)).toBe('Cloudflare reports the tunnel healthy with 1 connector and 4 connections (40 s ago, before the server’s view last changed: not counted).');
+    // Read after the change, the same API view is evidence the server cannot have: another connector elsewhere.
+    const after = mergeTunnel({ ...stopped, api: { ...healthyApi, checkedAt: '2026-11-25T10:00:35Z' }, now, localSince: '2026-11-25T10:00:30Z' });
+    expect(after).toMatchObject({ state: 'degraded', reason: 'cloudflared is not running. Cloudflare still sees 4 connections from another connector.' });
+    expect(after.evidence.at(-1)).toBe('Cloudflare reports the tunnel healthy with 1 connector and 4 connections (5 s ago).');
+  });
 });
 
 describe('Jellyfin sessions', () => {

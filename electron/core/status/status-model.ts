@@ -43,6 +43,8 @@ export class StatusModel {
   #disk: AgentLineOf<'disk'> | undefined;
   #ncpu = 0;
   #api: TunnelApiStatus | null = null;
+  /** The server's own tunnel view's state, and since when: an API view read before that change does not count. */
+  #local: { state: string; since: string } | null = null;
   #outage: OutageState | null = null;
   #agent: AgentState;
   #rates: { requests: number | null; errors: number | null } = { requests: null, errors: null };
@@ -169,7 +171,7 @@ export class StatusModel {
   }
 
 
-  #tunnel(): TunnelStatus {
+  #tunnel(now: Date): TunnelStatus {
     const running = new Set(this.#containers.filter((c) => c.state === 'running' && isCloudflaredService(c.service)).map((c) => c.service));
     const replicas: TunnelReplica[] = this.#replicas.map((r) => ({ ...r, running: running.has(r.service) }));
     for (const s of new Set([...this.#target.cloudflared, ...this.#containers.map((c) => c.service).filter(isCloudflaredService)])) {
@@ -178,8 +180,13 @@ export class StatusModel {
       }
     }
     replicas.sort((a, b) => a.service.localeCompare(b.service));
+    if (this.#seen.has('tunnel')) {
+      const local = mergeTunnel({ configured: this.#target.cloudflared, containers: this.#containers, replicas, api: null }).state;
+      // The first view is no change: only a change seen while watching makes an earlier API view old.
+      if (this.#local?.state !== local) this.#local = { state: local, since: this.#local ? now.toISOString() : new Date(0).toISOString() };
+    }
     const v = this.#seen.has('tunnel') || this.#api
-      ? mergeTunnel({ configured: this.#target.cloudflared, containers: this.#containers, replicas, api: this.#api })
+      ? mergeTunnel({ configured: this.#target.cloudflared, containers: this.#containers, replicas, api: this.#api, now, localSince: this.#local?.since ?? null })
       : { state: 'unknown' as const, reason: 'Waiting for the first reading.', evidence: [], connections: null, expected: 4 * Math.max(1, this.#target.cloudflared.length) };
     return {
       state: v.state,
@@ -251,7 +258,7 @@ export class StatusModel {
   }
 
   snapshot(now: Date, seq: number): StatusSnapshot {
-    const tunnel = this.#tunnel();
+    const tunnel = this.#tunnel(now);
     const transcodes = this.#transcodes();
     const backup = this.#backup(now);
     const services = serviceStatuses(this.#containers, this.#seen.has('containers') ? this.#target.services : []);

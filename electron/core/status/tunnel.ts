@@ -60,6 +60,12 @@ export interface TunnelVerdict {
 
 const plural = (n: number, one: string, many = `${one}s`): string => `${n} ${n === 1 ? one : many}`;
 
+/** How long ago, in words: "just now", "40 s ago", "3 min ago". */
+const ageWords = (iso: string, now: Date): string => {
+  const s = Math.max(0, Math.round((now.getTime() - Date.parse(iso)) / 1000));
+  return s < 2 ? 'just now' : s < 90 ? `${s} s ago` : `${Math.round(s / 60)} min ago`;
+};
+
 /**
  * Merge what the server shows (containers, /ready, /metrics) with what Cloudflare says. The server's own
  * connectors are the primary evidence; the API adds what the server cannot see (another connector elsewhere,
@@ -70,6 +76,13 @@ export function mergeTunnel(input: {
   readonly containers: readonly AgentContainer[];
   readonly replicas: readonly TunnelReplica[];
   readonly api: TunnelApiStatus | null;
+  /** Now, for the API view's age in words. */
+  readonly now?: Date;
+  /**
+   * When the server's own view last changed state. An API view read before that is older than what the server
+   * shows now: it is told with its age, and never outvotes the fresher evidence.
+   */
+  readonly localSince?: string | null;
 }): TunnelVerdict {
   const evidence: string[] = [];
   const services = [...new Set([...input.configured, ...input.containers.map((c) => c.service).filter(isCloudflaredService)])].sort();
@@ -83,8 +96,13 @@ export function mergeTunnel(input: {
     else if (!r || r.connections === null) evidence.push(`${s}: running, but its metrics could not be read.`);
     else evidence.push(`${s}: ${plural(r.connections, 'edge connection')}${r.edgeLocations.length > 0 ? ` (${r.edgeLocations.join(', ')})` : ''}${r.ready === false ? ', not ready' : ''}.`);
   }
-  const api = input.api;
-  if (api) evidence.push(`Cloudflare reports the tunnel ${api.status} with ${plural(api.connectors, 'connector')} and ${plural(api.connections, 'connection')}.`);
+  const apiStale = input.api !== null && input.localSince != null && Date.parse(input.api.checkedAt) < Date.parse(input.localSince);
+  const api = apiStale ? null : input.api;
+  if (input.api) {
+    const a = input.api;
+    const age = input.now ? ` (${ageWords(a.checkedAt, input.now)}${apiStale ? ', before the server’s view last changed: not counted' : ''})` : '';
+    evidence.push(`Cloudflare reports the tunnel ${a.status} with ${plural(a.connectors, 'connector')} and ${plural(a.connections, 'connection')}${age}.`);
+  }
 
   const known = running.filter((r) => r.connections !== null);
   const connections = known.length > 0 ? known.reduce((a, r) => a + (r.connections ?? 0), 0) : null;
