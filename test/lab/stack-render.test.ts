@@ -72,6 +72,8 @@ beforeAll(async () => {
       cloudflared: { replicas: 2 },
       backup: { repository: path.join(root, 'backup-repo') },
       wireguard: { enabled: true, port: await freePort() },
+      // With the fallback, Nextcloud answers on the home network too (its own port).
+      nextcloud: { lanPort: await freePort() },
       mediaAutomation: { enabled: true, ingestPath: path.join(root, 'ingest') },
     },
   });
@@ -111,7 +113,7 @@ describe('the rendered stack on a real Docker Engine', () => {
     expect(r.code).toBe(0);
   });
 
-  it('comes up with every service healthy, only Jellyfin published, on 127.0.0.1 (WireGuard is on the host network)', async () => {
+  it('comes up with every service healthy, only Jellyfin and Nextcloud (for the fallback) published, on 127.0.0.1 (WireGuard is on the host network)', async () => {
     const up = await compose(['up', '--detach', '--wait', '--wait-timeout', '240'], 320_000);
     if (up.code !== 0) {
       const logs = await compose(['logs', '--no-color', '--tail', '20']);
@@ -127,7 +129,13 @@ describe('the rendered stack on a real Docker Engine', () => {
     const published = ps.flatMap((p) => (p.Publishers ?? []).filter((x) => x.PublishedPort !== 0).map((x) => ({ service: p.Service, url: x.URL, port: x.PublishedPort, protocol: x.Protocol })));
     expect(published.sort((a, b) => a.service.localeCompare(b.service))).toEqual([
       { service: 'jellyfin', url: '127.0.0.1', port: settings.modules.jellyfin.lanPort, protocol: 'tcp' },
+      { service: 'nextcloud', url: '127.0.0.1', port: settings.modules.nextcloud.lanPort, protocol: 'tcp' },
     ]);
+    // Both connectors at their fixed edge addresses, the only ones Nextcloud rewrites its links for.
+    const edgeIp = async (name: string): Promise<string> =>
+      (JSON.parse((await dockerApi('GET', `/containers/${project}-${name}-1/json`)).body) as { NetworkSettings: { Networks: Record<string, { IPAddress: string }> } }).NetworkSettings.Networks[`${project}_edge`]?.IPAddress ?? '';
+    const top = subnets.edge.replace(/\.0\/24$/, '');
+    expect([await edgeIp('cloudflared'), await edgeIp('cloudflared-2')]).toEqual([`${top}.254`, `${top}.253`]);
     const health = await fetch(`http://127.0.0.1:${settings.modules.jellyfin.lanPort}/health`);
     expect(health.status).toBe(200);
   }, 330_000);
