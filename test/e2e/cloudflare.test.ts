@@ -100,4 +100,29 @@ describe('Remote access → Cloudflare in Chromium', () => {
     expect(snap.accessApps).toEqual([]);
     expect(snap.tunnels.every((t) => t.deleted_at)).toBe(true);
   });
+
+  it('shows a rate limit as a countdown with the attempt, stops on request, and the next publish finishes', async () => {
+    // Cloudflare refuses everything and asks for 8 s each time.
+    const storm = standIn.faults.add({ kind: 'rateLimited', path: '**', times: 'always', retryAfter: 8 });
+    await page.getByRole('button', { name: 'Publish through Cloudflare' }).click();
+    const waiting = page.getByRole('status', { name: 'Waiting to retry' });
+    await waiting.getByText(/^Cloudflare is rate-limiting; retrying in \d s — attempt 2 of 10$/).waitFor({ timeout: 30_000 });
+    await expect(waiting.textContent()).resolves.toContain('During: Check the API token.');
+    await page.screenshot({ path: screenshotPath('e2e', 'cloudflare-rate-limited.png'), fullPage: true });
+
+    await page.getByRole('button', { name: 'Stop publishing' }).click();
+    await page.getByText('Stopped as you asked. Publish again to continue where it stopped: nothing is created twice.').waitFor({ timeout: 10_000 });
+    await expect(page.getByRole('list', { name: 'Publish steps' }).getByRole('listitem').filter({ hasText: 'Check the API token' }).textContent()).resolves.toContain('Publishing was stopped as you asked');
+    expect(await waiting.count()).toBe(0);
+    await page.screenshot({ path: screenshotPath('e2e', 'cloudflare-publish-stopped.png'), fullPage: true });
+    expect(standIn.requests.count({ method: 'POST' })).toBe(0);
+
+    standIn.faults.remove(storm.id);
+    await page.getByRole('button', { name: 'Publish through Cloudflare' }).click();
+    // Everything on Cloudflare's side goes through (the tunnel token waits for a connected server, as in the first run).
+    const steps = page.getByRole('list', { name: 'Publish steps' });
+    await steps.getByRole('listitem').filter({ hasText: 'DNS record for auth.example.com' }).filter({ hasText: 'Done' }).waitFor({ timeout: 60_000 });
+    await expect(steps.getByRole('listitem').filter({ hasText: 'Check the API token' }).textContent()).resolves.toContain('Unchanged');
+    expect(standIn.state.snapshot().dnsRecords).toHaveLength(3);
+  });
 });
