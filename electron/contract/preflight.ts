@@ -90,6 +90,8 @@ export const GpuDetection = z.discriminatedUnion('kind', [
     name: z.string(),
     /** Docker has the `nvidia` runtime (NVIDIA Container Toolkit configured). */
     runtime: z.boolean(),
+    /** `none`: a GPU known to have no video encoder (it decodes only); `unknown`: not known to lack one. */
+    encoder: z.enum(['none', 'unknown']).default('unknown'),
   }),
   z.object({ kind: z.literal('intel'), ...RenderGpu }),
   z.object({ kind: z.literal('amd'), ...RenderGpu }),

@@ -1,3 +1,4 @@
+import { nvidiaWithoutEncoder } from './gpu-encoders';
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { PreflightCheck } from '../../contract/preflight';
@@ -234,6 +235,30 @@ describe('GPU', () => {
       gpu: { kind: 'none' },
       check: { status: 'warn', found: expect.stringMatching(/driver \(nvidia-smi\) is not installed/) },
     });
+  });
+
+  it('never promises NVENC on a GPU known to have no video encoder, and says so before install', () => {
+    // As a real H200 answers nvidia-smi (driver 580.159.04): it decodes only, like the H100 whose chip it shares.
+    const h200 = detectGpu(facts({ 'nvidia-smi': ['@gpu/nvidia-smi-h200.txt', 0] }), ['nvidia']);
+    expect(h200.gpu).toMatchObject({ kind: 'nvidia', name: 'NVIDIA H200', driver: '580.159.04', runtime: true, encoder: 'none' });
+    expect(h200.check.status).toBe('warn');
+    expect(h200.check.found).toBe(
+      'NVIDIA H200 with NVIDIA driver 580.159.04: the H200 (GH100, the H100’s chip) is expected to have no hardware video encoder (NVENC), like the H100: it decodes video but cannot encode it. Jellyfin will use software transcoding (on the CPU); the GPU stays free for other work.',
+    );
+    expect(h200.check.fix).toMatchObject({ kind: 'link', url: expect.stringMatching(/video-encode-and-decode-gpu-support-matrix/) });
+    expect(h200.check.found).not.toMatch(/can transcode with NVENC/);
+    // With a GPU that can encode beside it, that one is what Jellyfin uses: no warning.
+    const mixed = detectGpu(facts({ 'nvidia-smi': ['@gpu/nvidia-smi-a100-and-rtx3060.txt', 0] }), ['nvidia']);
+    expect(mixed).toMatchObject({ gpu: { encoder: 'unknown' }, check: { status: 'pass' } });
+    // The everyday GPU is unchanged.
+    expect(detectGpu(facts(), ['nvidia']).gpu).toMatchObject({ encoder: 'unknown' });
+  });
+
+  it('knows the data-centre GPUs without an encoder by the names nvidia-smi gives them, and nothing else', () => {
+    for (const name of ['NVIDIA A100-SXM4-80GB', 'NVIDIA A100 80GB PCIe', 'NVIDIA A30', 'NVIDIA H100 80GB HBM3', 'NVIDIA H100 PCIe', 'NVIDIA H200']) expect(nvidiaWithoutEncoder(name), name).toBeDefined();
+    for (const name of ['NVIDIA GeForce RTX 3060', 'NVIDIA GeForce RTX 4060', 'Tesla T4', 'NVIDIA L4', 'NVIDIA A10', 'Quadro P2000', 'NVIDIA RTX A2000']) expect(nvidiaWithoutEncoder(name), name).toBeUndefined();
+    expect(nvidiaWithoutEncoder('NVIDIA H100 PCIe')?.confirmed).toBe(true);
+    expect(nvidiaWithoutEncoder('NVIDIA H200')?.confirmed).toBe(false);
   });
 
   it('finds Intel and AMD by render node, vendor id and the gid of the group that owns the node', () => {

@@ -1,3 +1,4 @@
+import { nvidiaWithoutEncoder } from './gpu-encoders';
 import type { DockerAccess, GpuDetection, PreflightCheck, PreflightCheckId, PreflightFix, PreflightStatus } from '../../contract/preflight';
 import { andThen, toShell } from '../ssh/argv';
 import { CLOUDFLARE_EDGE, EGRESS_TIMEOUT_S, PROBE_TIMEOUT_S } from './commands';
@@ -67,6 +68,11 @@ export const links = {
     label: 'Install the NVIDIA Container Toolkit (NVIDIA docs)',
   },
   nvidiaDriver: { kind: 'link', url: 'https://www.nvidia.com/en-us/drivers/', label: 'Get the NVIDIA driver for your GPU' },
+  nvidiaEncodeMatrix: {
+    kind: 'link',
+    url: 'https://developer.nvidia.com/video-encode-and-decode-gpu-support-matrix-new',
+    label: 'Which NVIDIA GPUs encode video (NVIDIA’s encode/decode support matrix)',
+  },
   tunnelFirewall: {
     kind: 'link',
     url: 'https://developers.cloudflare.com/cloudflare-one/connections/connect-networks/configure-tunnels/tunnel-with-firewall/',
@@ -495,9 +501,18 @@ export function detectGpu(f: ServerFacts, runtimes: readonly string[] | undefine
     const [first] = f.nvidia.gpus;
     if (first !== undefined) {
       const runtime = runtimes?.includes('nvidia') ?? false;
-      const gpu: GpuDetection = { kind: 'nvidia', driver: first.driver, name: first.name, runtime };
+      // With several GPUs, one that can encode is the one to promise; only when none can is it said before install.
+      const encoders = f.nvidia.gpus.map((g) => nvidiaWithoutEncoder(g.name));
+      const noEncoder = encoders.every((e) => e !== undefined) ? encoders[0] : undefined;
+      const gpu: GpuDetection = { kind: 'nvidia', driver: first.driver, name: first.name, runtime, encoder: noEncoder ? 'none' : 'unknown' };
       const more = f.nvidia.gpus.length > 1 ? ` (and ${f.nvidia.gpus.length - 1} more)` : '';
       const what = `${first.name}${more} with NVIDIA driver ${first.driver}`;
+      if (noEncoder) {
+        const how = noEncoder.confirmed
+          ? `the ${noEncoder.family} has no hardware video encoder (NVENC): it decodes video but cannot encode it`
+          : `the ${noEncoder.family} is expected to have no hardware video encoder (NVENC), like the H100: it decodes video but cannot encode it`;
+        return { gpu, check: check('gpu', t, 'warn', `${what}: ${how}. ${SOFTWARE}; the GPU stays free for other work.`, links.nvidiaEncodeMatrix) };
+      }
       const driver = versionTriple(first.driver);
       if (driver && compareVersions(driver, MIN_NVIDIA_DRIVER) < 0) {
         return { gpu, check: check('gpu', t, 'warn', `${what}: Jellyfin needs driver 520.56.06 or later for NVENC. Until then ${SOFTWARE}.`, links.nvidiaDriver) };

@@ -105,7 +105,7 @@ describe('runPreflight', () => {
   it('detects NVIDIA with the runtime on a healthy Ubuntu server', async () => {
     const server = new RecordedServer({ facts: ok(factsOutput(ubuntuNvidia)), egress: ok(fixture('egress/bash-open.txt')) });
     const report = await runPreflight(server, { dataPaths: ['/srv/m2'] }, { now: () => new Date(1795630363_500), user: 'admin' });
-    expect(report.gpu).toEqual({ kind: 'nvidia', driver: '560.35.03', name: 'NVIDIA GeForce RTX 3060', runtime: true });
+    expect(report.gpu).toEqual({ kind: 'nvidia', driver: '560.35.03', name: 'NVIDIA GeForce RTX 3060', runtime: true, encoder: 'unknown' });
     expect(overallStatus(report.checks)).toBe('pass');
   });
 

@@ -339,6 +339,9 @@ export class StackService {
     if (!gpu) return null;
     switch (gpu.kind) {
       case 'nvidia':
+        if (gpu.encoder === 'none') {
+          return { hwAccel: 'none', renderDevice: null, renderGid: null, reason: `${gpu.name} has no hardware video encoder: Jellyfin transcodes in software.` };
+        }
         return gpu.runtime
           ? { hwAccel: 'nvidia', renderDevice: null, renderGid: null, reason: `${gpu.name} with the NVIDIA container runtime (driver ${gpu.driver}).` }
           : { hwAccel: 'none', renderDevice: null, renderGid: null, reason: `${gpu.name} found, but Docker has no nvidia runtime: install the NVIDIA Container Toolkit to use it.` };
