@@ -4,7 +4,7 @@ import { call } from '../m2';
 import { asShape, type CallState } from './use-call';
 
 /** Calls that take only `{ profileId }` and read server state for one profile. */
-export type ProfileCall = 'stack:settings' | 'stack:status' | 'stack:secrets' | 'accounts:list';
+export type ProfileCall = 'stack:settings' | 'stack:status' | 'stack:secrets' | 'accounts:list' | 'cloudflare:view';
 
 /**
  * Loads a per-profile call whenever the profile changes, with a reload. The state is keyed by

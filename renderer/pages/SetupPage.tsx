@@ -11,6 +11,7 @@ import { InstallStep } from '../components/InstallStep';
 import { ReviewStep } from '../components/ReviewStep';
 import { SecretsList } from '../components/SecretsList';
 import { ServerStep } from '../components/ServerStep';
+import { NextSteps } from '../components/NextSteps';
 import { ServiceAddresses } from '../components/ServiceAddresses';
 import { SshConfigImport } from '../components/SshConfigImport';
 import { StackSettingsForm } from '../components/StackSettingsForm';
@@ -75,16 +76,19 @@ function SetupProgressList({ progress, connected }: { progress: SetupProgress; c
 }
 
 /** Where the household reaches each service once the stack runs. */
-function DoneStep({ profile, profileId }: { profile: ServerProfile; settings: StackSettings; profileId: string }) {
+function DoneStep({ profile, settings, profileId }: { profile: ServerProfile; settings: StackSettings; profileId: string }) {
   const secrets = useProfileCall('stack:secrets', profileId);
+  const cloudflare = useProfileCall('cloudflare:view', profileId);
+  const published = cloudflare.state.kind === 'ready' ? cloudflare.state.value.managed.filter((m) => m.kind === 'dns-record').map((m) => m.name) : [];
   return (
     <>
       <ServiceAddresses profile={profile} />
       <p className="muted">
-        The https addresses answer once the Cloudflare tunnel publishes them. Next: watch everything on the <a href="#/dashboard">Dashboard</a>, change
-        modules on the <a href="#/services">Services</a> page. The passwords below were generated for you and stay in this computer’s keychain. Print the{' '}
-        <a href="#/recovery-kit">household recovery kit</a> and keep it with your papers.
+        The https addresses answer once the Cloudflare tunnel publishes them. Watch everything on the <a href="#/dashboard">Dashboard</a>, change modules
+        on the <a href="#/services">Services</a> page. The passwords below were generated for you and stay in this computer’s keychain.
       </p>
+      <h3>What next</h3>
+      <NextSteps settings={settings} published={published} />
       <SecretsList state={secrets.state} />
     </>
   );

@@ -283,6 +283,10 @@ describe('Services, Review and Install in Chromium against the lab', () => {
       await expect(page.getByRole('alert').count()).resolves.toBe(0);
       await currentStep('Done');
       await page.getByRole('region', { name: '8. Done' }).getByRole('list', { name: 'Your services' }).waitFor();
+      // What next fits what was installed: nothing published yet, so publishing is one of the steps; the kit is last.
+      const next = page.getByRole('region', { name: '8. Done' }).getByRole('list', { name: 'What next' });
+      await expect(next.textContent()).resolves.toMatch(/Publish through Cloudflare/);
+      await expect(next.getByRole('listitem').last().textContent()).resolves.toMatch(/household recovery kit/);
       expect(existsSync(pwned)).toBe(false);
       await page.screenshot({ path: shot('install-applied'), fullPage: true });
     }, 600_000);
