@@ -85,7 +85,7 @@ export type AuthentikSettings = z.infer<typeof AuthentikSettings>;
 export const CloudflaredSettings = z.object({
   enabled: z.boolean().default(true),
   /** Two connectors for HA: each keeps four edge connections. */
-  replicas: z.union([z.literal(1), z.literal(2)]).default(1),
+  replicas: z.union([z.literal(1), z.literal(2)], { error: 'Tunnel connectors: choose 1 or 2.' }).default(1),
 });
 export type CloudflaredSettings = z.infer<typeof CloudflaredSettings>;
 
@@ -144,7 +144,7 @@ export const StackSettings = z.object({
   timezone: z
     .string()
     .regex(/^[A-Za-z]+(?:[/_+-][A-Za-z0-9_+-]+)*$/, 'Time zone: use a name such as Europe/Berlin or UTC.')
-    .max(64)
+    .max(64, 'Time zone: use a name such as Europe/Berlin or UTC (at most 64 characters).')
     .default('UTC'),
   adminEmail: emailField('Admin email').default('admin@example.com'),
   hostnames: z
@@ -306,6 +306,34 @@ export const RollbackReport = z.object({
 });
 export type RollbackReport = z.infer<typeof RollbackReport>;
 
+/**
+ * What a one-second test encode inside the Jellyfin container found, and so what Jellyfin was configured to use:
+ * `hardware-encoding` (the encoder works: hardware decoding and encoding on), `decoding-only` (the GPU is there but
+ * its encoder is not: hardware decoding kept, encoding in software), `software` (no usable device, or acceleration
+ * is off in the settings). `reason` says why, in words; `detail` is ffmpeg's own first error line, when there was one.
+ */
+export const transcodingVerdicts = ['hardware-encoding', 'decoding-only', 'software'] as const;
+export const TranscodingVerdict = z.enum(transcodingVerdicts);
+export type TranscodingVerdict = z.infer<typeof TranscodingVerdict>;
+export const TranscodingCheck = z.object({
+  /** The method the settings chose. */
+  method: HwAccel,
+  verdict: TranscodingVerdict,
+  /** Jellyfin's HardwareAccelerationType as configured. */
+  jellyfinType: z.enum(['none', 'nvenc', 'qsv', 'vaapi']),
+  /** Jellyfin's EnableHardwareEncoding as configured. */
+  hardwareEncoding: z.boolean(),
+  reason: z.string(),
+  detail: z.string().nullable(),
+});
+export type TranscodingCheck = z.infer<typeof TranscodingCheck>;
+/** The verdict as the admin reads it. */
+export const transcodingLabel: Record<TranscodingVerdict, string> = {
+  'hardware-encoding': 'hardware encoding works',
+  'decoding-only': 'decoding only',
+  software: 'software',
+};
+
 export const ApplyResult = z.discriminatedUnion('kind', [
   z.object({
     kind: z.literal('applied'),
@@ -314,6 +342,8 @@ export const ApplyResult = z.discriminatedUnion('kind', [
     health: z.array(ServiceHealth),
     warnings: z.array(z.string()),
     durationMs: z.number().int().nonnegative(),
+    /** Jellyfin's transcoding as the test encode after install decided it; absent without Jellyfin or when configuring it failed. */
+    transcoding: TranscodingCheck.optional(),
   }),
   z.object({
     kind: z.literal('rolled-back'),
@@ -329,6 +359,8 @@ export const StackStatus = z.object({
   currentRelease: z.string().nullable(),
   previousRelease: z.string().nullable(),
   services: z.array(ServiceHealth),
+  /** What the last install's test encode decided for Jellyfin (kept with the install's outcome); absent before one. */
+  transcoding: TranscodingCheck.optional(),
 });
 export type StackStatus = z.infer<typeof StackStatus>;
 

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { isDnsName, isHostAddress, isIPv4, isIPv6, isUnixUser } from './validation';
 import { ProfileInput } from './profiles';
+import { StackSettings } from './stack';
 
 describe('address validation', () => {
   it('accepts host names and addresses an admin types', () => {
@@ -59,5 +60,31 @@ describe('the profile input schema', () => {
       expect(r.success).toBe(false);
       expect(r.error?.issues[0]?.message.startsWith(prefix), JSON.stringify(input)).toBe(true);
     }
+  });
+});
+
+describe('the stack settings schema', () => {
+  it('names the field at fault for any bad value in any field: too long, hostile, the wrong type, negative', () => {
+    const base = StackSettings.parse({ modules: { jellyfin: { mediaPaths: ['/srv/media'] } } });
+    const leaves: Array<Array<string | number>> = [];
+    const walk = (v: unknown, at: Array<string | number>): void => {
+      if (typeof v === 'string' || typeof v === 'number') leaves.push(at);
+      else if (Array.isArray(v)) v.forEach((x, i) => walk(x, [...at, i]));
+      else if (v && typeof v === 'object') for (const [k, x] of Object.entries(v)) walk(x, [...at, k]);
+    };
+    walk(base, []);
+    expect(leaves.length).toBeGreaterThan(20);
+    const unnamed: string[] = [];
+    for (const at of leaves) {
+      for (const bad of [`${'a'.repeat(5000)}$(reboot)\n`, -5, 'é"\'`;|&', null]) {
+        const input = structuredClone(base) as unknown as Record<string | number, unknown>;
+        let o = input;
+        for (const k of at.slice(0, -1)) o = o[k] as Record<string | number, unknown>;
+        o[at.at(-1) as string | number] = bad;
+        const r = StackSettings.safeParse(input);
+        for (const issue of r.success ? [] : r.error.issues) if (!/^[A-Z][^:\n]{1,60}: /.test(issue.message)) unnamed.push(`${at.join('.')} = ${JSON.stringify(bad)?.slice(0, 12)}: ${issue.message}`);
+      }
+    }
+    expect(unnamed).toEqual([]);
   });
 });
