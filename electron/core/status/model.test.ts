@@ -303,7 +303,8 @@ printf '[{"NowPlayingItem":{"Name":"A \\\\"quoted\\\\" \\\\\\\\ back\\\\u00e9 âœ
     // df -P for two paths, the first on a device whose name has a space (a FUSE or network mount can).
     tool('df', `printf 'Filesystem 1024-blocks Used Available Capacity Mounted on\\nnas:/media share 1000 400 600 40%% /mnt/a b\\n/dev/sda1 2000 200 1800 10%% /\\n'`);
     const script = path.resolve('resources/status/m2-status-agent.sh');
-    const { stdout } = await run('sh', ['-c', `(echo 0123456789abcdef0123456789abcdef; sleep 2) | dash "${script}" --project m2 --http curl --path /tmp --path /`], { env: { PATH: `${dir}:/usr/bin:/bin` }, timeout: 10_000 });
+    // A window wide enough for the first tick on a busy machine (the tools answer at once).
+    const { stdout } = await run('sh', ['-c', `(echo 0123456789abcdef0123456789abcdef; sleep 5) | dash "${script}" --project m2 --http curl --path /tmp --path /`], { env: { PATH: `${dir}:/usr/bin:/bin` }, timeout: 30_000 });
     const out = stdout.trim().split('\n');
     for (const l of out) expect(parseAgentLine(l), l).toMatchObject({ ok: true });
     const tunnel = JSON.parse(out.find((l) => l.includes('"t":"tunnel"')) ?? '{}') as { replicas: Array<{ metrics: string[] }> };
@@ -317,7 +318,8 @@ printf '[{"NowPlayingItem":{"Name":"A \\\\"quoted\\\\" \\\\\\\\ back\\\\u00e9 âœ
       { i: 0, sizeKb: 1000, usedKb: 400, availKb: 600 },
       { i: 1, sizeKb: 2000, usedKb: 200, availKb: 1800 },
     ]);
-  });
+  }, 45_000);
+
   it('streams each endpoint through one long-lived curl, and GPU samples from nvidia-smi -lms and intel_gpu_top -J', async () => {
     const tool = fakeTools();
     // curl 7.84+: the one-shot first sample answers nothing here; each stream (the URL, with its #[1-N] glob, is the
@@ -345,9 +347,11 @@ sleep 30`);
 esac`);
     tool('intel_gpu_top', `case "$*" in "-J -s 2000") cat '${path.join(__dirname, 'fixtures', 'intel-gpu-top-J.txt')}'; sleep 30 ;; *) exit 1 ;; esac`);
     const script = path.resolve('resources/status/m2-status-agent.sh');
-    const { stdout } = await run('sh', ['-c', `(echo 0123456789abcdef0123456789abcdef; sleep 3) | dash "${script}" --project m2 --http curl --poll-ms 200 --intel-gpu on --path /`], {
+    // The agent runs for a fixed window, then its stdin closes: wide enough for every answer (the tools need about
+    // 1.5 s) on a machine busy with other work, which slowed the first lines past a 3 s window in CI.
+    const { stdout } = await run('sh', ['-c', `(echo 0123456789abcdef0123456789abcdef; sleep 8) | dash "${script}" --project m2 --http curl --poll-ms 200 --intel-gpu on --path /`], {
       env: { PATH: `${dir}:/usr/bin:/bin` },
-      timeout: 10_000,
+      timeout: 30_000,
     });
     const out = stdout.trim().split('\n');
     for (const l of out) expect(parseAgentLine(l), l).toMatchObject({ ok: true });
@@ -374,5 +378,5 @@ esac`);
       expect.objectContaining({ vendor: 'nvidia', index: 1, utilization: 5 }),
       expect.objectContaining({ vendor: 'intel', index: 0, utilization: 63.3, encoder: 63.3, decoder: null }),
     ]);
-  }, 15_000);
+  }, 45_000);
 });
