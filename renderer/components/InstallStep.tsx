@@ -6,7 +6,7 @@ import { call } from '../m2';
 import { ErrorNotice } from './ErrorNotice';
 import { PullProgress, type PullState } from './PullProgress';
 import { RollbackReport } from './RollbackReport';
-import { ServiceHealthList } from './ServiceHealthList';
+import { ServiceHealthList, TranscodingNote } from './ServiceHealthList';
 
 const PHASES: Record<ApplyPhase, string> = {
   prepare: 'Preparing the release',
@@ -68,6 +68,7 @@ function Applied({ result }: { result: Extract<ApplyResult, { kind: 'applied' }>
         {changed.length === 0 ? 'No service needed to restart.' : `${changed.length} ${changed.length === 1 ? 'service was' : 'services were'} created, recreated or removed.`}
       </p>
       <ServiceHealthList label="Service health after install" services={result.health} />
+      <TranscodingNote check={result.transcoding} />
       {result.warnings.length > 0 ? (
         <ul className="warnings" aria-label="Install warnings">
           {result.warnings.map((w) => (

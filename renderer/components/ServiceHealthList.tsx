@@ -1,4 +1,4 @@
-import type { ServiceHealth } from '../../electron/contract/stack';
+import { transcodingLabel, type ServiceHealth, type TranscodingCheck } from '../../electron/contract/stack';
 
 /** Docker's health in words and a badge class; '' means the service declares no health check. */
 export const healthLabel = (h: string): { text: string; tone: 'pass' | 'warn' | 'fail' | 'info' } => {
@@ -52,5 +52,23 @@ export function ServiceHealthList({ label, services }: { label: string; services
         })}
       </tbody>
     </table>
+  );
+}
+
+const verdictTone: Record<TranscodingCheck['verdict'], 'pass' | 'warn' | 'info'> = { 'hardware-encoding': 'pass', 'decoding-only': 'warn', software: 'info' };
+
+/** What Jellyfin transcodes with, as the test encode after install decided it, with the reason and FFmpeg's words. */
+export function TranscodingNote({ check }: { check: TranscodingCheck | undefined }) {
+  if (!check) return null;
+  return (
+    <p className="transcoding" role="status" aria-label="Jellyfin transcoding">
+      Jellyfin transcoding: <span className={`badge badge-${verdictTone[check.verdict]}`}>{transcodingLabel[check.verdict]}</span> — {check.reason}
+      {check.detail ? (
+        <>
+          {' '}
+          FFmpeg said: <code>{check.detail}</code>
+        </>
+      ) : null}
+    </p>
   );
 }

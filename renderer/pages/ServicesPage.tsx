@@ -6,7 +6,7 @@ import { ErrorNotice } from '../components/ErrorNotice';
 import { ProfilePicker } from '../components/ProfilePicker';
 import { PinnedImages } from '../components/PinnedImages';
 import { SecretsList } from '../components/SecretsList';
-import { ServiceHealthList } from '../components/ServiceHealthList';
+import { ServiceHealthList, TranscodingNote } from '../components/ServiceHealthList';
 import { StackSettingsForm } from '../components/StackSettingsForm';
 import { useCall } from '../hooks/use-call';
 import { pickProfile, useChosenServer } from '../hooks/use-chosen-server';
@@ -61,6 +61,7 @@ function ServiceState({ profileId }: { profileId: string }) {
       {state.kind === 'failed' ? <ErrorNotice error={state.error} /> : null}
       {state.kind === 'ready' && state.value.currentRelease === null ? <p className="muted">Not installed yet: review and install the stack from Setup.</p> : null}
       {state.kind === 'ready' && state.value.currentRelease !== null ? <ServiceHealthList label="Service state" services={state.value.services} /> : null}
+      {state.kind === 'ready' && state.value.currentRelease !== null ? <TranscodingNote check={state.value.transcoding} /> : null}
       <LastInstall profileId={profileId} />
     </>
   );

@@ -16,6 +16,7 @@ import {
   type StackSettings,
   type StackSettingsView,
   type StackStatus,
+  type TranscodingCheck,
 } from '../../contract/stack';
 import { AppError } from '../errors';
 import type { Logger } from '../log';
@@ -212,10 +213,11 @@ export class StackService {
       return { ...result, warnings: [...p.warnings, ...result.warnings] };
     }
     const warnings = [...p.warnings, ...result.warnings];
+    let transcoding: TranscodingCheck | undefined;
     if (configuredServices(p.settings).length > 0) {
       phase('configure', 'Configuring the services through their own APIs.');
       try {
-        await configureStack(
+        const steps = await configureStack(
           { conn: p.target.conn, dockerAccess: p.target.dockerAccess, project: p.target.project ?? 'm2' },
           p.settings,
           this.#requireSecrets().forProfile(profileId),
@@ -225,6 +227,7 @@ export class StackService {
             ...(this.#deps.applyOverrides?.authentikTimeoutMs ? { authentikTimeoutMs: this.#deps.applyOverrides.authentikTimeoutMs } : {}),
           },
         );
+        transcoding = steps.find((s) => s.transcoding)?.transcoding;
       } catch (err) {
         // The release is live and healthy; a failed configuration step is reported, not rolled back (a re-run continues).
         const message = err instanceof AppError ? err.userMessage : 'Configuring the services failed.';
@@ -234,12 +237,16 @@ export class StackService {
       }
     }
     phase('done', `Release ${result.releaseId} is live.`);
-    return { ...result, warnings };
+    return { ...result, warnings, ...(transcoding ? { transcoding } : {}) };
   }
 
   async status(profileId: string): Promise<StackStatus> {
     const conn = this.#deps.servers.connection(profileId);
-    return stackStatus(await this.#target(profileId, conn));
+    const live = await stackStatus(await this.#target(profileId, conn));
+    // What the last finished install's test encode decided for Jellyfin, kept with its outcome.
+    const kept = this.#deps.outcomes ? (await this.#deps.outcomes.read(profileId).catch(() => undefined))?.install : undefined;
+    const transcoding = kept?.kind === 'finished' && kept.result.kind === 'applied' ? kept.result.transcoding : undefined;
+    return transcoding ? { ...live, transcoding } : live;
   }
 
   async secretSummaries(profileId: string): Promise<Array<{ name: string; masked: string; set: boolean }>> {

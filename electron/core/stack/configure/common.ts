@@ -5,7 +5,7 @@
  * errors whose text never carries a secret value.
  */
 import http from 'node:http';
-import { secretMask } from '../../../contract/stack';
+import { secretMask, type TranscodingCheck } from '../../../contract/stack';
 import { AppError } from '../../errors';
 import type { Secret } from '../../secrets/secret';
 import { withSudo, type Argv } from '../../ssh/argv';
@@ -31,6 +31,8 @@ export interface ConfigureStep {
   readonly service: ConfiguredService;
   readonly changed: boolean;
   readonly message: string;
+  /** Jellyfin only: what its test encode decided, as configured. */
+  readonly transcoding?: TranscodingCheck;
 }
 
 export const serviceTitle: Record<ConfiguredService, string> = { jellyfin: 'Jellyfin', nextcloud: 'Nextcloud', authentik: 'Authentik' };

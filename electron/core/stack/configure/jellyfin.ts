@@ -1,16 +1,18 @@
 /**
  * Jellyfin after install (stack-facts §1.6, §2): the first-run wizard with an admin whose password is generated
  * into the keychain, an API key for the app (created once, read back because `POST /Auth/Keys` returns no body,
- * kept in the keychain), and hardware acceleration from the module's setting. Everything goes over HTTP from
- * Node through an SSH forward; a second run finds everything in place and changes nothing.
+ * kept in the keychain), and hardware acceleration as a one-second test encode inside the container found it for the
+ * module's setting (transcoding-probe.ts): hardware encoding, decoding only, or software. Everything else goes over
+ * HTTP from Node through an SSH forward; a second run finds everything in place and changes nothing.
  */
-import type { HwAccel, JellyfinSettings } from '../../../contract/stack';
+import { transcodingLabel, type HwAccel, type JellyfinSettings, type TranscodingCheck, type TranscodingVerdict } from '../../../contract/stack';
 import { Secret } from '../../secrets/secret';
 import type { ProfileSecrets } from '../secrets';
 import type { SecretRequest } from '../types';
 import {
   configureFailed,
   containerAddresses,
+  dockerArgv,
   findContainer,
   httpRequest,
   isRecord,
@@ -21,6 +23,7 @@ import {
   type ConfigureTarget,
   type HttpResponse,
 } from './common';
+import { classifyProbe, probeArgv, transcodingCheck } from './transcoding-probe';
 
 export const JELLYFIN_ADMIN_PASSWORD: SecretRequest = { name: 'jellyfin.admin-password', kind: 'password', generated: true };
 /** Obtained from Jellyfin, never generated. */
@@ -69,19 +72,27 @@ const sameValue = (a: unknown, b: unknown): boolean => JSON.stringify(a) === JSO
 
 /**
  * The encoding options to POST for the setting, from the current ones (GET → change → POST the full object back),
- * and which fields differ; an empty list means nothing to write.
+ * and which fields differ; an empty list means nothing to write. `verdict` is what the test encode found for the
+ * setting's method: `software` configures no acceleration at all, `decoding-only` keeps the method for decoding
+ * with EnableHardwareEncoding off (for NVIDIA without NVENC: nvenc type + encoding off, the facts' UNVERIFIED
+ * config), `hardware-encoding` turns both on. Without a verdict the setting is taken as it is.
  */
-export function plannedEncoding(current: Readonly<Record<string, unknown>>, s: Pick<JellyfinSettings, 'hwAccel' | 'renderDevice'>): { next: Record<string, unknown>; changed: string[] } {
-  const type = hwAccelType[s.hwAccel];
+export function plannedEncoding(
+  current: Readonly<Record<string, unknown>>,
+  s: Pick<JellyfinSettings, 'hwAccel' | 'renderDevice'>,
+  verdict: TranscodingVerdict = 'hardware-encoding',
+): { next: Record<string, unknown>; changed: string[] } {
+  const hwAccel: HwAccel = verdict === 'software' ? 'none' : s.hwAccel;
+  const type = hwAccelType[hwAccel];
   const want: Record<string, unknown> = { HardwareAccelerationType: type };
-  if (s.hwAccel !== 'none') {
-    want.EnableHardwareEncoding = true;
+  if (hwAccel !== 'none') {
+    want.EnableHardwareEncoding = verdict === 'hardware-encoding';
     if (type === 'vaapi' || type === 'qsv') want.VaapiDevice = s.renderDevice;
     if (type === 'qsv') want.QsvDevice = s.renderDevice;
     const codecs = current.HardwareDecodingCodecs;
     const typeChanges = String(current.HardwareAccelerationType ?? 'none').toLowerCase() !== type;
     // Type set with an empty codec list means hardware encode with software decode (§1.6 pitfall).
-    if (typeChanges || !Array.isArray(codecs) || codecs.length === 0) want.HardwareDecodingCodecs = [...decodingCodecs[s.hwAccel]];
+    if (typeChanges || !Array.isArray(codecs) || codecs.length === 0) want.HardwareDecodingCodecs = [...decodingCodecs[hwAccel]];
   }
   const changed = Object.keys(want).filter((k) => !sameValue(k === 'HardwareAccelerationType' ? String(current[k] ?? 'none').toLowerCase() : current[k], want[k]));
   return { next: { ...current, ...want }, changed };
@@ -214,23 +225,41 @@ export async function configureJellyfin(target: ConfigureTarget, opts: JellyfinC
       }
     }
 
+    const transcoding = await probeTranscoding(target, id, opts.settings);
     const enc = await call('GET', '/System/Configuration/encoding', apiKey);
     expect2xx(enc, 'Reading the transcoding settings');
     const current = jsonBody(enc);
     if (!isRecord(current)) throw fail('its transcoding settings were not JSON.', 'Check Jellyfin’s version against the pinned one, then try again.');
-    const plan = plannedEncoding(current, opts.settings);
+    const plan = plannedEncoding(current, opts.settings, transcoding.verdict);
     if (plan.changed.length > 0) {
       expect2xx(await call('POST', '/System/Configuration/encoding', apiKey, plan.next), 'Saving the transcoding settings');
       const type = String(plan.next.HardwareAccelerationType);
       done.push(`hardware acceleration set to ${type}${type === 'vaapi' || type === 'qsv' ? ` on ${opts.settings.renderDevice}` : ''} (${plan.changed.join(', ')})`);
     }
 
+    const said = transcodingSentence(transcoding);
     if (done.length === 0) {
-      return { service: 'jellyfin', changed: false, message: `Already configured: setup complete, API key valid, hardware acceleration ${hwAccelType[opts.settings.hwAccel]}.` };
+      return { service: 'jellyfin', changed: false, message: `Already configured: setup complete, API key valid, hardware acceleration ${transcoding.jellyfinType}. ${said}`, transcoding };
     }
     const text = done.join('; ');
-    return { service: 'jellyfin', changed: true, message: `${text.charAt(0).toUpperCase()}${text.slice(1)}.` };
+    return { service: 'jellyfin', changed: true, message: `${text.charAt(0).toUpperCase()}${text.slice(1)}. ${said}`, transcoding };
   } finally {
     await endpoint.close();
   }
+}
+
+/** "Transcoding: software — <reason>" with FFmpeg's own words when it said any, for the configure step's message. */
+export function transcodingSentence(t: TranscodingCheck): string {
+  const reason = t.reason.charAt(0).toUpperCase() + t.reason.slice(1);
+  return `Transcoding: ${transcodingLabel[t.verdict]} — ${reason}${t.detail ? ` (FFmpeg: “${t.detail}”)` : ''}`;
+}
+
+/** The one-second test encode inside the running container for the setting's method; none for 'none'. */
+async function probeTranscoding(target: ConfigureTarget, containerId: string, s: Pick<JellyfinSettings, 'hwAccel' | 'renderDevice'>): Promise<TranscodingCheck> {
+  if (s.hwAccel === 'none') return transcodingCheck('none', undefined);
+  // A test that could not finish (timeout, cut channel) proves nothing: treated as not usable, with what was said.
+  const r = await target.conn
+    .exec(dockerArgv(target, probeArgv(containerId, s.hwAccel, s.renderDevice)), { timeoutMs: 60_000 })
+    .catch((err: unknown) => ({ code: null, stdout: '', stderr: err instanceof Error ? err.message : String(err) }));
+  return transcodingCheck(s.hwAccel, classifyProbe(s.hwAccel, s.renderDevice, r));
 }
