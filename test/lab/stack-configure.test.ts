@@ -12,6 +12,7 @@ import { AUTHENTIK_BOOTSTRAP_TOKEN, configureAuthentik } from '../../electron/co
 import { containerAddresses, findContainer, openEndpoint, type ConfigureStep, type ConfigureTarget } from '../../electron/core/stack/configure/common';
 import { configureStack } from '../../electron/core/stack/configure/configure-stack';
 import { JELLYFIN_ADMIN_PASSWORD, JELLYFIN_API_KEY, JELLYFIN_APP_NAME, configureJellyfin, mediaBrowserAuth } from '../../electron/core/stack/configure/jellyfin';
+import { JELLYFIN_FFMPEG } from '../../electron/core/stack/configure/transcoding-probe';
 import { configureNextcloud } from '../../electron/core/stack/configure/nextcloud';
 import { renderStack, requiredSecrets } from '../../electron/core/stack/render';
 import { StackSecrets, type ProfileSecrets } from '../../electron/core/stack/secrets';
@@ -148,7 +149,8 @@ beforeAll(async () => {
     mkdirSync(d, { recursive: true });
     chownSync(d, settings.uid, settings.gid);
   }
-  // Lab only: this machine has no GPU, so the render node is not passed through; Jellyfin's settings still say VA-API.
+  // Lab only: this machine has no GPU, so the render node is not passed through; the settings still say VA-API, and
+  // the test encode after install finds no device (the stand-in's ffmpeg fails as the real one does).
   writeFileSync(path.join(releaseDir, 'lab-override.yaml'), 'services:\n  jellyfin:\n    devices: !reset []\n');
   const up = await compose(['up', '--detach', '--wait', '--wait-timeout', '240'], 320_000);
   if (up.code !== 0) {
@@ -190,7 +192,11 @@ describe('configureStack against the stand-ins over SSH', () => {
       ['nextcloud', true],
       ['authentik', false],
     ]);
-    expect(firstRun[0]?.message).toMatch(/first-run wizard completed.*API key created.*hardware acceleration set to vaapi on \/dev\/dri\/renderD128/i);
+    // The settings say VA-API, but the lab passes no render node: the test encode fails as FFmpeg does, so software.
+    expect(firstRun[0]?.message).toMatch(
+      /^First-run wizard completed.*API key created.*\. Transcoding: software — The render node \/dev\/dri\/renderD128 could not be opened inside the Jellyfin container.* \(FFmpeg: “No VA display found for device \/dev\/dri\/renderD128\.”\)$/,
+    );
+    expect(firstRun[0]?.message).not.toMatch(/hardware acceleration set to/);
     // The host name was trusted at install (NEXTCLOUD_TRUSTED_DOMAINS); cron mode is what the first run sets.
     expect(firstRun[1]?.message).toBe('Background jobs run by cron.');
     expect(firstRun[2]?.message).toMatch(/m2-apps applied.*nextcloud present/);
@@ -247,12 +253,64 @@ describe('configureStack against the stand-ins over SSH', () => {
     expect(ours.map((k) => k.AccessToken)).toEqual([key?.reveal()]);
   });
 
-  it('set hardware acceleration through the API: /System/Configuration/encoding and encoding.xml say vaapi on the render node', async () => {
+  it('left Jellyfin on software for VA-API without a render node in the container, and reported why as a typed result', async () => {
+    expect(firstRun[0]?.transcoding).toEqual({
+      method: 'vaapi',
+      verdict: 'software',
+      jellyfinType: 'none',
+      hardwareEncoding: false,
+      reason: expect.stringContaining('the render node /dev/dri/renderD128 could not be opened inside the Jellyfin container'),
+      detail: 'No VA display found for device /dev/dri/renderD128.',
+    });
+    expect(secondRun[0]?.transcoding).toEqual(firstRun[0]?.transcoding);
     const enc = (await jellyfin('/System/Configuration/encoding', await secrets.get(JELLYFIN_API_KEY.name))).body as Record<string, unknown>;
-    expect(enc).toMatchObject({ HardwareAccelerationType: 'vaapi', VaapiDevice: '/dev/dri/renderD128', EnableHardwareEncoding: true, HardwareDecodingCodecs: ['h264', 'hevc', 'mpeg2video', 'vc1'] });
+    expect(enc).toMatchObject({ HardwareAccelerationType: 'none' });
     const xml = await compose(['exec', '--no-TTY', 'jellyfin', 'cat', '/config/config/encoding.xml']);
-    expect(xml.stdout).toContain('<HardwareAccelerationType>vaapi</HardwareAccelerationType>');
-    expect(xml.stdout).toContain('<string>hevc</string>');
+    expect(xml.stdout).toContain('<HardwareAccelerationType>none</HardwareAccelerationType>');
+    // The stand-in's ffmpeg is the real one's behaviour without the hardware: software encodes work, hardware ones fail.
+    const sw = await compose(['exec', '--no-TTY', 'jellyfin', JELLYFIN_FFMPEG, '-hide_banner', '-v', 'error', '-f', 'lavfi', '-i', 'testsrc2=size=1280x720:rate=30', '-t', '1', '-c:v', 'libx264', '-f', 'null', '-']);
+    expect([sw.code, sw.stderr]).toEqual([0, '']);
+  });
+
+  it('NVIDIA chosen on a server without the GPU: the test encode fails as FFmpeg does (no libcuda), so Jellyfin ends on software — even from nvenc set before — with the reason in the step', async () => {
+    const key = await secrets.get(JELLYFIN_API_KEY.name);
+    // As an earlier install that trusted the setting would have left it.
+    const before = (await jellyfin('/System/Configuration/encoding', key)).body as Record<string, unknown>;
+    const set = await fetch(`http://127.0.0.1:${settings.modules.jellyfin.lanPort}/System/Configuration/encoding`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: mediaBrowserAuth({ deviceId: 'lab-test', version: '0.0.0' }, key) },
+      body: JSON.stringify({ ...before, HardwareAccelerationType: 'nvenc', EnableHardwareEncoding: true }),
+    });
+    expect(set.status).toBeLessThan(300);
+    const nvidia = { ...settings.modules.jellyfin, hwAccel: 'nvidia' as const };
+    const step = await configureJellyfin(target, { settings: nvidia, secrets });
+    expect(step.transcoding).toEqual({
+      method: 'nvidia',
+      verdict: 'software',
+      jellyfinType: 'none',
+      hardwareEncoding: false,
+      reason: expect.stringContaining('no NVIDIA driver inside the Jellyfin container (libcuda is missing)'),
+      detail: 'Cannot load libcuda.so.1',
+    });
+    expect(step.changed).toBe(true);
+    expect(step.message).toMatch(/^Hardware acceleration set to none \(HardwareAccelerationType\)\. Transcoding: software — There is no NVIDIA driver inside the Jellyfin container .*\(FFmpeg: “Cannot load libcuda\.so\.1”\)$/);
+    expect(((await jellyfin('/System/Configuration/encoding', key)).body as Record<string, unknown>).HardwareAccelerationType).toBe('none');
+    // Run again: the same verdict, nothing to change.
+    const again = await configureJellyfin(target, { settings: nvidia, secrets });
+    expect([again.changed, again.transcoding?.verdict]).toEqual([false, 'software']);
+    expect(again.message).toMatch(/^Already configured: .*hardware acceleration none\. Transcoding: software — There is no NVIDIA driver/);
+  });
+
+  it('acceleration off in the settings: no test encode, software as before, said so', async () => {
+    const off = { ...settings.modules.jellyfin, hwAccel: 'none' as const };
+    const step = await configureJellyfin(target, { settings: off, secrets });
+    expect(step).toEqual({
+      service: 'jellyfin',
+      changed: false,
+      message: 'Already configured: setup complete, API key valid, hardware acceleration none. Transcoding: software — Hardware acceleration is off in the settings, so Jellyfin transcodes in software.',
+      transcoding: { method: 'none', verdict: 'software', jellyfinType: 'none', hardwareEncoding: false, reason: 'hardware acceleration is off in the settings, so Jellyfin transcodes in software.', detail: null },
+    });
+    expect(((await jellyfin('/System/Configuration/encoding', await secrets.get(JELLYFIN_API_KEY.name))).body as Record<string, unknown>).HardwareAccelerationType).toBe('none');
   });
 
   it('left Nextcloud trusting the tunnel host and switched its background jobs to cron', async () => {
@@ -283,7 +341,7 @@ describe('configureStack against the stand-ins over SSH', () => {
     const key = await secrets.get(JELLYFIN_API_KEY.name);
     await secrets.delete(JELLYFIN_API_KEY.name);
     const step = await configureJellyfin(target, { settings: settings.modules.jellyfin, secrets });
-    expect(step).toEqual({ service: 'jellyfin', changed: true, message: 'API key kept in the keychain.' });
+    expect(step).toMatchObject({ service: 'jellyfin', changed: true, message: expect.stringMatching(/^API key kept in the keychain\. Transcoding: software — /) });
     expect((await secrets.get(JELLYFIN_API_KEY.name))?.reveal()).toBe(key?.reveal());
     const ours = ((await jellyfin('/Auth/Keys', key)).body as { Items: Array<{ AppName: string }> }).Items.filter((k) => k.AppName === JELLYFIN_APP_NAME);
     expect(ours).toHaveLength(1);

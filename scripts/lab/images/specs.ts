@@ -6,8 +6,8 @@
 import { imageRef, type ImageKey } from '../../../electron/core/stack/versions';
 
 /** A stand-in bundle, built from scripts/lab/images/standins/<name>.ts. */
-export type BundleName = 'jellyfin' | 'cloudflared' | 'authentik' | 'nextcloud' | 'postgres' | 'redis' | 'linuxserver' | 'tools';
-export const bundleNames: readonly BundleName[] = ['jellyfin', 'cloudflared', 'authentik', 'nextcloud', 'postgres', 'redis', 'linuxserver', 'tools'];
+export type BundleName = 'jellyfin' | 'ffmpeg' | 'cloudflared' | 'authentik' | 'nextcloud' | 'postgres' | 'redis' | 'linuxserver' | 'tools';
+export const bundleNames: readonly BundleName[] = ['jellyfin', 'ffmpeg', 'cloudflared', 'authentik', 'nextcloud', 'postgres', 'redis', 'linuxserver', 'tools'];
 
 /** A file in the image, written on top of the shared base (busybox + node + its libraries). */
 export type OverlayFile =
@@ -107,8 +107,9 @@ export function standInSpecs(resticBinary: string, wireguardTools: WireGuardTool
     {
       key: 'jellyfin',
       ref: imageRef('jellyfin'),
-      bundles: ['jellyfin', 'tools'],
-      commands: { '/jellyfin/jellyfin': ['jellyfin'], '/usr/bin/curl': ['tools'] },
+      bundles: ['jellyfin', 'ffmpeg', 'tools'],
+      // ffmpeg: fails on hardware encoders as the real one does without the hardware (standins/ffmpeg.ts).
+      commands: { '/jellyfin/jellyfin': ['jellyfin'], '/usr/lib/jellyfin-ffmpeg/ffmpeg': ['ffmpeg'], '/usr/bin/curl': ['tools'] },
       applets: true,
       files: [dir('/config', 0o777), dir('/cache', 0o777), dir('/media')],
       config: [
