@@ -48,7 +48,7 @@ describe('the app shell in Chromium through the web host', () => {
     for (const name of PAGES) {
       await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name, exact: true }).click();
       await page.getByRole('heading', { level: 1, name }).waitFor();
-      const current = await page.getByRole('link', { name, exact: true }).getAttribute('aria-current');
+      const current = await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name, exact: true }).getAttribute('aria-current');
       expect(current).toBe('page');
       await page.screenshot({ path: screenshotPath('e2e', `page-${name.toLowerCase().replace(/\s+/g, '-')}.png`), fullPage: true });
     }
@@ -60,7 +60,7 @@ describe('the app shell in Chromium through the web host', () => {
       ok: true,
       value: { name: 'M2 Companion', version: pkg.version, platform: process.platform, arch: process.arch, host: 'web' },
     });
-    await page.getByRole('link', { name: 'Settings' }).click();
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Settings' }).click();
     await expect(page.getByTestId('app-version').textContent()).resolves.toBe(pkg.version);
   });
 
@@ -72,7 +72,8 @@ describe('the app shell in Chromium through the web host', () => {
   });
 
   it('shows a message naming the field for bad input and saves nothing', async () => {
-    await page.getByRole('link', { name: 'Setup' }).click();
+    // The navigation's link (pages may link to Setup too, e.g. the Dashboard saying where to connect).
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Setup' }).click();
     const form = page.getByRole('form', { name: 'Add a server' });
     await form.getByLabel('Name').fill('Home');
     await form.getByLabel('Host').fill('$(touch /tmp/pwned)');
