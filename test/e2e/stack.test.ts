@@ -280,6 +280,10 @@ describe('Services, Review and Install in Chromium against the lab', () => {
         expect(text).toMatch(/running/);
         expect(text).toMatch(/Healthy|No health check/);
       }
+      // Jellyfin's transcoding as configured after install: acceleration is off in these settings, so no test encode.
+      await expect(result.getByRole('status', { name: 'Jellyfin transcoding' }).textContent()).resolves.toBe(
+        'Jellyfin transcoding: software — hardware acceleration is off in the settings, so Jellyfin transcodes in software.',
+      );
       await expect(page.getByRole('alert').count()).resolves.toBe(0);
       await currentStep('Done');
       await page.getByRole('region', { name: '8. Done' }).getByRole('list', { name: 'Your services' }).waitFor();
@@ -344,6 +348,8 @@ describe('Services, Review and Install in Chromium against the lab', () => {
       const texts = await table.locator('tbody tr').allTextContents();
       expect(texts.length).toBeGreaterThan(0);
       for (const t of texts) expect(t).toMatch(/running/);
+      // Kept with the install's outcome: the same verdict after a reload.
+      await expect(page.getByRole('status', { name: 'Jellyfin transcoding' }).textContent()).resolves.toMatch(/^Jellyfin transcoding: software — hardware acceleration is off in the settings/);
       await page.screenshot({ path: shot('services-installed'), fullPage: true });
     }, 120_000);
   });

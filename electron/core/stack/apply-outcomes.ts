@@ -3,11 +3,16 @@
  * page can say it after a cut connection, a reload, a closed window or a restart of the app. No secrets live here.
  */
 import { z } from 'zod';
-import { ApplyOutcome, type ApplyPhase, type ApplyResult } from '../../contract/stack';
+import { ApplyOutcome, TranscodingCheck, type ApplyPhase, type ApplyResult } from '../../contract/stack';
 import { AppError, toErrorShape } from '../errors';
 import { ProfileJsonStore } from '../fs/json-store';
 
-export const OutcomeFile = z.object({ version: z.literal(1), install: ApplyOutcome.nullable().default(null) });
+export const OutcomeFile = z.object({
+  version: z.literal(1),
+  install: ApplyOutcome.nullable().default(null),
+  /** What the last install that configured Jellyfin found with its test encode: still true after a later rolled-back one. */
+  transcoding: TranscodingCheck.optional(),
+});
 
 export const createOutcomeStore = (dir: string): ProfileJsonStore<typeof OutcomeFile> =>
   new ProfileJsonStore({ dir, schema: OutcomeFile, empty: () => OutcomeFile.parse({ version: 1 }), what: 'install outcomes' });

@@ -228,6 +228,7 @@ export class StackService {
           },
         );
         transcoding = steps.find((s) => s.transcoding)?.transcoding;
+        if (transcoding) await this.#keepTranscoding(profileId, transcoding);
       } catch (err) {
         // The release is live and healthy; a failed configuration step is reported, not rolled back (a re-run continues).
         const message = err instanceof AppError ? err.userMessage : 'Configuring the services failed.';
@@ -243,10 +244,19 @@ export class StackService {
   async status(profileId: string): Promise<StackStatus> {
     const conn = this.#deps.servers.connection(profileId);
     const live = await stackStatus(await this.#target(profileId, conn));
-    // What the last finished install's test encode decided for Jellyfin, kept with its outcome.
-    const kept = this.#deps.outcomes ? (await this.#deps.outcomes.read(profileId).catch(() => undefined))?.install : undefined;
-    const transcoding = kept?.kind === 'finished' && kept.result.kind === 'applied' ? kept.result.transcoding : undefined;
+    // What the last install that configured Jellyfin found with its test encode, kept beside the install outcomes.
+    const transcoding = this.#deps.outcomes ? (await this.#deps.outcomes.read(profileId).catch(() => undefined))?.transcoding : undefined;
     return transcoding ? { ...live, transcoding } : live;
+  }
+
+  async #keepTranscoding(profileId: string, transcoding: TranscodingCheck): Promise<void> {
+    try {
+      await this.#deps.outcomes?.update(profileId, (v) => {
+        v.transcoding = transcoding;
+      });
+    } catch (err) {
+      this.#deps.log.warn('could not keep the transcoding check', { profileId, error: err instanceof Error ? err.message : String(err) });
+    }
   }
 
   async secretSummaries(profileId: string): Promise<Array<{ name: string; masked: string; set: boolean }>> {

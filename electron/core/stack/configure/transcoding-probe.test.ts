@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { TranscodingCheck } from '../../../contract/stack';
 import { toShell } from '../../ssh/argv';
+import { OutcomeFile } from '../apply-outcomes';
 import { dockerArgv } from './common';
 import { plannedEncoding, transcodingSentence } from './jellyfin';
 import { JELLYFIN_FFMPEG, classifyProbe, probeArgv, probeFfmpegArgv, transcodingCheck } from './transcoding-probe';
@@ -187,5 +188,16 @@ describe('the encoding Jellyfin is configured with, per outcome', () => {
     expect(transcodingSentence(check)).toMatch(/^Transcoding: software — There is no NVIDIA driver inside the Jellyfin container .* \(FFmpeg: “Cannot load libcuda\.so\.1”\)$/);
     expect(transcodingSentence(transcodingCheck('nvidia', classifyProbe('nvidia', dev, fail(fixtures.nvencNoCapable))))).toMatch(/^Transcoding: decoding only — /);
     expect(transcodingSentence(transcodingCheck('vaapi', classifyProbe('vaapi', dev, { code: 0, stdout: '', stderr: '' })))).toMatch(/^Transcoding: hardware encoding works — A one-second test encode with h264_vaapi \(VA-API\) worked/);
+  });
+});
+
+describe('kept beside the install outcomes, for the Services page', () => {
+  it('a file from before has none; a kept check survives a later install outcome being written', () => {
+    expect(OutcomeFile.parse({ version: 1, install: null })).toEqual({ version: 1, install: null });
+    const check = transcodingCheck('nvidia', classifyProbe('nvidia', dev, fail(fixtures.nvencNoDriver)));
+    const file = OutcomeFile.parse({ version: 1, install: null, transcoding: check });
+    const next = OutcomeFile.parse({ ...file, install: { kind: 'running', applyId: 'a1', startedAt: '2026-12-05T00:00:00Z', phase: 'start' } });
+    expect(next.transcoding).toEqual(check);
+    expect(() => OutcomeFile.parse({ version: 1, install: null, transcoding: { ...check, verdict: 'maybe' } })).toThrow();
   });
 });
