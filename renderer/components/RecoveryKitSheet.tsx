@@ -10,6 +10,30 @@ const when = (iso: string): string => {
  * server or device name with markup prints as those characters); links are only the kit's own service addresses.
  * It never holds a secret value: the kit carries none.
  */
+/** A two-column table of the kit: a name per row and its value as code (keychain accounts, tunnel addresses). */
+function CodeTable({ label, head, rows }: { label: string; head: readonly [string, string]; rows: ReadonlyArray<{ key: string; name: string; code: string }> }) {
+  return (
+    <table aria-label={label} className="kit-table">
+      <thead>
+        <tr>
+          <th scope="col">{head[0]}</th>
+          <th scope="col">{head[1]}</th>
+        </tr>
+      </thead>
+      <tbody>
+        {rows.map((r) => (
+          <tr key={r.key}>
+            <th scope="row">{r.name}</th>
+            <td>
+              <code>{r.code}</code>
+            </td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
+}
+
 export function RecoveryKitSheet({ kit }: { kit: RecoveryKit }) {
   const { server } = kit;
   return (
@@ -134,24 +158,11 @@ export function RecoveryKitSheet({ kit }: { kit: RecoveryKit }) {
             {kit.secrets.entries.length === 0 ? (
               <p>No secrets are kept for this server yet.</p>
             ) : (
-              <table aria-label="Keychain entries" className="kit-table">
-                <thead>
-                  <tr>
-                    <th scope="col">What</th>
-                    <th scope="col">Keychain account</th>
-                  </tr>
-                </thead>
-                <tbody>
-                  {kit.secrets.entries.map((e) => (
-                    <tr key={e.name}>
-                      <th scope="row">{e.what}</th>
-                      <td>
-                        <code>{e.keychain.account}</code>
-                      </td>
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
+              <CodeTable
+                label="Keychain entries"
+                head={['What', 'Keychain account']}
+                rows={kit.secrets.entries.map((e) => ({ key: e.name, name: e.what, code: e.keychain.account }))}
+              />
             )}
           </>
         )}
@@ -208,43 +219,17 @@ export function RecoveryKitSheet({ kit }: { kit: RecoveryKit }) {
                 <li key={i}>{s}</li>
               ))}
             </ol>
-            <table aria-label="Tunnel addresses" className="kit-table">
-              <thead>
-                <tr>
-                  <th scope="col">Service</th>
-                  <th scope="col">Address in the tunnel</th>
-                </tr>
-              </thead>
-              <tbody>
-                {kit.fallback.services.map((s) => (
-                  <tr key={s.service}>
-                    <th scope="row">{s.service}</th>
-                    <td>
-                      <code>{s.url}</code>
-                    </td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
+            <CodeTable
+              label="Tunnel addresses"
+              head={['Service', 'Address in the tunnel']}
+              rows={kit.fallback.services.map((s) => ({ key: s.service, name: s.service, code: s.url }))}
+            />
             {kit.fallback.devices.length > 0 ? (
-              <table aria-label="Devices" className="kit-table">
-                <thead>
-                  <tr>
-                    <th scope="col">Device</th>
-                    <th scope="col">Address in the tunnel</th>
-                  </tr>
-                </thead>
-                <tbody>
-                  {kit.fallback.devices.map((d) => (
-                    <tr key={`${d.address}`}>
-                      <th scope="row">{d.name}</th>
-                      <td>
-                        <code>{d.address}</code>
-                      </td>
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
+              <CodeTable
+                label="Devices"
+                head={['Device', 'Address in the tunnel']}
+                rows={kit.fallback.devices.map((d) => ({ key: d.address, name: d.name, code: d.address }))}
+              />
             ) : (
               <p className="muted">No household devices are added yet.</p>
             )}
