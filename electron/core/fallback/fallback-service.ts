@@ -402,6 +402,8 @@ export class FallbackService<C extends FallbackConnection = FallbackConnection> 
     // step, and the endpoint opens all the same (Jellyfin and SSH need nothing).
     const trust = this.#trustTunnelAddress(profileId, entry, conn, facts.nextcloudPort);
     let opened = false;
+    const closeEndpoint = (): Promise<void> =>
+      wg.down().catch((e: unknown) => this.#deps.log.warn('fallback: closing after a failed switch-on failed too', { profile: profileId, error: String(e) }));
     try {
       await this.#step(profileId, entry, 'Write the WireGuard config', 'Every device’s public key, mode 0600', () => this.#pushConfig(profileId, false, facts.port));
       await this.#step(profileId, entry, 'Open the endpoint', `UDP port ${facts.port}`, async () => {
@@ -410,7 +412,7 @@ export class FallbackService<C extends FallbackConnection = FallbackConnection> 
       });
     } catch (err) {
       // Fail closed: nothing stays open after a failed switch-on.
-      if (opened) await wg.down().catch((e: unknown) => this.#deps.log.warn('fallback: closing after a failed switch-on failed too', { profile: profileId, error: String(e) }));
+      if (opened) await closeEndpoint();
       const m = await mapping.catch(() => null);
       if (m && (m.kind === 'upnp' || m.kind === 'nat-pmp')) {
         await this.#deps
@@ -425,7 +427,7 @@ export class FallbackService<C extends FallbackConnection = FallbackConnection> 
     try {
       mapped = await mapping;
     } catch (err) {
-      await wg.down().catch((e: unknown) => this.#deps.log.warn('fallback: closing after a failed switch-on failed too', { profile: profileId, error: String(e) }));
+      await closeEndpoint();
       await Promise.all([address, trust]);
       throw err;
     }
