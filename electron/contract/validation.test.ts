@@ -17,7 +17,7 @@ describe('address validation', () => {
     }
   });
 
-  it('never accepts a shell metacharacter, whitespace or control character', () => {
+  it('never accepts a shell metacharacter, whitespace or control character', { timeout: 60_000 }, () => {
     fc.assert(
       fc.property(fc.string({ unit: 'binary' }), (s) => {
         // eslint-disable-next-line no-control-regex -- the point is to include control characters
@@ -27,7 +27,7 @@ describe('address validation', () => {
     );
   });
 
-  it('accepts every generated IPv4, IPv6 and domain name, and never takes an IPv4 for a name', () => {
+  it('accepts every generated IPv4, IPv6 and domain name, and never takes an IPv4 for a name', { timeout: 60_000 }, () => {
     fc.assert(
       fc.property(fc.ipV4(), (ip) => {
         expect(isIPv4(ip) && !isIPv6(ip) && !isDnsName(ip)).toBe(true);

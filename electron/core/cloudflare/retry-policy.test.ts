@@ -23,7 +23,7 @@ describe('Retry-After', () => {
     expect(parseRetryAfter(h({}), NOW)).toBeNull();
   });
 
-  it('never answers a negative, fractional or non-finite wait, whatever the header says', () => {
+  it('never answers a negative, fractional or non-finite wait, whatever the header says', { timeout: 60_000 }, () => {
     fc.assert(
       fc.property(fc.string(), fc.string(), (a, b) => {
         const v = parseRetryAfter(h({ 'retry-after': a.replace(/[\r\n\0]/g, ''), 'retry-after-ms': b.replace(/[\r\n\0]/g, '') }), NOW);
@@ -87,7 +87,7 @@ describe('the policy', () => {
     fc.constant<Failure>({ kind: 'network', reason: 'connection dropped', sent: true, retryAfterMs: null }),
   );
 
-  it('played out against any run of failures: never more attempts than the limit, never sooner than Retry-After, nothing starts after the budget', () => {
+  it('played out against any run of failures: never more attempts than the limit, never sooner than Retry-After, nothing starts after the budget', { timeout: 60_000 }, () => {
     fc.assert(
       fc.property(policies, fc.array(failures, { minLength: 1, maxLength: 20 }), fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { minLength: 1 }), fc.array(fc.integer({ min: 0, max: 25_000 }), { minLength: 1 }), (policy: RetryPolicy, fails, dice, took) => {
         let t = 0;
@@ -112,7 +112,7 @@ describe('the policy', () => {
     );
   });
 
-  it('rides out a 30-second storm with Retry-After of 1 s within the default limits, whatever the dice', () => {
+  it('rides out a 30-second storm with Retry-After of 1 s within the default limits, whatever the dice', { timeout: 60_000 }, () => {
     fc.assert(
       fc.property(fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { minLength: 10, maxLength: 10 }), (dice) => {
         let t = 0;

@@ -64,7 +64,7 @@ describe('preflight commands', () => {
     }
   });
 
-  it('disk script reports each of any paths, by position, as the filesystem sees it', () => {
+  it('disk script reports each of any paths, by position, as the filesystem sees it', { timeout: 60_000 }, () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'm2-preflight-'));
     try {
       fc.assert(

@@ -174,7 +174,7 @@ describe('the preflight request', () => {
     expect(PreflightRequest.safeParse({ dataPaths: Array.from({ length: 17 }, (_, i) => `/d${i}`) }).success).toBe(false);
   });
 
-  it('never accepts a path with a control character, and accepts any other absolute path without ..', () => {
+  it('never accepts a path with a control character, and accepts any other absolute path without ..', { timeout: 60_000 }, () => {
     fc.assert(
       fc.property(fc.string({ unit: 'binary', maxLength: 60 }), (s) => {
         const p = `/${s}`;

@@ -33,7 +33,7 @@ describe('keychain accounts', () => {
     expect(created).toEqual(['m2-companion home/nextcloud.admin-password']);
   });
 
-  it('maps every valid (profile, name) pair to its own account, and the account splits back into the same pair', () => {
+  it('maps every valid (profile, name) pair to its own account, and the account splits back into the same pair', { timeout: 60_000 }, () => {
     fc.assert(
       fc.property(profileId, secretName, (p, n) => {
         const account = keychainAccount(p, n);

@@ -40,8 +40,10 @@ describe('ServerService after a restart', () => {
     return s;
   };
   const remember = (id: string, reconnect: boolean) => createRememberedStore(path.join(dir, 'connections')).update(id, (v) => void (v.reconnect = reconnect));
+  // Polls by wall time, not by a count of 10 ms naps: on a loaded machine the naps stretch and a count gives up early.
   const until = async (what: string, ok: () => boolean): Promise<void> => {
-    for (let i = 0; i < 400 && !ok(); i++) await new Promise((r) => setTimeout(r, 10));
+    const deadline = Date.now() + 20_000;
+    while (!ok() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
     if (!ok()) throw new Error(`never: ${what}`);
   };
 

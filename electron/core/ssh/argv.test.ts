@@ -18,7 +18,7 @@ describe('quoting', () => {
     expect(() => toShell([])).toThrow(/empty/);
   });
 
-  it('round-trips any string through a real local sh as exactly one argument', () => {
+  it('round-trips any string through a real local sh as exactly one argument', { timeout: 60_000 }, () => {
     fc.assert(
       fc.property(fc.array(fc.string({ unit: 'binary' }).filter((s) => !s.includes('\0')), { minLength: 1, maxLength: 4 }), (args) => {
         const line = `printf '%s\\0' ${toShell(args)}`;

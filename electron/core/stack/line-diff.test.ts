@@ -25,7 +25,7 @@ describe('unified line diff', () => {
     expect(unifiedDiff('', 'new\n', 'x')).toBe('--- a/x\n+++ b/x\n@@ -0,0 +1,1 @@\n+new\n');
   });
 
-  it('gives a diff that patch(1) applies to get the new text back', () => {
+  it('gives a diff that patch(1) applies to get the new text back', { timeout: 60_000 }, () => {
     const lines = fc.array(fc.constantFrom('a', 'b', 'c', 'd', 'services:', '  x: 1', ''), { maxLength: 30 });
     fc.assert(
       fc.property(lines, lines, (x, y) => {

@@ -40,7 +40,7 @@ describe('which releases stay', () => {
       }),
       { numRuns: 1000, interruptAfterTimeLimit: 3_000 },
     );
-  }, 10_000);
+  }, 60_000);
 });
 
 describe('reusing a release with the same content', () => {

@@ -22,7 +22,7 @@ const scripted = (bytes: number[]): RandomBytes => {
 };
 
 describe('generateSecretValue', () => {
-  it('makes tokens of 32 bytes as 43 base64url characters without padding', () => {
+  it('makes tokens of 32 bytes as 43 base64url characters without padding', { timeout: 60_000 }, () => {
     fc.assert(
       fc.property(fc.uint8Array({ minLength: 32, maxLength: 32 }), (bytes) => {
         const v = generateSecretValue('token', () => Buffer.from(bytes)).reveal();
@@ -32,7 +32,7 @@ describe('generateSecretValue', () => {
     );
   });
 
-  it('makes hex32 values of 64 lower-case hex digits that decode to the 32 bytes drawn', () => {
+  it('makes hex32 values of 64 lower-case hex digits that decode to the 32 bytes drawn', { timeout: 60_000 }, () => {
     fc.assert(
       fc.property(fc.uint8Array({ minLength: 32, maxLength: 32 }), (bytes) => {
         const v = generateSecretValue('hex32', () => Buffer.from(bytes)).reveal();
@@ -42,7 +42,7 @@ describe('generateSecretValue', () => {
     );
   });
 
-  it('makes passwords of exactly 24 characters from [A-Za-z0-9], whatever bytes the source gives', () => {
+  it('makes passwords of exactly 24 characters from [A-Za-z0-9], whatever bytes the source gives', { timeout: 60_000 }, () => {
     fc.assert(
       fc.property(fc.array(fc.integer({ min: 0, max: 255 }), { maxLength: 400 }), (stream) => {
         // Bytes ≥ 248 are rejected: a source that gives only those for a while must still end in 24 characters.

@@ -35,7 +35,7 @@ describe('terminal text as a person reads it', () => {
       }),
       { numRuns: 2000, interruptAfterTimeLimit: 3_000 },
     );
-  }, 10_000);
+  }, 60_000);
 
   it('recovers the plain text exactly from any interleaving of text and escape sequences', () => {
     fc.assert(
@@ -45,7 +45,7 @@ describe('terminal text as a person reads it', () => {
       }),
       { numRuns: 1000, interruptAfterTimeLimit: 3_000 },
     );
-  }, 10_000);
+  }, 60_000);
 
   it('a line redrawn with carriage returns reads as its last drawing, whatever came before', () => {
     fc.assert(
@@ -55,5 +55,5 @@ describe('terminal text as a person reads it', () => {
       }),
       { numRuns: 1000, interruptAfterTimeLimit: 3_000 },
     );
-  }, 10_000);
+  }, 60_000);
 });

@@ -56,14 +56,14 @@ describe('agent lines', () => {
     expect(new Set(kinds.slice(9))).toEqual(new Set(['snapshots', 'jellyfin']));
   });
 
-  it('drops what is not a known line with a reason, and never throws on any text', () => {
+  it('drops what is not a known line with a reason, and never throws on any text', { timeout: 60_000 }, () => {
     expect(parseAgentLine('this is {not json')).toEqual({ ok: false, reason: 'not JSON (17 characters)' });
     expect(parseAgentLine('{"t":"host","cpu":"nope"}')).toMatchObject({ ok: false });
     expect(parseAgentLine('{"t":"launch-missiles"}')).toMatchObject({ ok: false });
     fc.assert(fc.property(fc.string({ unit: 'binary' }), (s) => typeof parseAgentLine(s).ok === 'boolean'));
   });
 
-  it('splits a stream into lines across any chunking, and drops an oversized line whole', () => {
+  it('splits a stream into lines across any chunking, and drops an oversized line whole', { timeout: 60_000 }, () => {
     const text = 'a\nbb\n\nccc\n';
     fc.assert(
       fc.property(fc.array(fc.integer({ min: 0, max: text.length }), { maxLength: 4 }), (cuts) => {

@@ -50,7 +50,7 @@ describe('masking', () => {
     expect(maskSecrets('x abcdef-token y abcdef z ab', [b, a, new Secret('ab'), undefined])).toBe(`x ${secretMask} y ${secretMask} z ab`);
   });
 
-  it('never lets a secret through an error message or hint, whatever surrounds it', () => {
+  it('never lets a secret through an error message or hint, whatever surrounds it', { timeout: 60_000 }, () => {
     fc.assert(
       fc.property(fc.stringMatching(/^[A-Za-z0-9_-]{4,40}$/), fc.string(), fc.string(), (value, before, after) => {
         const err = configureFailed('jellyfin', `${before}${value}${after}${value}`, `hint ${value}.`, [new Secret(value)]);
@@ -96,7 +96,7 @@ describe('Jellyfin', () => {
     expect(plannedEncoding(empty, { hwAccel: 'vaapi', renderDevice: '/dev/dri/renderD128' }).changed).toEqual(['HardwareDecodingCodecs']);
   });
 
-  it('plans nothing the second time: applying a plan leaves nothing to change, for every setting and any starting point', () => {
+  it('plans nothing the second time: applying a plan leaves nothing to change, for every setting and any starting point', { timeout: 60_000 }, () => {
     fc.assert(
       fc.property(
         fc.constantFrom(...hwAccelKinds),
@@ -158,7 +158,7 @@ describe('Nextcloud', () => {
     expect(occ.setTrustedDomain(3, '10.13.13.1')).toEqual(['config:system:set', 'trusted_domains', '3', '--value=10.13.13.1']);
   });
 
-  it('quotes nothing it does not need to: a valid host name stays one plain word on the command line', () => {
+  it('quotes nothing it does not need to: a valid host name stays one plain word on the command line', { timeout: 60_000 }, () => {
     fc.assert(
       fc.property(fc.domain(), (host) => {
         const h = host.toLowerCase();
