@@ -8,8 +8,10 @@ import { isDnsName } from './validation';
  * sees a masked form), account and zone, the tunnel, DNS and Access, per-step reports and removal. Pure zod.
  */
 
-/** Account, zone and token ids: 32 hex digits. */
-export const CloudflareId = z.string().regex(/^[0-9a-f]{32}$/, 'Cloudflare id: 32 hexadecimal digits.');
+/** Account, zone and token ids: 32 hex digits; refused with the field's own name ("Account", "Zone"). */
+const cloudflareId = (label: string) =>
+  z.string({ error: `${label}: choose one from the list.` }).regex(/^[0-9a-f]{32}$/, `${label}: choose one from the list (a Cloudflare id is 32 hexadecimal digits).`);
+export const CloudflareId = cloudflareId('Cloudflare id');
 
 export const ApiTokenInput = z
   .string()
@@ -22,7 +24,7 @@ export const SetTokenRequest = z.object({
   profileId: ProfileId,
   token: ApiTokenInput,
   /** For an account-owned token, the account it belongs to (found by listing accounts when not given). */
-  accountId: CloudflareId.optional(),
+  accountId: cloudflareId('Account').optional(),
 });
 
 export const cloudflareFeatures = ['account', 'zone', 'tunnel', 'dns', 'access'] as const;
@@ -67,34 +69,36 @@ const emailItem = z
   .trim()
   .toLowerCase()
   .max(254, 'Allowed emails: keep each address under 254 characters.')
-  .refine((s) => /^[^\s@"'`$\\<>(),;]+@[^\s@"'`$\\<>(),;]+\.[^\s@"'`$\\<>(),;]+$/u.test(s) && !/\p{Cc}/u.test(s), 'Allowed emails: enter addresses such as alice@example.com.');
+  // Invisible and direction-changing characters (\p{Cf}) make an address read as another one.
+  .refine((s) => /^[^\s@"'`$\\<>(),;]+@[^\s@"'`$\\<>(),;]+\.[^\s@"'`$\\<>(),;]+$/u.test(s) && !/[\p{Cc}\p{Cf}]/u.test(s), 'Allowed emails: enter addresses such as alice@example.com.');
 
-const domainName = z
-  .string()
-  .trim()
-  .toLowerCase()
-  .refine((s) => isDnsName(s) && s.includes('.'), 'Email domain: enter a domain such as example.com.');
+const domainName = (label: string) =>
+  z
+    .string()
+    .trim()
+    .toLowerCase()
+    .refine((s) => isDnsName(s) && s.includes('.'), `${label}: enter a domain such as example.com.`);
 
 export const AccessSettings = z.object({
   /** People allowed through Cloudflare Access, by email. */
   emails: z.array(emailItem).max(100, 'Allowed emails: at most 100 addresses.').default([]),
   /** Everyone with an address at this domain is allowed. */
-  emailDomain: domainName.nullable().default(null),
+  emailDomain: domainName('Allowed email domain').nullable().default(null),
   sessionDuration: z.enum(sessionDurations).default('24h'),
 });
 export type AccessSettings = z.infer<typeof AccessSettings>;
 
 /** Per server profile; no secrets. */
 export const CloudflareSettings = z.object({
-  accountId: CloudflareId.nullable().default(null),
-  zoneId: CloudflareId.nullable().default(null),
-  zoneName: domainName.nullable().default(null),
+  accountId: cloudflareId('Account').nullable().default(null),
+  zoneId: cloudflareId('Zone').nullable().default(null),
+  zoneName: domainName('Zone').nullable().default(null),
   access: AccessSettings.prefault({}),
 });
 export type CloudflareSettings = z.infer<typeof CloudflareSettings>;
 
 export const CloudflareProfileRequest = z.object({ profileId: ProfileId });
-export const ZonesRequest = z.object({ profileId: ProfileId, accountId: CloudflareId });
+export const ZonesRequest = z.object({ profileId: ProfileId, accountId: cloudflareId('Account') });
 export const SaveCloudflareSettings = z.object({ profileId: ProfileId, settings: CloudflareSettings });
 
 export const publishedServices = ['jellyfin', 'nextcloud', 'authentik'] as const;

@@ -10,16 +10,24 @@ export const MAX_DATA_PATH_LENGTH = 1024;
 export const MAX_DATA_PATHS = 16;
 
 /**
- * An absolute POSIX path on the server. Any other character is allowed (spaces, quotes, `$()`,
- * unicode): paths reach the server only as command arguments, never as script text.
+ * An absolute POSIX path on the server, refused with messages that start with `label` (the field's name as the
+ * admin sees it). Any other character is allowed (spaces, quotes, `$()`, unicode): paths reach the server only as
+ * command arguments, never as script text. Invisible and direction-changing characters (zero-width space,
+ * right-to-left override: \p{Cf}) are not, except the zero-width joiner inside emoji: pasted by accident, they name
+ * a folder that looks like another one.
  */
-export const DataPath = z
-  .string()
-  .min(1, 'Data folders: enter a folder on the server, for example /srv/m2.')
-  .max(MAX_DATA_PATH_LENGTH, `Data folders: keep each path under ${MAX_DATA_PATH_LENGTH} characters.`)
-  .refine((p) => p.startsWith('/'), 'Data folders: use a full path that starts with /, for example /srv/m2.')
-  .refine((p) => !/\p{Cc}/u.test(p), 'Data folders: a path must not contain line breaks, tabs or NUL characters.')
-  .refine((p) => !p.split('/').includes('..'), 'Data folders: write the path without ".." (use the folder\'s real location).');
+export const dataPathField = (label: string) =>
+  z
+    .string({ error: `${label}: enter a folder on the server, for example /srv/m2.` })
+    .min(1, `${label}: enter a folder on the server, for example /srv/m2.`)
+    .max(MAX_DATA_PATH_LENGTH, `${label}: keep each path under ${MAX_DATA_PATH_LENGTH} characters.`)
+    .refine((p) => p.startsWith('/'), `${label}: use a full path that starts with /, for example /srv/m2.`)
+    .refine((p) => !/\p{Cc}/u.test(p), `${label}: a path must not contain line breaks, tabs or NUL characters.`)
+    .refine((p) => !/(?!\u200d)\p{Cf}/u.test(p), `${label}: remove the invisible or right-to-left characters (often pasted by accident); the folder would not be the one you see.`)
+    .refine((p) => !p.split('/').includes('..'), `${label}: write the path without ".." (use the folder's real location).`);
+
+/** Preflight's data folders (and any path without a field of its own). */
+export const DataPath = dataPathField('Data folders');
 export type DataPath = z.infer<typeof DataPath>;
 
 export const PreflightRequest = z.object({

@@ -28,7 +28,9 @@ export const ProfileInput = z.object({
     .trim()
     .min(1, 'Name: give the server a name, for example "Home server".')
     .max(80, 'Name: keep it under 80 characters.')
-    .refine((s) => !/[\p{Cc}]/u.test(s), 'Name: remove control characters such as line breaks.'),
+    .refine((s) => !/[\p{Cc}]/u.test(s), 'Name: remove control characters such as line breaks.')
+    // A right-to-left override or a zero-width space makes the name read as another server's in every list and dialog.
+    .refine((s) => !/(?!\u200d)\p{Cf}/u.test(s), 'Name: remove the invisible or right-to-left characters (often pasted by accident), so the name reads as it is.'),
   host: z
     .string()
     .trim()
