@@ -1,8 +1,7 @@
 import { createHash, createHmac } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
-import { writeFileAtomic } from '../fs/atomic-write';
-import { AppError } from '../errors';
+import { JsonFile } from '../fs/json-store';
 
 /** OpenSSH's fingerprint form: `SHA256:` + base64 (no padding) of SHA-256 over the key blob. */
 export const fingerprintSha256 = (keyBlob: Uint8Array): string =>
@@ -143,16 +142,23 @@ const StoredHostKeys = z.object({
  * the user's ~/.ssh/known_hosts, which is read but never written.
  */
 export class HostKeyStore {
-  readonly #file: string;
+  readonly #file: JsonFile<typeof StoredHostKeys>;
   readonly #userKnownHosts: readonly string[];
 
   constructor(file: string, userKnownHosts: readonly string[] = []) {
-    this.#file = file;
+    // A damaged file is never overwritten: that would silently forget which keys were confirmed.
+    this.#file = new JsonFile({
+      file,
+      schema: StoredHostKeys,
+      empty: () => ({ version: 1, hosts: [] }),
+      what: 'confirmed host keys',
+      damaged: { message: 'The file of confirmed host keys is damaged.', hint: `Move ${file} aside; you will confirm each server's key again.` },
+    });
     this.#userKnownHosts = userKnownHosts;
   }
 
   async entries(): Promise<KnownHostEntry[]> {
-    const stored = await this.#readStored();
+    const stored = await this.#file.read();
     const own: KnownHostEntry[] = stored.hosts.map((h) => ({ hosts: [h.name], keyType: h.keyType, keyBlob: Buffer.from(h.key, 'base64') }));
     const user: KnownHostEntry[] = [];
     for (const file of this.#userKnownHosts) {
@@ -181,12 +187,12 @@ export class HostKeyStore {
 
   /** Record a key the admin confirmed; replaces any earlier key of the same type for that host. */
   async trust(host: string, port: number, keyBlob: Buffer): Promise<void> {
-    const stored = await this.#readStored();
     const name = knownHostsName(host, port);
     const keyType = keyTypeOf(keyBlob);
-    const hosts = stored.hosts.filter((h) => !(h.name === name && h.keyType === keyType));
-    hosts.push({ name, keyType, key: keyBlob.toString('base64'), addedAt: new Date().toISOString() });
-    await writeFileAtomic(this.#file, `${JSON.stringify({ version: 1, hosts }, null, 2)}\n`, { mode: 0o600 });
+    await this.#file.update((stored) => {
+      stored.hosts = stored.hosts.filter((h) => !(h.name === name && h.keyType === keyType));
+      stored.hosts.push({ name, keyType, key: keyBlob.toString('base64'), addedAt: new Date().toISOString() });
+    });
   }
 
   /**
@@ -194,33 +200,14 @@ export class HostKeyStore {
    * many were forgotten; a file with nothing for that host is left untouched.
    */
   async forget(host: string, port: number): Promise<number> {
-    const stored = await this.#readStored();
     const name = knownHostsName(host, port);
-    const hosts = stored.hosts.filter((h) => h.name !== name);
-    const forgotten = stored.hosts.length - hosts.length;
-    if (forgotten > 0) await writeFileAtomic(this.#file, `${JSON.stringify({ version: 1, hosts }, null, 2)}\n`, { mode: 0o600 });
+    if (!(await this.#file.read()).hosts.some((h) => h.name === name)) return 0;
+    let forgotten = 0;
+    await this.#file.update((stored) => {
+      const hosts = stored.hosts.filter((h) => h.name !== name);
+      forgotten = stored.hosts.length - hosts.length;
+      stored.hosts = hosts;
+    });
     return forgotten;
-  }
-
-  async #readStored(): Promise<z.infer<typeof StoredHostKeys>> {
-    let text: string;
-    try {
-      text = await readFile(this.#file, 'utf8');
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { version: 1, hosts: [] };
-      throw new AppError('storage.failed', 'M2 Companion could not read its confirmed host keys.', { cause: err, hint: `Check that ${this.#file} is readable.` });
-    }
-    let json: unknown;
-    try {
-      json = JSON.parse(text);
-    } catch {
-      json = undefined;
-    }
-    const parsed = StoredHostKeys.safeParse(json);
-    // A damaged file is never overwritten: that would silently forget which keys were confirmed.
-    if (!parsed.success) {
-      throw new AppError('storage.failed', 'The file of confirmed host keys is damaged.', { hint: `Move ${this.#file} aside; you will confirm each server's key again.` });
-    }
-    return parsed.data;
   }
 }

@@ -1,11 +1,6 @@
-import { readFile } from 'node:fs/promises';
-import path from 'node:path';
 import { z } from 'zod';
-import { ProfileId } from '../../contract/profiles';
 import { StackSettings } from '../../contract/stack';
-import { AppError } from '../errors';
-import { writeFileAtomic } from '../fs/atomic-write';
-import { removeStoredFile } from '../fs/json-store';
+import { ProfileJsonStore } from '../fs/json-store';
 
 const SettingsFile = z.object({ version: z.literal(1), settings: StackSettings });
 
@@ -17,53 +12,26 @@ export interface SettingsStoreLike {
 
 /**
  * The stack settings of each server profile: `<dataDir>/stacks/<profile>.json`, written atomically.
- * No secrets live here (they are in the keychain); a damaged file is reported, never overwritten silently.
+ * No secrets live here (they are in the keychain); a damaged file is reported, never overwritten.
  */
 export class StackSettingsStore implements SettingsStoreLike {
-  readonly #dir: string;
+  readonly #files: ProfileJsonStore<typeof SettingsFile>;
 
   constructor(dir: string) {
-    this.#dir = dir;
-  }
-
-  #file(profileId: string): string {
-    return path.join(this.#dir, `${ProfileId.parse(profileId)}.json`);
+    this.#files = new ProfileJsonStore({ dir, schema: SettingsFile, what: 'stack settings' });
   }
 
   /** The saved settings, or undefined when the admin has not saved any yet. */
   async get(profileId: string): Promise<StackSettings | undefined> {
-    let text: string;
-    try {
-      text = await readFile(this.#file(profileId), 'utf8');
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-      throw new AppError('storage.failed', 'M2 Companion could not read the saved stack settings.', { cause: err, hint: 'Check that the app can read its data folder.' });
-    }
-    const parsed = SettingsFile.safeParse(safeJson(text));
-    if (!parsed.success) {
-      throw new AppError('storage.failed', `The saved stack settings of "${profileId}" are damaged.`, {
-        hint: `Fix or remove ${this.#file(profileId)}; M2 Companion will not overwrite it.`,
-      });
-    }
-    return parsed.data.settings;
+    return (await this.#files.find(profileId))?.settings;
   }
 
   async save(profileId: string, settings: StackSettings): Promise<StackSettings> {
-    const checked = StackSettings.parse(settings);
-    await writeFileAtomic(this.#file(profileId), `${JSON.stringify({ version: 1, settings: checked }, null, 2)}\n`, { mode: 0o600 });
-    return checked;
+    return (await this.#files.write(profileId, { version: 1, settings: StackSettings.parse(settings) })).settings;
   }
 
   /** Forget a profile's settings; true when some were saved. */
   remove(profileId: string): Promise<boolean> {
-    return removeStoredFile(this.#file(profileId), 'stack settings');
-  }
-}
-
-function safeJson(text: string): unknown {
-  try {
-    return JSON.parse(text) as unknown;
-  } catch {
-    return undefined;
+    return this.#files.remove(profileId);
   }
 }
