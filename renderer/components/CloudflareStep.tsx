@@ -25,6 +25,28 @@ const STATUS_LABEL: Record<Step['status'], string> = {
   skipped: 'Skipped',
 };
 
+/** The step's typed fields, by the path main's validation names (the error's `field`). */
+type CloudflareField = 'token' | 'account' | 'zone' | 'emails' | 'domain';
+const fieldOf = (field: string | undefined): CloudflareField | undefined => {
+  if (field === undefined) return undefined;
+  if (field === 'token') return 'token';
+  if (field === 'accountId' || field === 'settings.accountId') return 'account';
+  if (field === 'settings.zoneId' || field === 'settings.zoneName') return 'zone';
+  if (field === 'settings.access.emails' || field.startsWith('settings.access.emails.')) return 'emails';
+  if (field === 'settings.access.emailDomain') return 'domain';
+  return undefined;
+};
+
+/** Which typed address was refused, so a list of several says which one: "Address 3 (“rm”) is not one." */
+const whichEmail = (field: string | undefined, typed: readonly string[]): string => {
+  const n = /^settings\.access\.emails\.(\d+)$/.exec(field ?? '');
+  const value = n ? typed[Number(n[1])] : undefined;
+  return n && value !== undefined ? ` Address ${Number(n[1]) + 1} (“${value.length > 60 ? `${value.slice(0, 60)}…` : value}”) is not one.` : '';
+};
+
+/** Splits the Allowed emails field as it is sent: commas, semicolons and spaces separate addresses. */
+const splitEmails = (typed: string): string[] => typed.split(/[\s,;]+/).filter((e) => e !== '');
+
 /** The wait before a retry, counting down to the next attempt: "Cloudflare is rate-limiting; retrying in 8 s — attempt 3 of 10". */
 function RetryWait({ wait }: { wait: CloudflareRetrying }) {
   const [now, setNow] = useState(() => Date.now());
@@ -161,7 +183,7 @@ export function CloudflareStep({ profileId, onPublished }: { profileId: string; 
           zoneId: zone?.id ?? null,
           zoneName: zone?.name ?? null,
           access: {
-            emails: emails.split(/[\s,;]+/).filter((e) => e !== ''),
+            emails: splitEmails(emails),
             emailDomain: emailDomain.trim() === '' ? null : emailDomain.trim(),
             sessionDuration: session,
           },
@@ -199,6 +221,18 @@ export function CloudflareStep({ profileId, onPublished }: { profileId: string; 
   };
 
   const accounts = check?.accounts ?? (view?.settings.accountId ? [{ id: view.settings.accountId, name: view.settings.accountId }] : []);
+  // A refused value is named beside its field (tied with aria-describedby); other errors show below the step.
+  const at = fieldOf(error?.field);
+  const errorId = (f: CloudflareField) => `${id}-${f}-error`;
+  const aria = (f: CloudflareField) => (at === f ? { 'aria-invalid': true as const, 'aria-describedby': errorId(f) } : {});
+  const beside = (f: CloudflareField) =>
+    at === f && error ? (
+      <p id={errorId(f)} className="field-error" role="alert">
+        {error.userMessage}
+        {f === 'emails' ? whichEmail(error.field, splitEmails(emails)) : ''}
+        {error.hint ? ` ${error.hint}` : ''}
+      </p>
+    ) : null;
 
   return (
     <div className="stack">
@@ -213,11 +247,12 @@ export function CloudflareStep({ profileId, onPublished }: { profileId: string; 
         </p>
         <div className="form inline-form">
           <label htmlFor={`${id}-token-input`}>{view?.token.stored ? 'Replace API token' : 'API token'}</label>
-          <input id={`${id}-token-input`} type="password" autoComplete="off" value={token} onChange={(e) => setToken(e.target.value)} />
+          <input id={`${id}-token-input`} type="password" autoComplete="off" value={token} onChange={(e) => setToken(e.target.value)} {...aria('token')} />
           <button type="button" disabled={busy || token.trim() === ''} onClick={() => void saveToken()}>
             Verify and keep token
           </button>
         </div>
+        {beside('token')}
         {check ? <TokenReport check={check} /> : null}
       </section>
 
@@ -226,7 +261,7 @@ export function CloudflareStep({ profileId, onPublished }: { profileId: string; 
           <h2 id={`${id}-domain`}>Domain and who may sign in</h2>
           <div className="form">
             <label htmlFor={`${id}-account`}>Account</label>
-            <select id={`${id}-account`} value={accountId} onChange={(e) => setAccountId(e.target.value)}>
+            <select id={`${id}-account`} value={accountId} onChange={(e) => setAccountId(e.target.value)} {...aria('account')}>
               <option value="">Choose an account</option>
               {accounts.map((a) => (
                 <option key={a.id} value={a.id}>
@@ -234,8 +269,9 @@ export function CloudflareStep({ profileId, onPublished }: { profileId: string; 
                 </option>
               ))}
             </select>
+            {beside('account')}
             <label htmlFor={`${id}-zone`}>Zone</label>
-            <select id={`${id}-zone`} value={zoneId} onChange={(e) => setZoneId(e.target.value)}>
+            <select id={`${id}-zone`} value={zoneId} onChange={(e) => setZoneId(e.target.value)} {...aria('zone')}>
               <option value="">Choose a zone</option>
               {zones.map((z) => (
                 <option key={z.id} value={z.id}>
@@ -243,10 +279,13 @@ export function CloudflareStep({ profileId, onPublished }: { profileId: string; 
                 </option>
               ))}
             </select>
+            {beside('zone')}
             <label htmlFor={`${id}-emails`}>Allowed emails</label>
-            <input id={`${id}-emails`} value={emails} onChange={(e) => setEmails(e.target.value)} placeholder="alice@example.com, bob@example.com" />
+            <input id={`${id}-emails`} value={emails} onChange={(e) => setEmails(e.target.value)} placeholder="alice@example.com, bob@example.com" {...aria('emails')} />
+            {beside('emails')}
             <label htmlFor={`${id}-domain-input`}>Allowed email domain</label>
-            <input id={`${id}-domain-input`} value={emailDomain} onChange={(e) => setEmailDomain(e.target.value)} placeholder="example.com" />
+            <input id={`${id}-domain-input`} value={emailDomain} onChange={(e) => setEmailDomain(e.target.value)} placeholder="example.com" {...aria('domain')} />
+            {beside('domain')}
             <label htmlFor={`${id}-session`}>Session duration</label>
             <select id={`${id}-session`} value={session} onChange={(e) => setSession(e.target.value as (typeof sessionDurations)[number])}>
               {sessionDurations.map((d) => (
@@ -314,7 +353,7 @@ export function CloudflareStep({ profileId, onPublished }: { profileId: string; 
           ) : null}
         </section>
       ) : null}
-      {error ? <ErrorNotice error={error} /> : null}
+      {error && !at ? <ErrorNotice error={error} /> : null}
     </div>
   );
 }
