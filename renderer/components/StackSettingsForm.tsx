@@ -59,8 +59,11 @@ const toDraft = (s: StackSettings): Draft => ({
   imageOverrides: { ...s.imageOverrides },
 });
 
-/** An empty or non-numeric field becomes NaN, which the schema reports with the field's own message. */
-const num = (s: string): number => (s.trim() === '' ? Number.NaN : Number(s.trim()));
+/**
+ * An empty or non-numeric field becomes NaN, which the schema reports with the field's own message. Only decimal
+ * digits count: Number() would quietly read "0x50" as 80 and "1e3" as 1000.
+ */
+const num = (s: string): number => (/^-?\d+$/.test(s.trim()) ? Number(s.trim()) : Number.NaN);
 
 const fromDraft = (d: Draft): unknown => ({
   dataRoot: d.dataRoot,
@@ -145,7 +148,11 @@ const labelOf = (field: string): string => {
 };
 
 /** Schema messages already start with the field ("Jellyfin port: …"); generic ones get the label in front. */
-const named = (field: string, message: string): string => (/^[A-Z][^:]{0,40}:/.test(message) ? message : `${labelOf(field)}: ${message}`);
+const named = (field: string, message: string): string => {
+  // A media folder's message names the list ("Media folder: …"); the row's own label says which one.
+  if (/^modules\.jellyfin\.mediaPaths\.\d+$/.test(field) && message.startsWith('Media folder: ')) return `${labelOf(field)}: ${message.slice('Media folder: '.length)}`;
+  return /^[A-Z][^:]{0,40}:/.test(message) ? message : `${labelOf(field)}: ${message}`;
+};
 
 type Issues = ReadonlyMap<string, readonly string[]>;
 
@@ -310,7 +317,8 @@ export function StackSettingsForm({ profileId, view, onSaved }: { profileId: str
       {allIssues.length > 0 ? (
         <div role="alert" className="notice notice-error">
           <strong>
-            {allIssues.length === 1 ? 'One setting needs fixing' : `${allIssues.length} settings need fixing`} before they can be saved. Nothing was saved.
+            {/* Settings, not messages: one field can have two (too long, and not an address). */}
+            {issues.size === 1 ? 'One setting needs fixing' : `${issues.size} settings need fixing`} before they can be saved. Nothing was saved.
           </strong>
           <ul>
             {allIssues.map((m) => (
