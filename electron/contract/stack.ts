@@ -1,8 +1,21 @@
 import { z } from 'zod';
 import { ErrorShape } from './errors';
-import { DataPath } from './preflight';
+import { dataPathField } from './preflight';
 import { ProfileId } from './profiles';
-import { isDnsName } from './validation';
+import { emailField, hostId } from './stack-modules/declare';
+import { HwAccel } from './stack-modules/jellyfin';
+import { HostnamesSettings, ModuleId, ModulesSettings } from './stack-modules';
+
+// Each module's settings, title and form fields are declared in its own file under stack-modules/; the stack's
+// settings schema below is derived from those declarations.
+export { AuthentikSettings } from './stack-modules/authentik';
+export { BackupSettings } from './stack-modules/backup';
+export { CloudflaredSettings } from './stack-modules/cloudflared';
+export { HwAccel, hwAccelKinds, JellyfinSettings } from './stack-modules/jellyfin';
+export { MediaAutomationSettings } from './stack-modules/media-automation';
+export { NextcloudSettings } from './stack-modules/nextcloud';
+export { WireguardSettings } from './stack-modules/wireguard';
+export { HostnamesSettings, ModuleId, moduleIds, ModulesSettings, moduleTitle } from './stack-modules';
 
 /**
  * The stack: what the admin chooses (settings, per module), what the app will change on the server (plan),
@@ -13,122 +26,8 @@ import { isDnsName } from './validation';
 /** What the renderer sees in place of a secret value, in previews and diffs. */
 export const secretMask = '••••••••';
 
-export const hwAccelKinds = ['nvidia', 'intel-qsv', 'vaapi', 'amd-vaapi', 'none'] as const;
-export const HwAccel = z.enum(hwAccelKinds);
-export type HwAccel = z.infer<typeof HwAccel>;
-
-const portField = (field: string): z.ZodNumber =>
-  z
-    .number({ error: `${field}: enter a port number from 1 to 65535.` })
-    .int(`${field}: use a whole number from 1 to 65535.`)
-    .min(1, `${field}: use a number from 1 to 65535.`)
-    .max(65535, `${field}: use a number from 1 to 65535.`);
-
-const hostnameField = (field: string): z.ZodType<string> =>
-  z
-    .string()
-    .trim()
-    .toLowerCase()
-    .refine((s) => isDnsName(s) && s.includes('.'), `${field}: enter a full host name such as media.example.com (letters, digits, dashes and dots).`);
-
-const emailField = (field: string): z.ZodType<string> =>
-  z
-    .string()
-    .trim()
-    .max(254, `${field}: keep the address under 254 characters.`)
-    .refine((s) => /^[^\s@"'`$\\<>()]+@[^\s@"'`$\\<>()]+\.[^\s@"'`$\\<>()]+$/u.test(s) && !/\p{Cc}/u.test(s), `${field}: enter an email address such as admin@example.com.`);
-
-/** Numeric host ids (uid, gid): containers that write bind-mounted folders run as the admin's user. */
-const hostId = (field: string): z.ZodNumber =>
-  z.number().int(`${field}: use a whole number.`).min(0, `${field}: use a number of 0 or more.`).max(4_294_967_294, `${field}: the id is too large.`);
-
 /** Where the server publishes ports for the home network: every interface, or only the server itself. */
 export const PublishAddress = z.enum(['0.0.0.0', '127.0.0.1']);
-
-export const JellyfinSettings = z.object({
-  enabled: z.literal(true).default(true),
-  hwAccel: HwAccel.default('none'),
-  /** For intel-qsv, vaapi, amd-vaapi: the render node passed to the container. */
-  renderDevice: z
-    .string()
-    .regex(/^\/dev\/dri\/renderD[0-9]{1,4}$/, 'GPU render device: choose a render node such as /dev/dri/renderD128.')
-    .default('/dev/dri/renderD128'),
-  /** Host gid that owns the render node (`getent group render`); required for the VA-API/QSV variants. */
-  renderGid: hostId('GPU render group id').nullable().default(null),
-  /** Port on the server for Jellyfin on the home network (TV apps, phones at home). */
-  lanPort: portField('Jellyfin port').default(8096),
-  /** Read-only media folders on the server, mounted at /media/1, /media/2, … */
-  mediaPaths: z.array(DataPath).max(8, 'Media folders: choose at most 8 folders.').default([]),
-});
-export type JellyfinSettings = z.infer<typeof JellyfinSettings>;
-
-export const NextcloudSettings = z.object({
-  enabled: z.boolean().default(true),
-  adminUser: z
-    .string()
-    .trim()
-    .regex(/^[a-zA-Z0-9_.@-]{1,64}$/, 'Nextcloud admin user: use letters, digits and _ . @ - (at most 64).')
-    .default('admin'),
-  /**
-   * Port on the server for Nextcloud over plain HTTP, published only while the WireGuard fallback is installed: the
-   * household reaches Nextcloud at the tunnel address when Cloudflare is down (links there stay on that address).
-   */
-  lanPort: portField('Nextcloud port').default(8080),
-});
-export type NextcloudSettings = z.infer<typeof NextcloudSettings>;
-
-export const AuthentikSettings = z.object({
-  enabled: z.boolean().default(true),
-});
-export type AuthentikSettings = z.infer<typeof AuthentikSettings>;
-
-export const CloudflaredSettings = z.object({
-  enabled: z.boolean().default(true),
-  /** Two connectors for HA: each keeps four edge connections. */
-  replicas: z.union([z.literal(1), z.literal(2)], { error: 'Tunnel connectors: choose 1 or 2.' }).default(1),
-});
-export type CloudflaredSettings = z.infer<typeof CloudflaredSettings>;
-
-export const BackupSettings = z.object({
-  enabled: z.boolean().default(true),
-  /** The restic repository: a folder on the server (another disk is best). */
-  repository: DataPath.default('/srv/m2-backup/restic'),
-  /** Daily run time, server local time, HH:MM. */
-  time: z
-    .string()
-    .regex(/^([01][0-9]|2[0-3]):[0-5][0-9]$/, 'Backup time: use 24-hour HH:MM, for example 03:30.')
-    .default('03:30'),
-  keepDaily: z.number().int().min(1, 'Keep daily: keep at least 1.').max(365, 'Keep daily: at most 365.').default(7),
-  keepWeekly: z.number().int().min(0, 'Keep weekly: use 0 or more.').max(260, 'Keep weekly: at most 260.').default(4),
-  keepMonthly: z.number().int().min(0, 'Keep monthly: use 0 or more.').max(120, 'Keep monthly: at most 120.').default(6),
-  /** Live status warns when the last good backup is older than this: a daily run plus slack by default. */
-  warnAfterHours: z
-    .number()
-    .int('Warn after: use a whole number of hours.')
-    .min(2, 'Warn after: use at least 2 hours.')
-    .max(720, 'Warn after: use at most 720 hours (30 days).')
-    .default(26),
-});
-export type BackupSettings = z.infer<typeof BackupSettings>;
-
-export const WireguardSettings = z.object({
-  /** The WireGuard toolbox container runs (the fallback switch itself is off until the admin turns it on). */
-  enabled: z.boolean().default(false),
-  /** UDP port the fallback endpoint listens on while it is on (host network, no port publishing). */
-  port: portField('WireGuard port').default(51820),
-});
-export type WireguardSettings = z.infer<typeof WireguardSettings>;
-
-export const MediaAutomationSettings = z.object({
-  enabled: z.boolean().default(false),
-  /** Where downloaders write; mounted read-only into Jellyfin at /media/ingest. */
-  ingestPath: DataPath.default('/srv/m2-ingest'),
-});
-export type MediaAutomationSettings = z.infer<typeof MediaAutomationSettings>;
-
-export const moduleIds = ['jellyfin', 'nextcloud', 'authentik', 'cloudflared', 'backup', 'wireguard', 'mediaAutomation'] as const;
-export const ModuleId = z.enum(moduleIds);
-export type ModuleId = z.infer<typeof ModuleId>;
 
 /**
  * Everything the admin chooses for the stack of one server. Rendering is a pure function of this and
@@ -136,7 +35,7 @@ export type ModuleId = z.infer<typeof ModuleId>;
  */
 export const StackSettings = z.object({
   /** Where service data (configs, databases) lives on the server; never inside a release. */
-  dataRoot: DataPath.default('/srv/m2'),
+  dataRoot: dataPathField('Service data folder').default('/srv/m2'),
   publishAddress: PublishAddress.default('0.0.0.0'),
   /** The admin's numeric ids on the server: bind-mounted folders are theirs, and Jellyfin runs as them. */
   uid: hostId('User id').default(1000),
@@ -147,24 +46,8 @@ export const StackSettings = z.object({
     .max(64, 'Time zone: use a name such as Europe/Berlin or UTC (at most 64 characters).')
     .default('UTC'),
   adminEmail: emailField('Admin email').default('admin@example.com'),
-  hostnames: z
-    .object({
-      jellyfin: hostnameField('Jellyfin host name').default('media.example.com'),
-      nextcloud: hostnameField('Nextcloud host name').default('cloud.example.com'),
-      authentik: hostnameField('Authentik host name').default('auth.example.com'),
-    })
-    .prefault({}),
-  modules: z
-    .object({
-      jellyfin: JellyfinSettings.prefault({}),
-      nextcloud: NextcloudSettings.prefault({}),
-      authentik: AuthentikSettings.prefault({}),
-      cloudflared: CloudflaredSettings.prefault({}),
-      backup: BackupSettings.prefault({}),
-      wireguard: WireguardSettings.prefault({}),
-      mediaAutomation: MediaAutomationSettings.prefault({}),
-    })
-    .prefault({}),
+  hostnames: HostnamesSettings.prefault({}),
+  modules: ModulesSettings.prefault({}),
   /** Image tags the admin holds back from the pinned table (key → tag); empty means "the pinned versions". */
   imageOverrides: z.record(z.string().regex(/^[a-z0-9-]{1,32}$/), z.string().regex(/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/, 'Image tag: letters, digits, dots, dashes and underscores only.')).default({}),
 });

@@ -14,7 +14,7 @@ export interface AppLink {
 }
 
 export const appLinks: readonly AppLink[] = [
-  ...Object.entries(pinnedImages).map(([key, image]) => ({ url: image.releaseNotes, from: `release notes of ${key} (stack/versions.ts)` })),
+  ...Object.entries(pinnedImages).map(([key, image]) => ({ url: image.releaseNotes, from: `release notes of ${key} (its module's declaration in contract/stack-modules)` })),
   ...Object.entries(preflightLinks).map(([key, fix]) => ({ url: fix.url, from: `preflight fix ${key} (preflight/checks.ts)` })),
   ...Object.entries(rendererLinks).map(([key, link]) => ({ url: link.url, from: `renderer link ${key} (contract/links.ts)` })),
 ];

@@ -6,6 +6,7 @@
 import { createHash } from 'node:crypto';
 import path from 'node:path';
 import type { ModuleId, StackSettings } from '../../contract/stack';
+import { moduleDeclaration } from '../../contract/stack-modules';
 import { AppError } from '../errors';
 import type { Secret } from '../secrets/secret';
 import { renderEnvFile, toComposeYaml, varRefNames } from './compose-yaml';
@@ -144,6 +145,7 @@ export function renderStack(settings: StackSettings, secrets: SecretValues, opts
   for (const out of outputs) {
     for (const [name, svc] of Object.entries(out.services)) {
       if (name in services) throw new Error(`service ${name} is rendered by both ${serviceModules[name] ?? '?'} and ${out.module}`);
+      if (!Object.hasOwn(moduleDeclaration(out.module).services, name)) throw new Error(`service ${name} is not declared by module ${out.module}`);
       services[name] = svc;
       serviceModules[name] = out.module;
       serviceImages[name] = String(svc.image);

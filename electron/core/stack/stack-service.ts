@@ -34,7 +34,7 @@ import { renderStack, requiredSecrets, type RenderOptions } from './render';
 import { StackSecrets } from './secrets';
 import type { SettingsStoreLike } from './settings-store';
 import type { RenderedStack, SecretRequest } from './types';
-import { pinnedImages } from './versions';
+import { imageModules, pinnedImages, type ImageKey } from './versions';
 import type { SshConnection } from '../ssh/ssh-connection';
 
 export const TUNNEL_TOKEN_SECRET = 'cloudflared.tunnel-token';
@@ -376,25 +376,11 @@ export class StackService {
   }
 }
 
-const moduleOfImage: Record<string, ModuleId> = {
-  jellyfin: 'jellyfin',
-  cloudflared: 'cloudflared',
-  authentik: 'authentik',
-  postgres: 'nextcloud',
-  nextcloud: 'nextcloud',
-  redis: 'nextcloud',
-  restic: 'backup',
-  wireguard: 'wireguard',
-  sonarr: 'mediaAutomation',
-  radarr: 'mediaAutomation',
-  qbittorrent: 'mediaAutomation',
-};
-
 function imagesFor(settings: StackSettings): StackSettingsView['images'] {
   return Object.entries(pinnedImages).map(([key, img]) => ({
     key,
     ref: `${img.repository}:${settings.imageOverrides[key] ?? img.tag}`,
     releaseNotes: img.releaseNotes,
-    module: moduleOfImage[key] ?? 'jellyfin',
+    module: imageModules[key as ImageKey],
   }));
 }

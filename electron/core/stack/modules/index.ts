@@ -1,4 +1,5 @@
-/** The stack's modules in render order (env files and services follow it). */
+/** The stack's modules' compose rendering, in the order their declarations give (env files and services follow it). */
+import { moduleIds, type ModuleId } from '../../../contract/stack';
 import type { StackModule } from '../types';
 import { authentikModule } from './authentik';
 import { backupModule } from './backup';
@@ -8,12 +9,15 @@ import { mediaAutomationModule } from './media-automation';
 import { nextcloudModule } from './nextcloud';
 import { wireguardModule } from './wireguard';
 
-export const stackModules: readonly StackModule[] = [
-  jellyfinModule,
-  nextcloudModule,
-  authentikModule,
-  cloudflaredModule,
-  backupModule,
-  wireguardModule,
-  mediaAutomationModule,
-];
+/** One line per module; a declared module without its rendering here does not compile. */
+const rendering: { readonly [K in ModuleId]: StackModule } = {
+  jellyfin: jellyfinModule,
+  nextcloud: nextcloudModule,
+  authentik: authentikModule,
+  cloudflared: cloudflaredModule,
+  backup: backupModule,
+  wireguard: wireguardModule,
+  mediaAutomation: mediaAutomationModule,
+};
+
+export const stackModules: readonly StackModule[] = moduleIds.map((id) => rendering[id]);

@@ -1,0 +1,25 @@
+import { z } from 'zod';
+import { defineModule } from './declare';
+
+export const AuthentikSettings = z.object({
+  enabled: z.boolean().default(true),
+});
+export type AuthentikSettings = z.infer<typeof AuthentikSettings>;
+
+export const authentik = defineModule({
+  id: 'authentik',
+  title: 'Authentik',
+  description: 'Single sign-on for the household: one account for every service.',
+  settings: AuthentikSettings,
+  hostname: { label: 'Authentik host name', default: 'auth.example.com' },
+  fields: [],
+  images: {
+    authentik: { repository: 'ghcr.io/goauthentik/server', tag: '2026.2.2', releaseNotes: 'https://docs.goauthentik.io/releases/' },
+    postgres: { repository: 'postgres', tag: '16-alpine', releaseNotes: 'https://www.postgresql.org/docs/release/' },
+  },
+  services: {
+    'authentik-server': { role: 'sign-in pages and API', health: '`ak healthcheck` passes' },
+    'authentik-worker': { role: 'background tasks and blueprints', health: '`ak healthcheck` passes' },
+    'authentik-db': { role: 'Authentik’s Postgres database', health: 'Postgres accepts connections' },
+  },
+});
