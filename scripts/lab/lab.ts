@@ -5,6 +5,7 @@ import { ensureFallbackNet, stopFallbackNet, type FallbackNet } from './fallback
 import { ensureStandInImages } from './images';
 import { ensureKeychain, installKeychain, stopKeychain } from './keychain';
 import { ensureWireGuardLab, installWireGuard, stopWireGuardLab, type WireGuardLab } from './netns';
+import { ensureNetworkManager, installNetworkManager, stopNetworkManager, type NetworkManagerLab } from './networkmanager';
 import { labDir, labPath } from './paths';
 import { ensureResticRepo, installRestic, type ResticRepo } from './restic';
 import { ensureRouter, installRouter, stopRouter, type LabRouter } from './router';
@@ -21,6 +22,8 @@ export interface LabInfo {
   readonly restic: ResticRepo;
   /** The home router (UPnP/NAT-PMP) between the server and a namespace playing the internet. */
   readonly router: LabRouter;
+  /** Debian's NetworkManager in its own namespace and on its own system bus (the laptop's nmcli path). */
+  readonly networkManager: NetworkManagerLab;
   readonly timings: Readonly<Record<string, number>>;
 }
 
@@ -44,6 +47,7 @@ export async function installLab(): Promise<void> {
   await installWireGuard();
   await installRestic();
   await installRouter();
+  await installNetworkManager();
   await aptEnsure([{ bin: 'busybox', pkg: 'busybox-static' }], 'stand-in images');
   await aptEnsure([{ bin: 'zbarimg', pkg: 'zbar-tools' }], 'QR code checks');
   await ensureDocker();
@@ -71,7 +75,7 @@ export async function labUp(): Promise<LabInfo> {
     await timed(timings, 'images', () => ensureStandInImages());
     return { ...engine, compose };
   });
-  const [docker, ssh, keychain, wireguard, restic, router, fallbackNet] = await Promise.all([
+  const [docker, ssh, keychain, wireguard, restic, router, fallbackNet, networkManager] = await Promise.all([
     dockerPart,
     timed(timings, 'sshd', () => ensureSshd()),
     timed(timings, 'keychain', () => ensureKeychain()),
@@ -79,9 +83,10 @@ export async function labUp(): Promise<LabInfo> {
     timed(timings, 'restic', () => ensureResticRepo()),
     timed(timings, 'router', () => ensureRouter()),
     timed(timings, 'fallbackNet', () => ensureFallbackNet()),
+    timed(timings, 'networkManager', () => ensureNetworkManager()),
   ]);
   timings.total = Math.round(performance.now() - t0);
-  const info: LabInfo = { ssh, docker, keychain, wireguard, restic, router, fallbackNet, timings };
+  const info: LabInfo = { ssh, docker, keychain, wireguard, restic, router, fallbackNet, networkManager, timings };
   writeFileSync(infoFile(), JSON.stringify(info, null, 2), { mode: 0o600 });
   return info;
 }
@@ -96,7 +101,7 @@ export const readLabInfo = (): LabInfo | undefined => {
 
 /** Stop everything the lab started, each by the pid it recorded (never by name). Keys and images stay. */
 export async function labDown(): Promise<void> {
-  const results: PromiseSettledResult<unknown>[] = await Promise.allSettled([stopSshd(), stopKeychain(), stopWireGuardLab(), stopRouter(), stopFallbackNet()]);
+  const results: PromiseSettledResult<unknown>[] = await Promise.allSettled([stopSshd(), stopKeychain(), stopWireGuardLab(), stopRouter(), stopFallbackNet(), stopNetworkManager()]);
   // dockerd last: it stops the lab's containers on its way down.
   results.push(...(await Promise.allSettled([stopDockerEngine()])));
   rmSync(infoFile(), { force: true });

@@ -84,24 +84,51 @@ describe('LaptopTunnelManager through NetworkManager', () => {
     expect(existsSync(f.conf)).toBe(false);
   });
 
-  it('says what to do when NetworkManager refuses, and leaves no file', async () => {
+  // NetworkManager 1.42's own words (Debian 12, seen in the lab with a non-root nmcli and auth-polkit=root-only, and on a
+  // kernel without WireGuard); the part after "failed:" comes from the daemon, so it stays English in any locale.
+  const AUTH_HINT = ' NetworkManager lets only a user logged in at this computer change its network: on Debian and Ubuntu, add your user to the netdev (or sudo) group, log in again, and try from the desktop session.';
+  const KERNEL_HINT = ' This computer’s kernel has no WireGuard, which NetworkManager needs: Linux 5.6 and later have it built in; on an older kernel, install the wireguard-dkms package and try again.';
+  const DENIED_DELETE: RunResult = { code: 7, stdout: '', stderr: 'Error: Connection deletion failed: Insufficient privileges\nError: not all connections deleted.\n' };
+
+  it('says what to do when NetworkManager refuses the import, and leaves no file', async () => {
     const f = fake({
       bins: ['nmcli', 'wg-quick'],
-      answer: (file, args) => nmRunning(file, args) ?? (args[1] === 'import' ? { code: 1, stdout: '', stderr: 'Error: Failed to add connection: Not authorized to add this connection.\n' } : ok()),
+      answer: (file, args) => nmRunning(file, args) ?? (args[1] === 'import' ? { code: 4, stdout: '', stderr: "Error: Failed to add 'm2-home' connection: Insufficient privileges\n" } : ok()),
     });
     const t = await f.m.up('m2 home', new Secret(CONFIG));
     expect(t.state).toBe('failed');
-    expect(t.detail).toBe('NetworkManager did not take the tunnel: Error: Failed to add connection: Not authorized to add this connection. On Debian and Ubuntu, add your user to the netdev (or sudo) group and log in again.');
+    expect(t.detail).toBe(`NetworkManager did not take the tunnel: Error: Failed to add 'm2-home' connection: Insufficient privileges${AUTH_HINT}`);
     expect(f.argv().some((a) => a.includes('up'))).toBe(false);
     expect(existsSync(f.conf)).toBe(false);
   });
 
-  it('removes the profile again when it cannot be brought up', async () => {
-    const f = fake({ bins: ['nmcli'], answer: (file, args) => nmRunning(file, args) ?? (args[1] === 'up' ? { code: 4, stdout: '', stderr: 'Error: Connection activation failed: IP configuration could not be reserved' } : ok()) });
+  it('removes the profile again when it cannot be brought up, and says why in the admin’s terms', async () => {
+    const cases: [string, string][] = [
+      ['Error: Connection activation failed: IP configuration could not be reserved', ''],
+      ['Error: Connection activation failed: Not authorized to control networking.', AUTH_HINT],
+      ["Error: Connection activation failed: m2-home failed to create resources: Failed to create WireGuard interface 'm2-home' for 'm2-home': Operation not supported", KERNEL_HINT],
+    ];
+    for (const [stderr, hint] of cases) {
+      const f = fake({ bins: ['nmcli'], answer: (file, args) => nmRunning(file, args) ?? (args[1] === 'up' ? { code: 4, stdout: '', stderr } : ok()) });
+      const t = await f.m.up('m2 home', new Secret(CONFIG));
+      expect(t).toEqual({ method: 'network-manager', state: 'failed', detail: `NetworkManager could not bring the tunnel m2-home up: ${stderr}${hint}`, sshOverWireguard: false });
+      expect(f.argv().at(-1)).toEqual(['nmcli', 'connection', 'delete', 'id', 'm2-home']);
+    }
+  });
+
+  it('says so when the profile that could not be brought up cannot be removed either', async () => {
+    const f = fake({
+      bins: ['nmcli'],
+      answer: (file, args) =>
+        nmRunning(file, args) ??
+        (args[1] === 'up' ? { code: 4, stdout: '', stderr: 'Error: Connection activation failed: Not authorized to control networking.' } : args[1] === 'delete' && f.argv().some((a) => a[2] === 'up') ? DENIED_DELETE : ok()),
+    });
     const t = await f.m.up('m2 home', new Secret(CONFIG));
-    expect(t).toMatchObject({ method: 'network-manager', state: 'failed' });
-    expect(t.detail).toContain('Connection activation failed');
-    expect(f.argv().at(-1)).toEqual(['nmcli', 'connection', 'delete', 'id', 'm2-home']);
+    expect(t.state).toBe('failed');
+    expect(t.detail).toBe(
+      `NetworkManager could not bring the tunnel m2-home up: Error: Connection activation failed: Not authorized to control networking.${AUTH_HINT}` +
+        ' Its profile could not be removed either (Error: Connection deletion failed: Insufficient privileges Error: not all connections deleted.): remove “m2-home” in the network settings.',
+    );
   });
 
   it('takes the profile down and deletes it; already gone counts as down', async () => {
@@ -112,8 +139,13 @@ describe('LaptopTunnelManager through NetworkManager', () => {
       ['nmcli', 'connection', 'down', 'id', 'm2-home'],
       ['nmcli', 'connection', 'delete', 'id', 'm2-home'],
     ]);
-    const denied = fake({ bins: ['nmcli'], answer: (file, args) => nmRunning(file, args) ?? { code: 1, stdout: '', stderr: 'Error: not authorized' } });
-    expect((await denied.m.down('m2 home')).state).toBe('failed');
+    const denied = fake({ bins: ['nmcli'], answer: (file, args) => nmRunning(file, args) ?? (args[1] === 'delete' ? DENIED_DELETE : ok()) });
+    expect(await denied.m.down('m2 home')).toEqual({
+      method: 'network-manager',
+      state: 'failed',
+      detail: `NetworkManager could not remove the tunnel m2-home: Error: Connection deletion failed: Insufficient privileges Error: not all connections deleted.${AUTH_HINT}`,
+      sshOverWireguard: false,
+    });
   });
 });
 

@@ -89,6 +89,22 @@ const said = (r: RunResult): string => {
   return text.length > 300 ? `${text.slice(0, 297)}…` : text || `exit status ${r.code}`;
 };
 
+/**
+ * What to do about a NetworkManager refusal, from its own words (the daemon's part of the message is not translated):
+ * not allowed (polkit: Debian lets active local users in the netdev or sudo group), or a kernel without WireGuard
+ * (NetworkManager makes the interface in the kernel; it has no userspace fallback).
+ */
+const nmHint = (r: RunResult): string => {
+  const text = `${r.stderr}\n${r.stdout}`;
+  if (/not authori[sz]ed|permission denied|insufficient privileges/i.test(text)) {
+    return ' NetworkManager lets only a user logged in at this computer change its network: on Debian and Ubuntu, add your user to the netdev (or sudo) group, log in again, and try from the desktop session.';
+  }
+  if (/WireGuard interface.*Operation not supported|wireguard.*(not supported|unknown device type)/i.test(text)) {
+    return ' This computer’s kernel has no WireGuard, which NetworkManager needs: Linux 5.6 and later have it built in; on an older kernel, install the wireguard-dkms package and try again.';
+  }
+  return '';
+};
+
 const state = (method: LaptopTunnelMethod, s: LaptopTunnel['state'], detail: string): LaptopTunnel => ({ method, state: s, detail, sshOverWireguard: false });
 
 export class LaptopTunnelManager {
@@ -165,7 +181,7 @@ export class LaptopTunnelManager {
         case 'network-manager': {
           await this.#d.run('nmcli', ['connection', 'down', 'id', iface]);
           const r = await this.#d.run('nmcli', ['connection', 'delete', 'id', iface]);
-          if (r.code !== 0 && r.code !== NMCLI_NOT_FOUND) return state(method, 'failed', `NetworkManager could not remove the tunnel ${iface}: ${said(r)}`);
+          if (r.code !== 0 && r.code !== NMCLI_NOT_FOUND) return state(method, 'failed', `NetworkManager could not remove the tunnel ${iface}: ${said(r)}${nmHint(r)}`);
           return state(method, 'down', `The tunnel ${iface} is down.`);
         }
         case 'wg-quick': {
@@ -209,18 +225,13 @@ export class LaptopTunnelManager {
     } finally {
       await rm(file, { force: true });
     }
-    if (r.code !== 0) {
-      const auth = /not authori[sz]ed|permission denied|insufficient privileges/i.test(r.stderr);
-      return state(
-        m,
-        'failed',
-        `NetworkManager did not take the tunnel: ${said(r)}` + (auth ? ' On Debian and Ubuntu, add your user to the netdev (or sudo) group and log in again.' : ''),
-      );
-    }
+    if (r.code !== 0) return state(m, 'failed', `NetworkManager did not take the tunnel: ${said(r)}${nmHint(r)}`);
     const u = await this.#d.run('nmcli', ['connection', 'up', 'id', iface]);
     if (u.code !== 0) {
-      await this.#d.run('nmcli', ['connection', 'delete', 'id', iface]);
-      return state(m, 'failed', `NetworkManager could not bring the tunnel ${iface} up: ${said(u)}`);
+      // A profile left behind would be retried by NetworkManager on its own (imported profiles autoconnect).
+      const d = await this.#d.run('nmcli', ['connection', 'delete', 'id', iface]);
+      const left = d.code !== 0 && d.code !== NMCLI_NOT_FOUND ? ` Its profile could not be removed either (${said(d)}): remove “${iface}” in the network settings.` : '';
+      return state(m, 'failed', `NetworkManager could not bring the tunnel ${iface} up: ${said(u)}${nmHint(u)}${left}`);
     }
     return state(m, 'up', `The tunnel ${iface} is up (NetworkManager).`);
   }
