@@ -29,6 +29,8 @@ export const callNames = [
   'accounts:list',
   'accounts:reveal',
   'accounts:copy',
+  'accounts:rotations',
+  'accounts:rotate',
   'cloudflare:view',
   'cloudflare:set-token',
   'cloudflare:check-token',

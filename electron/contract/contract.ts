@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { Account, AccountRequest, AccountsRequest, CopiedPassword, RevealedPassword } from './accounts';
+import { Account, AccountRequest, AccountsRequest, CopiedPassword, RevealedPassword, RotationPlan, RotationRequest, RotationResult } from './accounts';
 import { AppInfo } from './app';
 import type { LinkRules } from './links';
 import { ProfileInput, ProfileRef, ServerProfile } from './profiles';
@@ -84,6 +84,10 @@ export const calls = {
   'accounts:reveal': { input: AccountRequest, output: RevealedPassword },
   /** Put one account's password on the clipboard from main (the value never reaches the window) and clear it after a while. */
   'accounts:copy': { input: AccountRequest, output: CopiedPassword },
+  /** What rotating each generated secret would do (steps, what restarts), or why it cannot be rotated; no values. */
+  'accounts:rotations': { input: AccountsRequest, output: z.array(RotationPlan) },
+  /** Rotate one generated secret: applied on the server, proven, then kept; the new value is not returned (reveal it). */
+  'accounts:rotate': { input: RotationRequest, output: RotationResult },
   /** The server's Cloudflare settings, the hostnames to publish and what the app manages there; no secrets. */
   'cloudflare:view': { input: CloudflareProfileRequest, output: CloudflareView },
   /** Verify an API token, report what it may do, then keep it in the keychain (replacing any earlier one). */

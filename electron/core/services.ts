@@ -42,6 +42,7 @@ import { AccessProbeTokens } from './cloudflare/access-service-token';
 import { OutageMonitor } from './fallback/outage/outage-monitor';
 import type { ProbeOptions } from './fallback/outage/probe';
 import { AccountsService } from './accounts/accounts-service';
+import { SecretRotation } from './accounts/rotation';
 import { ClipboardGuard, type SystemClipboard } from './accounts/clipboard-guard';
 import { RecoveryKitService } from './recovery/recovery-kit';
 import type { SavedKitPdf } from '../contract/recovery';
@@ -299,6 +300,21 @@ export function createCoreServices(config: CoreConfig, emit: Emit): CoreServices
     published: async (profileId) => (await cloudflare.view(profileId)).managed.filter((m) => m.kind === 'dns-record').map((m) => m.name),
     secrets: { get: (profileId, name) => stack.secrets.get(profileId, name) },
     ...(clipboard ? { clipboard } : {}),
+    ...(config.vault
+      ? {
+          rotation: new SecretRotation({
+            settings: async (profileId) => (await stack.view(profileId)).settings,
+            secrets: stack.secrets,
+            target: async (profileId) => {
+              const conn = servers.connection(profileId);
+              return { conn, dockerAccess: stack.dockerAccess(profileId) === 'sudo' ? 'sudo' : 'group', project: stack.project };
+            },
+            redeploy: (profileId) => stack.apply(profileId),
+            installed: async (profileId) => (await stack.status(profileId)).currentRelease !== null,
+            log: config.log,
+          }),
+        }
+      : {}),
     log: config.log,
   });
   // Everything kept per server, so removing one leaves nothing for a new server of the same name (same id).
@@ -475,6 +491,8 @@ export function createHandlers(services: CoreServices): Handlers {
     'accounts:list': ({ profileId }) => services.accounts.list(profileId),
     'accounts:reveal': ({ profileId, accountId }) => services.accounts.reveal(profileId, accountId),
     'accounts:copy': ({ profileId, accountId }) => services.accounts.copy(profileId, accountId),
+    'accounts:rotations': ({ profileId }) => services.accounts.rotations(profileId),
+    'accounts:rotate': async ({ profileId, secret }) => setupChangedAfter(profileId, await services.accounts.rotate(profileId, secret)),
     'cloudflare:view': ({ profileId }) => services.cloudflare.view(profileId),
     'cloudflare:set-token': ({ profileId, token, accountId }) => services.cloudflare.setToken(profileId, token, accountId),
     'cloudflare:check-token': ({ profileId }) => services.cloudflare.checkToken(profileId),

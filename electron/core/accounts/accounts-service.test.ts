@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { calls } from '../../contract/contract';
+import { serviceAddresses } from '../../contract/links';
 import { StackSettings, type StackSettings as Settings } from '../../contract/stack';
 import { AppError } from '../errors';
 import type { Logger } from '../log';
@@ -81,11 +82,22 @@ describe('the stack’s accounts', () => {
     const { service } = await setup({ published: ['cloud.example.com'] });
     const byId = Object.fromEntries((await service.list(PROFILE)).map((a) => [a.id, a.signIn]));
     expect(byId['nextcloud-admin']).toEqual({ kind: 'published', url: 'https://cloud.example.com/' });
-    expect(byId['jellyfin-admin']).toEqual({ kind: 'home', url: 'http://192.168.1.20:8096' });
+    expect(byId['jellyfin-admin']).toEqual({ kind: 'home', url: 'http://192.168.1.20:8096/' });
     expect(byId['authentik-admin']).toEqual({ kind: 'not-published', hostname: 'auth.example.com' });
 
     const local = await setup({ settings: { publishAddress: '127.0.0.1' } });
     expect((await local.service.list(PROFILE))[0]?.signIn).toEqual({ kind: 'not-published', hostname: 'media.example.com' });
+  });
+
+  it('signs in exactly where the app’s one list of service addresses (Done, Services, links, recovery kit) says', async () => {
+    const published = ['cloud.example.com', 'media.example.com'];
+    const { service } = await setup({ published });
+    const addresses = serviceAddresses(StackSettings.parse({ adminEmail: 'admin@example.com' }), '192.168.1.20', published);
+    for (const a of await service.list(PROFILE)) {
+      const at = addresses.find((x) => x.service === a.service);
+      const url = a.signIn.kind === 'not-published' ? null : a.signIn.url;
+      expect(url, a.id).toBe(at?.url ?? at?.home ?? null);
+    }
   });
 
   it('leaves out the accounts of modules that are off, and says which passwords are not generated yet', async () => {

@@ -4,8 +4,9 @@
  * Passwords stay in the keychain; `reveal` is the only way one leaves main, for one account, and each reveal or copy
  * is written to the log by account id, never with the value.
  */
-import type { Account, AccountService, CopiedPassword, RevealedPassword, SignIn } from '../../contract/accounts';
-import { AccountId } from '../../contract/accounts';
+import type { Account, AccountService, CopiedPassword, RevealedPassword, RotationPlan, RotationResult, SignIn } from '../../contract/accounts';
+import { AccountId, SecretName } from '../../contract/accounts';
+import { serviceAddresses } from '../../contract/links';
 import type { StackSettings } from '../../contract/stack';
 import { AppError } from '../errors';
 import type { Logger } from '../log';
@@ -15,6 +16,7 @@ import { JELLYFIN_ADMIN_PASSWORD, JELLYFIN_ADMIN_USER } from '../stack/configure
 import { authentikSecrets } from '../stack/modules/authentik';
 import { nextcloudSecrets } from '../stack/modules/nextcloud';
 import type { ClipboardGuard } from './clipboard-guard';
+import type { SecretRotation } from './rotation';
 
 /** Authentik's built-in administrator, created from the bootstrap password on its first start (stack-facts §5.2). */
 export const AUTHENTIK_ADMIN_USER = 'akadmin';
@@ -30,8 +32,6 @@ export interface StackAccount {
   readonly secret: string;
   /** The public host name the service is published at (when the tunnel publishes it). */
   readonly hostname: string;
-  /** Where it answers at home, when its port is published on the LAN (`host` is the server's address). */
-  readonly home?: (host: string) => string;
 }
 
 /** The accounts the modules of these settings create, in the order setup shows them. */
@@ -47,7 +47,6 @@ export function stackAccounts(settings: StackSettings): StackAccount[] {
       username: JELLYFIN_ADMIN_USER,
       secret: JELLYFIN_ADMIN_PASSWORD.name,
       hostname: settings.hostnames.jellyfin,
-      ...(settings.publishAddress === '0.0.0.0' ? { home: (host: string) => `http://${host.includes(':') ? `[${host}]` : host}:${m.jellyfin.lanPort}` } : {}),
     });
   }
   if (m.nextcloud.enabled) {
@@ -86,6 +85,8 @@ export interface AccountsDeps {
   readonly secrets: { get(profileId: string, name: string): Promise<Secret | undefined> };
   /** The system clipboard, where the shell has one the app may write (Electron's main process). */
   readonly clipboard?: ClipboardGuard;
+  /** Rotating the generated secrets on the server (absent where the host cannot reach servers). */
+  readonly rotation?: SecretRotation;
   readonly log: Logger;
 }
 
@@ -98,16 +99,14 @@ export class AccountsService {
 
   /** Every account with where it signs in and whether its password exists; never a value. */
   async list(profileId: string): Promise<Account[]> {
-    const { accounts, host } = await this.#accounts(profileId);
-    const published = new Set((await this.#deps.published(profileId)).map((h) => h.toLowerCase()));
+    const { accounts, host, settings } = await this.#accounts(profileId);
+    // Where each service answers, worked out once for the app (Done, Services, the links allowed, the recovery kit).
+    const addresses = new Map(serviceAddresses(settings, host, await this.#deps.published(profileId)).map((a) => [a.service, a] as const));
     const out: Account[] = [];
     for (const a of accounts) {
       const set = (await this.#deps.secrets.get(profileId, a.secret)) !== undefined;
-      const signIn: SignIn = published.has(a.hostname.toLowerCase())
-        ? { kind: 'published', url: `https://${a.hostname}/` }
-        : a.home
-          ? { kind: 'home', url: a.home(host) }
-          : { kind: 'not-published', hostname: a.hostname };
+      const at = addresses.get(a.service);
+      const signIn: SignIn = at?.url ? { kind: 'published', url: at.url } : at?.home ? { kind: 'home', url: at.home } : { kind: 'not-published', hostname: a.hostname };
       out.push({
         id: a.id,
         service: a.service,
@@ -143,12 +142,36 @@ export class AccountsService {
     return { accountId: account.id, clearsAfterSeconds: clipboard.clearAfterSeconds };
   }
 
-  async #accounts(profileId: string): Promise<{ accounts: StackAccount[]; host: string }> {
+  /** What rotating each generated secret of this server does, or why it is not offered; never a value. */
+  async rotations(profileId: string): Promise<RotationPlan[]> {
+    await this.#accounts(profileId);
+    return this.#rotation().plans(profileId);
+  }
+
+  /** Rotate one generated secret on the server; the new value stays in the keychain (reveal it like any other). */
+  async rotate(profileId: string, secret: string): Promise<RotationResult> {
+    // Checked here too, not only by the contract: core is also called from places that do not validate.
+    if (!SecretName.safeParse(secret).success) {
+      throw new AppError('accounts.not-rotatable', 'Secret: choose a secret from the list.', { field: 'secret' });
+    }
+    await this.#accounts(profileId);
+    return this.#rotation().rotate(profileId, secret);
+  }
+
+  #rotation(): SecretRotation {
+    if (!this.#deps.rotation) {
+      throw new AppError('accounts.not-rotatable', 'Secrets cannot be rotated from this window.', { hint: 'Use the desktop app or the web host connected to the server.' });
+    }
+    return this.#deps.rotation;
+  }
+
+  async #accounts(profileId: string): Promise<{ accounts: StackAccount[]; host: string; settings: StackSettings }> {
     const host = await this.#deps.serverHost(profileId);
     if (host === undefined) {
       throw new AppError('profile.not-found', 'Server: it is not in the list of saved servers (removed?).', { field: 'profileId', hint: 'Choose a server from the list.' });
     }
-    return { accounts: stackAccounts(await this.#deps.settings(profileId)), host };
+    const settings = await this.#deps.settings(profileId);
+    return { accounts: stackAccounts(settings), host, settings };
   }
 
   async #password(profileId: string, accountId: string): Promise<{ account: StackAccount; value: Secret }> {

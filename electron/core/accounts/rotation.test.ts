@@ -1,0 +1,370 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import type { ApplyResult } from '../../contract/stack';
+import { StackSettings } from '../../contract/stack';
+import { AppError } from '../errors';
+import type { Logger } from '../log';
+import { MemorySecretStore } from '../secrets/keychain';
+import { Secret } from '../secrets/secret';
+import type { ConfigureTarget } from '../stack/configure/common';
+import { toShell } from '../ssh/argv';
+import { AccountsService } from './accounts-service';
+import { OCC_RESET_SCRIPT, REDIS_PING_SCRIPT, alterRoleSql, occResetPasswordArgv, psqlArgv, redisPingArgv, stdinLine } from './rotation-commands';
+import { SecretRotation, previousName, rotatingName, servicesReading, type ServiceOps } from './rotation';
+
+const PROFILE = 'lab-home';
+const OLD = {
+  'nextcloud.admin-password': 'NcAdminOldPassword000001',
+  'nextcloud.redis-password': 'RedisOldTokenValue00000000000000000000000001',
+  'nextcloud.db-password': 'NcDbOldPassword000000001',
+  'authentik.db-password': 'AkDbOldPassword000000001',
+  'authentik.bootstrap-password': 'AkBootOldPassword0000001',
+} as const;
+
+function memoryLog(): Logger & { lines: string[] } {
+  const lines: string[] = [];
+  const write = (message: string, fields?: Record<string, unknown>): void => void lines.push(JSON.stringify({ message, fields }));
+  return { lines, info: write, warn: write, error: write };
+}
+
+const applied = (services: string[]): ApplyResult => ({
+  kind: 'applied',
+  releaseId: '20261205T020000Z-abcdef01',
+  services: services.map((service) => ({ service, module: null, action: 'recreate', reason: 'configuration changed', image: null })),
+  health: [],
+  warnings: [],
+  durationMs: 1000,
+});
+const rolledBack = (failedService: string): ApplyResult => ({
+  kind: 'rolled-back',
+  attemptedRelease: '20261205T020000Z-abcdef02',
+  report: { failedService, reason: 'unhealthy', logTail: [], restored: true, restoredRelease: '20261205T010000Z-abcdef00', decidedBy: 'health' } as unknown as Extract<ApplyResult, { kind: 'rolled-back' }>['report'],
+  warnings: [],
+  durationMs: 1000,
+});
+
+/**
+ * The rotation over a memory keychain, with the server scripted: what each service accepts is kept here, and every
+ * step (keychain writes, service changes, installs, proofs) is recorded in order, values replaced by old/new/other.
+ */
+async function setup(opts: { settings?: Partial<StackSettings>; installed?: boolean } = {}) {
+  const store = new MemorySecretStore();
+  for (const [n, v] of Object.entries(OLD)) await store.set(PROFILE, n, new Secret(v));
+  const settings = StackSettings.parse({ adminEmail: 'admin@example.com', ...opts.settings });
+  const log = memoryLog();
+  const steps: string[] = [];
+  const name = (v: Secret | undefined): string => {
+    if (!v) return 'none';
+    return (Object.values(OLD) as string[]).includes(v.reveal()) ? 'old' : 'new';
+  };
+  // What the server holds: the value the service itself keeps, and the value in the running release's env file.
+  const server = { service: new Map<string, string>(), env: new Map<string, string>() };
+  for (const [n, v] of Object.entries(OLD)) {
+    server.service.set(n, v);
+    server.env.set(n, v);
+  }
+  let redeploy: (secretsNow: Map<string, string>) => ApplyResult | Promise<ApplyResult> = () => applied(['nextcloud']);
+  let failChange: ((v: Secret) => Error | undefined) | undefined;
+  const ops: ServiceOps = {
+    setRolePassword: async (_t, db, v) => {
+      steps.push(`ALTER ROLE ${db.role} → ${name(v)}`);
+      const e = failChange?.(v);
+      if (e) throw e;
+      server.service.set('authentik.db-password', v.reveal());
+    },
+    setNextcloudPassword: async (_t, user, v) => {
+      steps.push(`occ resetpassword ${user} → ${name(v)}`);
+      const e = failChange?.(v);
+      if (e) throw e;
+      server.service.set('nextcloud.admin-password', v.reveal());
+    },
+    nextcloudAccepts: async (_t, _u, v) => (steps.push(`nextcloud login ${name(v)}`), server.service.get('nextcloud.admin-password') === v.reveal()),
+    redisAccepts: async (_t, _s, v) => (steps.push(`redis ping ${name(v)}`), server.env.get('nextcloud.redis-password') === v.reveal()),
+    authentikReady: async () => (steps.push('authentik ready'), server.env.get('authentik.db-password') === server.service.get('authentik.db-password')),
+  };
+  const secrets = {
+    get: (p: string, n: string) => store.get(p, n),
+    set: async (p: string, n: string, v: Secret) => {
+      steps.push(`keychain ${n} = ${name(v)}`);
+      await store.set(p, n, v);
+    },
+    delete: async (p: string, n: string) => {
+      steps.push(`keychain delete ${n}`);
+      return store.delete(p, n);
+    },
+  };
+  const rotation = new SecretRotation({
+    settings: async () => settings,
+    secrets,
+    target: async () => ({ conn: {} as ConfigureTarget['conn'], dockerAccess: 'group', project: 'm2' }),
+    redeploy: async () => {
+      const now = new Map<string, string>();
+      for (const n of Object.keys(OLD)) now.set(n, (await store.get(PROFILE, n))?.reveal() ?? '');
+      steps.push(`install (${[...now].filter(([n]) => n !== 'nextcloud.db-password' && n !== 'authentik.bootstrap-password').map(([n, v]) => `${n}=${name(new Secret(v))}`).join(', ')})`);
+      const r = await redeploy(now);
+      // An applied release runs with the keychain's values; a rolled-back one with what ran before.
+      if (r.kind === 'applied') for (const [n, v] of now) server.env.set(n, v);
+      return r;
+    },
+    installed: async () => opts.installed ?? true,
+    log,
+    ops,
+  });
+  return {
+    rotation,
+    store,
+    log,
+    steps,
+    server,
+    settings,
+    setRedeploy: (f: typeof redeploy) => (redeploy = f),
+    setFailChange: (f: typeof failChange) => (failChange = f),
+  };
+}
+
+const refusal = async (p: Promise<unknown>): Promise<AppError> => {
+  const err = await p.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(AppError);
+  return err as AppError;
+};
+
+describe('the rotation plan', () => {
+  it('lists every generated secret: how each rotates and what it restarts (from the rendered stack), or why it is not offered', async () => {
+    const { rotation } = await setup();
+    const plans = await rotation.plans(PROFILE);
+    const byName = Object.fromEntries(plans.map((p) => [p.secret, p]));
+    expect(byName['nextcloud.redis-password']).toMatchObject({ rotatable: true, restarts: ['nextcloud', 'nextcloud-redis'], unfinished: false, passwordSet: true });
+    // Backups are on by default: the database dump sidecar reads the password too.
+    expect(byName['authentik.db-password']).toMatchObject({ rotatable: true, restarts: ['authentik-db', 'authentik-db-dump', 'authentik-server', 'authentik-worker'] });
+    expect(byName['nextcloud.admin-password']).toMatchObject({ rotatable: true, restarts: ['nextcloud'], accountId: 'nextcloud-admin' });
+    expect(byName['nextcloud.admin-password']?.steps.join('\n')).toMatch(/occ user:resetpassword.*standard input[\s\S]*restarts nextcloud[\s\S]*old one is refused[\s\S]*only one in the keychain/);
+    for (const n of ['nextcloud.db-password', 'authentik.secret-key', 'authentik.bootstrap-token', 'authentik.bootstrap-password', 'jellyfin.admin-password']) {
+      expect(byName[n], n).toMatchObject({ rotatable: false, steps: [], restarts: [] });
+      expect(byName[n]?.reason?.length ?? 0, n).toBeGreaterThan(40);
+    }
+    // The tunnel token is Cloudflare's, not the app's: not in the list.
+    expect(byName['cloudflared.tunnel-token']).toBeUndefined();
+    const text = JSON.stringify(plans);
+    for (const v of Object.values(OLD)) expect(text.includes(v)).toBe(false);
+  });
+
+  it('what restarts follows the modules: without backups, no dump sidecar; without Authentik, nothing reads its password', async () => {
+    const base = StackSettings.parse({ adminEmail: 'admin@example.com' });
+    const noBackup = StackSettings.parse({ adminEmail: 'admin@example.com', modules: { ...base.modules, backup: { ...base.modules.backup, enabled: false } } });
+    expect(servicesReading(noBackup, 'authentik.db-password')).toEqual(['authentik-db', 'authentik-server', 'authentik-worker']);
+    const noAuthentik = StackSettings.parse({ adminEmail: 'admin@example.com', modules: { ...base.modules, authentik: { ...base.modules.authentik, enabled: false } } });
+    expect(servicesReading(noAuthentik, 'authentik.db-password')).toEqual([]);
+    expect(servicesReading(base, 'no.such-secret')).toEqual([]);
+  });
+});
+
+describe('rotating a secret', () => {
+  it('Nextcloud admin: the new value is made and kept aside, set in Nextcloud, installed, proven (old refused), and only then the only value', async () => {
+    const { rotation, store, steps, log } = await setup();
+    const result = await rotation.rotate(PROFILE, 'nextcloud.admin-password');
+    expect(steps).toEqual([
+      'keychain nextcloud.admin-password.rotating = new',
+      'keychain nextcloud.admin-password.previous = old',
+      'occ resetpassword admin → new',
+      'keychain nextcloud.admin-password = new',
+      'install (nextcloud.admin-password=new, nextcloud.redis-password=old, authentik.db-password=old)',
+      'nextcloud login new',
+      'nextcloud login old',
+      'keychain delete nextcloud.admin-password.previous',
+      'keychain delete nextcloud.admin-password.rotating',
+    ]);
+    const now = (await store.get(PROFILE, 'nextcloud.admin-password'))?.reveal() ?? '';
+    expect(now).toMatch(/^[A-Za-z0-9]{24}$/);
+    expect(now).not.toBe(OLD['nextcloud.admin-password']);
+    expect(await store.get(PROFILE, rotatingName('nextcloud.admin-password'))).toBeUndefined();
+    expect(await store.get(PROFILE, previousName('nextcloud.admin-password'))).toBeUndefined();
+    expect(result).toMatchObject({ secret: 'nextcloud.admin-password', restarted: ['nextcloud'], resumed: false });
+    expect(JSON.stringify(result) + log.lines.join('\n')).not.toContain(now);
+    expect(log.lines.join('\n')).toContain('"rotated nextcloud.admin-password"');
+  });
+
+  it('Redis: nothing to change in the service; the install restarts what reads it, and the proof pings with the new value and the old', async () => {
+    const { rotation, store, steps, server } = await setup();
+    await rotation.rotate(PROFILE, 'nextcloud.redis-password');
+    expect(steps.filter((s) => !s.startsWith('keychain'))).toEqual(['install (nextcloud.admin-password=old, nextcloud.redis-password=new, authentik.db-password=old)', 'redis ping new', 'redis ping old']);
+    const now = (await store.get(PROFILE, 'nextcloud.redis-password'))?.reveal();
+    expect(now).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(server.env.get('nextcloud.redis-password')).toBe(now);
+  });
+
+  it('a release that does not come up healthy: the keychain and the database role go back to the old value, and a retry uses the same new one', async () => {
+    const { rotation, store, steps, server, setRedeploy } = await setup();
+    setRedeploy(() => rolledBack('authentik-worker'));
+    const err = await refusal(rotation.rotate(PROFILE, 'authentik.db-password'));
+    expect(err.code).toBe('accounts.rotation-failed');
+    expect(err.userMessage).toMatch(/^Authentik’s database password: the rotation stopped \(installing the stack with it: .*authentik-worker did not become healthy.*\)\. The old value is back in place and still works\.$/);
+    expect(err.hint).toMatch(/same new value is used, nothing is generated twice/);
+    expect(steps).toEqual([
+      'keychain authentik.db-password.rotating = new',
+      'keychain authentik.db-password.previous = old',
+      'ALTER ROLE authentik → new',
+      'keychain authentik.db-password = new',
+      'install (nextcloud.admin-password=old, nextcloud.redis-password=old, authentik.db-password=new)',
+      'keychain authentik.db-password = old',
+      'ALTER ROLE authentik → old',
+    ]);
+    expect((await store.get(PROFILE, 'authentik.db-password'))?.reveal()).toBe(OLD['authentik.db-password']);
+    expect(server.service.get('authentik.db-password')).toBe(OLD['authentik.db-password']);
+    const made = (await store.get(PROFILE, rotatingName('authentik.db-password')))?.reveal();
+    expect(made).toMatch(/^[A-Za-z0-9]{24}$/);
+    expect((await rotation.plans(PROFILE)).find((p) => p.secret === 'authentik.db-password')).toMatchObject({ unfinished: true });
+
+    // The cause fixed: rotating again finishes with the value the first attempt made.
+    setRedeploy(() => applied(['authentik-db', 'authentik-server', 'authentik-worker']));
+    steps.length = 0;
+    const result = await rotation.rotate(PROFILE, 'authentik.db-password');
+    expect(result.resumed).toBe(true);
+    expect(steps[0]).toBe('keychain authentik.db-password.previous = old');
+    expect((await store.get(PROFILE, 'authentik.db-password'))?.reveal()).toBe(made);
+    expect(server.service.get('authentik.db-password')).toBe(made);
+    expect(server.env.get('authentik.db-password')).toBe(made);
+  });
+
+  it('a connection lost during the install: the keychain goes back, the server cannot, and the message says so; the retry finishes', async () => {
+    const { rotation, store, steps, setRedeploy, setFailChange } = await setup();
+    setRedeploy(() => {
+      setFailChange(() => new Error('Not connected'));
+      throw new AppError('ssh.disconnected', 'The connection to the server was lost.');
+    });
+    const err = await refusal(rotation.rotate(PROFILE, 'nextcloud.admin-password'));
+    expect(err.userMessage).toMatch(/the rotation stopped \(installing the stack with it: The connection to the server was lost\.\)\. The old value is back in the keychain, but the server could not be set back to it\.$/);
+    expect(err.hint).toMatch(/^Rotate again to finish: the same new value is used/);
+    expect((await store.get(PROFILE, 'nextcloud.admin-password'))?.reveal()).toBe(OLD['nextcloud.admin-password']);
+    const made = (await store.get(PROFILE, rotatingName('nextcloud.admin-password')))?.reveal();
+
+    setFailChange(undefined);
+    setRedeploy(() => applied(['nextcloud']));
+    steps.length = 0;
+    const result = await rotation.rotate(PROFILE, 'nextcloud.admin-password');
+    expect(result.resumed).toBe(true);
+    expect((await store.get(PROFILE, 'nextcloud.admin-password'))?.reveal()).toBe(made);
+    expect(steps).not.toContain('keychain nextcloud.admin-password.rotating = new');
+  });
+
+  it('the app stopped after the keychain had the new value: the old one is taken from beside it, and the rotation finishes', async () => {
+    const { rotation, store, steps, server } = await setup();
+    const made = new Secret('NcAdminNewPasswordMade01');
+    // As left by a stop between the install and the clean-up: the keychain holds the new value, the old one beside it.
+    await store.set(PROFILE, rotatingName('nextcloud.admin-password'), made);
+    await store.set(PROFILE, previousName('nextcloud.admin-password'), new Secret(OLD['nextcloud.admin-password']));
+    await store.set(PROFILE, 'nextcloud.admin-password', made);
+    const result = await rotation.rotate(PROFILE, 'nextcloud.admin-password');
+    expect(result.resumed).toBe(true);
+    expect(steps.some((s) => s.includes('.previous = '))).toBe(false);
+    expect(server.service.get('nextcloud.admin-password')).toBe(made.reveal());
+    expect((await store.get(PROFILE, 'nextcloud.admin-password'))?.reveal()).toBe(made.reveal());
+    expect(await store.get(PROFILE, previousName('nextcloud.admin-password'))).toBeUndefined();
+  });
+
+  it('a proof that fails after the new release went live: everything goes back, the old release values included', async () => {
+    const { rotation, store, steps, server, setRedeploy } = await setup();
+    let installs = 0;
+    setRedeploy(() => {
+      installs++;
+      return applied(['nextcloud', 'nextcloud-redis']);
+    });
+    // Redis that still takes the old password after the install (it was not restarted): the proof fails.
+    const realSet = server.env.set.bind(server.env);
+    server.env.set = (k: string, v: string) => (k === 'nextcloud.redis-password' ? server.env : realSet(k, v));
+    const err = await refusal(rotation.rotate(PROFILE, 'nextcloud.redis-password'));
+    expect(err.userMessage).toMatch(/checking that it works: Redis did not take the new password/);
+    expect(installs).toBe(2);
+    expect(steps.at(-1)).toBe('install (nextcloud.admin-password=old, nextcloud.redis-password=old, authentik.db-password=old)');
+    expect((await store.get(PROFILE, 'nextcloud.redis-password'))?.reveal()).toBe(OLD['nextcloud.redis-password']);
+  });
+
+  it('refuses what it cannot rotate, with the reason, and changes nothing', async () => {
+    const { rotation, steps } = await setup();
+    const no = await refusal(rotation.rotate(PROFILE, 'nextcloud.db-password'));
+    expect(no.code).toBe('accounts.not-rotatable');
+    expect(no.userMessage).toBe('Nextcloud’s database password: it cannot be rotated here.');
+    expect(no.hint).toMatch(/config\.php/);
+    const unknown = await refusal(rotation.rotate(PROFILE, 'cloudflared.tunnel-token'));
+    expect(unknown.userMessage).toBe('Secret: this server’s stack has no secret “cloudflared.tunnel-token”.');
+    expect(unknown.field).toBe('secret');
+    expect(steps).toEqual([]);
+
+    const notInstalled = await setup({ installed: false });
+    const e = await refusal(notInstalled.rotation.rotate(PROFILE, 'nextcloud.redis-password'));
+    expect(e.userMessage).toBe('Nextcloud’s Redis password: the stack is not installed on this server yet.');
+    expect(notInstalled.steps).toEqual([]);
+  });
+
+  it('a second rotation of the same secret while one runs is refused', async () => {
+    const { rotation, setRedeploy } = await setup();
+    let release: () => void = () => undefined;
+    setRedeploy(() => new Promise<ApplyResult>((r) => (release = () => r(applied(['nextcloud'])))));
+    const first = rotation.rotate(PROFILE, 'nextcloud.admin-password');
+    await new Promise((r) => setTimeout(r, 20));
+    const second = await refusal(rotation.rotate(PROFILE, 'nextcloud.admin-password'));
+    expect(second.code).toBe('accounts.rotation-busy');
+    release();
+    await expect(first).resolves.toMatchObject({ resumed: false });
+  });
+
+  it('through the accounts service: hostile secret names are refused with the field named, before anything runs', async () => {
+    const { rotation, steps } = await setup();
+    const { settings } = await setup();
+    const accounts = new AccountsService({
+      settings: async () => settings,
+      serverHost: async () => '192.168.1.20',
+      published: async () => [],
+      secrets: { get: async () => undefined },
+      rotation,
+      log: memoryLog(),
+    });
+    for (const bad of ['$(touch /tmp/pwned)', 'nextcloud.admin-password\n', "x'; DROP ROLE authentik; --", 'x'.repeat(200), 'néxtcloud.admin-password', '../nextcloud.admin-password']) {
+      const e = await refusal(accounts.rotate(PROFILE, bad));
+      expect(e.userMessage, JSON.stringify(bad)).toBe('Secret: choose a secret from the list.');
+      expect(e.field).toBe('secret');
+    }
+    expect(steps).toEqual([]);
+    expect((await accounts.rotations(PROFILE)).length).toBeGreaterThan(5);
+  });
+});
+
+describe('the commands a rotation runs', () => {
+  const value = new Secret('Abc123Def456Ghi789Jkl012');
+
+  it('never carry a value on a command line: psql reads SQL, occ reads OC_PASS, redis-cli reads REDISCLI_AUTH, all from stdin', () => {
+    const argvs = [psqlArgv('c0ffee', 'authentik', 'authentik'), occResetPasswordArgv('c0ffee', 'householdadmin'), redisPingArgv('c0ffee')];
+    for (const a of argvs) expect(toShell(a)).not.toContain(value.reveal());
+    expect(psqlArgv('c0ffee', 'authentik', 'authentik')).toEqual(['docker', 'exec', '--interactive', '--user', 'postgres', 'c0ffee', 'psql', '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-U', 'authentik', '-d', 'authentik']);
+    expect(occResetPasswordArgv('c0ffee', 'householdadmin')).toEqual(['docker', 'exec', '--interactive', '--user', 'www-data', 'c0ffee', 'sh', '-c', OCC_RESET_SCRIPT, 'sh', 'householdadmin']);
+    expect(OCC_RESET_SCRIPT).toContain('user:resetpassword --password-from-env "$1"');
+    expect(REDIS_PING_SCRIPT).toContain('REDISCLI_AUTH');
+    expect(alterRoleSql('authentik', value)).toBe(`ALTER ROLE "authentik" WITH PASSWORD '${value.reveal()}';\n`);
+    expect(stdinLine(value)).toBe(`${value.reveal()}\n`);
+  });
+
+  it('an admin user that would read as an option is refused, naming the field', () => {
+    expect(() => occResetPasswordArgv('c0ffee', '--password=x')).toThrow(/Nextcloud admin user/);
+    expect(() => occResetPasswordArgv('c0ffee', 'a b')).toThrow(/Nextcloud admin user/);
+  });
+
+  it('any value is one SQL literal: quotes doubled, line breaks refused', () => {
+    fc.assert(
+      fc.property(fc.string({ maxLength: 64 }), (v) => {
+        if (/[\0\n\r]/.test(v)) {
+          expect(() => alterRoleSql('authentik', new Secret(v))).toThrow();
+          return;
+        }
+        const sql = alterRoleSql('authentik', new Secret(v));
+        const literal = sql.slice(sql.indexOf("PASSWORD '") + 9, sql.lastIndexOf("';"));
+        // Inside the literal every quote is doubled, so it cannot end early.
+        expect(literal.slice(1).replace(/''/g, '')).not.toContain("'");
+        expect(literal.slice(1).replace(/''/g, "'")).toBe(v);
+      }),
+      { numRuns: 300 },
+    );
+    expect(() => psqlArgv('c0ffee', 'authentik"; DROP', 'authentik')).toThrow();
+  });
+});

@@ -1,0 +1,416 @@
+/**
+ * Rotating the secrets the app generated (issue #13 §3, DESIGN.md §5): a new value, applied on the server where
+ * the service can take it safely, proven, and only then the only value the keychain holds.
+ *
+ * What a rotation does depends on where the service keeps the value:
+ * - read from the environment at every start (Redis's requirepass and Nextcloud's copy of it): a new release with
+ *   the new env file, which recreates exactly the services that read it;
+ * - kept by the service itself (a Postgres role's password, a Nextcloud user's password): changed there first with
+ *   the service's own command, then the same new release (the env file must agree for the next install).
+ * Secrets whose rotation would break something the app cannot repair (data encrypted with it, sessions, a backup
+ * repository's key) are listed with the reason and not offered.
+ *
+ * Order, so that a failure at any point leaves a way back and a retry never rotates twice:
+ *  1. the new value is generated once and kept as `<name>.rotating`; a retry uses it again;
+ *  2. the old value is kept as `<name>.previous` before anything changes;
+ *  3. the service's own change (idempotent: setting the same value again changes nothing);
+ *  4. the keychain's value becomes the new one, and the stack is installed again as the keychain holds it (the
+ *     apply engine: the 0600 env file uploaded with the new release and switched atomically, the services that
+ *     read it recreated and health-checked, the previous release brought back when they fail);
+ *  5. proof that the new value works (and, where the service can say so, that the old one no longer does);
+ *  6. `.previous` and `.rotating` are removed.
+ * On a failure in 3–5 the keychain's value goes back to the old one and the service's own change is undone with it;
+ * `.rotating` stays, so rotating again finishes with the same value.
+ */
+import YAML from 'yaml';
+import type { RotationPlan, RotationResult } from '../../contract/accounts';
+import type { ApplyResult, StackSettings } from '../../contract/stack';
+import { AppError } from '../errors';
+import type { Logger } from '../log';
+import { Secret } from '../secrets/secret';
+import { JELLYFIN_ADMIN_PASSWORD, JELLYFIN_API_KEY } from '../stack/configure/jellyfin';
+import { containerAddresses, dockerArgv, findContainer, httpRequest, openEndpoint, pollUntil, type ConfigureTarget } from '../stack/configure/common';
+import { renderStack, requiredSecrets } from '../stack/render';
+import { generateSecretValue, type RandomBytes } from '../stack/secrets';
+import type { SecretRequest } from '../stack/types';
+import { alterRoleSql, occResetPasswordArgv, psqlArgv, redisPingArgv, stdinLine } from './rotation-commands';
+import type { ExecResult } from '../ssh/runner';
+
+/** Keychain names beside a secret while it is being rotated. */
+export const rotatingName = (name: string): string => `${name}.rotating`;
+export const previousName = (name: string): string => `${name}.previous`;
+
+export interface RotationSecrets {
+  get(profileId: string, name: string): Promise<Secret | undefined>;
+  set(profileId: string, name: string, value: Secret): Promise<void>;
+  delete(profileId: string, name: string): Promise<boolean>;
+}
+
+/** What a rotation does on the running services; the real commands by default, scripted in unit tests. */
+export interface ServiceOps {
+  /** Set a Postgres role's password inside its database container (psql over the local socket, SQL on stdin). */
+  setRolePassword(target: ConfigureTarget, db: { service: string; role: string; name: string }, value: Secret): Promise<void>;
+  /** Set a Nextcloud user's password (`occ user:resetpassword --password-from-env`, OC_PASS from stdin). */
+  setNextcloudPassword(target: ConfigureTarget, user: string, value: Secret): Promise<void>;
+  /** Whether Nextcloud signs this user in with this password (HTTP Basic at its OCS API, through an SSH forward). */
+  nextcloudAccepts(target: ConfigureTarget, user: string, value: Secret): Promise<boolean>;
+  /** Whether Redis takes this password (`redis-cli ping` in its container, REDISCLI_AUTH from stdin). */
+  redisAccepts(target: ConfigureTarget, service: string, value: Secret): Promise<boolean>;
+  /** Whether Authentik is ready, which includes its database accepting its login. */
+  authentikReady(target: ConfigureTarget): Promise<boolean>;
+}
+
+export interface RotationDeps {
+  readonly settings: (profileId: string) => Promise<StackSettings>;
+  readonly secrets: RotationSecrets;
+  /** The connection to the server, how it reaches Docker, and the Compose project. */
+  readonly target: (profileId: string) => Promise<ConfigureTarget>;
+  /** Install the stack as the keychain holds it now (StackService.apply). */
+  readonly redeploy: (profileId: string) => Promise<ApplyResult>;
+  /** Whether a release of the stack runs on the server. */
+  readonly installed: (profileId: string) => Promise<boolean>;
+  readonly log: Logger;
+  readonly random?: RandomBytes;
+  readonly ops?: ServiceOps;
+}
+
+interface Spec {
+  readonly title: string;
+  readonly accountId?: string;
+  /** Compose services that read it (found in the rendered stack, so the plan cannot drift from the modules). */
+  readonly live?: {
+    /** The plan's line for the service's own change. */
+    readonly describe: (s: StackSettings) => string;
+    readonly change: (ops: ServiceOps, t: ConfigureTarget, s: StackSettings, value: Secret) => Promise<void>;
+  };
+  /** The plan's line for the proof, and the proof: throws with what did not work. */
+  readonly proveLine: string;
+  readonly prove: (ops: ServiceOps, t: ConfigureTarget, s: StackSettings, next: Secret, old: Secret) => Promise<void>;
+}
+
+const AUTHENTIK_DB = { service: 'authentik-db', role: 'authentik', name: 'authentik' } as const;
+
+/** The secrets a household admin can rotate here, and how. */
+const SPECS: Readonly<Record<string, Spec>> = {
+  'nextcloud.admin-password': {
+    title: 'Nextcloud admin password',
+    accountId: 'nextcloud-admin',
+    live: {
+      describe: (s) => `Set the new password for ${s.modules.nextcloud.adminUser} in Nextcloud (occ user:resetpassword, the password on standard input).`,
+      change: (ops, t, s, v) => ops.setNextcloudPassword(t, s.modules.nextcloud.adminUser, v),
+    },
+    proveLine: 'Sign in to Nextcloud with the new password, and check that the old one is refused.',
+    prove: async (ops, t, s, next, old) => {
+      const user = s.modules.nextcloud.adminUser;
+      if (!(await ops.nextcloudAccepts(t, user, next))) throw new Error(`Nextcloud did not sign ${user} in with the new password`);
+      if (await ops.nextcloudAccepts(t, user, old)) throw new Error(`Nextcloud still signs ${user} in with the old password`);
+    },
+  },
+  'nextcloud.redis-password': {
+    title: 'Nextcloud’s Redis password',
+    proveLine: 'Check that Redis takes the new password and refuses the old one.',
+    prove: async (ops, t, _s, next, old) => {
+      if (!(await ops.redisAccepts(t, 'nextcloud-redis', next))) throw new Error('Redis did not take the new password');
+      if (await ops.redisAccepts(t, 'nextcloud-redis', old)) throw new Error('Redis still takes the old password');
+    },
+  },
+  'authentik.db-password': {
+    title: 'Authentik’s database password',
+    live: {
+      describe: () => `Set the new password for the database role ${AUTHENTIK_DB.role} in ${AUTHENTIK_DB.service} (ALTER ROLE through psql, on standard input).`,
+      change: (ops, t, _s, v) => ops.setRolePassword(t, AUTHENTIK_DB, v),
+    },
+    proveLine: 'Check that Authentik is ready again (it signs in to its database with the new password).',
+    prove: async (ops, t) => {
+      if (!(await ops.authentikReady(t))) throw new Error('Authentik is not ready with the new database password');
+    },
+  },
+};
+
+/** Why the others are not offered: said in the list, beside each. */
+const NOT_ROTATABLE: Readonly<Record<string, { title: string; reason: string; accountId?: string }>> = {
+  'nextcloud.db-password': {
+    title: 'Nextcloud’s database password',
+    reason: 'Nextcloud keeps this password in its own config.php as well, and occ cannot change it there while the database refuses the old one; rotating it safely needs maintenance mode and is not offered yet.',
+  },
+  'nextcloud.oidc-secret': {
+    title: 'Single sign-on client secret (Nextcloud ↔ Authentik)',
+    reason: 'Authentik and Nextcloud hold it separately; sign-in through Authentik would fail between the two changes. Not offered yet.',
+  },
+  'authentik.bootstrap-password': {
+    title: 'Authentik admin password (akadmin)',
+    accountId: 'authentik-admin',
+    reason: 'Authentik reads it only on its first start; a new one must be set through Authentik’s own API, which this version does not do yet. Change it in Authentik (Admin → Directory → Users) and keep it yourself.',
+  },
+  'authentik.bootstrap-token': {
+    title: 'Authentik API token',
+    reason: 'Authentik creates this token only on its first start; the app configures Authentik with it.',
+  },
+  'authentik.secret-key': {
+    title: 'Authentik secret key',
+    reason: 'Authentik signs sessions and tokens with it: changing it signs everyone out and can break what it signed.',
+  },
+  'backup.restic-password': {
+    title: 'Backup repository password',
+    reason: 'It is the key of the backup repository: a new one needs restic to add a key and remove the old one, which is not done yet. Changing it alone would lock you out of your backups.',
+  },
+  [JELLYFIN_ADMIN_PASSWORD.name]: {
+    title: 'Jellyfin admin password',
+    accountId: 'jellyfin-admin',
+    reason: 'Jellyfin keeps it in its own user database; changing it through Jellyfin’s API is not done yet. Change it in Jellyfin (Dashboard → Users).',
+  },
+  [JELLYFIN_API_KEY.name]: {
+    title: 'Jellyfin API key',
+    reason: 'The app made it through Jellyfin’s API and configures Jellyfin with it.',
+  },
+};
+
+const rotationFailed = (message: string, hint: string, cause?: unknown): AppError => new AppError('accounts.rotation-failed', message, { hint, ...(cause === undefined ? {} : { cause }) });
+
+/** The Compose services that read `secret`, from the stack as these settings render it (placeholder values). */
+export function servicesReading(settings: StackSettings, secret: string): string[] {
+  const requests = requiredSecrets(settings, { skip: ['cloudflared'] });
+  const values = new Map(requests.map((r, i) => [r.name, new Secret(`M2ROTATIONPLACEHOLDER${String(i).padStart(4, '0')}x`)] as const));
+  const mine = values.get(secret);
+  if (!mine) return [];
+  const rendered = renderStack(settings, values, { m2Dir: '/m2', skip: ['cloudflared'] });
+  const vars = new Set<string>();
+  for (const f of rendered.releaseFiles) {
+    if (!f.secret) continue;
+    for (const line of f.content.split('\n')) {
+      const eq = line.indexOf('=');
+      if (eq > 0 && line.slice(eq + 1).includes(mine.reveal())) vars.add(line.slice(0, eq));
+    }
+  }
+  const compose = rendered.releaseFiles.find((f) => f.path === 'compose.yaml');
+  const doc = compose ? (YAML.parse(compose.content) as { services?: Record<string, unknown> }) : {};
+  const out: string[] = [];
+  for (const [name, svc] of Object.entries(doc.services ?? {})) {
+    const text = JSON.stringify(svc);
+    if ([...vars].some((v) => text.includes(`\${${v}}`))) out.push(name);
+  }
+  return out.sort();
+}
+
+export class SecretRotation {
+  readonly #deps: RotationDeps;
+  readonly #ops: ServiceOps;
+  readonly #running = new Set<string>();
+
+  constructor(deps: RotationDeps) {
+    this.#deps = deps;
+    this.#ops = deps.ops ?? realOps;
+  }
+
+  /** Every secret the app generated for this server, with what rotating it does, or why it is not offered. */
+  async plans(profileId: string): Promise<RotationPlan[]> {
+    const settings = await this.#deps.settings(profileId);
+    const out: RotationPlan[] = [];
+    for (const req of generatedSecrets(settings)) {
+      const set = (await this.#deps.secrets.get(profileId, req.name)) !== undefined;
+      const unfinished = (await this.#deps.secrets.get(profileId, rotatingName(req.name))) !== undefined;
+      out.push(this.#plan(settings, req.name, set, unfinished));
+    }
+    return out;
+  }
+
+  #plan(settings: StackSettings, name: string, passwordSet: boolean, unfinished: boolean): RotationPlan {
+    const spec = SPECS[name];
+    if (!spec) {
+      const no = NOT_ROTATABLE[name] ?? { title: name, reason: 'The app does not know how to change it on the running service.' };
+      return { secret: name, title: no.title, ...(no.accountId ? { accountId: no.accountId } : {}), passwordSet, rotatable: false, reason: no.reason, steps: [], restarts: [], unfinished };
+    }
+    const restarts = servicesReading(settings, name);
+    const steps = [
+      unfinished ? 'Use the new value the unfinished rotation made (nothing new is generated).' : 'Generate a new value and keep it in the keychain beside the current one.',
+      ...(spec.live ? [spec.live.describe(settings)] : []),
+      `Install the stack again with the new value in its env file (0600): this restarts ${restarts.join(', ') || 'nothing'}, and waits until they are healthy; if they are not, the previous release comes back.`,
+      spec.proveLine,
+      'Keep the new value as the only one in the keychain.',
+    ];
+    return { secret: name, title: spec.title, ...(spec.accountId ? { accountId: spec.accountId } : {}), passwordSet, rotatable: true, steps, restarts, unfinished };
+  }
+
+  async rotate(profileId: string, name: string): Promise<RotationResult> {
+    const key = `${profileId}\n${name}`;
+    if (this.#running.has(key)) {
+      throw new AppError('accounts.rotation-busy', 'This secret is already being rotated.', { field: 'secret', hint: 'Wait for it to finish.' });
+    }
+    this.#running.add(key);
+    try {
+      return await this.#rotate(profileId, name);
+    } finally {
+      this.#running.delete(key);
+    }
+  }
+
+  async #rotate(profileId: string, name: string): Promise<RotationResult> {
+    const { secrets, log } = this.#deps;
+    const settings = await this.#deps.settings(profileId);
+    const request = generatedSecrets(settings).find((r) => r.name === name);
+    if (!request) {
+      throw new AppError('accounts.not-rotatable', `Secret: this server’s stack has no secret “${name}”.`, { field: 'secret', hint: 'Choose a secret from the list.' });
+    }
+    const spec = SPECS[name];
+    const plan = this.#plan(settings, name, true, false);
+    if (!spec) throw new AppError('accounts.not-rotatable', `${plan.title}: it cannot be rotated here.`, { field: 'secret', ...(plan.reason ? { hint: plan.reason } : {}) });
+    if (!(await this.#deps.installed(profileId))) {
+      throw new AppError('accounts.not-rotatable', `${spec.title}: the stack is not installed on this server yet.`, { field: 'secret', hint: 'Install the stack first; a secret is rotated on the running services.' });
+    }
+
+    // 1. The new value, made once.
+    let next = await secrets.get(profileId, rotatingName(name));
+    const resumed = next !== undefined;
+    if (!next) {
+      next = generateSecretValue(request.kind, this.#deps.random);
+      await secrets.set(profileId, rotatingName(name), next);
+    }
+    // 2. The old value, kept before anything changes. After a stop between steps 4 and 6 the keychain already holds
+    // the new value, and the old one is the one kept aside.
+    const current = await secrets.get(profileId, name);
+    let old: Secret | undefined;
+    if (current && current.reveal() !== next.reveal()) {
+      old = current;
+      await secrets.set(profileId, previousName(name), old);
+    } else {
+      old = await secrets.get(profileId, previousName(name));
+    }
+    if (!old) {
+      throw new AppError('accounts.not-generated', `${spec.title}: it has not been generated yet, so there is nothing to rotate.`, { field: 'secret', hint: 'Install the stack first.' });
+    }
+    log.info(`rotating ${name}`, { profile: profileId, secret: name, resumed });
+
+    const target = await this.#deps.target(profileId);
+    let stage: 'service' | 'install' | 'proof' = 'service';
+    let applied: ApplyResult | undefined;
+    try {
+      // 3. The service's own change.
+      if (spec.live) await spec.live.change(this.#ops, target, settings, next);
+      // 4. The keychain's value, then the install that writes it to the env file and restarts what reads it.
+      stage = 'install';
+      await secrets.set(profileId, name, next);
+      applied = await this.#deps.redeploy(profileId);
+      if (applied.kind !== 'applied') {
+        const failed = applied.report.failedService ? ` (${applied.report.failedService} did not become healthy)` : '';
+        throw new Error(`the services did not start with the new value${failed}; the previous release runs again`);
+      }
+      // 5. Proof.
+      stage = 'proof';
+      await spec.prove(this.#ops, target, settings, next, old);
+    } catch (err) {
+      // A release that was rolled back runs with the old env file already; after an install that went live, or one
+      // whose end was not heard (a cut connection), the old value is installed again.
+      const reinstall = stage !== 'service' && applied?.kind !== 'rolled-back';
+      const undone = await this.#undo(profileId, name, spec, target, settings, old, reinstall);
+      const what = err instanceof AppError ? err.userMessage : err instanceof Error ? err.message : String(err);
+      log.warn(`rotating ${name} failed`, { profile: profileId, secret: name, stage, undone });
+      throw rotationFailed(
+        `${spec.title}: the rotation stopped (${stageText[stage]}: ${what}). ${undone ? 'The old value is back in place and still works.' : 'The old value is back in the keychain, but the server could not be set back to it.'}`,
+        undone
+          ? 'Rotate again when the cause is fixed: the same new value is used, nothing is generated twice.'
+          : 'Rotate again to finish: the same new value is used. Until then the service may want the new value (Reveal shows the old one).',
+        err,
+      );
+    }
+    // 6. The new value is the only one.
+    await secrets.delete(profileId, previousName(name));
+    await secrets.delete(profileId, rotatingName(name));
+    log.info(`rotated ${name}`, { profile: profileId, secret: name, releaseId: applied.releaseId, resumed });
+    const restarted = applied.services.filter((s) => s.action === 'recreate' || s.action === 'create').map((s) => s.service);
+    return {
+      secret: name,
+      releaseId: applied.releaseId,
+      restarted: restarted.length > 0 ? restarted : plan.restarts,
+      resumed,
+      message: `${spec.title} rotated: ${(restarted.length > 0 ? restarted : plan.restarts).join(', ')} restarted with the new value, and it works.`,
+    };
+  }
+
+  /**
+   * Back to the old value: the keychain first (it is what the next install writes), then the service's own change,
+   * then, when the new release may have gone live, an install with the old value. True when all of it worked.
+   */
+  async #undo(profileId: string, name: string, spec: Spec, target: ConfigureTarget, settings: StackSettings, old: Secret, reinstall: boolean): Promise<boolean> {
+    let ok = true;
+    try {
+      await this.#deps.secrets.set(profileId, name, old);
+    } catch {
+      ok = false;
+    }
+    if (spec.live) {
+      try {
+        await spec.live.change(this.#ops, target, settings, old);
+      } catch {
+        ok = false;
+      }
+    }
+    if (reinstall) {
+      try {
+        ok = (await this.#deps.redeploy(profileId)).kind === 'applied' && ok;
+      } catch {
+        ok = false;
+      }
+    }
+    return ok;
+  }
+}
+
+const stageText = { service: 'changing it on the service', install: 'installing the stack with it', proof: 'checking that it works' } as const;
+
+/** The secrets the app generated for these settings, in the order the modules ask for them, with Jellyfin's. */
+function generatedSecrets(settings: StackSettings): SecretRequest[] {
+  const out = requiredSecrets(settings).filter((r) => r.generated);
+  if (settings.modules.jellyfin.enabled) out.push(JELLYFIN_ADMIN_PASSWORD, JELLYFIN_API_KEY);
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// The real commands
+
+const detail = (r: ExecResult): string => (r.stderr.trim() || r.stdout.trim()).split('\n').filter(Boolean).slice(0, 2).join(' ');
+
+const realOps: ServiceOps = {
+  async setRolePassword(t, db, value) {
+    const id = await findContainer(t, 'authentik', db.service);
+    const r = await t.conn.exec(dockerArgv(t, psqlArgv(id, db.role, db.name)), { stdin: alterRoleSql(db.role, value), timeoutMs: 30_000 });
+    if (r.code !== 0) throw new Error(`psql in ${db.service} exited ${String(r.code)}: ${detail(r)}`);
+  },
+  async setNextcloudPassword(t, user, value) {
+    const id = await findContainer(t, 'nextcloud', 'nextcloud');
+    const r = await t.conn.exec(dockerArgv(t, occResetPasswordArgv(id, user)), { stdin: stdinLine(value), timeoutMs: 60_000 });
+    if (r.code !== 0) throw new Error(`occ user:resetpassword exited ${String(r.code)}: ${detail(r)}`);
+  },
+  async nextcloudAccepts(t, user, value) {
+    const id = await findContainer(t, 'nextcloud', 'nextcloud');
+    const ep = await openEndpoint(t, 'nextcloud', (await containerAddresses(t, id)).map((host) => ({ host, port: 80 })), '/status.php');
+    try {
+      const auth = Buffer.from(`${user}:${value.reveal()}`, 'utf8').toString('base64');
+      // 'nextcloud' is among its trusted domains (the module's NEXTCLOUD_TRUSTED_DOMAINS).
+      const res = await httpRequest(ep.port, 'GET', '/ocs/v2.php/cloud/user?format=json', { headers: { host: 'nextcloud', authorization: `Basic ${auth}`, 'ocs-apirequest': 'true' } });
+      if (res.status !== 200 && res.status !== 401) throw new Error(`Nextcloud answered ${res.status} at its OCS API`);
+      return res.status === 200;
+    } finally {
+      await ep.close();
+    }
+  },
+  async redisAccepts(t, service, value) {
+    const id = await findContainer(t, 'nextcloud', service);
+    const r = await t.conn.exec(dockerArgv(t, redisPingArgv(id)), { stdin: stdinLine(value), timeoutMs: 30_000 });
+    return r.code === 0 && r.stdout.trim() === 'PONG';
+  },
+  async authentikReady(t) {
+    const ready = await pollUntil(
+      async () => {
+        const id = await findContainer(t, 'authentik', 'authentik-server');
+        const ep = await openEndpoint(t, 'authentik', (await containerAddresses(t, id)).map((host) => ({ host, port: 9000 })), '/-/health/live/');
+        try {
+          return (await httpRequest(ep.port, 'GET', '/-/health/ready/')).status === 200 ? true : undefined;
+        } finally {
+          await ep.close();
+        }
+      },
+      { timeoutMs: 60_000, intervalMs: 2_000 },
+    );
+    return ready === true;
+  },
+};
