@@ -228,6 +228,17 @@ describe('renderStack', () => {
     expect(err).toMatchObject({ code: 'stack.invalid-settings', field: 'modules.wireguard.port' });
   });
 
+  it('binds a held module’s published ports to loopback only, and leaves every other service on the settings’ address', () => {
+    const s = settingsOf({ publishAddress: '0.0.0.0', modules: { jellyfin: { lanPort: 8097 }, nextcloud: { lanPort: 8081 }, wireguard: { enabled: true } } });
+    const held = composeOf(renderStack(s, secretsFor(s), { m2Dir, loopbackOnly: ['jellyfin'] }));
+    expect(held.services.jellyfin?.ports).toEqual([{ target: 8096, published: '8097', host_ip: '127.0.0.1', protocol: 'tcp' }]);
+    expect(held.services.nextcloud?.ports).toEqual([{ target: 80, published: '8081', host_ip: '0.0.0.0', protocol: 'tcp' }]);
+    const open = composeOf(renderStack(s, secretsFor(s), { m2Dir }));
+    expect(open.services.jellyfin?.ports).toEqual([{ target: 8096, published: '8097', host_ip: '0.0.0.0', protocol: 'tcp' }]);
+    // Only the ports differ: the rest of Jellyfin's service is the same, so publishing it later recreates it alone.
+    expect({ ...held.services.jellyfin, ports: null }).toEqual({ ...open.services.jellyfin, ports: null });
+  });
+
   it('honours image overrides from the settings', () => {
     const s = settingsOf({ imageOverrides: { jellyfin: '10.11.10' } });
     const r = renderStack(s, secretsFor(s), { m2Dir });

@@ -36,6 +36,17 @@ export interface RenderOptions {
    * (it is the one secret the app cannot generate). Their services are simply absent from the release.
    */
   readonly skip?: readonly ModuleId[];
+  /**
+   * Enabled modules whose published ports are bound to the server's loopback address only, whatever the settings'
+   * publishAddress: a service with a first-run wizard stays off the home network until the app has configured it.
+   */
+  readonly loopbackOnly?: readonly ModuleId[];
+}
+
+/** A service's published ports, each bound to 127.0.0.1 (the app reaches it there, or at its container address). */
+function onLoopback(svc: Record<string, unknown>): Record<string, unknown> {
+  if (!Array.isArray(svc.ports)) return svc;
+  return { ...svc, ports: svc.ports.map((p: unknown) => (typeof p === 'object' && p !== null ? { ...p, host_ip: '127.0.0.1' } : p)) };
 }
 
 /** The modules that render for these settings, in the stable module order. */
@@ -146,7 +157,7 @@ export function renderStack(settings: StackSettings, secrets: SecretValues, opts
     for (const [name, svc] of Object.entries(out.services)) {
       if (name in services) throw new Error(`service ${name} is rendered by both ${serviceModules[name] ?? '?'} and ${out.module}`);
       if (!Object.hasOwn(moduleDeclaration(out.module).services, name)) throw new Error(`service ${name} is not declared by module ${out.module}`);
-      services[name] = svc;
+      services[name] = opts.loopbackOnly?.includes(out.module) ? onLoopback(svc) : svc;
       serviceModules[name] = out.module;
       serviceImages[name] = String(svc.image);
     }

@@ -26,7 +26,7 @@ import { applyStack, loadGuardScript, stackStatus } from './apply';
 import { asSeenNow, outcomeOfError, outcomeOfResult, releaseStarted, type OutcomeFile } from './apply-outcomes';
 import type { ProfileJsonStore } from '../fs/json-store';
 import { configureStack, configuredServices } from './configure/configure-stack';
-import { JELLYFIN_ADMIN_PASSWORD, JELLYFIN_API_KEY } from './configure/jellyfin';
+import { JELLYFIN_ADMIN_PASSWORD, JELLYFIN_API_KEY, jellyfinSetupDone } from './configure/jellyfin';
 import { resolveM2Dir } from './layout';
 import { planStack } from './plan';
 import type { StackTarget } from './remote-release';
@@ -51,7 +51,7 @@ export interface StackServiceDeps {
   readonly appVersion?: string;
   /** Test seams: project name and subnets (the product uses `m2` and the default subnets). */
   readonly renderOverrides?: Pick<RenderOptions, 'project' | 'subnets'>;
-  readonly applyOverrides?: { readonly waitTimeoutS?: number; readonly minFreeBytes?: number; readonly authentikTimeoutMs?: number };
+  readonly applyOverrides?: { readonly waitTimeoutS?: number; readonly minFreeBytes?: number; readonly authentikTimeoutMs?: number; readonly wizardAnswerTimeoutMs?: number };
   /** After every apply that reached the server (applied or rolled back): what runs there may have changed. */
   readonly onApplied?: (profileId: string, result: ApplyResult) => void;
   /** Where each server's last install outcome is kept (the app's data folder), and who hears when it changes. */
@@ -64,6 +64,8 @@ interface Prepared {
   readonly settings: StackSettings;
   readonly rendered: RenderedStack;
   readonly warnings: string[];
+  /** Modules published on the server's loopback only, because their first-run wizard is still open. */
+  readonly held: readonly ModuleId[];
 }
 
 export class StackService {
@@ -195,19 +197,21 @@ export class StackService {
     phase('prepare', 'Reading settings and secrets, rendering the release.');
     const p = await this.#prepare(profileId);
     for (const w of p.warnings) onProgress({ kind: 'warning', profileId, applyId, message: w });
-    const result = await applyStack(
-      p.target,
-      p.rendered,
-      {
-        applyId,
-        settings: p.settings,
-        pullPolicy: opts.pullPolicy ?? 'missing',
-        guardScript: await this.#guardScript(),
-        ...(this.#deps.applyOverrides?.waitTimeoutS !== undefined ? { waitTimeoutS: this.#deps.applyOverrides.waitTimeoutS } : {}),
-        ...(this.#deps.applyOverrides?.minFreeBytes !== undefined ? { minFreeBytes: this.#deps.applyOverrides.minFreeBytes } : {}),
-      },
-      onProgress,
-    );
+    const release = async (rendered: RenderedStack) =>
+      applyStack(
+        p.target,
+        rendered,
+        {
+          applyId,
+          settings: p.settings,
+          pullPolicy: opts.pullPolicy ?? 'missing',
+          guardScript: await this.#guardScript(),
+          ...(this.#deps.applyOverrides?.waitTimeoutS !== undefined ? { waitTimeoutS: this.#deps.applyOverrides.waitTimeoutS } : {}),
+          ...(this.#deps.applyOverrides?.minFreeBytes !== undefined ? { minFreeBytes: this.#deps.applyOverrides.minFreeBytes } : {}),
+        },
+        onProgress,
+      );
+    const result = await release(p.rendered);
     if (result.kind !== 'applied') {
       this.#deps.log.warn('stack apply rolled back', { profileId, failedService: result.report.failedService, restored: result.report.restored });
       return { ...result, warnings: [...p.warnings, ...result.warnings] };
@@ -237,8 +241,25 @@ export class StackService {
         this.#deps.log.warn('stack configure failed', { profileId, code: err instanceof AppError ? err.code : 'internal' });
       }
     }
-    phase('done', `Release ${result.releaseId} is live.`);
-    return { ...result, warnings, ...(transcoding ? { transcoding } : {}) };
+    let live = result;
+    if (p.held.length > 0) {
+      // Published only now that the wizard is taken, as the service itself says; still open (the configure step
+      // failed), it stays on loopback and the next install tries again.
+      const again = await this.#prepare(profileId);
+      if (again.held.length === 0) {
+        phase('configure', 'Jellyfin’s administrator exists: publishing Jellyfin on the home network.');
+        const published = await release(again.rendered);
+        if (published.kind === 'applied') {
+          live = { ...published, services: result.services, durationMs: result.durationMs + published.durationMs };
+        } else {
+          warnings.push('Jellyfin could not be published on the home network, and the release before it runs again (Jellyfin on the server itself only). Run the install again.');
+        }
+      } else {
+        warnings.push('Jellyfin stays on the server itself only (127.0.0.1) until its first-run setup is done: run the install again to finish it.');
+      }
+    }
+    phase('done', `Release ${live.releaseId} is live.`);
+    return { ...live, warnings, ...(transcoding ? { transcoding } : {}) };
   }
 
   async status(profileId: string): Promise<StackStatus> {
@@ -287,8 +308,27 @@ export class StackService {
       warnings.push('cloudflared is left out until the Cloudflare step has created the tunnel and its token.');
     }
     const values = await secrets.ensure(profileId, requiredSecrets(settings, { skip }));
-    const rendered = renderStack(settings, values, { m2Dir: target.m2Dir, skip, ...this.#deps.renderOverrides });
-    return { target, settings, rendered, warnings };
+    const held = await this.#heldOffLan(target, settings);
+    if (held.includes('jellyfin')) {
+      warnings.push(
+        `Jellyfin answers on the server itself only (127.0.0.1:${settings.modules.jellyfin.lanPort}) until M2 Companion has created its administrator, because its first-run wizard lets whoever reaches it first claim it; the install then publishes it on the home network.`,
+      );
+    }
+    const rendered = renderStack(settings, values, { m2Dir: target.m2Dir, skip, loopbackOnly: held, ...this.#deps.renderOverrides });
+    return { target, settings, rendered, warnings, held };
+  }
+
+  /**
+   * Services with a first-run wizard that is not finished on the server (asked of the service itself): they are
+   * rendered on loopback until the configure step has taken the wizard, then published (#applyOnce).
+   */
+  async #heldOffLan(target: StackTarget & { readonly conn: SshConnection }, settings: StackSettings): Promise<ModuleId[]> {
+    if (!settings.modules.jellyfin.enabled || settings.publishAddress === '127.0.0.1') return [];
+    const done = await jellyfinSetupDone(
+      { conn: target.conn, dockerAccess: target.dockerAccess, project: target.project ?? 'm2' },
+      { lanPort: settings.modules.jellyfin.lanPort, ...(this.#deps.applyOverrides?.wizardAnswerTimeoutMs !== undefined ? { answerTimeoutMs: this.#deps.applyOverrides.wizardAnswerTimeoutMs } : {}) },
+    );
+    return done ? [] : ['jellyfin'];
   }
 
   async #target(profileId: string, conn: SshConnection): Promise<StackTarget & { readonly conn: SshConnection }> {

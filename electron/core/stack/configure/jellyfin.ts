@@ -14,6 +14,7 @@ import {
   containerAddresses,
   dockerArgv,
   findContainer,
+  findContainerArgv,
   httpRequest,
   isRecord,
   jsonBody,
@@ -126,6 +127,38 @@ export function appKeys(body: unknown, appName = JELLYFIN_APP_NAME): ApiKeyInfo[
     .filter((k) => k.AppName === appName && typeof k.AccessToken === 'string' && k.AccessToken !== '' && k.IsActive !== false)
     .map((k) => ({ AccessToken: String(k.AccessToken), AppName: String(k.AppName), Id: Number(k.Id ?? 0), DateCreated: String(k.DateCreated ?? ''), IsActive: true }))
     .sort((a, b) => b.DateCreated.localeCompare(a.DateCreated) || b.Id - a.Id);
+}
+
+/**
+ * Whether the running Jellyfin has finished its first-run wizard, asked of Jellyfin itself (the anonymous
+ * `GET /System/Info/Public`, stack-facts §2.3) through its container address or the port on the server's loopback.
+ * No container, no answer, or an answer without the flag all read as not finished: the caller then keeps Jellyfin off
+ * the home network, so a doubt costs a restart onto loopback and back, never an open wizard on the LAN.
+ */
+export async function jellyfinSetupDone(target: ConfigureTarget, opts: { readonly lanPort: number; readonly composeService?: string; readonly answerTimeoutMs?: number }): Promise<boolean> {
+  try {
+    const ps = await target.conn.exec(dockerArgv(target, findContainerArgv(target.project, opts.composeService ?? 'jellyfin')), { timeoutMs: 30_000 });
+    const id = ps.code === 0 ? (ps.stdout.trim().split('\n')[0]?.trim() ?? '') : '';
+    if (!/^[0-9a-f]{12,64}$/.test(id)) return false;
+    const ips = await containerAddresses(target, id);
+    const endpoint = await openEndpoint(target, 'jellyfin', [...ips.map((host) => ({ host, port: 8096 })), { host: '127.0.0.1', port: opts.lanPort }], '/System/Ping');
+    try {
+      // A Jellyfin that is still starting answers without its public info for a moment.
+      const done = await pollUntil(
+        async () => {
+          const r = await httpRequest(endpoint.port, 'GET', '/System/Info/Public', { timeoutMs: 10_000 }).catch(() => undefined);
+          const b = r && r.status === 200 ? jsonBody(r) : undefined;
+          return isRecord(b) && typeof b.StartupWizardCompleted === 'boolean' ? b.StartupWizardCompleted : undefined;
+        },
+        { timeoutMs: opts.answerTimeoutMs ?? 20_000 },
+      );
+      return done === true;
+    } finally {
+      await endpoint.close();
+    }
+  } catch {
+    return false;
+  }
 }
 
 export async function configureJellyfin(target: ConfigureTarget, opts: JellyfinConfigureOptions): Promise<ConfigureStep> {
