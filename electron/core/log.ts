@@ -16,7 +16,8 @@ export function createLogger(sink: (line: string) => void = (l) => process.stder
   return { info: write('info'), warn: write('warn'), error: write('error') };
 }
 
+// An error's cause is kept: a failed remote command rides there (its command, status and stderr, secrets masked).
 const errorReplacer = (_key: string, value: unknown): unknown =>
-  value instanceof Error ? { name: value.name, message: value.message, stack: value.stack } : value;
+  value instanceof Error ? { name: value.name, message: value.message, stack: value.stack, ...(value.cause !== undefined ? { cause: value.cause } : {}) } : value;
 
 export const silentLogger: Logger = { info: () => {}, warn: () => {}, error: () => {} };

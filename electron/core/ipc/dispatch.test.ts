@@ -4,6 +4,8 @@ import { AppError } from '../errors';
 import { callNames } from '../../contract/channels';
 import type { LogLine } from '../log';
 import { createLogger } from '../log';
+import { Secret } from '../secrets/secret';
+import { checkExit } from '../ssh/remote-command';
 
 const trusted = { url: 'app://m2/index.html' };
 
@@ -49,6 +51,20 @@ describe('the contract dispatcher', () => {
     expect(await dispatch(trusted, 'app:info', { unexpected: true })).toMatchObject({ ok: false, error: { code: 'ipc.invalid' } });
     expect(handlers['profiles:save']).not.toHaveBeenCalled();
     expect(handlers['app:info']).not.toHaveBeenCalled();
+  });
+
+  it('logs the command, status and stderr behind a failed remote command, masked, while the page gets only the admin’s words', async () => {
+    const secret = new Secret('s3cret-value');
+    const { dispatch, lines } = setup({
+      'profiles:list': vi.fn(() =>
+        checkExit(['docker', 'login', '--password', secret.reveal()], { code: 1, stdout: '', stderr: `denied for ${secret.reveal()}` }, { code: 'stack.remote-failed', message: (said) => `Signing in failed on the server: ${said}`, hint: 'Try again.' }, { secrets: [secret] }) as never,
+      ),
+    });
+    const result = await dispatch(trusted, 'profiles:list', undefined);
+    expect(result).toEqual({ ok: false, error: { code: 'stack.remote-failed', userMessage: 'Signing in failed on the server: denied for ••••••••', hint: 'Try again.' } });
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatchObject({ level: 'warn', message: 'a call failed on the server', fields: { channel: 'profiles:list', code: 'stack.remote-failed', command: 'docker login --password ••••••••', status: 'exit 1', stderr: 'denied for ••••••••' } });
+    expect(JSON.stringify(lines)).not.toContain('s3cret');
   });
 
   it('refuses an unknown channel', async () => {

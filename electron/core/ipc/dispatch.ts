@@ -5,6 +5,7 @@ import type { CallName, CallOutput, CallParsedInput, EventName, EventPayload } f
 import type { ErrorShape, Result } from '../../contract/errors';
 import { toErrorShape } from '../errors';
 import type { Logger } from '../log';
+import { remoteFacts } from '../ssh/remote-command';
 
 /** Who sent a call: the frame URL in Electron, the page origin in the web host. */
 export interface SenderInfo {
@@ -77,6 +78,11 @@ export function createDispatcher(handlers: Handlers, opts: DispatchOptions): Dis
     } catch (err) {
       const shape = toErrorShape(err);
       if (shape.code === 'internal') opts.log.error('a call failed', { channel, error: err });
+      else {
+        // The admin reads the message; the log keeps the command behind it, its status and stderr (secrets masked).
+        const facts = remoteFacts(err);
+        if (facts) opts.log.warn('a call failed on the server', { channel, code: shape.code, command: facts.command, status: facts.status, stderr: facts.stderr });
+      }
       return fail(shape);
     }
   };

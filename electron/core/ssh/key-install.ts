@@ -12,6 +12,7 @@ import { writeFileAtomic } from '../fs/atomic-write';
 import { Secret } from '../secrets/secret';
 import { fingerprintSha256, keyTypeOf } from './host-keys';
 import type { Argv } from './argv';
+import { runChecked } from './remote-command';
 import type { SshConnection } from './ssh-connection';
 
 const { utils } = ssh2;
@@ -68,13 +69,13 @@ const AUTHORIZED_KEYS = '.ssh/authorized_keys';
 export type KeyInstallTarget = Pick<SshConnection, 'exec' | 'readFile' | 'writeFileAtomic'>;
 
 async function mustSucceed(conn: KeyInstallTarget, argv: Argv, what: string, okCodes: readonly number[] = [0]): Promise<number> {
-  const r = await conn.exec(argv, { timeoutMs: 20_000 });
-  if (r.code === null || !okCodes.includes(r.code)) {
-    throw new AppError('ssh.sftp-failed', `Could not ${what} on the server: ${r.stderr.trim() || `exit code ${String(r.code)}`}.`, {
-      hint: 'Check that your home folder on the server exists and is writable by you.',
-    });
-  }
-  return r.code;
+  const r = await runChecked(
+    conn,
+    argv,
+    { code: 'ssh.sftp-failed', message: (said) => `Could not ${what} on the server: ${said}.`, hint: 'Check that your home folder on the server exists and is writable by you.' },
+    { ok: okCodes, exec: { timeoutMs: 20_000 } },
+  );
+  return r.code ?? 0;
 }
 
 /**

@@ -9,6 +9,7 @@ import { AppError } from '../errors';
 import type { Secret } from '../secrets/secret';
 import { toShell, type Argv } from './argv';
 import { hostKeyAlgorithmsFor, type HostKeyStore, type HostKeyVerdict } from './host-keys';
+import { checkExit } from './remote-command';
 import type { CommandRunner, ExecOptions, ExecResult } from './runner';
 
 const { Client, utils } = ssh2;
@@ -558,9 +559,13 @@ export class SshConnection extends EventEmitter<{ state: [ConnectionState] }> im
         hint: 'Check that the folder exists, is writable by the SSH user, and that the disk is not full. The old file, if any, is unchanged.',
       });
     }
-    const check = await this.exec(['sha256sum', '--', target.startsWith('/') ? target : `./${target}`]);
-    const remoteSum = check.stdout.split(/\s+/)[0];
-    if (check.code !== 0 || remoteSum !== sha256) {
+    const sumArgv = ['sha256sum', '--', target.startsWith('/') ? target : `./${target}`];
+    const check = checkExit(sumArgv, await this.exec(sumArgv), {
+      code: 'ssh.checksum-mismatch',
+      message: () => `${remotePath} on the server does not match what was sent.`,
+      hint: 'Try again; if it repeats, check the server’s disk.',
+    });
+    if (check.stdout.split(/\s+/)[0] !== sha256) {
       throw new AppError('ssh.checksum-mismatch', `${remotePath} on the server does not match what was sent.`, { hint: 'Try again; if it repeats, check the server’s disk.' });
     }
     return { sha256 };

@@ -11,7 +11,7 @@
  *   <m2Dir>/.staging/<random>/  a plan's scratch copy of compose + env files, removed after
  *   <m2Dir>/.lock               flock'ed by the guard for the whole apply
  */
-import { AppError } from '../errors';
+import { remoteCommandFailed } from '../ssh/remote-command';
 import type { CommandRunner } from '../ssh/runner';
 
 export interface M2Layout {
@@ -61,10 +61,13 @@ const safeServerPath = (p: string): boolean => p.startsWith('/') && !/\p{Cc}/u.t
  * a home with control characters is refused, since release paths travel line by line to the guard.
  */
 export async function resolveM2Dir(runner: CommandRunner): Promise<string> {
-  const r = await runner.exec(['sh', '-c', 'printf %s "$HOME"']);
+  const argv = ['sh', '-c', 'printf %s "$HOME"'];
+  const r = await runner.exec(argv);
   const home = r.stdout.replace(/\/+$/, '');
   if (r.code !== 0 || !safeServerPath(home === '' ? '/' : home)) {
-    throw new AppError('stack.remote-failed', 'Could not find the SSH user’s home folder on the server.', {
+    throw remoteCommandFailed(argv, r, {
+      code: 'stack.remote-failed',
+      message: () => 'Could not find the SSH user’s home folder on the server.',
       hint: 'Check that the user has a home folder (getent passwd <user>) whose name has no line breaks.',
     });
   }

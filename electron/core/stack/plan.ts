@@ -4,12 +4,12 @@
  * `com.docker.compose.config-hash` label, exactly the comparison `up` makes to decide what to recreate.
  */
 import type { FileChange, ServiceChange, StackPlan } from '../../contract/stack';
-import { AppError } from '../errors';
+import { remoteCommandFailed } from '../ssh/remote-command';
 import { composeCommands, dockerCommands, parseConfigHashes, parseImageIds, type ContainerInfo } from './compose-commands';
 import { layoutOf, releaseDir } from './layout';
 import { unifiedDiff } from './line-diff';
 import { maskedEnvPair, maskEnvFile, maskSecrets } from './mask';
-import { composeFilesOf, lastLines, makeStaging, projectContainers, projectOf, readCurrent, readManifest, writeReleaseFiles, type ReleaseManifest, type StackTarget } from './remote-release';
+import { composeFilesOf, makeStaging, projectContainers, projectOf, readCurrent, readManifest, writeReleaseFiles, type ReleaseManifest, type StackTarget } from './remote-release';
 import type { RenderedStack } from './types';
 
 const modeString = (m: number): string => `0${(m & 0o777).toString(8)}`;
@@ -128,10 +128,13 @@ export async function validateAndHash(t: StackTarget, dir: string, rendered: Pic
   const c = composeCommands(t.dockerAccess, composeFilesOf(t, dir, rendered.envFiles));
   const hash = await t.conn.exec(c.configHash(), { timeoutMs: 60_000 });
   const hashes = parseConfigHashes(hash.stdout);
+  // No hashes from a zero exit is a rejection too.
   if (hash.code !== 0 || hashes.size === 0) {
-    throw new AppError('stack.compose-invalid', `docker compose on the server rejected the configuration: ${lastLines(maskSecrets(hash.stderr, rendered.secretValues), 4) || `exit ${String(hash.code)}`}`, {
+    throw remoteCommandFailed(c.configHash(), hash, {
+      code: 'stack.compose-invalid',
+      message: (said) => `docker compose on the server rejected the configuration: ${said}`,
       hint: 'This is a bug in M2 Companion’s rendering, or the server’s Compose is too old (2.21 or later is needed). Nothing was changed.',
-    });
+    }, { secrets: rendered.secretValues, lines: 4 });
   }
   return hashes;
 }

@@ -6,8 +6,9 @@
  */
 import type { StackSettings } from '../../contract/stack';
 import { AppError } from '../errors';
+import { checkExit } from '../ssh/remote-command';
 import { dockerCommands, parseProcNet, PROC_NET_FILES, type ContainerInfo } from './compose-commands';
-import { dockerUnavailable, projectContainers, projectOf, run, type StackTarget } from './remote-release';
+import { DOCKER_UNAVAILABLE, projectContainers, projectOf, run, type StackTarget } from './remote-release';
 import type { RenderedStack } from './types';
 
 /** Below this the data folders are refused: databases and Jellyfin's cache need room to start. */
@@ -135,10 +136,12 @@ export async function checkPreconditions(t: StackTarget, settings: StackSettings
     t.conn.exec(['sh', '-c', 'for f do echo "@@file $f"; cat "$f" 2>/dev/null; done; :', 'm2-ports', ...PROC_NET_FILES]),
     projectContainers(t).catch((err: unknown) => err as Error),
   ]);
-  if (info.code !== 0) throw dockerUnavailable(info.stderr);
-  if (compose.code !== 0) {
-    throw new AppError('stack.docker-unavailable', 'Docker Compose v2 is not installed on the server.', { hint: 'Install the docker-compose-plugin package (or Docker Engine from docker.com), then try again.' });
-  }
+  checkExit(d.info(), info, DOCKER_UNAVAILABLE, { lines: 2 });
+  checkExit(d.composeVersion(), compose, {
+    code: 'stack.docker-unavailable',
+    message: () => 'Docker Compose v2 is not installed on the server.',
+    hint: 'Install the docker-compose-plugin package (or Docker Engine from docker.com), then try again.',
+  });
   if (own instanceof Error) throw own;
   const pathError = judgePaths(needs, parsePathReport(paths.stdout, needs.length), opts.minFreeBytes ?? MIN_FREE_BYTES);
   if (pathError) throw pathError;

@@ -5,13 +5,12 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { ClientChannel } from 'ssh2';
-import { AppError } from '../errors';
 import type { Argv } from '../ssh/argv';
+import { checkExit, runChecked, type FailureWords } from '../ssh/remote-command';
 import type { ExecOptions, ExecResult } from '../ssh/runner';
 import { composeGlobalArgs, dockerCommands, parseInspect, type ComposeFiles, type ContainerInfo, type DockerAccessKind } from './compose-commands';
 import { layoutOf, partialDir, RELEASE_ID, releaseDir, type M2Layout } from './layout';
 import { DEFAULT_KEEP_RELEASES, releasesToPrune } from './retention';
-import { maskSecrets } from './mask';
 import type { RenderedStack } from './types';
 
 /** What the engine needs of the SSH connection (SshConnection has all of it). */
@@ -52,24 +51,17 @@ export interface ReleaseManifest {
 export const MANIFEST = 'release.json';
 export const COMPOSE_ARGS = 'compose.args';
 
-/** Run argv; a non-zero exit becomes `stack.remote-failed` with compose's (masked) stderr. */
+/** Run argv; a non-zero exit becomes `stack.remote-failed` with compose's (masked) stderr, the command kept for the log. */
 export async function run(t: StackTarget, argv: Argv, what: string, secrets: RenderedStack['secretValues'] = [], opts: ExecOptions = {}): Promise<ExecResult> {
-  const r = await t.conn.exec(argv, opts);
-  if (r.code !== 0) {
-    throw new AppError('stack.remote-failed', `${what} failed on the server: ${lastLines(maskSecrets(r.stderr || r.stdout, secrets), 3) || `exit ${String(r.code)}`}`, {
-      hint: 'Check the connection and the server’s free space, then try again.',
-    });
-  }
-  return r;
+  return runChecked(
+    t.conn,
+    argv,
+    { code: 'stack.remote-failed', message: (said) => `${what} failed on the server: ${said}`, hint: 'Check the connection and the server’s free space, then try again.' },
+    { secrets, exec: opts },
+  );
 }
 
-export const lastLines = (text: string, n: number): string =>
-  text
-    .split('\n')
-    .map((l) => l.trimEnd())
-    .filter((l) => l !== '')
-    .slice(-n)
-    .join('\n');
+export { lastLines } from '../ssh/remote-command';
 
 /** The live release id, or null before the first install. */
 export async function readCurrent(t: StackTarget): Promise<string | null> {
@@ -116,7 +108,7 @@ export const composeFilesOf = (t: StackTarget, dir: string, envFiles: readonly s
 export async function projectContainers(t: StackTarget): Promise<ContainerInfo[]> {
   const d = dockerCommands(t.dockerAccess, projectOf(t));
   const ids = await t.conn.exec(d.projectContainerIds());
-  if (ids.code !== 0) throw dockerUnavailable(ids.stderr);
+  checkExit(d.projectContainerIds(), ids, DOCKER_UNAVAILABLE, { lines: 2 });
   const list = ids.stdout.split('\n').map((s) => s.trim()).filter((s) => /^[0-9a-f]{12,64}$/.test(s));
   if (list.length === 0) return [];
   const r = await t.conn.exec(d.inspect(list));
@@ -125,10 +117,12 @@ export async function projectContainers(t: StackTarget): Promise<ContainerInfo[]
   return rows.filter((c) => c.project === projectOf(t) && !c.oneoff).sort((a, b) => a.service.localeCompare(b.service) || a.name.localeCompare(b.name));
 }
 
-export const dockerUnavailable = (stderr: string): AppError =>
-  new AppError('stack.docker-unavailable', `Docker does not answer on the server: ${lastLines(stderr, 2) || 'no reason given'}.`, {
-    hint: 'Start Docker on the server (sudo systemctl start docker) and check that the SSH user may use it; then run the preflight again.',
-  });
+/** What to say when Docker itself does not answer (`docker info`, `docker ps`). */
+export const DOCKER_UNAVAILABLE: FailureWords = {
+  code: 'stack.docker-unavailable',
+  message: (said) => `Docker does not answer on the server: ${said}.`,
+  hint: 'Start Docker on the server (sudo systemctl start docker) and check that the SSH user may use it; then run the preflight again.',
+};
 
 /** `~/m2`, its releases/, files/, bin/ and .staging/, private to the SSH user. */
 export async function ensureLayout(t: StackTarget): Promise<M2Layout> {

@@ -11,6 +11,7 @@ import type { Logger } from '../log';
 import type { Secret } from '../secrets/secret';
 import type { ConnectionState, SshConnection } from '../ssh/ssh-connection';
 import { backoffDelay } from '../ssh/ssh-connection';
+import { runChecked } from '../ssh/remote-command';
 import { LineSplitter, parseAgentLine, type AgentLine } from './agent-protocol';
 
 /** The launcher's exit code when the script is not on the server yet. */
@@ -126,8 +127,11 @@ export class AgentSession {
 
   async #upload(): Promise<void> {
     const dir = `~/m2/agent/${this.#hash}`;
-    const mk = await this.#o.conn.exec(['sh', '-c', 'mkdir -p "$HOME/m2/agent/$1"', 'm2-status', this.#hash]);
-    if (mk.code !== 0) throw new Error(`could not create ${dir}: ${mk.stderr.trim()}`);
+    await runChecked(this.#o.conn, ['sh', '-c', 'mkdir -p "$HOME/m2/agent/$1"', 'm2-status', this.#hash], {
+      code: 'ssh.sftp-failed',
+      message: (said) => `could not create ${dir}: ${said}`,
+      hint: 'Check that your home folder on the server is writable and not full.',
+    });
     await this.#o.conn.writeFileAtomic(`${dir}/m2-status-agent.sh`, this.#o.script, { mode: 0o644 });
     this.#o.log.info('uploaded the status agent', { hash: this.#hash });
   }

@@ -9,6 +9,7 @@ import { secretMask, type TranscodingCheck } from '../../../contract/stack';
 import { AppError } from '../../errors';
 import type { Secret } from '../../secrets/secret';
 import { withSudo, type Argv } from '../../ssh/argv';
+import { checkExit } from '../../ssh/remote-command';
 import type { CommandRunner, ExecResult } from '../../ssh/runner';
 
 /** What configuration needs of the SSH connection (SshConnection has both). */
@@ -56,6 +57,19 @@ export function configureFailed(service: ConfiguredService, message: string, hin
   });
 }
 
+/** A configure command's result when it exited 0; else configureFailed's words, with the command, its status and stderr kept for the log. */
+export function checkConfigureCommand(
+  service: ConfiguredService,
+  argv: Argv,
+  r: ExecResult,
+  message: (said: string, facts: { readonly output: string; readonly exitCode: number | null }) => string,
+  hint: string,
+  secrets: ReadonlyArray<Secret | undefined> = [],
+): ExecResult {
+  const known = secrets.filter((x): x is Secret => x !== undefined);
+  return checkExit(argv, r, { code: 'stack.configure-failed', message: (said, facts) => `${serviceTitle[service]}: ${message(said, facts)}`, hint }, { secrets: known });
+}
+
 /** The argv as the target runs docker: directly, or through `sudo -n`. */
 export const dockerArgv = (target: Pick<ConfigureTarget, 'dockerAccess'>, argv: Argv): Argv => (target.dockerAccess === 'sudo' ? withSudo(argv) : argv);
 
@@ -90,14 +104,18 @@ export function parseContainerAddresses(stdout: string): string[] {
   return out;
 }
 
-const firstLine = (r: ExecResult): string => (r.stderr.trim() || r.stdout.trim()).split('\n')[0] ?? '';
+const firstLine = (output: string): string => output.trim().split('\n')[0] ?? '';
 
 /** The id of the running container of `service`, or an error saying the stack is not running. */
 export async function findContainer(target: ConfigureTarget, service: ConfiguredService, composeService: string): Promise<string> {
-  const r = await target.conn.exec(dockerArgv(target, findContainerArgv(target.project, composeService)), { timeoutMs: 30_000 });
-  if (r.code !== 0) {
-    throw configureFailed(service, `Docker did not list the containers (${firstLine(r)}).`, 'Check that Docker runs on the server and that the SSH user may use it, then try again.');
-  }
+  const argv = dockerArgv(target, findContainerArgv(target.project, composeService));
+  const r = checkConfigureCommand(
+    service,
+    argv,
+    await target.conn.exec(argv, { timeoutMs: 30_000 }),
+    (_, { output }) => `Docker did not list the containers (${firstLine(output)}).`,
+    'Check that Docker runs on the server and that the SSH user may use it, then try again.',
+  );
   const id = r.stdout.trim().split('\n')[0]?.trim() ?? '';
   if (!/^[0-9a-f]{12,64}$/.test(id)) {
     throw configureFailed(service, `no running container for the service ${composeService} of the project ${target.project}.`, 'Install or apply the stack first; if it is installed, start it again from the Services page.');

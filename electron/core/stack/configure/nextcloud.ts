@@ -7,7 +7,7 @@ import { isIPv4 } from 'node:net';
 import { isDnsName } from '../../../contract/validation';
 import type { Argv } from '../../ssh/argv';
 import type { ExecResult } from '../../ssh/runner';
-import { configureFailed, dockerArgv, findContainer, pollUntil, type ConfigureStep, type ConfigureTarget } from './common';
+import { checkConfigureCommand, configureFailed, dockerArgv, findContainer, pollUntil, type ConfigureStep, type ConfigureTarget } from './common';
 
 export interface NextcloudConfigureOptions {
   /** Host names Nextcloud must answer to (the tunnel's public name). */
@@ -82,14 +82,17 @@ async function addTrusted(run: Run, must: (args: readonly string[], what: string
 async function occRunner(target: ConfigureTarget, composeService: string): Promise<{ run: Run; must: (args: readonly string[], what: string) => Promise<ExecResult> }> {
   const container = await findContainer(target, 'nextcloud', composeService);
   const run: Run = (args) => target.conn.exec(dockerArgv(target, occArgv(container, args)), { timeoutMs: 60_000 });
-  const must = async (args: readonly string[], what: string): Promise<ExecResult> => {
-    const r = await run(args);
-    if (r.code !== 0) {
-      const detail = (r.stderr.trim() || r.stdout.trim()).split('\n').filter(Boolean).slice(0, 2).join(' ');
-      throw configureFailed('nextcloud', `${what} failed (occ exit ${String(r.code)}${detail ? `: ${detail}` : ''}).`, 'Check Nextcloud’s log on the Services page, then try again.');
-    }
-    return r;
-  };
+  const must = async (args: readonly string[], what: string): Promise<ExecResult> =>
+    checkConfigureCommand(
+      'nextcloud',
+      dockerArgv(target, occArgv(container, args)),
+      await run(args),
+      (_, { output, exitCode }) => {
+        const detail = output.trim().split('\n').filter(Boolean).slice(0, 2).join(' ');
+        return `${what} failed (occ exit ${String(exitCode)}${detail ? `: ${detail}` : ''}).`;
+      },
+      'Check Nextcloud’s log on the Services page, then try again.',
+    );
   return { run, must };
 }
 
