@@ -12,7 +12,8 @@
  */
 import { secretMask } from '../../contract/stack';
 import { AppError } from '../errors';
-import { toShell, withSudo, type Argv } from '../ssh/argv';
+import { withSudo, type Argv } from '../ssh/argv';
+import { remoteCommandFailed } from '../ssh/remote-command';
 import type { CommandRunner, ExecResult } from '../ssh/runner';
 import { ONEOFF_LABEL, PROJECT_LABEL, SERVICE_LABEL } from '../stack/compose-commands';
 import { WG_CONF_IN_CONTAINER, WG_INTERFACE, WG_UP_MARKER, wgConfDir, wgConfPath } from '../stack/modules/wireguard';
@@ -157,15 +158,9 @@ const lastLines = (text: string, n: number): string =>
     .slice(-n)
     .join('\n');
 
-/** A failed remote command as an AppError: the last lines in the message, argv, status and stderr (keys masked) for the log. */
-export const remoteFailure = (what: string, argv: Argv, r: ExecResult, hint: string): AppError => {
-  const stderr = redactKeys(r.stderr || r.stdout);
-  const status = r.code === null ? `signal ${r.signal ?? 'unknown'}` : `exit ${r.code}`;
-  return new AppError('fallback.switch-failed', `${what} failed on the server: ${lastLines(stderr, 2) || status}.`, {
-    hint,
-    cause: new Error(`${redactKeys(toShell(argv))} → ${status}\n${stderr}`),
-  });
-};
+/** A failed remote command as an AppError: the last lines in the message; argv, status and stderr (keys masked) kept for the log. */
+export const remoteFailure = (what: string, argv: Argv, r: ExecResult, hint: string): AppError =>
+  remoteCommandFailed(argv, r, { code: 'fallback.switch-failed', message: (_, { output, status }) => `${what} failed on the server: ${lastLines(output, 2) || status}.`, hint }, { redact: redactKeys });
 
 const NOT_RUNNING_HINT = 'Turn on WireGuard under Services and apply the stack, then try again.';
 const SWITCH_HINT = 'Check that the WireGuard container runs (Services) and that the port is free, then try again. The fallback stays off.';
