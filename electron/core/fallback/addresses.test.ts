@@ -44,7 +44,7 @@ describe('tunnel addresses', () => {
     }
   });
 
-  it('never hands out the network, the server, the broadcast or a used address', () => {
+  it('never hands out the network, the server, the broadcast or a used address', { timeout: 60_000 }, () => {
     fc.assert(
       fc.property(fc.uniqueArray(fc.integer({ min: 0, max: 255 }), { maxLength: 250 }), (hosts) => {
         const used = hosts.map((h) => `10.1.2.${h}`);

@@ -73,7 +73,7 @@ describe('renderServerConfig', () => {
     expect(renderServerConfig(server()).masked).toBe(renderServerConfig(server()).masked);
   });
 
-  it('keeps any device name inside its comment: no new line, section or key', () => {
+  it('keeps any device name inside its comment: no new line, section or key', { timeout: 60_000 }, () => {
     fc.assert(
       fc.property(fc.string({ unit: 'binary', maxLength: 200 }), fc.string({ unit: fc.constantFrom('\n', '\r', '[', ']', '=', '#', '\u2028', '\u0085', '\\', ' ', 'A', 'PrivateKey', 'Peer'), maxLength: 40 }), (a, b) => {
         const name = a + b;
@@ -248,7 +248,7 @@ describe('configFileName', () => {
     expect(configFileName('')).toBe('m2-device.conf');
   });
 
-  it('always matches wg-quick’s interface-name rule, whatever the name', () => {
+  it('always matches wg-quick’s interface-name rule, whatever the name', { timeout: 60_000 }, () => {
     fc.assert(
       fc.property(fc.string({ unit: 'binary', maxLength: 60 }), (name) => {
         const f = configFileName(name);

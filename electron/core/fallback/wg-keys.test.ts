@@ -34,7 +34,7 @@ describe('WireGuard keys', () => {
     expect(`${pair.privateKey}`).toBe('[REDACTED]');
   });
 
-  it('clamping sets exactly the bits wg genkey sets and leaves the others alone', () => {
+  it('clamping sets exactly the bits wg genkey sets and leaves the others alone', { timeout: 60_000 }, () => {
     fc.assert(
       fc.property(fc.uint8Array({ minLength: 32, maxLength: 32 }), (bytes) => {
         const c = clampScalar(Buffer.from(bytes));
@@ -57,7 +57,7 @@ describe('WireGuard keys', () => {
     expect(a).not.toBe(b);
   });
 
-  it('accepts only what wg accepts as a key: 44 characters, 32 bytes, "=" last, canonical', () => {
+  it('accepts only what wg accepts as a key: 44 characters, 32 bytes, "=" last, canonical', { timeout: 60_000 }, () => {
     fc.assert(fc.property(fc.uint8Array({ minLength: 32, maxLength: 32 }), (b) => isWgKey(Buffer.from(b).toString('base64'))));
     const good = hexToWg('8520f0098930a754748b7ddcb43ef75a0dbf3a0d26381af4eba4a98eaa9b4e6a');
     expect(isWgKey(good)).toBe(true);

@@ -149,7 +149,7 @@ describe('renderStack', () => {
     ]);
   });
 
-  it('never leaves a $ that Compose would interpolate, for any settings-valid media path (property)', () => {
+  it('never leaves a $ that Compose would interpolate, for any settings-valid media path (property)', { timeout: 60_000 }, () => {
     const s0 = settingsOf();
     const secrets = secretsFor(settingsOf(all));
     const vars = new Set(['NEXTCLOUD_DB_PASSWORD', 'NEXTCLOUD_ADMIN_PASSWORD', 'NEXTCLOUD_REDIS_PASSWORD', 'NEXTCLOUD_OIDC_SECRET', 'AUTHENTIK_SECRET_KEY', 'AUTHENTIK_DB_PASSWORD', 'AUTHENTIK_BOOTSTRAP_PASSWORD', 'AUTHENTIK_BOOTSTRAP_TOKEN', 'CLOUDFLARED_TUNNEL_TOKEN', 'BACKUP_RESTIC_PASSWORD']);

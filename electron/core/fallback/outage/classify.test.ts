@@ -166,5 +166,5 @@ describe('OutageHysteresis', () => {
       }),
       { numRuns: 300, interruptAfterTimeLimit: 4_000 },
     );
-  }, 10_000);
+  }, 60_000);
 });
