@@ -1,7 +1,7 @@
 import { renderToStaticMarkup } from 'react-dom/server';
 import { describe, expect, it } from 'vitest';
 import { RecoveryKit } from '../../electron/contract/recovery';
-import { RecoveryKitSheet } from './RecoveryKitSheet';
+import { RecoveryKitSheet, groupSteps, secretRows } from './RecoveryKitSheet';
 
 const HOSTILE = `<img src=x onerror="alert(1)"><script>alert(2)</script>$(reboot) '; rm -rf / #`;
 const HOSTILE_DEVICE = `<b onclick=alert(3)>Anna</b>`;
@@ -66,7 +66,8 @@ describe('the recovery kit sheet', () => {
     expect(html).toContain('SHA256:abc/def+ghi');
     expect(html).toContain('href="https://media.example.test/"');
     expect(html).toContain('href="http://192.168.1.20:8096/"');
-    expect(html).toContain('home-server/backup.restic-password');
+    expect(html).toContain('<code>home-server/</code> followed by the name below');
+    expect(html).toContain('<code>backup.restic-password</code>');
     expect(html).toContain('/srv/m2-backup/restic');
     expect(html).toContain('open the WireGuard app and activate the tunnel');
     expect(html).toContain('http://10.13.13.1:8096');
@@ -84,5 +85,53 @@ describe('the recovery kit sheet', () => {
     );
     expect(html).toContain('No host key is on record yet');
     expect(html).toContain('The keychain could not be read');
+  });
+
+  it('puts consecutive folder steps that share their explanation under one step, every command kept in order', () => {
+    const detail = 'Replaces the folder with the snapshot’s copy (owners and modes kept).';
+    const steps = [
+      { title: 'Stop the services', detail: null, command: 'sudo docker compose stop' },
+      { title: 'Put back /srv/m2/data/jellyfin/config', detail, command: 'cp a' },
+      { title: 'Put back /srv/m2/data/nextcloud/html', detail, command: 'cp b' },
+      { title: 'Put back /srv/m2/data/authentik/data', detail, command: 'cp c' },
+      { title: 'Start Nextcloud’s database alone', detail: null, command: 'start db' },
+      { title: 'Put back /srv/other', detail: 'Another explanation.', command: 'cp d' },
+    ];
+    expect(groupSteps(steps)).toEqual([
+      { title: 'Stop the services', detail: null, commands: ['sudo docker compose stop'] },
+      { title: 'Put back each folder', detail, commands: ['cp a', 'cp b', 'cp c'] },
+      { title: 'Start Nextcloud’s database alone', detail: null, commands: ['start db'] },
+      { title: 'Put back /srv/other', detail: 'Another explanation.', commands: ['cp d'] },
+    ]);
+    // One folder step stays as it was, with its own title.
+    expect(groupSteps(steps.slice(0, 2))[1]).toEqual({ title: 'Put back /srv/m2/data/jellyfin/config', detail, commands: ['cp a'] });
+  });
+
+  it('names the server’s keychain prefix once and each account by the rest of its name', () => {
+    const html = renderToStaticMarkup(<RecoveryKitSheet kit={kit()} />);
+    expect(html).toContain('each account is <code>home-server/</code> followed by the name below');
+    expect(html).toMatch(/<td><code>backup\.restic-password<\/code><\/td>/);
+    expect(html).toMatch(/<td class="kit-screen-only"><code>jellyfin\.admin-password<\/code><\/td>/);
+  });
+
+  it('puts a device’s private and preshared key on one row naming both accounts, and every other secret on its own', () => {
+    const entry = (name: string, what: string) => ({ name, what, keychain: { account: `home-server/${name}` } });
+    const rows = secretRows(
+      [
+        entry('backup.restic-password', 'Backup repository (restic) password'),
+        entry('fallback.device.ab12.key', 'WireGuard private key of “Anna’s phone”'),
+        entry('fallback.device.ab12.psk', 'WireGuard preshared key of “Anna’s phone”'),
+        entry('fallback.device.cd34.psk', 'WireGuard preshared key of “a removed device”'),
+        entry('fallback.server-key', 'WireGuard private key of the server'),
+      ],
+      'home-server/',
+    );
+    expect(rows).toEqual([
+      { key: 'backup.restic-password', name: 'Backup repository (restic) password', code: 'backup.restic-password' },
+      { key: 'fallback.device.ab12.key', name: 'WireGuard private and preshared keys of “Anna’s phone”', code: 'fallback.device.ab12.key · .psk' },
+      // Alone, a key keeps its own row.
+      { key: 'fallback.device.cd34.psk', name: 'WireGuard preshared key of “a removed device”', code: 'fallback.device.cd34.psk' },
+      { key: 'fallback.server-key', name: 'WireGuard private key of the server', code: 'fallback.server-key' },
+    ]);
   });
 });

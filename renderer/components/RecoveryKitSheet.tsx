@@ -1,15 +1,55 @@
-import type { RecoveryKit } from '../../electron/contract/recovery';
+import type { KitStep, RecoveryKit } from '../../electron/contract/recovery';
 
 const when = (iso: string): string => {
   const d = new Date(iso);
   return Number.isNaN(d.getTime()) ? iso : `${d.toLocaleString(undefined, { dateStyle: 'long', timeStyle: 'short' })} (${iso.replace(/\.\d{3}Z$/, 'Z')})`;
 };
 
+/** A keychain account without the server's prefix, which the sheet says once (the full name where it has another). */
+const shortAccount = (account: string, prefix: string): string => (account.startsWith(prefix) && account.length > prefix.length ? account.slice(prefix.length) : account);
+
 /**
- * The household recovery kit as one printable sheet. Everything in it is text from the kit (React escapes it, so a
- * server or device name with markup prints as those characters); links are only the kit's own service addresses.
- * It never holds a secret value: the kit carries none.
+ * The keychain entries as rows: a device's private key and its preshared key (`….key`, `….psk`, kept side by side)
+ * share one row, which names both accounts, so four devices add four rows to the page rather than eight.
  */
+export function secretRows(entries: ReadonlyArray<{ name: string; what: string; keychain: { account: string } }>, prefix: string): Array<{ key: string; name: string; code: string }> {
+  const byName = new Map(entries.map((e) => [e.name, e]));
+  const rows: Array<{ key: string; name: string; code: string }> = [];
+  for (const e of entries) {
+    const stem = /^(.+)\.(key|psk)$/.exec(e.name)?.[1];
+    const key = stem ? byName.get(`${stem}.key`) : undefined;
+    const psk = stem ? byName.get(`${stem}.psk`) : undefined;
+    if (key && psk && key.what.includes('private key')) {
+      if (e === psk) continue;
+      rows.push({ key: e.name, name: key.what.replace('private key', 'private and preshared keys'), code: `${shortAccount(key.keychain.account, prefix)} · .psk` });
+      continue;
+    }
+    rows.push({ key: e.name, name: e.what, code: shortAccount(e.keychain.account, prefix) });
+  }
+  return rows;
+}
+
+/**
+ * Restore steps as printed: consecutive steps on one folder each ("Put back /srv/…") that share their explanation
+ * become one step with a command per folder, so each explanation is said once and the kit stays one page.
+ */
+export function groupSteps(steps: readonly KitStep[]): Array<{ title: string; detail: string | null; commands: string[] }> {
+  const out: Array<{ title: string; detail: string | null; commands: string[]; verb: string | null }> = [];
+  // "Put back /srv/m2/data/…" → "Put back": the words before a folder.
+  const verbOf = (s: KitStep): string | null => (s.command && s.detail !== null ? (/^(\S.*?) \/\S*$/.exec(s.title)?.[1] ?? null) : null);
+  for (const s of steps) {
+    const verb = verbOf(s);
+    const last = out[out.length - 1];
+    if (last && verb !== null && last.verb === verb && last.detail === s.detail && s.command) {
+      last.title = `${verb} each folder`;
+      last.commands.push(s.command);
+      continue;
+    }
+    out.push({ title: s.title, detail: s.detail, commands: s.command ? [s.command] : [], verb });
+  }
+  return out.map(({ title, detail, commands }) => ({ title, detail, commands }));
+}
+
 /** A two-column table of the kit: a name per row and its value as code (keychain accounts, tunnel addresses). */
 function CodeTable({ label, head, rows }: { label: string; head: readonly [string, string]; rows: ReadonlyArray<{ key: string; name: string; code: string }> }) {
   return (
@@ -34,8 +74,14 @@ function CodeTable({ label, head, rows }: { label: string; head: readonly [strin
   );
 }
 
+/**
+ * The household recovery kit as one printable sheet. Everything in it is text from the kit (React escapes it, so a
+ * server or device name with markup prints as those characters); links are only the kit's own service addresses.
+ * It never holds a secret value: the kit carries none.
+ */
 export function RecoveryKitSheet({ kit }: { kit: RecoveryKit }) {
   const { server } = kit;
+  const prefix = `${kit.profileId}/`;
   return (
     <article className="kit-sheet" aria-label="Household recovery kit">
       <header className="kit-header">
@@ -73,7 +119,7 @@ export function RecoveryKitSheet({ kit }: { kit: RecoveryKit }) {
                 ))}
               </ul>
             )}
-            <span className="muted">Signing in from another computer, ssh shows this fingerprint the first time: it must match.</span>
+            {server.hostKeys.length > 0 ? <span className="muted">Signing in from another computer, ssh shows this fingerprint the first time: it must match.</span> : null}
           </dd>
         </dl>
       </section>
@@ -119,7 +165,9 @@ export function RecoveryKitSheet({ kit }: { kit: RecoveryKit }) {
               <tr>
                 <th scope="col">Service</th>
                 <th scope="col">User name</th>
-                <th scope="col">Password kept in the keychain as</th>
+                <th scope="col" className="kit-screen-only">
+                  Password: keychain account
+                </th>
               </tr>
             </thead>
             <tbody>
@@ -131,8 +179,9 @@ export function RecoveryKitSheet({ kit }: { kit: RecoveryKit }) {
                   <td>
                     <code>{a.username}</code>
                   </td>
-                  <td>
-                    <code>{a.keychain.service}</code> · <code>{a.keychain.account}</code>
+                  {/* On paper the keychain entries below name each password once. */}
+                  <td className="kit-screen-only">
+                    <code>{shortAccount(a.keychain.account, prefix)}</code>
                     {a.passwordSet ? null : <span className="muted"> (not generated yet)</span>}
                   </td>
                 </tr>
@@ -152,8 +201,8 @@ export function RecoveryKitSheet({ kit }: { kit: RecoveryKit }) {
         ) : (
           <>
             <p className="muted">
-              In this computer&apos;s keychain (macOS Keychain, Windows Credential Manager, GNOME Keyring or KWallet), service <code>{kit.secrets.keychainService}</code>.
-              The values are not printed here.
+              In this computer&apos;s keychain (macOS Keychain, Windows Credential Manager, GNOME Keyring or KWallet), service <code>{kit.secrets.keychainService}</code>;
+              each account is <code>{prefix}</code> followed by the name below (the accounts above too). The values are not printed here.
             </p>
             {kit.secrets.entries.length === 0 ? (
               <p>No secrets are kept for this server yet.</p>
@@ -161,7 +210,7 @@ export function RecoveryKitSheet({ kit }: { kit: RecoveryKit }) {
               <CodeTable
                 label="Keychain entries"
                 head={['What', 'Keychain account']}
-                rows={kit.secrets.entries.map((e) => ({ key: e.name, name: e.what, code: e.keychain.account }))}
+                rows={secretRows(kit.secrets.entries, prefix)}
               />
             )}
           </>
@@ -177,18 +226,19 @@ export function RecoveryKitSheet({ kit }: { kit: RecoveryKit }) {
             <p>
               restic keeps the backup in <code>{kit.backup.repository}</code> on the server, every day at {kit.backup.time} ({kit.backup.timezone}), keeping{' '}
               {kit.backup.keep.daily} daily, {kit.backup.keep.weekly} weekly and {kit.backup.keep.monthly} monthly snapshots (host{' '}
-              <code>{kit.backup.snapshotHost}</code>). Its password is in the keychain: <code>{kit.backup.password.service}</code> ·{' '}
-              <code>{kit.backup.password.account}</code>.
+              <code>{kit.backup.snapshotHost}</code>). Its password is the keychain&apos;s <code>{shortAccount(kit.backup.password.account, prefix)}</code>.
             </p>
             <p>Sign in to the server (above), then:</p>
             <ol className="kit-steps" aria-label="Restore steps">
-              {kit.backup.steps.map((s, i) => (
+              {groupSteps(kit.backup.steps).map((s, i) => (
                 <li key={i}>
                   <strong>{s.title}</strong>
                   {s.detail ? <span> {s.detail}</span> : null}
-                  {s.command ? (
+                  {s.commands.length > 0 ? (
                     <pre>
-                      <code>{s.command}</code>
+                      {s.commands.map((c, j) => (
+                        <code key={j}>{c}</code>
+                      ))}
                     </pre>
                   ) : null}
                 </li>

@@ -8,6 +8,7 @@ import { asShape, useEvent } from '../hooks/use-call';
 import { ErrorNotice } from './ErrorNotice';
 import { HostKeyChangedDialog, HostKeyDialog } from './HostKeyDialog';
 import { PreflightChecklist } from './PreflightChecklist';
+import { stepHeading } from './setup-step-heading';
 
 type Pending = Extract<ConnectResult, { kind: 'confirm-host-key' | 'host-key-changed' }>;
 
@@ -320,7 +321,7 @@ export function ServerStep({ profile, onRemove }: { profile: ServerProfile; onRe
       ) : null}
       {connected || report ? (
         <div className="preflight">
-          <h3>Preflight</h3>
+          <h3>{stepHeading('preflight')}</h3>
           <div className="form inline-form">
             <label htmlFor={`${uid}-data`}>Data folder on the server</label>
             <input

@@ -11,6 +11,7 @@ import { InstallStep } from '../components/InstallStep';
 import { ReviewStep } from '../components/ReviewStep';
 import { SecretsList } from '../components/SecretsList';
 import { ServerStep } from '../components/ServerStep';
+import { stepHeading } from '../components/setup-step-heading';
 import { NextSteps } from '../components/NextSteps';
 import { ServiceAddresses } from '../components/ServiceAddresses';
 import { SshConfigImport } from '../components/SshConfigImport';
@@ -112,7 +113,7 @@ function StackSetup({ profile }: { profile: ServerProfile }) {
   return (
     <>
       <section aria-labelledby="cloudflare-step">
-        <h2 id="cloudflare-step">3. Domain & Cloudflare</h2>
+        <h2 id="cloudflare-step">{stepHeading('cloudflare')}</h2>
         <p className="muted">
           How the household reaches {profile.name} from outside: a Cloudflare Tunnel behind Cloudflare Access, set up with an API token kept in
           this computer’s keychain. You can do it now or after the install; cloudflared joins the stack once the tunnel exists.
@@ -123,7 +124,7 @@ function StackSetup({ profile }: { profile: ServerProfile }) {
         </details>
       </section>
       <section aria-labelledby="stack-settings-step">
-        <h2 id="stack-settings-step">4. Services & storage</h2>
+        <h2 id="stack-settings-step">{stepHeading('services')}</h2>
         <p className="muted">
           Which modules run on {profile.name}, where their data lives, and how Jellyfin uses the GPU. Saving changes nothing on the server: the next
           step shows exactly what an install would do.
@@ -148,7 +149,7 @@ function StackSetup({ profile }: { profile: ServerProfile }) {
       </section>
       {view?.saved ? (
         <section aria-labelledby="stack-accounts-step">
-          <h2 id="stack-accounts-step">5. Accounts</h2>
+          <h2 id="stack-accounts-step">{stepHeading('accounts')}</h2>
           <p className="muted">
             The accounts the stack creates, with passwords the app generates and keeps in this computer’s keychain. Reveal or copy one when you sign
             in; Settings → Secrets lists them again later.
@@ -159,40 +160,49 @@ function StackSetup({ profile }: { profile: ServerProfile }) {
       ) : null}
       {view?.saved ? (
         <section aria-labelledby="stack-review-step">
-          <h2 id="stack-review-step">6. Review</h2>
+          <h2 id="stack-review-step">{stepHeading('review')}</h2>
           <p className="muted">The exact files that will be written and the services that will change, compared with what runs on the server now.</p>
           <ReviewStep key={reviewKey} profileId={profile.id} onPlanned={setPlan} />
         </section>
       ) : null}
-      {view?.saved && (plan || result || lastApplyToSay) ? (
+      {view?.saved ? (
         <section aria-labelledby="stack-install-step">
-          <h2 id="stack-install-step">7. Install</h2>
+          <h2 id="stack-install-step">{stepHeading('install')}</h2>
           <p className="muted">
             Uploads a new release, pulls the images, starts the services and waits until each is healthy. If one is not, the previous release is
             brought back by itself.
           </p>
-          <InstallStep
-            profileId={profile.id}
-            kept={lastApply}
-            onStart={() => {
-              setInstalling(true);
-              setResult(undefined);
-            }}
-            onError={() => setInstalling(false)}
-            onDone={(r) => {
-              setInstalling(false);
-              setResult(r);
-              if (r.kind === 'applied') {
-                setPlan(undefined);
-                setReviewKey((k) => k + 1);
-              }
-            }}
-          />
+          {/* The step is always on the page, so the numbers run on; it acts on a reviewed plan only. */}
+          {plan || result || lastApplyToSay ? (
+            <InstallStep
+              profileId={profile.id}
+              kept={lastApply}
+              onStart={() => {
+                setInstalling(true);
+                setResult(undefined);
+              }}
+              onError={() => setInstalling(false)}
+              onDone={(r) => {
+                setInstalling(false);
+                setResult(r);
+                if (r.kind === 'applied') {
+                  setPlan(undefined);
+                  setReviewKey((k) => k + 1);
+                }
+              }}
+            />
+          ) : (
+            <p>
+              {installed
+                ? 'Installed: the stack runs on this server. After a change in Services & storage, review it above and install again here.'
+                : 'Review the plan above first: Install runs exactly what you reviewed.'}
+            </p>
+          )}
         </section>
       ) : null}
       {view && installed ? (
         <section aria-labelledby="stack-done-step">
-          <h2 id="stack-done-step">8. Done</h2>
+          <h2 id="stack-done-step">{stepHeading('done')}</h2>
           <DoneStep profile={profile} settings={view.settings} profileId={profile.id} />
         </section>
       ) : null}
@@ -282,7 +292,7 @@ export function SetupPage() {
       </ol>
       {active && progress?.profileId === active.id ? <SetupProgressList progress={progress} connected={activeConnected} /> : null}
       <section aria-labelledby="server-step">
-        <h2 id="server-step">1. Server</h2>
+        <h2 id="server-step">{stepHeading('server')}</h2>
         <p className="muted">
           The computer at home that will run your services. Next, the app connects over SSH, shows the host key fingerprint for you to confirm,
           and checks Docker, Compose, disk space and the GPU.
