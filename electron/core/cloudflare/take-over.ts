@@ -3,8 +3,8 @@ import type { StepOutcome } from './run';
 
 /**
  * The admin's answers for one publish about records the app did not make (an Access application, DNS records)
- * standing where it would write. The app takes one over only after a yes to exactly that record — the key names it,
- * so a record changed since the question is asked about again.
+ * standing where it would write. The app takes one over only after a yes to exactly that record — the key names it
+ * by id, so another record standing there since the question is asked about again.
  */
 export class TakeOvers {
   /** What this run still has to ask, in the order it was found. */
