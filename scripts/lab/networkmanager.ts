@@ -16,7 +16,7 @@
  * before the package is installed; any NetworkManager that was not running before the install is stopped by pid.
  * Only processes this module started (.lab/pids/nm.pid, nm-dbus.pid) are ever signalled.
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { aptEnsure, whichBin, type AptNeed } from './apt';
 import { labPath } from './paths';
 import { readPid, run, startDaemon, stopDaemon, waitFor } from './process';
@@ -208,6 +208,9 @@ async function start(): Promise<number> {
 export async function ensureNetworkManager(): Promise<NetworkManagerLab> {
   if (process.getuid?.() !== 0) throw new Error('NetworkManager lab needs root (network namespaces, mounts)');
   await installNetworkManager();
+  // Open to every user (the bus socket is here; a test runs nmcli as an unprivileged user); what holds keys is not.
+  mkdirSync(dir(), { recursive: true });
+  chmodSync(dir(), 0o755);
   let pid = readPid(NM);
   const healthy = pid !== undefined && readPid(DBUS) !== undefined && (await namespaces()).has(NM_NS) && (await nmAnswers());
   if (!healthy || pid === undefined) {

@@ -12,14 +12,14 @@
  * has it, that the link is up with the app's peer.
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chownSync, existsSync, mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { LaptopTunnelManager, localRunner, localWhich, type RunResult, type Runner } from '../../electron/core/fallback/laptop-tunnel';
 import { configFileName, renderPeerConfig } from '../../electron/core/fallback/wg-config';
 import { generateKeyPair, generatePresharedKey } from '../../electron/core/fallback/wg-keys';
 import { Secret } from '../../electron/core/secrets/secret';
-import { labPath } from '../../scripts/lab/paths';
+import { labPath, repoRoot } from '../../scripts/lab/paths';
 import { run } from '../../scripts/lab/process';
 
 const nm = inject('lab').networkManager;
@@ -149,8 +149,40 @@ async function leftovers(iface: string): Promise<string[]> {
   return left;
 }
 
+/** An unprivileged user (nobody): NetworkManager here authorises root only, as polkit refuses a user without rights. */
+const NOBODY = 65534;
+const nobodyDir = path.join(dir, 'nobody');
+
+// The app's own code in a process of that user, as Electron's main process runs it on a laptop: detect, then
+// `up` (config on stdin) or `down`, printing what the app would show.
+const childScript = `
+import { readFileSync } from 'node:fs';
+import { LaptopTunnelManager, localRunner, localWhich } from ${JSON.stringify(path.join(repoRoot, 'electron/core/fallback/laptop-tunnel.ts'))};
+import { Secret } from ${JSON.stringify(path.join(repoRoot, 'electron/core/secrets/secret.ts'))};
+const [configDir, name, action] = process.argv.slice(2);
+const m = new LaptopTunnelManager({ run: localRunner, which: localWhich, platform: 'linux', isRoot: process.getuid() === 0, configDir });
+const method = await m.detect();
+const result = action === 'up' ? await m.up(name, new Secret(readFileSync(0, 'utf8'))) : await m.down(name);
+console.log(JSON.stringify({ uid: process.getuid(), method, result }));
+`;
+
+async function asNobody(action: 'up' | 'down', config = ''): Promise<{ uid: number; method: string; result: { method: string; state: string; detail: string } }> {
+  const script = path.join(nobodyDir, 'child.mts');
+  const out = await run(
+    'ip',
+    ['netns', 'exec', nm.ns, 'setpriv', `--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups', process.execPath, '--import', 'tsx', script, path.join(nobodyDir, 'tunnels'), TUNNEL, action],
+    { env: { ...nmEnv, HOME: nobodyDir }, input: config, cwd: repoRoot, timeoutMs: 60_000 },
+  );
+  return JSON.parse(out.trim().split('\n').at(-1) ?? '') as Awaited<ReturnType<typeof asNobody>>;
+}
+
 beforeAll(() => {
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  // Open to the unprivileged user's process; what holds keys inside is 0700/0600.
+  mkdirSync(dir, { recursive: true, mode: 0o755 });
+  mkdirSync(nobodyDir, { mode: 0o755 });
+  writeFileSync(path.join(nobodyDir, 'child.mts'), childScript, { mode: 0o644 });
+  mkdirSync(path.join(nobodyDir, 'tunnels'), { mode: 0o700 });
+  chownSync(path.join(nobodyDir, 'tunnels'), NOBODY, NOBODY);
 });
 
 afterAll(async () => {
@@ -245,6 +277,31 @@ describe('this computer’s tunnel through NetworkManager (Debian’s, in its ow
     expect(await leftovers(IFACE)).toEqual([]);
     // Both nmcli calls now answer "unknown connection" (exit 10): still down, not a failure.
     expect(await m.down(TUNNEL)).toEqual({ method: 'network-manager', state: 'down', detail: `The tunnel ${IFACE} is down.`, sshOverWireguard: false });
+  });
+
+  it('as a user NetworkManager does not authorise, the app passes on its refusal with what to do, and changes nothing', async () => {
+    const up = await asNobody('up', laptopConfig().reveal());
+    expect(up.uid).toBe(NOBODY);
+    expect(up.method).toBe('network-manager');
+    expect(up.result).toEqual({
+      method: 'network-manager',
+      state: 'failed',
+      detail: `NetworkManager did not take the tunnel: Error: Failed to add '${IFACE}' connection: Insufficient privileges NetworkManager lets only a user logged in at this computer change its network: on Debian and Ubuntu, add your user to the netdev (or sudo) group, log in again, and try from the desktop session.`,
+      sshOverWireguard: false,
+    });
+    expect(await leftovers(IFACE)).toEqual([]);
+    expect(existsSync(path.join(nobodyDir, 'tunnels', `${IFACE}.conf`))).toBe(false);
+
+    // A tunnel that is there (brought up by someone allowed to) cannot be taken down by that user either: said so.
+    writeFileSync(path.join(dir, `${IFACE}.conf`), laptopConfig().reveal(), { mode: 0o600 });
+    await nmcli(['connection', 'import', '--temporary', 'type', 'wireguard', 'file', path.join(dir, `${IFACE}.conf`)]);
+    rmSync(path.join(dir, `${IFACE}.conf`));
+    const down = await asNobody('down');
+    expect(down.result.state).toBe('failed');
+    expect(down.result.detail).toMatch(new RegExp(`^NetworkManager could not remove the tunnel ${IFACE}: Error: Connection deletion failed: Insufficient privileges.* add your user to the netdev \\(or sudo\\) group`));
+    expect((await profiles(IFACE)).length).toBe(1);
+    expect((await manager().m.down(TUNNEL)).state).toBe('down');
+    expect(await leftovers(IFACE)).toEqual([]);
   });
 
   it('names the profile with the safe interface name for hostile and long tunnel names, which NetworkManager accepts', async () => {

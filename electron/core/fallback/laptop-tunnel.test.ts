@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -243,6 +243,16 @@ describe('LaptopTunnelManager input', () => {
     const f = fake({ bins: ['wg-quick'], isRoot: true, answer: () => ok() });
     expect(f.m.configPath('../../etc/cron.d/x; rm -rf /')).toBe(path.join(dir, 'tunnels', 'etc-cron-d-x-rm.conf'));
     expect(f.m.configPath('\n')).toBe(path.join(dir, 'tunnels', 'm2-device.conf'));
+  });
+
+  it('says in words when the config folder cannot be made, and runs nothing', async () => {
+    const blocker = path.join(dir, 'not-a-folder');
+    writeFileSync(blocker, '');
+    const f = fake({ bins: ['wg-quick'], isRoot: true, confDir: path.join(blocker, 'tunnels'), answer: () => ok() });
+    const err = await f.m.up('m2 home', new Secret(CONFIG)).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(AppError);
+    expect((err as AppError).userMessage).toBe(`This computer’s WireGuard config could not be written to ${path.join(blocker, 'tunnels')}.`);
+    expect(f.calls).toEqual([]);
   });
 
   it('says why when this computer has no way to bring a tunnel up', async () => {

@@ -266,14 +266,14 @@ export class LaptopTunnelManager {
 
   /** Write the config 0600 through a temporary file and a rename, in a 0700 folder. */
   async #write(file: string, text: string): Promise<void> {
-    await mkdir(this.#d.configDir, { recursive: true, mode: 0o700 });
     const tmp = path.join(this.#d.configDir, `.${randomBytes(6).toString('hex')}.tmp`);
     try {
+      await mkdir(this.#d.configDir, { recursive: true, mode: 0o700 });
       await writeFile(tmp, text, { mode: 0o600, flag: 'wx' });
       await chmod(tmp, 0o600);
       await rename(tmp, file);
     } catch (err) {
-      await rm(tmp, { force: true });
+      await rm(tmp, { force: true }).catch(() => undefined);
       throw new AppError('fallback.laptop-tunnel', `This computer’s WireGuard config could not be written to ${this.#d.configDir}.`, { cause: err, hint: 'Check that the folder is writable and the disk is not full.' });
     }
   }
