@@ -158,6 +158,47 @@ export const LaptopTunnel = z.object({
 });
 export type LaptopTunnel = z.infer<typeof LaptopTunnel>;
 
+const LAN_FORMAT = 'Home network: enter it as an address range such as 192.168.1.0/24, or leave it empty.';
+
+/** An IPv4 CIDR `a.b.c.d/n` as numbers (no leading zeros, n 0–32), or null. */
+export function parseIPv4Cidr(s: string): { base: number; bits: number } | null {
+  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/.exec(s);
+  if (!m) return null;
+  const parts = m.slice(1, 5);
+  const bitsText = m[5] ?? '';
+  if (parts.some((p) => p.length > 1 && p.startsWith('0')) || (bitsText.length > 1 && bitsText.startsWith('0'))) return null;
+  const octets = parts.map(Number);
+  const bits = Number(bitsText);
+  if (octets.some((o) => o > 255) || bits > 32) return null;
+  const base = (((octets[0] ?? 0) << 24) | ((octets[1] ?? 0) << 16) | ((octets[2] ?? 0) << 8) | (octets[3] ?? 0)) >>> 0;
+  return { base, bits };
+}
+
+const maskOf = (bits: number): number => (bits === 0 ? 0 : (0xffffffff << (32 - bits)) >>> 0);
+const contains = (outer: { base: number; bits: number }, inner: { base: number; bits: number }): boolean =>
+  outer.bits <= inner.bits && ((inner.base & maskOf(outer.bits)) >>> 0) === ((outer.base & maskOf(outer.bits)) >>> 0);
+const dotted = (n: number): string => [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join('.');
+/** The private IPv4 ranges of RFC 1918: what a home network uses. */
+const PRIVATE_V4 = ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16'].map((c) => parseIPv4Cidr(c) as { base: number; bits: number });
+
+/**
+ * What is wrong with the home network's range, in the admin's words (null: nothing). It must be a private IPv4 range
+ * (10/8, 172.16/12, 192.168/16) written with its first address, /16 to /30, apart from the tunnel's subnet; and the
+ * option needs it.
+ */
+export function lanCidrProblem(s: { allowLan: boolean; lanCidr: string; subnet: string }): string | null {
+  if (s.lanCidr === '') return s.allowLan ? 'Home network: enter your home network’s address range, such as 192.168.1.0/24, to let devices reach it.' : null;
+  const lan = parseIPv4Cidr(s.lanCidr);
+  if (!lan) return LAN_FORMAT;
+  if (lan.bits < 16 || lan.bits > 30) return 'Home network: use a range from /16 to /30, such as 192.168.1.0/24 (your router’s settings show it).';
+  if (!PRIVATE_V4.some((p) => contains(p, lan))) return 'Home network: use your private home range (10.x.x.x, 172.16–31.x.x or 192.168.x.x), such as 192.168.1.0/24; a public range would send devices’ traffic for it home.';
+  const network = (lan.base & maskOf(lan.bits)) >>> 0;
+  if (network !== lan.base) return `Home network: write the range with its first address: ${dotted(network)}/${lan.bits}.`;
+  const tunnel = parseIPv4Cidr(s.subnet);
+  if (tunnel && (contains(tunnel, lan) || contains(lan, tunnel))) return `Home network: ${s.lanCidr} overlaps the tunnel subnet ${s.subnet}; choose another tunnel subnet or check the range.`;
+  return null;
+}
+
 export const FallbackSettings = z.object({
   /** Switch on by itself when an outage is confirmed. Off unless the admin opts in. */
   autoSwitch: z.boolean().default(false),
@@ -183,14 +224,21 @@ export const FallbackSettings = z.object({
     .trim()
     .refine((s) => s === '' || isIPv4(s), 'SSH address through the tunnel: enter an IPv4 address such as 192.168.1.20, or leave it empty.')
     .default(''),
-  /** Let household devices reach the whole home network, not only the server. */
+  /**
+   * Let household devices reach the whole home network, not only the server: their configs route `lanCidr` through
+   * the tunnel, and the server forwards and masquerades tunnel traffic to it (electron/core/fallback/lan-forward.ts).
+   */
   allowLan: z.boolean().default(false),
-  /** The home network's CIDR when allowLan is on, e.g. 192.168.1.0/24. */
+  /** The home network's CIDR when allowLan is on, e.g. 192.168.1.0/24: a private IPv4 range, apart from the tunnel. */
   lanCidr: z
     .string()
     .trim()
-    .refine((s) => s === '' || (/^(\d{1,3}\.){3}\d{1,3}\/(1[6-9]|2\d|3[0-2])$/.test(s) && isIPv4(s.split('/')[0] ?? '')), 'Home network: enter it as an address range such as 192.168.1.0/24, or leave it empty.')
+    .max(18, LAN_FORMAT)
+    .refine((s) => s === '' || parseIPv4Cidr(s) !== null, LAN_FORMAT)
     .default(''),
+}).superRefine((s, ctx) => {
+  const problem = lanCidrProblem(s);
+  if (problem) ctx.addIssue({ code: 'custom', path: ['lanCidr'], message: problem });
 });
 export type FallbackSettings = z.infer<typeof FallbackSettings>;
 
@@ -210,6 +258,13 @@ export const FallbackView = z.object({
   devices: z.array(FallbackDevice),
   laptop: LaptopTunnel,
   outage: OutageState.nullable(),
+  /**
+   * Why devices cannot reach the home network although the admin allowed it (for example IP forwarding is off on the
+   * server), with what to do; null when it works or is not allowed.
+   */
+  lanWarning: z.string().nullable().default(null),
+  /** What does not work over the tunnel during an outage, and why (e.g. sign-in with Authentik, reached only through Cloudflare). */
+  unavailable: z.array(z.object({ service: z.string(), reason: z.string() })).default([]),
 });
 export type FallbackView = z.infer<typeof FallbackView>;
 

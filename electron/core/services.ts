@@ -249,6 +249,7 @@ export function createCoreServices(config: CoreConfig, emit: Emit): CoreServices
         port: settings.modules.wireguard.port,
         jellyfinPort: settings.publishAddress === '0.0.0.0' ? settings.modules.jellyfin.lanPort : null,
         nextcloudPort: settings.publishAddress === '0.0.0.0' && nextcloudOnLan(settings) ? settings.modules.nextcloud.lanPort : null,
+        authentikHost: settings.modules.authentik.enabled ? settings.hostnames.authentik : null,
       };
     },
     trustTunnelAddress: async (profileId, conn, address) => {

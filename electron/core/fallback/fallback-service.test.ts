@@ -12,6 +12,11 @@ import { FallbackService, laptopTunnelName, type FallbackServiceDeps, type Lapto
 import type { parseWgShowDump } from './wg-config';
 
 const P = 'home';
+const hooks = (config: string, key: 'PostUp' | 'PostDown'): string[] =>
+  config
+    .split('\n')
+    .filter((l) => l.startsWith(`${key} = `))
+    .map((l) => l.slice(key.length + 3));
 
 /** The server's interface as the service sees it: up or down, the last config written, and failures to inject. */
 class FakeServerWg implements ServerWireGuardPort {
@@ -29,10 +34,22 @@ class FakeServerWg implements ServerWireGuardPort {
     this.calls.push('up');
     if (this.failUp) throw this.failUp;
     this.up_ = true;
+    this.rules = hooks(this.config, 'PostUp');
   }
   async down(): Promise<void> {
     this.calls.push('down');
     this.up_ = false;
+    this.rules = [];
+  }
+  /** The firewall lines in force: the config's PostUp, as `wg-quick up` and the rules replay leave them. */
+  rules: string[] = [];
+  forwarding = true;
+  async applyRules(): Promise<void> {
+    this.calls.push('rules');
+    if (this.up_) this.rules = hooks(this.config, 'PostUp');
+  }
+  async ipForwarding(): Promise<boolean> {
+    return this.forwarding;
   }
   async sync(): Promise<void> {
     this.calls.push('sync');
@@ -422,7 +439,86 @@ describe('fallback settings', () => {
     expect((await s.view(P)).settings.endpointName).toBe('');
     expect((await s.saveSettings(P, { ...base, endpointName: 'home.example.com' })).settings.endpointName).toBe('home.example.com');
     expect((await s.saveSettings(P, { ...base, endpointName: '198.51.100.7' })).settings.endpointName).toBe('198.51.100.7');
-    await expect(s.saveSettings(P, { ...base, allowLan: true, lanCidr: '192.168.1.0/24' })).rejects.toMatchObject({ field: 'allowLan' });
+  });
+});
+
+describe('letting devices reach the home network', () => {
+  it('refuses a bad or hostile range naming the field, and saves nothing', async () => {
+    const s = service();
+    const base = (await s.view(P)).settings;
+    for (const lanCidr of ['', '192.168.1.0/24; reboot', '$(reboot)/24', '8.8.8.0/24', '192.168.1.7/24', '10.13.13.0/24', '10.0.0.0/8', '192.168.1.0/24\n-j ACCEPT']) {
+      await expect(s.saveSettings(P, { ...base, allowLan: true, lanCidr })).rejects.toMatchObject({ code: 'fallback.invalid', field: 'lanCidr', userMessage: expect.stringMatching(/^Home network: /) });
+    }
+    expect((await s.view(P)).settings).toMatchObject({ allowLan: false, lanCidr: '' });
+    expect(wg.calls).toEqual([]);
+  });
+
+  it('on: devices route the range, the server config forwards and masquerades it, and a switch-on checks IP forwarding', async () => {
+    const s = service();
+    const base = (await s.view(P)).settings;
+    await s.saveSettings(P, { ...base, allowLan: true, lanCidr: '192.168.1.0/24' });
+    const v = await s.switch(P, true);
+    expect(v.devices[0]?.allowedIps).toEqual(['10.13.13.1/32', '192.168.1.0/24']);
+    expect(wg.rules.join('\n')).toContain('iptables -t nat -A M2-FALLBACK-LAN -s 10.13.13.0/24 -d 192.168.1.0/24 -j MASQUERADE');
+    expect(wg.rules.join('\n')).toContain('iptables -A M2-FALLBACK-LAN -i %i -s 10.13.13.0/24 -d 192.168.1.0/24 -j ACCEPT');
+    expect(progress.find((p) => p.step === 'Home network' && p.state === 'done')?.detail).toMatch(/Devices reach 192\.168\.1\.0\/24/);
+    expect(v.lanWarning).toBeNull();
+    // A device added now gets the range too, in its config.
+    const phone = (await s.addDevice(P, 'Phone')).devices[1];
+    expect((await s.deviceConfig(P, phone?.id ?? '')).config).toContain('AllowedIPs = 10.13.13.1/32, 192.168.1.0/24');
+  });
+
+  it('with IP forwarding off, the endpoint still opens and the page says what to run on the server', async () => {
+    wg.forwarding = false;
+    const s = service();
+    const base = (await s.view(P)).settings;
+    await s.saveSettings(P, { ...base, allowLan: true, lanCidr: '192.168.1.0/24' });
+    const v = await s.switch(P, true);
+    expect(v.mode.kind).toBe('on');
+    expect(progress.find((p) => p.step === 'Home network' && p.state === 'failed')?.detail).toMatch(/IP forwarding is off.*sudo sysctl -w net\.ipv4\.ip_forward=1/);
+    expect(v.lanWarning).toMatch(/IP forwarding is off/);
+    // Turned on meanwhile, the next save checks again and the warning goes.
+    wg.forwarding = true;
+    const again = await s.saveSettings(P, { ...v.settings, lanCidr: '192.168.0.0/16' });
+    expect(again.lanWarning).toBeNull();
+  });
+
+  it('turned off while on: the rules are removed at once; saving the same again changes nothing twice', async () => {
+    const s = service();
+    const base = (await s.view(P)).settings;
+    await s.saveSettings(P, { ...base, allowLan: true, lanCidr: '192.168.1.0/24' });
+    await s.switch(P, true);
+    expect(wg.rules.length).toBeGreaterThan(0);
+    wg.calls = [];
+    const off = await s.saveSettings(P, { ...base, allowLan: false, lanCidr: '192.168.1.0/24' });
+    expect(wg.calls).toEqual(['write', 'sync', 'rules']);
+    expect(wg.rules).toEqual([]);
+    // The config keeps only the PostDown that removes the rules, so a later close cleans up whatever is there.
+    expect(hooks(wg.config, 'PostDown').join('\n')).toContain('iptables -t nat -X M2-FALLBACK-LAN');
+    expect(off.devices[0]?.allowedIps).toEqual(['10.13.13.1/32']);
+    wg.calls = [];
+    await s.saveSettings(P, off.settings);
+    expect(wg.calls).toEqual(['write', 'sync']);
+  });
+
+  it('a failed open names the option when the firewall refused its rules, and nothing stays open', async () => {
+    wg.failUp = new AppError('fallback.switch-failed', 'Turning the WireGuard endpoint on failed on the server: iptables: No chain/target/match by that name.', { hint: 'Check that the WireGuard container runs.' });
+    const s = service();
+    const base = (await s.view(P)).settings;
+    await s.saveSettings(P, { ...base, allowLan: true, lanCidr: '192.168.1.0/24' });
+    await expect(s.switch(P, true)).rejects.toMatchObject({ hint: expect.stringMatching(/turn “Let devices reach the home network” off/) });
+    expect(wg.up_).toBe(false);
+    expect(wg.calls).toContain('down');
+  });
+});
+
+describe('what the tunnel does not carry', () => {
+  it('says that sign-in with Authentik waits for Cloudflare when Authentik is installed, and nothing otherwise', async () => {
+    expect((await service().view(P)).unavailable).toEqual([]);
+    facts = { ...facts, authentikHost: 'auth.example.com' };
+    const [u] = (await service().view(P)).unavailable;
+    expect(u?.service).toBe('Sign-in with Authentik');
+    expect(u?.reason).toMatch(/auth\.example\.com is reached only through Cloudflare/);
   });
 });
 

@@ -8,7 +8,7 @@
  * (every server step is idempotent: up when up, down when down, unmap when unmapped are no-ops).
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { describeMapping } from '../../contract/fallback';
+import { describeMapping, lanCidrProblem } from '../../contract/fallback';
 import type {
   DeviceConfig,
   FallbackDevice,
@@ -30,6 +30,7 @@ import { isFromOutside, isInSubnet, nextFreeAddress, serverAddress } from './add
 import { generateKeyPair, generatePresharedKey, publicKeyOf } from './wg-keys';
 import { configFileName, renderPeerConfig, renderServerConfig, type parseWgShowDump } from './wg-config';
 import { qrSvgDataUrl } from './qr';
+import { IP_FORWARD_HINT, IP_FORWARD_OFF, lanForwardRules } from './lan-forward';
 
 type WgDump = ReturnType<typeof parseWgShowDump>;
 
@@ -42,6 +43,10 @@ export interface ServerWireGuardPort {
   isUp(): Promise<boolean>;
   show(): Promise<WgDump>;
   containerRunning(): Promise<boolean>;
+  /** Replay the written config's PostDown/PostUp (the home-network rules) on the running endpoint; nothing while down. */
+  applyRules(): Promise<void>;
+  /** Whether the server forwards IPv4 (net.ipv4.ip_forward). */
+  ipForwarding(): Promise<boolean>;
 }
 
 /** The home router, asked from the server (port-mapping.ts). */
@@ -72,6 +77,8 @@ export interface StackFacts {
   readonly jellyfinPort: number | null;
   /** Nextcloud's port likewise (published with the fallback installed); null when it does not answer there. */
   readonly nextcloudPort?: number | null;
+  /** Authentik's public name when the module is on (it is reached only through Cloudflare); null or absent otherwise. */
+  readonly authentikHost?: string | null;
 }
 
 /** The one SSH connection to a server, as the fallback uses it. */
@@ -128,6 +135,10 @@ const MAPPING_DESCRIPTION = 'M2 Companion WireGuard fallback';
 export const laptopTunnelName = (profileId: string): string =>
   `m2-${profileId.slice(0, 7).replace(/-+$/, '')}-${createHash('sha256').update(profileId).digest('hex').slice(0, 4)}`;
 
+/** Whether the server's home-network rules differ between two settings (the option, its range, the tunnel's subnet). */
+const lanRulesChanged = (a: FallbackSettings, b: FallbackSettings): boolean =>
+  a.allowLan !== b.allowLan || (b.allowLan && (a.lanCidr !== b.lanCidr || a.subnet !== b.subnet));
+
 /** Names compare the way a person reads them: case, width and surrounding spaces do not make a new name. */
 const sameName = (a: string, b: string): boolean => a.normalize('NFKC').trim().toLocaleLowerCase() === b.normalize('NFKC').trim().toLocaleLowerCase();
 
@@ -143,6 +154,8 @@ export class FallbackService<C extends FallbackConnection = FallbackConnection> 
   readonly #queues = new Map<string, Promise<unknown>>();
   /** Router mappings renewed while the fallback is on. */
   readonly #renewals = new Map<string, NodeJS.Timeout>();
+  /** Why devices cannot reach the home network although allowed (IP forwarding off), from the last check. */
+  readonly #lanWarnings = new Map<string, string>();
 
   constructor(deps: FallbackServiceDeps<C>) {
     this.#deps = deps;
@@ -183,18 +196,29 @@ export class FallbackService<C extends FallbackConnection = FallbackConnection> 
       devices: file.devices.map((d) => this.#deviceView(d, file.settings, stats)),
       laptop: this.#laptop.get(profileId) ?? { method: 'none', state: 'down', detail: 'This computer’s tunnel is down; it comes up when you turn the fallback on.', sshOverWireguard: false },
       outage: this.#deps.outage?.(profileId) ?? null,
+      lanWarning: settings.allowLan ? (this.#lanWarnings.get(profileId) ?? null) : null,
+      unavailable: facts.authentikHost
+        ? [
+            {
+              service: 'Sign-in with Authentik',
+              reason: `${facts.authentikHost} is reached only through Cloudflare, so signing in with Authentik is not available over the tunnel until Cloudflare is back. Jellyfin and Nextcloud take their own accounts’ passwords at the addresses above.`,
+            },
+          ]
+        : [],
     };
   }
 
-  async #facts(profileId: string): Promise<{ ready: boolean; notReadyReason: string | null; port: number; jellyfinPort: number | null; nextcloudPort: number | null }> {
+  async #facts(
+    profileId: string,
+  ): Promise<{ ready: boolean; notReadyReason: string | null; port: number; jellyfinPort: number | null; nextcloudPort: number | null; authentikHost: string | null }> {
     let facts: StackFacts;
     try {
       facts = await this.#deps.stackFacts(profileId);
     } catch (err) {
       const why = err instanceof AppError ? err.userMessage : 'The stack’s state could not be read.';
-      return { ready: false, notReadyReason: why, port: 51820, jellyfinPort: null, nextcloudPort: null };
+      return { ready: false, notReadyReason: why, port: 51820, jellyfinPort: null, nextcloudPort: null, authentikHost: null };
     }
-    const base = { port: facts.port, jellyfinPort: facts.jellyfinPort, nextcloudPort: facts.nextcloudPort ?? null };
+    const base = { port: facts.port, jellyfinPort: facts.jellyfinPort, nextcloudPort: facts.nextcloudPort ?? null, authentikHost: facts.authentikHost ?? null };
     if (!facts.wireguardEnabled) return { ...base, ready: false, notReadyReason: 'Turn on WireGuard in Services (Fallback: WireGuard), then install, so the server has the fallback endpoint.' };
     if (!facts.installed) return { ...base, ready: false, notReadyReason: 'Install the stack with WireGuard turned on first (Setup → Install).' };
     return { ...base, ready: true, notReadyReason: null };
@@ -271,13 +295,9 @@ export class FallbackService<C extends FallbackConnection = FallbackConnection> 
   // Settings
 
   async saveSettings(profileId: string, settings: FallbackSettings): Promise<FallbackView> {
-    if (settings.allowLan) {
-      // Reaching the whole home network needs forwarding and NAT on the server, which the endpoint does not set up yet.
-      throw new AppError('fallback.invalid', 'Home network: devices can reach the server and its services only; reaching the whole home network is not available yet.', {
-        field: 'allowLan',
-        hint: 'Leave “Let devices reach the home network” off.',
-      });
-    }
+    // The contract checks this too; the service does not rely on its caller.
+    const lanProblem = lanCidrProblem(settings);
+    if (lanProblem) throw new AppError('fallback.invalid', lanProblem, { field: 'lanCidr', hint: 'Enter your home network’s range as your router shows it, such as 192.168.1.0/24.' });
     const name = settings.endpointName;
     if (name !== '' && !/^[0-9.]+$/.test(name) && this.#deps.zoneName) {
       const zone = await this.#deps.zoneName(profileId).catch(() => null);
@@ -299,8 +319,17 @@ export class FallbackService<C extends FallbackConnection = FallbackConnection> 
       await this.#deps.store.update(profileId, (f) => {
         f.settings = settings;
       });
-      // Devices' reach follows the settings at once while the endpoint is open.
-      if (file.switch.kind === 'on') await this.#pushConfig(profileId, true);
+      // Devices' reach follows the settings at once while the endpoint is open: peers by syncconf, and the
+      // home-network rules replayed when that option changed.
+      if (file.switch.kind === 'on') {
+        await this.#pushConfig(profileId, true);
+        if (lanRulesChanged(file.settings, settings)) {
+          const wg = await this.#deps.serverWireGuard(profileId, this.#deps.connection(profileId));
+          await wg.applyRules();
+          if (settings.allowLan) await this.#checkForwarding(profileId, wg);
+        }
+      }
+      if (!settings.allowLan) this.#lanWarnings.delete(profileId);
       return this.#changed(profileId);
     });
   }
@@ -401,6 +430,7 @@ export class FallbackService<C extends FallbackConnection = FallbackConnection> 
     // Services answer at the tunnel address with links on that address; one that cannot be told yet is said in its
     // step, and the endpoint opens all the same (Jellyfin and SSH need nothing).
     const trust = this.#trustTunnelAddress(profileId, entry, conn, facts.nextcloudPort);
+    const lan = this.#homeNetworkStep(profileId, entry, wg);
     let opened = false;
     const closeEndpoint = (): Promise<void> =>
       wg.down().catch((e: unknown) => this.#deps.log.warn('fallback: closing after a failed switch-on failed too', { profile: profileId, error: String(e) }));
@@ -408,7 +438,15 @@ export class FallbackService<C extends FallbackConnection = FallbackConnection> 
       await this.#step(profileId, entry, 'Write the WireGuard config', 'Every device’s public key, mode 0600', () => this.#pushConfig(profileId, false, facts.port));
       await this.#step(profileId, entry, 'Open the endpoint', `UDP port ${facts.port}`, async () => {
         opened = true;
-        await wg.up();
+        await wg.up().catch(async (err: unknown) => {
+          // With the home network allowed, wg-quick also runs its firewall rules: say which option to turn off.
+          const { settings } = await this.#deps.store.read(profileId);
+          if (!settings.allowLan || !(err instanceof AppError)) throw err;
+          throw new AppError(err.code, err.userMessage, {
+            hint: `${err.hint ?? ''} If the message names iptables, the server’s firewall refused the home-network rules: turn “Let devices reach the home network” off and switch on again.`.trim(),
+            cause: err,
+          });
+        });
       });
     } catch (err) {
       // Fail closed: nothing stays open after a failed switch-on.
@@ -420,7 +458,7 @@ export class FallbackService<C extends FallbackConnection = FallbackConnection> 
           .unmap(m)
           .catch((e: unknown) => this.#deps.log.warn('fallback: removing the router port after a failed switch-on failed', { profile: profileId, error: String(e) }));
       }
-      await Promise.all([address, trust]);
+      await Promise.all([address, trust, lan]);
       throw err;
     }
     let mapped: PortMapping;
@@ -428,14 +466,38 @@ export class FallbackService<C extends FallbackConnection = FallbackConnection> 
       mapped = await mapping;
     } catch (err) {
       await closeEndpoint();
-      await Promise.all([address, trust]);
+      await Promise.all([address, trust, lan]);
       throw err;
     }
     await this.#deps.store.update(profileId, (f) => {
       f.switch = { kind: 'on', since: this.#now().toISOString(), mapping: mapped };
     });
     this.#keepMapping(profileId, facts.port, mapped);
-    await Promise.all([address, trust]);
+    await Promise.all([address, trust, lan]);
+  }
+
+  /**
+   * With the home network allowed: is IP forwarding on? The rules are in the config either way (they do no harm
+   * without forwarding); when it is off the step says how to turn it on, and the endpoint opens all the same.
+   */
+  async #homeNetworkStep(profileId: string, entry: { step: string }, wg: ServerWireGuardPort): Promise<void> {
+    const { settings } = await this.#deps.store.read(profileId);
+    if (!settings.allowLan) {
+      this.#lanWarnings.delete(profileId);
+      return;
+    }
+    await this.#step(profileId, entry, 'Home network', `Devices may reach ${settings.lanCidr}: is IP forwarding on?`, async () => {
+      if (!(await this.#checkForwarding(profileId, wg))) throw new AppError('fallback.not-ready', `${IP_FORWARD_OFF} ${IP_FORWARD_HINT}`, { field: 'allowLan', hint: IP_FORWARD_HINT });
+      return `Devices reach ${settings.lanCidr} through the server (forwarded and masqueraded).`;
+    }, (s) => s).catch((err: unknown) => this.#deps.log.warn('fallback: the home network is not reachable through the tunnel', { profile: profileId, error: err instanceof AppError ? err.userMessage : String(err) }));
+  }
+
+  /** Read ip_forward; remember the warning when it is off (shown beside the option), forget it when on. */
+  async #checkForwarding(profileId: string, wg: ServerWireGuardPort): Promise<boolean> {
+    const on = await wg.ipForwarding();
+    if (on) this.#lanWarnings.delete(profileId);
+    else this.#lanWarnings.set(profileId, `${IP_FORWARD_OFF} ${IP_FORWARD_HINT}`);
+    return on;
   }
 
   async #trustTunnelAddress(profileId: string, entry: { step: string }, conn: C, nextcloudPort: number | null): Promise<void> {
@@ -611,7 +673,9 @@ export class FallbackService<C extends FallbackConnection = FallbackConnection> 
       return { id: d.id, name: d.name, publicKey: d.publicKey, ...(psk ? { presharedKey: psk } : {}), allowedIps: [`${d.address}/32`] };
     });
     const listenPort = knownPort ?? (await this.#port(profileId));
-    const rendered = renderServerConfig({ privateKey: serverKey, address: `${serverAddress(file.settings.subnet)}/24`, listenPort, peers });
+    // The home-network rules (or, without the option, only the PostDown that removes them) ride in the config.
+    const rules = lanForwardRules(file.settings);
+    const rendered = renderServerConfig({ privateKey: serverKey, address: `${serverAddress(file.settings.subnet)}/24`, listenPort, peers, postUp: rules.postUp, postDown: rules.postDown });
     const conn = this.#deps.connection(profileId);
     const wg = await this.#deps.serverWireGuard(profileId, conn);
     await wg.writeConfig(rendered.content);

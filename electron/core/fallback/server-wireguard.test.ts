@@ -12,6 +12,7 @@ import {
   parseState,
   redactKeys,
   remoteFailure,
+  RULES_SCRIPT,
   ServerWireGuard,
   serverWireGuardCommands,
   SHOW_SCRIPT,
@@ -69,7 +70,9 @@ describe('server WireGuard commands', () => {
     expect(c.sync(ID).slice(5, 6)).toEqual([SYNC_SCRIPT]);
     expect(c.state(ID).slice(5, 6)).toEqual([STATE_SCRIPT]);
     expect(c.show(ID).slice(5, 6)).toEqual([SHOW_SCRIPT]);
-    for (const s of [UP_SCRIPT, DOWN_SCRIPT, SYNC_SCRIPT, STATE_SCRIPT, SHOW_SCRIPT]) {
+    expect(c.rules(ID).slice(5, 6)).toEqual([RULES_SCRIPT]);
+    expect(c.ipForward()).toEqual(['cat', '/proc/sys/net/ipv4/ip_forward']);
+    for (const s of [UP_SCRIPT, DOWN_SCRIPT, SYNC_SCRIPT, STATE_SCRIPT, SHOW_SCRIPT, RULES_SCRIPT]) {
       expect(s).not.toMatch(/m2wg0|\/config\/|\/run\/m2/);
       expect(s.startsWith('conf=$1; i=$2; mark=$3\n')).toBe(true);
     }
@@ -238,6 +241,28 @@ describe('toolbox scripts under sh', () => {
     expect(logLines()).toEqual([`wg-quick down ${conf}`]);
     expect((await sh(STATE_SCRIPT)).stdout.trim()).toBe('down');
     expect((await sh(SHOW_SCRIPT)).stdout.trim()).toBe('down');
+  });
+
+  it('the rules replay runs PostDown then PostUp with %i filled in, only while up, and stops at a failing line', async () => {
+    const ipt = path.join(dir, 'iptables.log');
+    tool('iptables', `echo "$*" >> '${ipt}'; case "$*" in *FAIL*) exit 3;; esac`);
+    const withHooks = (up: string[]): string =>
+      [`[Interface]`, `Address = 10.213.88.1/24`, `PrivateKey = ${KEY}`, ...up.map((l) => `PostUp = ${l}`), 'PostDown = iptables -D FORWARD -j M2-FALLBACK-LAN 2>/dev/null || true', ''].join('\n');
+    writeFileSync(conf, withHooks(['iptables -A M2-FALLBACK-LAN -i %i -j ACCEPT', 'iptables -t nat -A M2-FALLBACK-LAN -j MASQUERADE']));
+    writeFileSync(ipt, '');
+    await sh(DOWN_SCRIPT);
+    expect((await sh(RULES_SCRIPT)).code).toBe(0);
+    expect(readFileSync(ipt, 'utf8')).toBe('');
+    expect((await sh(UP_SCRIPT)).code).toBe(0);
+    expect((await sh(RULES_SCRIPT)).code).toBe(0);
+    expect(readFileSync(ipt, 'utf8')).toBe('-D FORWARD -j M2-FALLBACK-LAN\n-A M2-FALLBACK-LAN -i m2wg0 -j ACCEPT\n-t nat -A M2-FALLBACK-LAN -j MASQUERADE\n');
+    writeFileSync(conf, withHooks(['iptables -A FAIL', 'iptables -A never']));
+    writeFileSync(ipt, '');
+    const failed = await sh(RULES_SCRIPT);
+    expect(failed.code).toBe(3);
+    expect(readFileSync(ipt, 'utf8')).not.toContain('never');
+    writeFileSync(conf, `[Interface]\nAddress = 10.213.88.1/24\nPrivateKey = ${KEY}\n`);
+    await sh(DOWN_SCRIPT);
   });
 
   it('down deletes the interface by hand when a userspace daemon does not let it go', async () => {

@@ -17,6 +17,7 @@ import { remoteCommandFailed } from '../ssh/remote-command';
 import type { CommandRunner, ExecResult } from '../ssh/runner';
 import { ONEOFF_LABEL, PROJECT_LABEL, SERVICE_LABEL } from '../stack/compose-commands';
 import { WG_CONF_IN_CONTAINER, WG_INTERFACE, WG_UP_MARKER, wgConfDir, wgConfPath } from '../stack/modules/wireguard';
+import { ipForwardArgv, parseIpForward } from './lan-forward';
 import { parseWgShowDump, type WgDump } from './wg-config';
 
 /** The compose service of the toolbox (electron/core/stack/modules/wireguard.ts). */
@@ -88,6 +89,23 @@ export const SYNC_SCRIPT = [
   'exit $rc',
 ].join('\n');
 
+/**
+ * Replay the config's PostDown lines, then its PostUp lines, while the interface is up (nothing while it is not): how
+ * a change of "let devices reach the home network" reaches a running endpoint, since `wg syncconf` applies peers only.
+ * The lines are the app's own (lan-forward.ts: constant text and canonical ranges), run with `%i` replaced exactly as
+ * wg-quick runs them; PostDown never fails and PostUp is idempotent, so replaying twice changes nothing twice.
+ */
+export const RULES_SCRIPT = [
+  'conf=$1; i=$2; mark=$3',
+  'if ! [ -e "$mark" ] || ! wg show "$i" >/dev/null 2>&1; then exit 0; fi',
+  'tmp=$(mktemp) || exit 70',
+  '{ sed -n "s/^PostDown = //p" "$conf"; sed -n "s/^PostUp = //p" "$conf"; } | sed "s/%i/$i/g" > "$tmp"',
+  'rc=0',
+  'while IFS= read -r hook; do eval "$hook" || { rc=$?; echo "m2: failed: $hook" >&2; break; }; done < "$tmp"',
+  'rm -f "$tmp"',
+  'exit $rc',
+].join('\n');
+
 /** One word: up, partial or down. */
 export const STATE_SCRIPT = [
   'conf=$1; i=$2; mark=$3',
@@ -126,6 +144,9 @@ export const serverWireGuardCommands = (o: { sudo: boolean; project: string; dat
     sync: (containerId: string): Argv => script(containerId, SYNC_SCRIPT),
     state: (containerId: string): Argv => script(containerId, STATE_SCRIPT),
     show: (containerId: string): Argv => script(containerId, SHOW_SCRIPT),
+    rules: (containerId: string): Argv => script(containerId, RULES_SCRIPT),
+    /** The host's IPv4 forwarding (a host-network container shares it but may not change it). */
+    ipForward: (): Argv => ipForwardArgv(),
   };
 };
 
@@ -223,6 +244,20 @@ export class ServerWireGuard {
       if (id === null) return;
       await this.#run(this.#cmd.sync(id), 'Updating the WireGuard devices', SWITCH_HINT);
     });
+  }
+
+  /** Apply the written config's PostUp/PostDown (the home-network rules) to the running endpoint; nothing while it is down. */
+  applyRules(): Promise<void> {
+    return this.#serial(async () => {
+      const id = await this.#container();
+      if (id === null) return;
+      await this.#run(this.#cmd.rules(id), 'Updating the home-network rules', 'Check that the WireGuard container may change the server’s firewall (NET_ADMIN), or turn “Let devices reach the home network” off.');
+    });
+  }
+
+  /** Whether the server forwards IPv4 between its interfaces (needed for devices to reach the home network). */
+  async ipForwarding(): Promise<boolean> {
+    return parseIpForward((await this.#run(this.#cmd.ipForward(), 'Reading the server’s IP forwarding', 'Check the connection to the server, then try again.')).stdout);
   }
 
   async state(): Promise<ServerWireGuardState> {

@@ -53,6 +53,8 @@ const fallbackView = (devices: Array<{ id: string; name: string; kind: 'laptop' 
   devices: devices.map((d) => ({ ...d, publicKey: 'pk', allowedIps: ['10.13.13.1/32'], createdAt: '2026-12-01T10:00:00.000Z', lastHandshake: null, rxBytes: null, txBytes: null })),
   laptop: { method: 'none', state: 'down', detail: '', sshOverWireguard: false },
   outage: null,
+  lanWarning: null,
+  unavailable: [],
 });
 
 /** Real-looking values in a memory keychain: every one must stay out of the kit. */

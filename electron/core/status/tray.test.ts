@@ -210,6 +210,8 @@ describe('the tray’s fallback switch', () => {
     devices: [],
     laptop: { method: 'none', state: 'down', detail: '', sshOverWireguard: false },
     outage: null,
+    lanWarning: null,
+    unavailable: [],
   });
 
   it('offers the switch only for servers whose fallback is ready, and follows it on and off', async () => {

@@ -91,7 +91,15 @@ async function wireguardTools(): Promise<WireGuardTools> {
     '/usr/sbin/ip': find('ip', ['/usr/sbin', '/sbin', '/usr/bin', '/bin']),
     '/bin/bash': find('bash', ['/usr/bin', '/bin']),
   };
-  const libraries = [...new Set((await Promise.all(Object.values(binaries).map(lddLibraries))).flat())].sort();
+  // iptables (the nf_tables backend, as in linuxserver/wireguard's Alpine image) for the fallback's home-network
+  // rules (PostUp/PostDown). The multi-call binary picks its command from its own name, so it is shipped as iptables,
+  // with the three extensions those rules load (standard, conntrack, MASQUERADE) at the path libxtables looks in.
+  await ensureDebPackages(['iptables'], 'stand-in images');
+  binaries['/usr/sbin/iptables'] = find('xtables-nft-multi', ['/usr/sbin', '/sbin']);
+  const xtablesDir = ['/usr/lib/x86_64-linux-gnu/xtables', '/usr/lib/aarch64-linux-gnu/xtables', '/usr/lib/xtables'].find((d) => existsSync(`${d}/libxt_standard.so`));
+  if (!xtablesDir) throw new Error('stand-in images: the wireguard stand-in needs iptables’ extensions (libxt_standard.so); apt-get install iptables');
+  const extensions = ['libxt_standard.so', 'libxt_conntrack.so', 'libxt_MASQUERADE.so'].map((f) => `${xtablesDir}/${f}`);
+  const libraries = [...new Set([...extensions, ...(await Promise.all([...Object.values(binaries), ...extensions].map(lddLibraries))).flat()])].sort();
   return { binaries, libraries };
 }
 
