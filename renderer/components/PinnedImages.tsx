@@ -1,5 +1,5 @@
 import type { StackSettings, StackSettingsView } from '../../electron/contract/stack';
-import { moduleTitle } from './StackSettingsForm';
+import { moduleTitle } from '../../electron/contract/stack-modules';
 
 /** The pinned image table as rendered for these settings, with where to read what each version changes. */
 export function PinnedImages({ images, settings }: { images: StackSettingsView['images']; settings: StackSettings }) {

@@ -5,7 +5,7 @@ import { asShape } from '../hooks/use-call';
 import { call } from '../m2';
 import { ErrorNotice } from './ErrorNotice';
 import { FileDiff } from './FileDiff';
-import { moduleTitle } from './StackSettingsForm';
+import { moduleTitle } from '../../electron/contract/stack-modules';
 
 const ACTION: Record<ServiceAction, { text: string; tone: 'pass' | 'warn' | 'fail' | 'info' }> = {
   create: { text: 'Create', tone: 'pass' },

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { authentik } from './authentik';
 import { backup } from './backup';
 import { cloudflared } from './cloudflared';
-import { hostnameField, type FormField, type ModuleDeclaration, type PinnedImage } from './declare';
+import { hostnameField, type FormField, type ListField, type ModuleDeclaration, type PinnedImage, type SelectField, type TextField } from './declare';
 import { jellyfin } from './jellyfin';
 import { mediaAutomation } from './media-automation';
 import { nextcloud } from './nextcloud';
@@ -84,4 +84,4 @@ export const serviceModules: ReadonlyMap<string, ModuleId> = new Map(
   moduleDeclarations.flatMap((d) => Object.keys(d.services).map((service) => [service, d.id as ModuleId] as const)),
 );
 
-export type { FormField, ModuleDeclaration, PinnedImage };
+export type { FormField, ListField, ModuleDeclaration, PinnedImage, SelectField, TextField };

@@ -11,7 +11,8 @@ describe('each module renders what it declares', () => {
   });
 
   it('with every module on (two connectors), renders exactly the services the declarations list, each under its module', () => {
-    const settings = StackSettings.parse({ modules: { wireguard: { enabled: true }, mediaAutomation: { enabled: true }, cloudflared: { replicas: 2 } } });
+    const everyModule = Object.fromEntries(moduleIds.map((id) => [id, { enabled: true }]));
+    const settings = StackSettings.parse({ modules: { ...everyModule, cloudflared: { enabled: true, replicas: 2 } } });
     const secrets = new Map(requiredSecrets(settings).map((r) => [r.name, new Secret(`value-of-${r.name}-0123456789`)]));
     const rendered = renderStack(settings, secrets, { m2Dir: '/home/admin/m2' });
     const declared = Object.fromEntries(moduleDeclarations.flatMap((d) => Object.keys(d.services).map((s) => [s, d.id])));
