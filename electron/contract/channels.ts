@@ -54,8 +54,12 @@ export const callNames = [
   'fallback:laptop-tunnel',
   'recovery:kit',
   'recovery:save-pdf',
+  'logs:services',
+  'logs:open',
+  'logs:close',
+  'logs:service-action',
 ] as const;
-export const eventNames = ['profiles:changed', 'profiles:chosen', 'setup:changed', 'server:state', 'stack:progress', 'stack:outcome', 'cloudflare:progress', 'status:update', 'status:notification', 'fallback:progress', 'fallback:changed'] as const;
+export const eventNames = ['profiles:changed', 'profiles:chosen', 'setup:changed', 'server:state', 'stack:progress', 'stack:outcome', 'cloudflare:progress', 'status:update', 'status:notification', 'fallback:progress', 'fallback:changed', 'logs:stream'] as const;
 
 export type CallName = (typeof callNames)[number];
 export type EventName = (typeof eventNames)[number];

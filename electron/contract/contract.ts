@@ -35,6 +35,7 @@ import {
   LaptopTunnelRequest,
 } from './fallback';
 import { RecoveryKit, RecoveryKitRequest, SavedKitPdf, SaveKitPdfRequest } from './recovery';
+import { LogsCloseRequest, LogsOpened, LogsOpenRequest, LogsServices, LogsServicesRequest, LogStreamEvent, ServiceActionRequest, ServiceActionResult } from './logs';
 import type { CallName, EventName } from './channels';
 
 export { callNames, eventNames, isCallName, isEventName } from './channels';
@@ -126,6 +127,13 @@ export const calls = {
   'recovery:kit': { input: RecoveryKitRequest, output: RecoveryKit },
   /** The desktop app only: the kit's page through the print engine to a PDF the admin saves (a save dialog in main). */
   'recovery:save-pdf': { input: SaveKitPdfRequest, output: SavedKitPdf },
+  /** Each service of the live release as Docker runs it: state, health, restarts, and a crash loop with its last (masked) lines. */
+  'logs:services': { input: LogsServicesRequest, output: LogsServices },
+  /** Start reading one service's logs (masked, searched in core); lines arrive as `logs:stream` with the page's stream id. */
+  'logs:open': { input: LogsOpenRequest, output: LogsOpened },
+  'logs:close': { input: LogsCloseRequest, output: z.object({ closed: z.boolean() }) },
+  /** Restart, stop or start one service through Compose, after the admin confirmed it. */
+  'logs:service-action': { input: ServiceActionRequest, output: ServiceActionResult },
 } as const satisfies Record<CallName, { input: z.ZodType; output: z.ZodType }>;
 
 /** Every event main pushes to the renderer, declared once: name → payload schema. */
@@ -147,6 +155,8 @@ export const events = {
   'fallback:progress': FallbackProgress,
   /** The fallback's view changed (switch, devices, outage state): the renderer redraws from it. */
   'fallback:changed': FallbackView,
+  /** Masked log lines of an open stream, then how it ended. */
+  'logs:stream': LogStreamEvent,
 } as const satisfies Record<EventName, z.ZodType>;
 
 export type Calls = typeof calls;

@@ -69,6 +69,8 @@ export const errorCodes = [
   'fallback.laptop-tunnel',
   'recovery.pdf-unavailable',
   'recovery.pdf-failed',
+  'logs.unknown-service',
+  'logs.action-failed',
 ] as const;
 
 export const ErrorCode = z.enum(errorCodes);

@@ -12,3 +12,4 @@ export * from './setup';
 export * from './fallback';
 export * from './links';
 export * from './recovery';
+export * from './logs';

@@ -48,6 +48,8 @@ import { RecoveryKitService } from './recovery/recovery-kit';
 import type { SavedKitPdf } from '../contract/recovery';
 import { kitPdfName } from '../contract/recovery';
 import { AppError } from './errors';
+import { LogsService } from './logs/logs-service';
+import { stackLogsTarget } from './logs/stack-logs-target';
 
 export interface CoreConfig {
   /** The app's private data folder (Electron's userData, or the web host's --data-dir). */
@@ -113,6 +115,8 @@ export interface CoreServices {
   readonly setup: SetupProgressService;
   /** The server every per-server page works on. */
   readonly chosen: ChosenServerStore;
+  /** Per-service logs (masked in core) and restart, stop and start. */
+  readonly logs: LogsService;
 }
 
 export function createCoreServices(config: CoreConfig, emit: Emit): CoreServices {
@@ -420,9 +424,22 @@ export function createCoreServices(config: CoreConfig, emit: Emit): CoreServices
     },
     fallback: (profileId) => fallback.view(profileId, { live: false }),
   });
+  const logs = new LogsService({
+    target: stackLogsTarget({
+      connection: (profileId) => servers.connection(profileId),
+      dockerAccess: (profileId) => stack.dockerAccess(profileId),
+      project: stack.project,
+      vault,
+    }),
+    emit: (e) => emit('logs:stream', e),
+    log: config.log,
+    // A service restarted, stopped or started: live status shows it at once.
+    onAction: (profileId) => void status.refresh(profileId).catch(() => undefined),
+  });
+  keepers.unshift({ what: 'log views', forget: async (p) => logs.closeAll(p.id) });
   // Servers that were connected when the app last stopped reconnect by themselves (host keys judged as ever).
   servers.resume().catch((err: unknown) => config.log.warn('could not reconnect the servers of the last run', { error: err instanceof Error ? err.message : String(err) }));
-  return { config, profiles, hostKeys, servers, stack, cloudflare, status, fallback, outage, accounts, ...(clipboard ? { clipboard } : {}), emit, removeProfile: removeProfileAndData, links, setup, chosen, recovery };
+  return { config, profiles, hostKeys, servers, stack, cloudflare, status, fallback, outage, accounts, ...(clipboard ? { clipboard } : {}), emit, removeProfile: removeProfileAndData, links, setup, chosen, recovery, logs };
 }
 
 /** The contract's handlers over the services. */
@@ -522,6 +539,10 @@ export function createHandlers(services: CoreServices): Handlers {
     'fallback:revoke-device': ({ profileId, deviceId }) => services.fallback.revokeDevice(profileId, deviceId),
     'fallback:laptop-tunnel': ({ profileId, up }) => services.fallback.laptopTunnel(profileId, up),
     'recovery:kit': ({ profileId }) => services.recovery.kit(profileId),
+    'logs:services': ({ profileId }) => services.logs.services(profileId),
+    'logs:open': (input) => services.logs.open(input),
+    'logs:close': ({ profileId, streamId }) => ({ closed: services.logs.close(profileId, streamId) }),
+    'logs:service-action': ({ profileId, service, action }) => services.logs.action(profileId, service, action),
     'recovery:save-pdf': async ({ profileId }) => {
       const savePdf = services.config.savePdf;
       if (!savePdf) {

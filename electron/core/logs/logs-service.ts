@@ -1,0 +1,225 @@
+/**
+ * Logs and service actions of one server's stack, over its one SSH connection. Each open stream is one
+ * `docker compose logs` command in its own SSH channel (cancelled by aborting it, which kills its process group
+ * on the server); its output is split into whole lines and masked with every secret the app keeps for the server
+ * before anything is pushed. Restart, stop and start are Compose commands on one checked service.
+ */
+import type { LogLine, LogsOpenRequest, LogStreamEnd, LogStreamEvent, LogsServices, ServiceAction, ServiceActionResult, ServiceRuntime } from '../../contract/logs';
+import { AppError } from '../errors';
+import type { Logger } from '../log';
+import type { Secret } from '../secrets/secret';
+import type { Argv } from '../ssh/argv';
+import type { ExecOptions, ExecResult } from '../ssh/runner';
+import type { ComposeFiles, DockerAccessKind } from '../stack/compose-commands';
+import { lastLines } from '../stack/remote-release';
+import { LineRedactor, matchesSearch, splitTimestamp } from './line-redactor';
+import { logCommands } from './log-commands';
+import { parseRuntime, serviceRuntimes } from './service-runtime';
+
+export interface LogsConnection {
+  exec(argv: Argv, opts?: ExecOptions): Promise<ExecResult>;
+}
+
+/** One server's stack as the Logs page works on it. */
+export interface LogsTarget {
+  readonly conn: LogsConnection;
+  readonly access: DockerAccessKind;
+  /** The live release's compose files (the same `--env-file`s the apply used). */
+  readonly files: ComposeFiles;
+  readonly releaseId: string | null;
+  /** The services the live release declares: the only names a command is built with. */
+  readonly services: readonly string[];
+  /** Every secret value the app keeps for the server: none may leave core in clear. */
+  readonly secrets: readonly Secret[];
+}
+
+export interface LogsServiceDeps {
+  readonly target: (profileId: string) => Promise<LogsTarget>;
+  readonly emit: (e: LogStreamEvent) => void;
+  readonly log: Logger;
+  /** Streams open at once per server: each holds one of the connection's session channels. */
+  readonly maxStreams?: number;
+  /** After a restart, stop or start: what live status shows has changed. */
+  readonly onAction?: (profileId: string, service: string, action: ServiceAction) => void;
+}
+
+/** Lines of a crash-looping service shown with it. */
+export const CRASH_LINES = 12;
+const ACTION_TIMEOUT_MS = 120_000;
+const READ_TIMEOUT_MS = 30_000;
+
+interface OpenStream {
+  readonly profileId: string;
+  readonly streamId: string;
+  readonly abort: AbortController;
+  ended: boolean;
+}
+
+const verb: Record<ServiceAction, string> = { restart: 'restart', stop: 'stop', start: 'start' };
+
+export class LogsService {
+  readonly #deps: LogsServiceDeps;
+  /** Open streams in the order they were opened (the oldest goes first when a server has too many). */
+  readonly #streams = new Map<string, OpenStream>();
+
+  constructor(deps: LogsServiceDeps) {
+    this.#deps = deps;
+  }
+
+  /** Start reading; lines and the end arrive as events. Opening an id that is open replaces that stream. */
+  async open(req: LogsOpenRequest): Promise<{ streamId: string; service: string; follow: boolean }> {
+    const t = await this.#deps.target(req.profileId);
+    const service = checkedService(t, req.service);
+    const key = streamKey(req.profileId, req.streamId);
+    this.#end(this.#streams.get(key), 'replaced');
+    const mine = [...this.#streams.values()].filter((s) => s.profileId === req.profileId);
+    const max = this.#deps.maxStreams ?? 3;
+    for (const old of mine.slice(0, Math.max(0, mine.length - max + 1))) this.#end(old, 'replaced', 'Closed to make room for another log view.');
+    const stream: OpenStream = { profileId: req.profileId, streamId: req.streamId, abort: new AbortController(), ended: false };
+    this.#streams.set(key, stream);
+    void this.#run(t, stream, service, req);
+    return { streamId: req.streamId, service, follow: req.follow };
+  }
+
+  close(profileId: string, streamId: string): boolean {
+    const s = this.#streams.get(streamKey(profileId, streamId));
+    if (!s) return false;
+    this.#end(s, 'closed');
+    return true;
+  }
+
+  /** A removed or disconnected server: every stream of it ends. */
+  closeAll(profileId: string, reason: LogStreamEnd = 'closed'): void {
+    for (const s of [...this.#streams.values()]) if (s.profileId === profileId) this.#end(s, reason);
+  }
+
+  get openStreams(): number {
+    return this.#streams.size;
+  }
+
+  async services(profileId: string): Promise<LogsServices> {
+    const t = await this.#deps.target(profileId);
+    return { releaseId: t.releaseId, services: await this.#runtimes(t) };
+  }
+
+  async action(profileId: string, serviceName: string, action: ServiceAction): Promise<ServiceActionResult> {
+    const t = await this.#deps.target(profileId);
+    const service = checkedService(t, serviceName);
+    const c = logCommands(t.access, t.files);
+    const started = Date.now();
+    const r = await t.conn.exec(c[action](service), { timeoutMs: ACTION_TIMEOUT_MS });
+    if (r.code !== 0) {
+      const why = lastLines(redactAll(r.stderr || r.stdout, t.secrets), 3) || `exit ${String(r.code)}`;
+      throw new AppError('logs.action-failed', `Could not ${verb[action]} ${service}: ${why}`, {
+        hint: action === 'start' ? 'If its container is gone, install the stack again from Setup.' : 'Check that Docker runs on the server, then try again.',
+      });
+    }
+    this.#deps.log.info('service action', { profileId, service, action });
+    this.#deps.onAction?.(profileId, service, action);
+    const [runtime] = await this.#runtimes(t, service);
+    if (!runtime) throw new AppError('internal', `${service} could not be read back after the ${action}.`);
+    return { service, action, runtime, durationMs: Date.now() - started };
+  }
+
+  /** Every declared service and any leftover container of the project; `only` narrows it to one service. */
+  async #runtimes(t: LogsTarget, only?: string): Promise<ServiceRuntime[]> {
+    const c = logCommands(t.access, t.files);
+    const [ids, now] = await Promise.all([t.conn.exec(c.containerIds(), { timeoutMs: READ_TIMEOUT_MS }), t.conn.exec(c.now(), { timeoutMs: READ_TIMEOUT_MS })]);
+    if (ids.code !== 0) {
+      throw new AppError('stack.docker-unavailable', `Docker does not answer on the server: ${lastLines(redactAll(ids.stderr, t.secrets), 2) || 'no reason given'}.`, {
+        hint: 'Start Docker on the server (sudo systemctl start docker), then look again.',
+      });
+    }
+    const list = ids.stdout.split('\n').map((s) => s.trim()).filter((s) => /^[0-9a-f]{12,64}$/.test(s));
+    // A container removed between the two commands: inspect prints the others and exits 1.
+    const containers = list.length ? parseRuntime((await t.conn.exec(c.runtime(list), { timeoutMs: READ_TIMEOUT_MS })).stdout) : [];
+    const nowS = /^\d+$/.test(now.stdout.trim()) ? Number(now.stdout.trim()) : null;
+    const rows = serviceRuntimes(t.services, containers, nowS).filter((r) => only === undefined || r.service === only);
+    return Promise.all(
+      rows.map(async ({ looping, ...r }) => {
+        if (!looping) return { ...r, crashLoop: null };
+        // Only names the release declares reach a command; a leftover container's lines are not read.
+        const lines = t.services.includes(r.service) ? await this.#lastLines(t, r.service) : [];
+        return { ...r, crashLoop: { restarts: r.restartCount, lastLines: lines } };
+      }),
+    );
+  }
+
+  async #lastLines(t: LogsTarget, service: string): Promise<string[]> {
+    const c = logCommands(t.access, t.files);
+    const r = await t.conn.exec(c.logs(service, { follow: false, tail: CRASH_LINES }), { timeoutMs: READ_TIMEOUT_MS }).catch(() => undefined);
+    if (!r) return [];
+    const red = new LineRedactor(t.secrets);
+    return [...red.push(r.stdout), ...red.end()]
+      .map((l) => splitTimestamp(l.text).text)
+      .filter((l) => l.trim() !== '')
+      .slice(-CRASH_LINES);
+  }
+
+  async #run(t: LogsTarget, s: OpenStream, service: string, req: LogsOpenRequest): Promise<void> {
+    const c = logCommands(t.access, t.files);
+    const out = new LineRedactor(t.secrets);
+    const err = new LineRedactor(t.secrets);
+    let seq = 0;
+    const errTail: string[] = [];
+    const send = (stream: LogLine['stream'], lines: ReturnType<LineRedactor['push']>): void => {
+      if (s.ended) return;
+      const batch: LogLine[] = [];
+      for (const l of lines) {
+        const { ts, text } = splitTimestamp(l.text);
+        if (stream === 'stderr') {
+          errTail.push(text);
+          if (errTail.length > 3) errTail.shift();
+        }
+        if (!matchesSearch(text, req.search)) continue;
+        batch.push({ seq: ++seq, ts, text, stream, ...(l.cut ? { cut: true } : {}) });
+      }
+      if (batch.length) this.#deps.emit({ kind: 'lines', profileId: s.profileId, streamId: s.streamId, lines: batch });
+    };
+    try {
+      const r = await t.conn.exec(c.logs(service, { follow: req.follow, since: req.since, until: req.until, tail: req.tail }), {
+        signal: s.abort.signal,
+        onStdout: (d) => send('stdout', out.push(d)),
+        onStderr: (d) => send('stderr', err.push(d)),
+      });
+      send('stdout', out.end());
+      send('stderr', err.end());
+      if (r.code === 0) this.#end(s, 'finished');
+      else this.#end(s, 'failed', `The server could not read the logs of ${service}: ${errTail.join(' ').slice(0, 300) || `exit ${String(r.code)}`}`);
+    } catch (e) {
+      if (s.ended) return;
+      const code = e instanceof AppError ? e.code : 'internal';
+      if (code === 'ssh.disconnected') this.#end(s, 'disconnected', 'The connection to the server closed; open the logs again once it is back.');
+      else this.#end(s, 'failed', e instanceof AppError ? e.userMessage : 'Reading the logs failed.');
+      this.#deps.log.warn('log stream ended with an error', { profileId: s.profileId, service, code });
+    }
+  }
+
+  #end(s: OpenStream | undefined, reason: LogStreamEnd, message?: string): void {
+    if (!s || s.ended) return;
+    s.ended = true;
+    this.#streams.delete(streamKey(s.profileId, s.streamId));
+    s.abort.abort();
+    this.#deps.emit({ kind: 'end', profileId: s.profileId, streamId: s.streamId, reason, ...(message ? { message } : {}) });
+  }
+}
+
+const streamKey = (profileId: string, streamId: string): string => `${profileId}\n${streamId}`;
+
+/** The name as the release declares it, or a refusal that names the field; nothing else reaches a command. */
+export function checkedService(t: Pick<LogsTarget, 'services' | 'releaseId'>, name: string): string {
+  if (t.releaseId === null && t.services.length === 0) {
+    throw new AppError('stack.not-installed', 'The stack is not installed on this server yet.', { hint: 'Install it from Setup first.' });
+  }
+  const found = t.services.find((s) => s === name);
+  if (found === undefined) {
+    throw new AppError('logs.unknown-service', `Service: “${name.slice(0, 64)}” is not a service of this server’s stack.`, { field: 'service', hint: 'Choose a service from the list.' });
+  }
+  return found;
+}
+
+/** Masked text of a whole output (for error messages). */
+function redactAll(text: string, secrets: readonly Secret[]): string {
+  const r = new LineRedactor(secrets);
+  return [...r.push(text), ...r.end()].map((l) => l.text).join('\n');
+}
