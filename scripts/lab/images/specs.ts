@@ -188,6 +188,7 @@ export function standInSpecs(resticBinary: string, wireguardTools: WireGuardTool
         '/usr/local/bin/pg_isready': ['postgres', 'pg_isready'],
         '/usr/local/bin/pg_dump': ['postgres', 'pg_dump'],
         '/usr/local/bin/pg_dumpall': ['postgres', 'pg_dumpall'],
+        '/usr/local/bin/psql': ['postgres', 'psql'],
       },
       applets: true,
       files: [dir('/var/lib/postgresql'), dir('/var/lib/postgresql/data', 0o777), dir('/var/run/postgresql', 0o3777)],

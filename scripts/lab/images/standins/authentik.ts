@@ -1,12 +1,13 @@
 /**
  * Authentik stand-in (image ghcr.io/goauthentik/server): `ak server`, `ak worker`, `ak healthcheck`,
- * `ak hash_password`; health endpoints per stack-facts §5.3 (ready only while the Postgres host from
- * AUTHENTIK_POSTGRESQL__HOST accepts TCP); the worker discovers blueprints under /blueprints (§5.5) and records
+ * `ak hash_password`; health endpoints per stack-facts §5.3 (ready only while the Postgres at
+ * AUTHENTIK_POSTGRESQL__HOST accepts authentik's login with AUTHENTIK_POSTGRESQL__PASSWORD); the worker discovers blueprints under /blueprints (§5.5) and records
  * what it applied in /data (shared with the server in the official compose), readable at /api/v3/managed/blueprints/.
  */
 import { createHash, pbkdf2Sync, randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
+import net from 'node:net';
 import path from 'node:path';
 import YAML from 'yaml';
 import { pinnedImages } from '../../../../electron/core/stack/versions';
@@ -179,7 +180,7 @@ async function handle(req: http.IncomingMessage, res: http.ServerResponse, url: 
   if (await handleControl(req, res, url, { get: () => ({ healthy, role, postgres: pg }), set: (p) => (healthy = patchField(p, 'healthy', 'boolean') ?? healthy) })) return;
   const p = url.pathname;
   if (p === '/-/health/live/') return send(res, healthy ? 200 : 503);
-  if (p === '/-/health/ready/') return send(res, healthy && (await tcpReachable(pg.host, pg.port, 1_000)) ? 200 : 503);
+  if (p === '/-/health/ready/') return send(res, healthy && (await dbAccepts()) ? 200 : 503);
   if (p === '/if/flow/initial-setup/') return send(res, 200, '<!DOCTYPE html><html><head><title>authentik</title></head><body><ak-flow-executor flowSlug="initial-setup"></ak-flow-executor></body></html>', { 'content-type': 'text/html; charset=utf-8' });
   if (p === '/') return send(res, 302, undefined, { location: '/if/flow/default-authentication-flow/?next=%2F' });
   if (p === '/api/v3/root/config/') return sendJson(res, 200, { error_reporting: { enabled: false }, capabilities: ['can_save_media'], cache_timeout: 300 });
@@ -232,6 +233,32 @@ async function handle(req: http.IncomingMessage, res: http.ServerResponse, url: 
       id_token_signing_alg_values_supported: ['HS256'],
     });
   }
+}
+
+/**
+ * Ready means the database accepts authentik's login (user, database and AUTHENTIK_POSTGRESQL__PASSWORD), as the real
+ * readiness check opens a connection: spoken to the Postgres stand-in as its clients do (one JSON hello line).
+ */
+function dbAccepts(): Promise<boolean> {
+  const req = { user: env('AUTHENTIK_POSTGRESQL__USER', 'authentik'), db: env('AUTHENTIK_POSTGRESQL__NAME', 'authentik'), password: env('AUTHENTIK_POSTGRESQL__PASSWORD'), sql: 'SELECT 1' };
+  return new Promise((resolve) => {
+    const sock = net.connect({ host: pg.host, port: pg.port });
+    let buf = '';
+    sock.setTimeout(1_000, () => {
+      sock.destroy();
+      resolve(false);
+    });
+    sock.on('connect', () => sock.write(`M2LAB-DUMP ${JSON.stringify(req)}\n`));
+    sock.on('data', (d: Buffer) => (buf += d.toString('utf8')));
+    sock.on('error', () => resolve(false));
+    sock.on('end', () => {
+      try {
+        resolve((JSON.parse(buf) as { ok?: unknown }).ok === true);
+      } catch {
+        resolve(false);
+      }
+    });
+  });
 }
 
 async function waitForDb(): Promise<void> {

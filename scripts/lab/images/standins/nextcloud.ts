@@ -2,9 +2,12 @@
  * Nextcloud stand-in (image nextcloud:*-apache): `/entrypoint.sh apache2-foreground` auto-installs when the
  * POSTGRES_* and NEXTCLOUD_ADMIN_* variables are complete and the database host accepts TCP (with retries, like the
  * real entrypoint), applies NEXTCLOUD_TRUSTED_DOMAINS at install, serves /status.php (stack-facts §6) on port 80;
- * `/cron.sh` is the cron container; `php occ …` is a small occ with the commands the app uses.
+ * `/cron.sh` is the cron container; `php occ …` is a small occ with the commands the app uses, including
+ * `user:resetpassword --password-from-env` (OC_PASS). Users sign in with HTTP Basic at the OCS API
+ * (`/ocs/v{1,2}.php/cloud/user`, `OCS-APIRequest: true`) and WebDAV, checked against their current password.
  * State lives in the /var/www/html volume (config/standin.json + a config.php), owned by www-data (33).
  */
+import { createHash } from 'node:crypto';
 import { chownSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import type http from 'node:http';
 import path from 'node:path';
@@ -26,7 +29,8 @@ interface State {
   system: Record<string, ConfigValue>;
   apps: Record<string, Record<string, string>>;
   enabledApps: string[];
-  users: Array<{ uid: string; displayname: string }>;
+  /** `passwordHash`: sha256 of the current password (the real server keeps a bcrypt/argon2 hash in oc_users). */
+  users: Array<{ uid: string; displayname: string; passwordHash?: string }>;
   oidcProviders: Array<Record<string, string>>;
 }
 
@@ -52,6 +56,8 @@ function save(st: State): void {
     if (process.getuid?.() === 0) chownSync(configPhp, wwwData.uid, wwwData.gid);
   }
 }
+
+const hashPassword = (pw: string): string => createHash('sha256').update(`m2lab-nextcloud:${pw}`, 'utf8').digest('hex');
 
 const secretEnv = (name: string): string | undefined => {
   const file = env(`${name}_FILE`);
@@ -123,7 +129,7 @@ async function install(st: State): Promise<State> {
     st.system.redis = { host: env('REDIS_HOST'), port: Number(env('REDIS_HOST_PORT', '6379')) };
   }
   st.enabledApps = ['dav', 'files', 'settings', 'theming', 'provisioning_api'];
-  st.users = [{ uid: adminUser, displayname: adminUser }];
+  st.users = [{ uid: adminUser, displayname: adminUser, passwordHash: hashPassword(adminPass) }];
   st.apps.core = { backgroundjobs_mode: 'ajax', installedat: String(Date.now() / 1000) };
   log('Nextcloud was successfully installed');
   if (trusted.length > 1) log(`Setting trusted domains…\nSystem config value trusted_domains => ${trusted.join(' ')}`);
@@ -140,6 +146,18 @@ function trustedHost(st: State, hostHeader: string | undefined): boolean {
     const re = new RegExp(`^${pattern.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '[-a-z0-9.]*')}$`);
     return re.test(host) || re.test(bare);
   });
+}
+
+/** The user an `Authorization: Basic` header names, when its password is that user's current one. */
+function basicUser(st: State, req: http.IncomingMessage): State['users'][number] | undefined {
+  const m = /^Basic\s+([A-Za-z0-9+/=]+)$/.exec(req.headers.authorization ?? '');
+  if (!m?.[1]) return undefined;
+  const decoded = Buffer.from(m[1], 'base64').toString('utf8');
+  const colon = decoded.indexOf(':');
+  if (colon < 0) return undefined;
+  const uid = decoded.slice(0, colon);
+  const user = st.users.find((u) => u.uid.toLowerCase() === uid.toLowerCase());
+  return user?.passwordHash !== undefined && user.passwordHash === hashPassword(decoded.slice(colon + 1)) ? user : undefined;
 }
 
 let healthy = true;
@@ -177,7 +195,18 @@ async function handle(req: http.IncomingMessage, res: http.ServerResponse, url: 
   if (p === '/ocs/v2.php/cloud/capabilities' || p === '/ocs/v1.php/cloud/capabilities') {
     return sendJson(res, 200, { ocs: { meta: { status: 'ok', statuscode: 200, message: 'OK' }, data: { version: { major: Number(versionString.split('.')[0]), minor: 0, micro: Number(versionString.split('.')[2]), string: versionString, edition: '', extendedSupport: false }, capabilities: {} } } });
   }
-  if (p.startsWith('/remote.php/')) return send(res, 401, '', { 'www-authenticate': 'Basic realm="Nextcloud", charset="UTF-8"' });
+  if (p === '/ocs/v1.php/cloud/user' || p === '/ocs/v2.php/cloud/user') {
+    const v2 = p.startsWith('/ocs/v2');
+    const user = st.installed ? basicUser(st, req) : undefined;
+    if (!user || req.headers['ocs-apirequest'] !== 'true') {
+      return sendJson(res, 401, { ocs: { meta: { status: 'failure', statuscode: 997, message: 'Current user is not logged in', totalitems: '', itemsperpage: '' }, data: [] } }, { 'www-authenticate': 'Basic realm="Nextcloud", charset="UTF-8"' });
+    }
+    return sendJson(res, 200, { ocs: { meta: { status: 'ok', statuscode: v2 ? 200 : 100, message: 'OK', totalitems: '', itemsperpage: '' }, data: { id: user.uid, 'display-name': user.displayname, enabled: true } } });
+  }
+  if (p.startsWith('/remote.php/')) {
+    if (st.installed && basicUser(st, req)) return send(res, 207, '<?xml version="1.0"?>\n<d:multistatus xmlns:d="DAV:"/>', { 'content-type': 'application/xml; charset=utf-8' });
+    return send(res, 401, '', { 'www-authenticate': 'Basic realm="Nextcloud", charset="UTF-8"' });
+  }
 }
 
 async function entrypoint(args: string[]): Promise<void> {
@@ -330,6 +359,18 @@ function occ(args: string[]): void {
       st.apps.core = { ...(st.apps.core ?? {}), backgroundjobs_mode: 'cron' };
       save(st);
       return out("Set mode for background jobs to 'cron'");
+    case 'user:resetpassword': {
+      // core/Command/User/ResetPassword.php: the user first, then OC_PASS with --password-from-env (never an argument).
+      const user = st.users.find((u) => u.uid === rest[0]);
+      if (!rest[0]) occFail('Not enough arguments (missing: "user").');
+      if (!user) occFail('User does not exist');
+      if (!opts.has('password-from-env')) occFail('Interactive input or --password-from-env is needed for entering a new password!');
+      const password = process.env.OC_PASS;
+      if (!password) occFail('--password-from-env given, but OC_PASS is empty!');
+      user.passwordHash = hashPassword(password);
+      save(st);
+      return out(`Successfully reset password for ${user.uid}`);
+    }
     case 'user:list':
       return out(json ? JSON.stringify(Object.fromEntries(st.users.map((u) => [u.uid, u.displayname]))) : st.users.map((u) => `  - ${u.uid}: ${u.displayname}`).join('\n'));
     case 'user_oidc:provider': {
@@ -355,7 +396,7 @@ function occ(args: string[]): void {
       save(st);
       return out(`Provider ${rest[0] ?? ''} deleted`);
     case 'list':
-      return out(`Nextcloud ${versionString}\n\nAvailable commands:\n  status\n  maintenance:mode\n  config:system:get\n  config:system:set\n  config:app:get\n  config:app:set\n  app:install\n  app:enable\n  app:list\n  background:cron\n  user:list\n  user_oidc:provider`);
+      return out(`Nextcloud ${versionString}\n\nAvailable commands:\n  status\n  maintenance:mode\n  config:system:get\n  config:system:set\n  config:app:get\n  config:app:set\n  app:install\n  app:enable\n  app:list\n  background:cron\n  user:list\n  user:resetpassword\n  user_oidc:provider`);
     default:
       occFail(`\n  Command "${cmd}" is not defined.\n`);
   }
