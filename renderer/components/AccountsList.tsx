@@ -1,5 +1,5 @@
 import { useEffect, useRef, useState } from 'react';
-import type { Account, SignIn } from '../../electron/contract/accounts';
+import type { Account, RotationPlan, RotationResult, SignIn } from '../../electron/contract/accounts';
 import type { ErrorShape } from '../../electron/contract/errors';
 import { asShape } from '../hooks/use-call';
 import { useProfileCall } from '../hooks/use-profile-call';
@@ -170,6 +170,141 @@ export function AccountsList({ profileId }: { profileId: string }) {
       <tbody>
         {state.value.map((a) => (
           <AccountRow key={a.id} profileId={profileId} account={a} />
+        ))}
+      </tbody>
+    </table>
+  );
+}
+
+function RotationRow({ profileId, plan, onRotated }: { profileId: string; plan: RotationPlan; onRotated: (result: RotationResult) => void }) {
+  const [open, setOpen] = useState(false);
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<ErrorShape | undefined>();
+  const [done, setDone] = useState<RotationResult | undefined>();
+  const live = useRef(true);
+  useEffect(
+    () => () => {
+      live.current = false;
+    },
+    [],
+  );
+  const rotate = async (): Promise<void> => {
+    setBusy(true);
+    setError(undefined);
+    setDone(undefined);
+    try {
+      const r = await call('accounts:rotate', { profileId, secret: plan.secret });
+      if (!live.current) return;
+      setDone(r);
+      setOpen(false);
+      onRotated(r);
+    } catch (err) {
+      if (live.current) setError(asShape(err));
+    } finally {
+      if (live.current) setBusy(false);
+    }
+  };
+  const restarts = plan.restarts.length > 0 ? plan.restarts.join(', ') : 'nothing';
+  return (
+    <tr>
+      <th scope="row">
+        {plan.title}
+        <div className="muted">
+          <code>{plan.secret}</code>
+        </div>
+      </th>
+      <td>
+        {!plan.rotatable ? (
+          <span className="muted">{plan.reason}</span>
+        ) : !plan.passwordSet ? (
+          <span className="muted">Not generated yet: it is made when you first review the install.</span>
+        ) : (
+          <>
+            {plan.unfinished ? (
+              <p role="status">An earlier rotation did not finish. Rotating again finishes it with the value it had already made.</p>
+            ) : null}
+            {open || busy ? (
+              <div role="region" aria-label={`Rotate ${plan.title}`} className="rotation-plan">
+                <p>
+                  <strong>This restarts {restarts}.</strong> What happens, in order:
+                </p>
+                <ol>
+                  {plan.steps.map((s) => (
+                    <li key={s}>{s}</li>
+                  ))}
+                </ol>
+                {busy ? (
+                  <p role="status" className="muted">
+                    Rotating… {restarts} restart{plan.restarts.length === 1 ? 's' : ''} with the new value.
+                  </p>
+                ) : (
+                  <div className="secret-actions">
+                    <button type="button" onClick={() => void rotate()}>
+                      {plan.unfinished ? 'Finish the rotation' : 'Rotate now'}
+                    </button>
+                    <button type="button" onClick={() => setOpen(false)}>
+                      Cancel
+                    </button>
+                  </div>
+                )}
+              </div>
+            ) : (
+              <button type="button" aria-label={`Rotate ${plan.title}…`} onClick={() => setOpen(true)}>
+                Rotate…
+              </button>
+            )}
+          </>
+        )}
+        {done ? (
+          <p role="status" className="muted">
+            {done.message}
+          </p>
+        ) : null}
+        {error ? <ErrorNotice error={error} /> : null}
+      </td>
+    </tr>
+  );
+}
+
+/**
+ * Rotation of the secrets the app generated: each with what rotating it does on the server and what restarts, shown
+ * before anything runs, or why it is not offered. The new value never reaches this window; reveal it above.
+ */
+export function SecretRotations({ profileId, onRotated }: { profileId: string; onRotated?: (result: RotationResult) => void }) {
+  const [state, setState] = useState<{ kind: 'loading' } | { kind: 'ready'; plans: RotationPlan[] } | { kind: 'failed'; error: ErrorShape }>({ kind: 'loading' });
+  const [generation, setGeneration] = useState(0);
+  useEffect(() => {
+    let live = true;
+    call('accounts:rotations', { profileId }).then(
+      (plans) => live && setState({ kind: 'ready', plans }),
+      (err: unknown) => live && setState({ kind: 'failed', error: asShape(err) }),
+    );
+    return () => {
+      live = false;
+    };
+  }, [profileId, generation]);
+  if (state.kind === 'loading') return <p className="muted">Loading secrets…</p>;
+  if (state.kind === 'failed') return <ErrorNotice error={state.error} />;
+  if (state.plans.length === 0) return <p className="muted">The stack generates no secrets with the modules chosen.</p>;
+  return (
+    <table className="table" aria-label="Rotation">
+      <thead>
+        <tr>
+          <th scope="col">Secret</th>
+          <th scope="col">Rotation</th>
+        </tr>
+      </thead>
+      <tbody>
+        {state.plans.map((p) => (
+          <RotationRow
+            key={p.secret}
+            profileId={profileId}
+            plan={p}
+            onRotated={(r) => {
+              setGeneration((g) => g + 1);
+              onRotated?.(r);
+            }}
+          />
         ))}
       </tbody>
     </table>

@@ -1,5 +1,6 @@
 import type { ServerProfile } from '../../electron/contract/profiles';
-import { AccountsList } from '../components/AccountsList';
+import { useState } from 'react';
+import { AccountsList, SecretRotations } from '../components/AccountsList';
 import { ErrorNotice } from '../components/ErrorNotice';
 import { ProfilePicker } from '../components/ProfilePicker';
 import { SecretsList } from '../components/SecretsList';
@@ -19,6 +20,8 @@ function SecretsSection() {
   const { chosen, choose: setChosen } = useChosenServer();
   const profiles: readonly ServerProfile[] = state.kind === 'ready' ? state.value : [];
   const profile = pickProfile(profiles, chosen);
+  // A rotation changes what Reveal gives: the list is loaded again, with nothing revealed.
+  const [rotations, setRotations] = useState(0);
   return (
     <section className="card" aria-labelledby="secrets">
       <h2 id="secrets">Secrets</h2>
@@ -37,9 +40,15 @@ function SecretsSection() {
         <div key={profile.id}>
           <ProfilePicker profiles={profiles} value={profile.id} onChange={setChosen} />
           <h3>Accounts</h3>
-          <AccountsList profileId={profile.id} />
+          <AccountsList key={rotations} profileId={profile.id} />
           <h3>Generated for the services</h3>
           <GeneratedSecrets profileId={profile.id} />
+          <h3>Rotation</h3>
+          <p className="muted">
+            A new value for a secret the app generated, set on the server where the service can take it safely. The plan says what restarts before anything
+            runs. The old value stays in the keychain until the new one is proven to work, and is put back if any step fails.
+          </p>
+          <SecretRotations profileId={profile.id} onRotated={() => setRotations((n) => n + 1)} />
         </div>
       ) : null}
     </section>

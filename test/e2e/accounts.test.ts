@@ -1,9 +1,11 @@
 import { mkdtempSync, rmSync } from 'node:fs';
+import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { KeyringSecretStore } from '../../electron/core/secrets/keychain';
+import { exec } from '../../scripts/lab/docker';
 import { freePort } from '../../scripts/lab/process';
 import { adminStack } from '../support/admin-stack';
 import { connectLabServer, invoke, launchChromium, screenshotPath } from '../support/chromium';
@@ -126,7 +128,7 @@ describe('the stack’s accounts in Chromium against the lab', () => {
     await table.getByRole('button', { name: 'Reveal password for Jellyfin admin' }).waitFor({ timeout: 30_000 });
     await expect(row(table, 'Nextcloud').textContent()).resolves.toMatch(/householdadmin/);
     // Jellyfin's port is published on the LAN: it signs in at the server's address, the one the profile names.
-    const jellyfinUrl = `http://${lab.ssh.host}:${jellyfinPort}`;
+    const jellyfinUrl = `http://${lab.ssh.host}:${jellyfinPort}/`;
     await expect(row(table, 'Jellyfin').getByRole('link', { name: jellyfinUrl }).count()).resolves.toBe(1);
     await expect(row(table, 'Nextcloud').textContent()).resolves.toContain(`m2-companion · ${profileId}/nextcloud.admin-password`);
     for (const a of ACCOUNTS) await expect(table.getByRole('button', { name: `Copy password for ${a.who}` }).count(), a.id).resolves.toBe(1);
@@ -211,5 +213,73 @@ describe('the stack’s accounts in Chromium against the lab', () => {
     await expect(shown.textContent()).resolves.toBe((await keychain.get(profileId, 'nextcloud.admin-password'))?.reveal());
     await expectNoSecretInPage(['nextcloud.admin-password']);
     await page.screenshot({ path: shot('settings-revealed'), fullPage: true });
+  });
+  /** Nextcloud's answer to the admin signing in with this password (its OCS API, HTTP Basic), at its container. */
+  const nextcloudLogin = async (password: string): Promise<number> => {
+    const id = (await exec('docker', ['ps', '--filter', 'label=com.docker.compose.project=m2', '--filter', 'label=com.docker.compose.service=nextcloud', '--format', '{{.ID}}'])).stdout.trim().split('\n')[0] ?? '';
+    const ip = (await exec('docker', ['inspect', '--format', '{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}', id])).stdout.trim().split(/\s+/)[0] ?? '';
+    return new Promise((resolve, reject) => {
+      const req = http.request(
+        {
+          host: ip,
+          port: 80,
+          path: '/ocs/v2.php/cloud/user?format=json',
+          agent: false,
+          headers: { host: 'nextcloud', 'ocs-apirequest': 'true', authorization: `Basic ${Buffer.from(`householdadmin:${password}`).toString('base64')}` },
+        },
+        (res) => {
+          res.resume();
+          res.on('end', () => resolve(res.statusCode ?? 0));
+        },
+      );
+      req.on('error', reject);
+      req.end();
+    });
+  };
+
+  it('Settings → Secrets → Rotation: the plan says what restarts first; Rotate now sets a new Nextcloud admin password that Nextcloud takes, the old one is refused', async () => {
+    await page.goto(`${host.url}#/settings`);
+    const section = page.getByRole('region', { name: 'Secrets' });
+    const rotation = section.getByRole('table', { name: 'Rotation' });
+    await rotation.getByRole('button', { name: 'Rotate Nextcloud admin password…' }).waitFor({ timeout: 30_000 });
+    // What is not offered says why, beside it.
+    await expect(row(rotation, 'Nextcloud’s database password').textContent()).resolves.toMatch(/config\.php/);
+    await expect(row(rotation, 'Authentik secret key').textContent()).resolves.toMatch(/signs everyone out/);
+    const old = (await keychain.get(profileId, 'nextcloud.admin-password'))?.reveal() ?? '';
+    expect(await nextcloudLogin(old)).toBe(200);
+
+    await rotation.getByRole('button', { name: 'Rotate Nextcloud admin password…' }).click();
+    const plan = rotation.getByRole('region', { name: 'Rotate Nextcloud admin password' });
+    await expect(plan.textContent()).resolves.toMatch(/This restarts nextcloud\..*occ user:resetpassword.*only one in the keychain/);
+    await page.screenshot({ path: shot('rotation-plan'), fullPage: true });
+    const before = hostLog.length;
+    await plan.getByRole('button', { name: 'Rotate now' }).click();
+    await row(rotation, 'Nextcloud admin password').getByRole('status').filter({ hasText: /^Nextcloud admin password rotated: (.+, )?nextcloud(, .+)? restarted with the new value, and it works\.$/ }).waitFor({ timeout: 300_000 });
+    await page.screenshot({ path: shot('rotation-done'), fullPage: true });
+
+    const next = (await keychain.get(profileId, 'nextcloud.admin-password'))?.reveal() ?? '';
+    expect(next).toMatch(/^[A-Za-z0-9]{24}$/);
+    expect(next).not.toBe(old);
+    expect(await nextcloudLogin(next)).toBe(200);
+    expect(await nextcloudLogin(old)).toBe(401);
+    // Neither value reached the page or the log; the log names the secret only.
+    await expectNoSecretInPage();
+    expect((await page.content()).includes(old)).toBe(false);
+    const logged = hostLog.slice(before);
+    expect(logged).toContain('"rotated nextcloud.admin-password"');
+    for (const v of [old, next]) expect(logged.includes(v)).toBe(false);
+
+    // Reveal, the one way a value reaches the page, gives the new one.
+    const accounts = section.getByRole('table', { name: 'Accounts' });
+    await accounts.getByRole('button', { name: 'Reveal password for Nextcloud householdadmin' }).click();
+    await expect(accounts.getByLabel('Password for Nextcloud householdadmin', { exact: true }).textContent()).resolves.toBe(next);
+  }, 420_000);
+
+  it('rotation refuses hostile or unknown secrets with a message naming the field, and secrets it does not rotate with the reason', async () => {
+    for (const secret of ['$(touch /tmp/m2-e2e-rotate-pwned)', "nextcloud.admin-password'; --", 'nextcloud.admin-password\n', 'x'.repeat(300), 'néxtcloud.admin-password']) {
+      await expect(invoke(page, 'accounts:rotate', { profileId, secret }), JSON.stringify(secret)).rejects.toThrow('Secret: choose a secret from the list.');
+    }
+    await expect(invoke(page, 'accounts:rotate', { profileId, secret: 'authentik.secret-key' })).rejects.toThrow('Authentik secret key: it cannot be rotated here.');
+    await expect(invoke(page, 'accounts:rotate', { profileId, secret: 'cloudflared.tunnel-token' })).rejects.toThrow('Secret: this server’s stack has no secret “cloudflared.tunnel-token”.');
   });
 });

@@ -238,6 +238,11 @@ describe('rotating a secret', () => {
     expect(err.userMessage).toMatch(/the rotation stopped \(installing the stack with it: The connection to the server was lost\.\)\. The old value is back in the keychain, but the server could not be set back to it\.$/);
     expect(err.hint).toMatch(/^Rotate again to finish: the same new value is used/);
     expect((await store.get(PROFILE, 'nextcloud.admin-password'))?.reveal()).toBe(OLD['nextcloud.admin-password']);
+    // The install's end was not heard, so it may have gone live: the old value is installed again (here, it cannot be).
+    expect(steps.filter((x) => x.startsWith('install'))).toEqual([
+      'install (nextcloud.admin-password=new, nextcloud.redis-password=old, authentik.db-password=old)',
+      'install (nextcloud.admin-password=old, nextcloud.redis-password=old, authentik.db-password=old)',
+    ]);
     const made = (await store.get(PROFILE, rotatingName('nextcloud.admin-password')))?.reveal();
 
     setFailChange(undefined);
