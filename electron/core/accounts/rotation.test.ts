@@ -254,6 +254,18 @@ describe('rotating a secret', () => {
     expect(steps).not.toContain('keychain nextcloud.admin-password.rotating = new');
   });
 
+  it('an install already running for the server: nothing was installed, so the old value is simply put back (no second install)', async () => {
+    const { rotation, store, steps, server, setRedeploy } = await setup();
+    setRedeploy(() => {
+      throw new AppError('stack.busy', 'An install or update is already running for this server.');
+    });
+    const err = await refusal(rotation.rotate(PROFILE, 'authentik.db-password'));
+    expect(err.userMessage).toMatch(/An install or update is already running for this server\.\)\. The old value is back in place and still works\.$/);
+    expect(steps.filter((x) => x.startsWith('install'))).toHaveLength(1);
+    expect(server.service.get('authentik.db-password')).toBe(OLD['authentik.db-password']);
+    expect((await store.get(PROFILE, 'authentik.db-password'))?.reveal()).toBe(OLD['authentik.db-password']);
+  });
+
   it('the app stopped after the keychain had the new value: the old one is taken from beside it, and the rotation finishes', async () => {
     const { rotation, store, steps, server } = await setup();
     const made = new Secret('NcAdminNewPasswordMade01');
@@ -303,7 +315,7 @@ describe('rotating a secret', () => {
     expect(notInstalled.steps).toEqual([]);
   });
 
-  it('a second rotation of the same secret while one runs is refused', async () => {
+  it('a second rotation on the same server while one runs is refused', async () => {
     const { rotation, setRedeploy } = await setup();
     let release: () => void = () => undefined;
     setRedeploy(() => new Promise<ApplyResult>((r) => (release = () => r(applied(['nextcloud'])))));
@@ -311,6 +323,10 @@ describe('rotating a secret', () => {
     await new Promise((r) => setTimeout(r, 20));
     const second = await refusal(rotation.rotate(PROFILE, 'nextcloud.admin-password'));
     expect(second.code).toBe('accounts.rotation-busy');
+    expect(second.userMessage).toBe('Secret: it is already being rotated.');
+    // Another secret of the same server waits too: each rotation installs the stack as the keychain holds it.
+    const other = await refusal(rotation.rotate(PROFILE, 'nextcloud.redis-password'));
+    expect(other.userMessage).toBe('Secret: Nextcloud admin password is being rotated on this server; one rotation runs at a time.');
     release();
     await expect(first).resolves.toMatchObject({ resumed: false });
   });

@@ -195,7 +195,8 @@ export function servicesReading(settings: StackSettings, secret: string): string
 export class SecretRotation {
   readonly #deps: RotationDeps;
   readonly #ops: ServiceOps;
-  readonly #running = new Set<string>();
+  /** profile → the secret being rotated there. */
+  readonly #running = new Map<string, string>();
 
   constructor(deps: RotationDeps) {
     this.#deps = deps;
@@ -232,15 +233,20 @@ export class SecretRotation {
   }
 
   async rotate(profileId: string, name: string): Promise<RotationResult> {
-    const key = `${profileId}\n${name}`;
-    if (this.#running.has(key)) {
-      throw new AppError('accounts.rotation-busy', 'This secret is already being rotated.', { field: 'secret', hint: 'Wait for it to finish.' });
+    // One at a time per server: each installs the stack as the keychain holds it, so two would install each other's
+    // half-done values.
+    const running = this.#running.get(profileId);
+    if (running !== undefined) {
+      throw new AppError('accounts.rotation-busy', running === name ? 'Secret: it is already being rotated.' : `Secret: ${SPECS[running]?.title ?? running} is being rotated on this server; one rotation runs at a time.`, {
+        field: 'secret',
+        hint: 'Wait for it to finish, then rotate this one.',
+      });
     }
-    this.#running.add(key);
+    this.#running.set(profileId, name);
     try {
       return await this.#rotate(profileId, name);
     } finally {
-      this.#running.delete(key);
+      this.#running.delete(profileId);
     }
   }
 
@@ -300,7 +306,9 @@ export class SecretRotation {
     } catch (err) {
       // A release that was rolled back runs with the old env file already; after an install that went live, or one
       // whose end was not heard (a cut connection), the old value is installed again.
-      const reinstall = stage !== 'service' && applied?.kind !== 'rolled-back';
+      // An install refused because another one runs (stack.busy) never started.
+      const neverStarted = err instanceof AppError && err.code === 'stack.busy';
+      const reinstall = stage !== 'service' && applied?.kind !== 'rolled-back' && !neverStarted;
       const undone = await this.#undo(profileId, name, spec, target, settings, old, reinstall);
       const what = err instanceof AppError ? err.userMessage : err instanceof Error ? err.message : String(err);
       log.warn(`rotating ${name} failed`, { profile: profileId, secret: name, stage, undone });
