@@ -9,9 +9,10 @@ import { AppError } from '../errors';
 import type { Logger } from '../log';
 import type { Secret } from '../secrets/secret';
 import type { Argv } from '../ssh/argv';
+import { checkExit, runChecked } from '../ssh/remote-command';
 import type { ExecOptions, ExecResult } from '../ssh/runner';
 import type { ComposeFiles, DockerAccessKind } from '../stack/compose-commands';
-import { lastLines } from '../stack/remote-release';
+import { DOCKER_UNAVAILABLE } from '../stack/remote-release';
 import { LineRedactor, matchesSearch, splitTimestamp } from './line-redactor';
 import { logCommands } from './log-commands';
 import { parseRuntime, serviceRuntimes } from './service-runtime';
@@ -107,13 +108,16 @@ export class LogsService {
     const service = checkedService(t, serviceName);
     const c = logCommands(t.access, t.files);
     const started = Date.now();
-    const r = await t.conn.exec(c[action](service), { timeoutMs: ACTION_TIMEOUT_MS });
-    if (r.code !== 0) {
-      const why = lastLines(redactAll(r.stderr || r.stdout, t.secrets), 3) || `exit ${String(r.code)}`;
-      throw new AppError('logs.action-failed', `Could not ${verb[action]} ${service}: ${why}`, {
+    await runChecked(
+      t.conn,
+      c[action](service),
+      {
+        code: 'logs.action-failed',
+        message: (why) => `Could not ${verb[action]} ${service}: ${why}`,
         hint: action === 'start' ? 'If its container is gone, install the stack again from Setup.' : 'Check that Docker runs on the server, then try again.',
-      });
-    }
+      },
+      { redact: (text) => redactAll(text, t.secrets), exec: { timeoutMs: ACTION_TIMEOUT_MS } },
+    );
     this.#deps.log.info('service action', { profileId, service, action });
     this.#deps.onAction?.(profileId, service, action);
     const [runtime] = await this.#runtimes(t, service);
@@ -125,11 +129,7 @@ export class LogsService {
   async #runtimes(t: LogsTarget, only?: string): Promise<ServiceRuntime[]> {
     const c = logCommands(t.access, t.files);
     const [ids, now] = await Promise.all([t.conn.exec(c.containerIds(), { timeoutMs: READ_TIMEOUT_MS }), t.conn.exec(c.now(), { timeoutMs: READ_TIMEOUT_MS })]);
-    if (ids.code !== 0) {
-      throw new AppError('stack.docker-unavailable', `Docker does not answer on the server: ${lastLines(redactAll(ids.stderr, t.secrets), 2) || 'no reason given'}.`, {
-        hint: 'Start Docker on the server (sudo systemctl start docker), then look again.',
-      });
-    }
+    checkExit(c.containerIds(), ids, { ...DOCKER_UNAVAILABLE, hint: 'Start Docker on the server (sudo systemctl start docker), then look again.' }, { redact: (text) => redactAll(text, t.secrets), lines: 2 });
     const list = ids.stdout.split('\n').map((s) => s.trim()).filter((s) => /^[0-9a-f]{12,64}$/.test(s));
     // A container removed between the two commands: inspect prints the others and exits 1.
     const containers = list.length ? parseRuntime((await t.conn.exec(c.runtime(list), { timeoutMs: READ_TIMEOUT_MS })).stdout) : [];
