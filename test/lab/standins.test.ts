@@ -83,6 +83,9 @@ function composeFile(): Record<string, unknown> {
         environment: {
           AUTHENTIK_SECRET_KEY: 'lab-secret-key',
           AUTHENTIK_POSTGRESQL__HOST: 'authentik-db',
+          // The worker signs in to the database too (its readiness, which `ak healthcheck` checks, needs it).
+          AUTHENTIK_POSTGRESQL__USER: 'authentik',
+          AUTHENTIK_POSTGRESQL__PASSWORD: 'ak-db-pass',
           AUTHENTIK_BOOTSTRAP_TOKEN: bootstrapToken,
           AUTHENTIK_BOOTSTRAP_PASSWORD: 'lab-admin-pass',
           NEXTCLOUD_OIDC_SECRET: 'lab-oidc-secret',
