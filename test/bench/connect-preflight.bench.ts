@@ -50,6 +50,7 @@ export default defineBenchmark({
         name: 'connect + full preflight (median of 5)',
         value: Math.round(median(ours)),
         unit: 'ms',
+        runs: ours.map(Math.round),
         baseline: { name: 'one ssh process per command, sequential', value: Math.round(median(naive)) },
         note: 'includes the first-contact host-key confirmation round trip (two handshakes), as a new profile does',
       },

@@ -110,6 +110,7 @@ async function detection(): Promise<BenchRow[]> {
       name: 'Cloudflare path down → outage state (median of 3)',
       value: Math.round(v),
       unit: 'ms',
+      runs: ours.map(Math.round),
       baseline: { name: 'a probe every 60 s, one run', value: Math.round(naiveMs) },
       bar: '< 10 s',
       meetsBar: v < 10_000,
@@ -246,6 +247,7 @@ async function switching(): Promise<BenchRow[]> {
         name: 'switch on → server reachable from the laptop over WireGuard (median of 3)',
         value: Math.round(on),
         unit: 'ms',
+        runs: onMs.map(Math.round),
         baseline: { name: 'WireGuard service up cold with Compose, then the same (one run)', value: Math.round(median(naiveMs)) },
         bar: '< 3 s',
         meetsBar: on < 3_000,
@@ -255,6 +257,7 @@ async function switching(): Promise<BenchRow[]> {
         name: 'switch off → endpoint closed, router mapping gone (median of 3)',
         value: Math.round(median(offMs)),
         unit: 'ms',
+        runs: offMs.map(Math.round),
         note: `runs ${offMs.map(Math.round).join(', ')} ms`,
       },
     ];

@@ -82,6 +82,7 @@ export default defineBenchmark({
       rows.push({
         name: 'lost connection → live status flowing again (median of 5)',
         value: Math.round(pct(runs, 50)),
+        runs: runs.map(Math.round),
         unit: 'ms',
         note: `each run: the sshd serving the connection killed, a change made at once, until an update shows it; max ${Math.round(Math.max(...runs))} ms; reconnect attempts per run ${attempts.join(', ')}; nothing retried by hand`,
       });
