@@ -225,6 +225,8 @@ export const ApplyResult = z.discriminatedUnion('kind', [
     health: z.array(ServiceHealth),
     warnings: z.array(z.string()),
     durationMs: z.number().int().nonnegative(),
+    /** True when one check proved the live release already is this one, every service healthy: nothing was uploaded, started or restarted. */
+    nothingToChange: z.boolean().optional(),
     /** Jellyfin's transcoding as the test encode after install decided it; absent without Jellyfin or when configuring it failed. */
     transcoding: TranscodingCheck.optional(),
   }),

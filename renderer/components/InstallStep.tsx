@@ -60,13 +60,26 @@ const seconds = (ms: number): string => `${(ms / 1000).toFixed(1)} s`;
 function Applied({ result }: { result: Extract<ApplyResult, { kind: 'applied' }> }) {
   const titleId = useId();
   const changed = result.services.filter((s) => s.action !== 'unchanged');
+  const services = new Set(result.health.map((h) => h.service)).size;
   return (
     <section aria-labelledby={titleId} className="card applied">
-      <h3 id={titleId}>Installed release {result.releaseId}</h3>
-      <p>
-        Every service is up, in {seconds(result.durationMs)}.{' '}
-        {changed.length === 0 ? 'No service needed to restart.' : `${changed.length} ${changed.length === 1 ? 'service was' : 'services were'} created, recreated or removed.`}
-      </p>
+      {result.nothingToChange ? (
+        <>
+          <h3 id={titleId}>Nothing to change: release {result.releaseId} is live</h3>
+          <p>
+            Nothing to change; all {services} {services === 1 ? 'service' : 'services'} healthy (checked in {seconds(result.durationMs)}). The server already runs
+            exactly this release, so nothing was uploaded, started or restarted.
+          </p>
+        </>
+      ) : (
+        <>
+          <h3 id={titleId}>Installed release {result.releaseId}</h3>
+          <p>
+            Every service is up, in {seconds(result.durationMs)}.{' '}
+            {changed.length === 0 ? 'No service needed to restart.' : `${changed.length} ${changed.length === 1 ? 'service was' : 'services were'} created, recreated or removed.`}
+          </p>
+        </>
+      )}
       <ServiceHealthList label="Service health after install" services={result.health} />
       <TranscodingNote check={result.transcoding} />
       {result.warnings.length > 0 ? (

@@ -20,6 +20,7 @@ import type { ClientChannel } from 'ssh2';
 import { composeCommands, dockerCommands, emptyPull, foldPullLine, pullPercent, type ContainerInfo, type PullState } from './compose-commands';
 import { layoutOf, makeReleaseId, partialDir, releaseDir } from './layout';
 import { maskSecrets } from './mask';
+import { checkNothingToChange, nothingToChangeMessage } from './noop';
 import { distinctImages, localImageIds, serviceChanges, validateAndHash } from './plan';
 import { checkPreconditions } from './preconditions';
 import {
@@ -69,6 +70,8 @@ export interface ApplyOptions {
   readonly watchIntervalMs?: number;
   readonly signal?: AbortSignal;
   readonly now?: () => Date;
+  /** false: skip the no-op check and always take the full path (the bench's "before"). */
+  readonly noopCheck?: boolean;
 }
 
 type Progress = (p: StackProgress) => void;
@@ -505,6 +508,16 @@ export async function applyStack(t: StackTarget, rendered: RenderedStack, opts: 
   if (opts.signal?.aborted) throw cancelled();
 
   phase('prepare', 'Checking the server');
+  // Nothing to change (same files, hashes and images live, every service healthy): said after one round trip,
+  // no lock, no upload, no `up`. Any difference or doubt goes on to the full path below.
+  if (opts.pullPolicy !== 'always' && opts.noopCheck !== false) {
+    const noop = await checkNothingToChange(t, rendered, opts.signal);
+    if (noop.kind === 'unchanged') {
+      for (const h of noop.health) emit({ kind: 'service', ...base, health: h });
+      phase('done', nothingToChangeMessage(noop.health));
+      return { kind: 'applied', releaseId: noop.releaseId, services: noop.services, health: noop.health, warnings: [], durationMs: Date.now() - started, nothingToChange: true };
+    }
+  }
   const l = await ensureLayout(t);
   await installGuard(t, opts.guardScript);
   const guard = await Guard.start(t, { waitTimeoutS, decisionTimeoutS: opts.decisionTimeoutS ?? DEFAULT_DECISION_TIMEOUT_S });
