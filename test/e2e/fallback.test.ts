@@ -280,6 +280,33 @@ describe('the outage fallback in Chromium, end to end against the lab', () => {
     await expect(page.getByRole('alert').filter({ hasText: /Endpoint name/ }).count()).resolves.toBe(0);
   }, 60_000);
 
+  it('offers the whole home network with its range and a plain explanation; a hostile range is refused beside its field', async () => {
+    const option = page.getByRole('checkbox', { name: 'Let devices reach the whole home network' });
+    await expect(option.isChecked()).resolves.toBe(false);
+    await option.check();
+    await expect(page.locator('body').textContent()).resolves.toMatch(/every device with a fallback config can reach everything on your home network/);
+    const range = page.getByLabel('Home network range');
+    await range.fill('10.213.82.0/24; $(reboot)');
+    await page.getByRole('button', { name: 'Save fallback settings' }).click();
+    await page.getByRole('alert').filter({ hasText: /^Home network: enter it as an address range such as 192\.168\.1\.0\/24/ }).waitFor({ timeout: 10_000 });
+    await expect(range.getAttribute('aria-invalid')).resolves.toBe('true');
+    expect((await view()).settings).toMatchObject({ allowLan: false, lanCidr: '' });
+    // The tunnel's own subnet is refused too: it would route the tunnel into itself.
+    await range.fill(net.tunnelSubnet);
+    await page.getByRole('button', { name: 'Save fallback settings' }).click();
+    await page.getByRole('alert').filter({ hasText: /overlaps the tunnel subnet/ }).waitFor({ timeout: 10_000 });
+    await range.fill('10.213.82.0/24');
+    await page.getByRole('button', { name: 'Save fallback settings' }).click();
+    await waitFor('the range saved', async () => (await view()).settings.lanCidr === '10.213.82.0/24', 10_000, 200);
+    await expect(page.getByRole('alert').filter({ hasText: /Home network/ }).count()).resolves.toBe(0);
+    await expect(page.locator('body').textContent()).resolves.toContain('Devices reach the server and your home network (10.213.82.0/24).');
+    await page.screenshot({ path: shot('home-network-option'), fullPage: true });
+    // Off again for the rest of this journey: devices reach the server only.
+    await option.uncheck();
+    await page.getByRole('button', { name: 'Save fallback settings' }).click();
+    await waitFor('the option saved off', async () => !(await view()).settings.allowLan, 10_000, 200);
+  }, 60_000);
+
   it('turns on from Remote access: steps shown, the endpoint answers, the router maps the port', async () => {
     await panel().getByRole('button', { name: 'Turn the fallback on' }).click();
     const t0 = Date.now();
@@ -293,6 +320,7 @@ describe('the outage fallback in Chromium, end to end against the lab', () => {
     const addresses = await page.getByRole('list', { name: 'Fallback addresses' }).textContent();
     expect(addresses).toContain(`http://${net.serverTunnelIp}:${jellyfinPort}`);
     expect(addresses).toContain(`http://${net.serverTunnelIp}:${nextcloudPort}`);
+    await expect(page.getByLabel('Home network through the tunnel').textContent()).resolves.toBe('Devices reach the server and these services only, not the rest of your home network.');
     await expect(steps.getByText(/^. Services at the tunnel address: done/).textContent()).resolves.toContain(`Nextcloud now trusts ${net.serverTunnelIp}`);
     expect(tunnelIfUp()).toBe(true);
     expect(serverListens()).toBe(true);

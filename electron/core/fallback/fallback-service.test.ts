@@ -519,6 +519,9 @@ describe('what the tunnel does not carry', () => {
     const [u] = (await service().view(P)).unavailable;
     expect(u?.service).toBe('Sign-in with Authentik');
     expect(u?.reason).toMatch(/auth\.example\.com is reached only through Cloudflare/);
+    expect(u?.reason).toMatch(/Jellyfin answers at its address above with its own sign-in page\.$/);
+    facts = { ...facts, nextcloudPort: 8080 };
+    expect((await service().view(P)).unavailable[0]?.reason).toMatch(/Jellyfin and Nextcloud answer at their addresses above/);
   });
 });
 

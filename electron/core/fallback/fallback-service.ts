@@ -139,6 +139,13 @@ export const laptopTunnelName = (profileId: string): string =>
 const lanRulesChanged = (a: FallbackSettings, b: FallbackSettings): boolean =>
   a.allowLan !== b.allowLan || (b.allowLan && (a.lanCidr !== b.lanCidr || a.subnet !== b.subnet));
 
+/** Which of the services at the tunnel address show their own sign-in page there (Authentik's is behind Cloudflare). */
+const ownSignIn = (services: ReadonlyArray<{ service: string }>): string => {
+  const names = services.map((x) => x.service).filter((n) => n === 'Jellyfin' || n === 'Nextcloud');
+  if (names.length === 0) return '';
+  return names.length === 1 ? ` ${names[0] ?? ''} answers at its address above with its own sign-in page.` : ` ${names.join(' and ')} answer at their addresses above with their own sign-in pages.`;
+};
+
 /** Names compare the way a person reads them: case, width and surrounding spaces do not make a new name. */
 const sameName = (a: string, b: string): boolean => a.normalize('NFKC').trim().toLocaleLowerCase() === b.normalize('NFKC').trim().toLocaleLowerCase();
 
@@ -201,7 +208,7 @@ export class FallbackService<C extends FallbackConnection = FallbackConnection> 
         ? [
             {
               service: 'Sign-in with Authentik',
-              reason: `${facts.authentikHost} is reached only through Cloudflare, so signing in with Authentik is not available over the tunnel until Cloudflare is back. Jellyfin and Nextcloud take their own accounts’ passwords at the addresses above.`,
+              reason: `${facts.authentikHost} is reached only through Cloudflare, so signing in with Authentik is not available over the tunnel until Cloudflare is back.${ownSignIn(services)}`,
             },
           ]
         : [],

@@ -69,6 +69,36 @@ function DeviceRow({ d, now, onShow, onRevoke, busy }: { d: FallbackDevice; now:
   );
 }
 
+/** During the fallback: whether devices reach the home network, and what the tunnel does not carry, in words. */
+function TunnelReach({ view }: { view: FallbackView }) {
+  return (
+    <>
+      <p aria-label="Home network through the tunnel">
+        {view.settings.allowLan
+          ? `Devices also reach your home network (${view.settings.lanCidr}) through the server.`
+          : 'Devices reach the server and these services only, not the rest of your home network.'}
+      </p>
+      {view.lanWarning ? (
+        <p role="note" className="notice notice-warning">
+          {view.lanWarning}
+        </p>
+      ) : null}
+      {view.unavailable.length > 0 ? (
+        <>
+          <h3>Not available until Cloudflare is back</h3>
+          <ul aria-label="Not over the tunnel">
+            {view.unavailable.map((u) => (
+              <li key={u.service}>
+                <strong>{u.service}:</strong> {u.reason}
+              </li>
+            ))}
+          </ul>
+        </>
+      ) : null}
+    </>
+  );
+}
+
 function FieldError({ id, error }: { id: string; error: ErrorShape | undefined }) {
   if (!error) return null;
   return (
@@ -92,6 +122,8 @@ export function FallbackPanel({ profileId }: { profileId: string }) {
   const [endpointName, setEndpointName] = useState('');
   const [sshAddress, setSshAddress] = useState('');
   const [autoSwitch, setAutoSwitch] = useState(false);
+  const [allowLan, setAllowLan] = useState(false);
+  const [lanCidr, setLanCidr] = useState('');
   const [settingsError, setSettingsError] = useState<ErrorShape | undefined>();
   const [now, setNow] = useState(() => Date.now());
 
@@ -100,6 +132,8 @@ export function FallbackPanel({ profileId }: { profileId: string }) {
     setEndpointName(v.settings.endpointName);
     setSshAddress(v.settings.sshAddress);
     setAutoSwitch(v.settings.autoSwitch);
+    setAllowLan(v.settings.allowLan);
+    setLanCidr(v.settings.lanCidr);
   }, []);
 
   // The page keys this panel by server, so a new server is a new panel with nothing stale in it.
@@ -158,7 +192,7 @@ export function FallbackPanel({ profileId }: { profileId: string }) {
       async () => {
         if (!view) return;
         setSettingsError(undefined);
-        adopt(await call('fallback:save-settings', { profileId, settings: { ...view.settings, endpointName, sshAddress, autoSwitch } }));
+        adopt(await call('fallback:save-settings', { profileId, settings: { ...view.settings, endpointName, sshAddress, autoSwitch, allowLan, lanCidr } }));
       },
       setSettingsError,
     );
@@ -166,7 +200,7 @@ export function FallbackPanel({ profileId }: { profileId: string }) {
   if (!view) return error ? <ErrorNotice error={error} /> : <p className="muted">Loading the outage fallback…</p>;
   /** Which settings field an error is about, from the field it names (validation names the path, the service its field). */
   const named = settingsError?.field?.split('.').at(-1) ?? (settingsError?.userMessage.startsWith('Endpoint name') ? 'endpointName' : undefined);
-  const settingsField = named === 'endpointName' || named === 'sshAddress' ? named : undefined;
+  const settingsField = named === 'endpointName' || named === 'sshAddress' || named === 'lanCidr' ? named : named === 'allowLan' ? 'lanCidr' : undefined;
   const mode = view.mode;
   const on = mode.kind === 'on';
   const households = view.devices.filter((d) => d.kind === 'household');
@@ -259,13 +293,17 @@ export function FallbackPanel({ profileId }: { profileId: string }) {
               </li>
             </ul>
             {view.endpoint.warning ? <p role="note">{view.endpoint.warning}</p> : null}
+            <TunnelReach view={view} />
           </>
         ) : null}
       </section>
 
       <section className="card" aria-labelledby={`${id}-devices`}>
         <h2 id={`${id}-devices`}>Household devices</h2>
-        <p className="muted">Each device gets its own key, made on this computer; private keys stay in this computer’s keychain. Devices reach the server only.</p>
+        <p className="muted">
+          Each device gets its own key, made on this computer; private keys stay in this computer’s keychain.{' '}
+          {view.settings.allowLan ? `Devices reach the server and your home network (${view.settings.lanCidr}).` : 'Devices reach the server only.'}
+        </p>
         {view.devices.length > 0 ? (
           <table aria-label="Devices">
             <thead>
@@ -323,6 +361,7 @@ export function FallbackPanel({ profileId }: { profileId: string }) {
             <img src={shown.qrSvgDataUrl} alt={`QR code of the WireGuard config for ${view.devices.find((d) => d.id === shown.deviceId)?.name ?? 'the device'}`} width={280} height={280} />
             <figcaption>
               Scan this with the WireGuard app on the device, or save the file and import it. It holds the device’s private key: show it only to its owner.
+              {view.unavailable.length > 0 ? ` While Cloudflare is down, use the addresses under “Where things answer during the fallback”; ${view.unavailable.map((u) => u.service.toLowerCase()).join(' and ')} is not available until Cloudflare is back.` : ''}
               <br />
               <a href={`data:text/plain;charset=utf-8,${encodeURIComponent(shown.config)}`} download={shown.fileName}>
                 Save {shown.fileName}
@@ -378,6 +417,50 @@ export function FallbackPanel({ profileId }: { profileId: string }) {
           <label className="checkbox">
             <input type="checkbox" checked={autoSwitch} onChange={(e) => setAutoSwitch(e.target.checked)} /> Switch on by itself when Cloudflare is down
           </label>
+          <label className="checkbox">
+            <input
+              type="checkbox"
+              checked={allowLan}
+              aria-describedby={`${id}-lan-hint`}
+              onChange={(e) => {
+                setAllowLan(e.target.checked);
+                setSettingsError(undefined);
+              }}
+            />{' '}
+            Let devices reach the whole home network
+          </label>
+          <p id={`${id}-lan-hint`} className="hint">
+            Off, a device reaches only the server and its services. On, every device with a fallback config can reach everything on your home network — the
+            router’s settings page, printers, other computers and their shared folders — as if it were at home. The server passes their traffic on, and
+            devices at home see it coming from the server. Revoke a lost phone’s config at once.
+          </p>
+          {allowLan ? (
+            <>
+              <label htmlFor={`${id}-lan`}>Home network range</label>
+              <input
+                id={`${id}-lan`}
+                value={lanCidr}
+                placeholder="192.168.1.0/24"
+                maxLength={40}
+                aria-invalid={settingsField === 'lanCidr' ? true : undefined}
+                aria-describedby={settingsField === 'lanCidr' ? `${id}-settings-error` : `${id}-lan-range-hint`}
+                onChange={(e) => {
+                  setLanCidr(e.target.value);
+                  setSettingsError(undefined);
+                }}
+              />
+              <p id={`${id}-lan-range-hint`} className="hint">
+                Your router’s settings show it, for example 192.168.1.0/24 when the server is 192.168.1.20. The server must forward IP traffic; the app checks
+                when the fallback goes on and says what to do.
+              </p>
+              {settingsField === 'lanCidr' ? <FieldError id={`${id}-settings-error`} error={settingsError} /> : null}
+            </>
+          ) : null}
+          {view.lanWarning ? (
+            <p role="note" className="notice notice-warning" aria-label="Home network">
+              {view.lanWarning}
+            </p>
+          ) : null}
           <button type="button" disabled={busy} onClick={() => void saveSettings()}>
             Save fallback settings
           </button>
