@@ -458,13 +458,15 @@ describe('letting devices reach the home network', () => {
     const base = (await s.view(P)).settings;
     await s.saveSettings(P, { ...base, allowLan: true, lanCidr: '192.168.1.0/24' });
     const v = await s.switch(P, true);
-    expect(v.devices[0]?.allowedIps).toEqual(['10.13.13.1/32', '192.168.1.0/24']);
+    // This computer keeps reaching the server only: the range is for household devices.
+    expect(v.devices[0]?.allowedIps).toEqual(['10.13.13.1/32']);
     expect(wg.rules.join('\n')).toContain('iptables -t nat -A M2-FALLBACK-LAN -s 10.13.13.0/24 -d 192.168.1.0/24 -j MASQUERADE');
     expect(wg.rules.join('\n')).toContain('iptables -A M2-FALLBACK-LAN -i %i -s 10.13.13.0/24 -d 192.168.1.0/24 -j ACCEPT');
     expect(progress.find((p) => p.step === 'Home network' && p.state === 'done')?.detail).toMatch(/Devices reach 192\.168\.1\.0\/24/);
     expect(v.lanWarning).toBeNull();
     // A device added now gets the range too, in its config.
     const phone = (await s.addDevice(P, 'Phone')).devices[1];
+    expect(phone?.allowedIps).toEqual(['10.13.13.1/32', '192.168.1.0/24']);
     expect((await s.deviceConfig(P, phone?.id ?? '')).config).toContain('AllowedIPs = 10.13.13.1/32, 192.168.1.0/24');
   });
 
@@ -488,6 +490,7 @@ describe('letting devices reach the home network', () => {
     const base = (await s.view(P)).settings;
     await s.saveSettings(P, { ...base, allowLan: true, lanCidr: '192.168.1.0/24' });
     await s.switch(P, true);
+    expect((await s.addDevice(P, 'Phone')).devices[1]?.allowedIps).toEqual(['10.13.13.1/32', '192.168.1.0/24']);
     expect(wg.rules.length).toBeGreaterThan(0);
     wg.calls = [];
     const off = await s.saveSettings(P, { ...base, allowLan: false, lanCidr: '192.168.1.0/24' });
@@ -495,7 +498,7 @@ describe('letting devices reach the home network', () => {
     expect(wg.rules).toEqual([]);
     // The config keeps only the PostDown that removes the rules, so a later close cleans up whatever is there.
     expect(hooks(wg.config, 'PostDown').join('\n')).toContain('iptables -t nat -X M2-FALLBACK-LAN');
-    expect(off.devices[0]?.allowedIps).toEqual(['10.13.13.1/32']);
+    expect(off.devices[1]?.allowedIps).toEqual(['10.13.13.1/32']);
     wg.calls = [];
     await s.saveSettings(P, off.settings);
     expect(wg.calls).toEqual(['write', 'sync']);

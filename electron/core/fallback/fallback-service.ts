@@ -294,7 +294,9 @@ export class FallbackService<C extends FallbackConnection = FallbackConnection> 
   #deviceAllowedIps(d: StoredDevice, settings: FallbackSettings): string[] {
     const ips = [`${serverAddress(settings.subnet)}/32`];
     if (d.kind === 'laptop' && settings.sshAddress !== '' && !isInSubnet(settings.sshAddress, settings.subnet)) ips.push(`${settings.sshAddress}/32`);
-    if (settings.allowLan && settings.lanCidr !== '') ips.push(settings.lanCidr);
+    // Household devices only: this computer needs the server, and a home range routed through its tunnel could shadow
+    // the network it sits on away from home.
+    if (d.kind === 'household' && settings.allowLan && settings.lanCidr !== '') ips.push(settings.lanCidr);
     return ips;
   }
 
