@@ -226,9 +226,9 @@ export function RecoveryKitSheet({ kit }: { kit: RecoveryKit }) {
             <p>
               restic keeps the backup in <code>{kit.backup.repository}</code> on the server, every day at {kit.backup.time} ({kit.backup.timezone}), keeping{' '}
               {kit.backup.keep.daily} daily, {kit.backup.keep.weekly} weekly and {kit.backup.keep.monthly} monthly snapshots (host{' '}
-              <code>{kit.backup.snapshotHost}</code>). Its password is the keychain&apos;s <code>{shortAccount(kit.backup.password.account, prefix)}</code>.
+              <code>{kit.backup.snapshotHost}</code>). Its password is the keychain&apos;s <code>{shortAccount(kit.backup.password.account, prefix)}</code>. Sign
+              in to the server (above), then:
             </p>
-            <p>Sign in to the server (above), then:</p>
             <ol className="kit-steps" aria-label="Restore steps">
               {groupSteps(kit.backup.steps).map((s, i) => (
                 <li key={i}>

@@ -30,6 +30,28 @@ const backupRepo = path.join(adminServer.root, 'backup', 'restic');
 const HOSTILE_NAME = `Lab kit <img src=x onerror="alert(1)"> "$(reboot)"`;
 /** A secret the app would keep (as after the Cloudflare step): its value must not reach the page either. */
 const CLOUDFLARE_TOKEN = 'e2e-cloudflare-token-VALUE-3f9a1c7b2d';
+/** Every secret a full install keeps (all modules, published, the fallback on): the kit lists each of them. */
+const FULL_INSTALL_SECRETS = [
+  'jellyfin.admin-password',
+  'jellyfin.api-key',
+  'nextcloud.admin-password',
+  'nextcloud.db-password',
+  'nextcloud.redis-password',
+  'nextcloud.oidc-secret',
+  'authentik.bootstrap-password',
+  'authentik.bootstrap-token',
+  'authentik.secret-key',
+  'authentik.db-password',
+  'backup.restic-password',
+  'cloudflare.api-token',
+  'cloudflared.tunnel-token',
+  'cloudflare.access-probe-token',
+  'fallback.server-key',
+];
+const DEVICES = ['Anna’s phone', 'Ben’s laptop', 'Living-room TV', 'Grandma’s tablet'];
+
+/** The pages of a PDF as Chromium writes it: one `/Type /Page` object each (the tree's root is `/Type /Pages`). */
+const pdfPages = (pdf: Buffer): number => (pdf.toString('latin1').match(/\/Type\s*\/Page(?![a-z])/g) ?? []).length;
 
 describe('the household recovery kit in Chromium against the lab', () => {
   let dataDir: string;
@@ -134,8 +156,10 @@ describe('the household recovery kit in Chromium against the lab', () => {
     const values = await keychainValues();
     expect([...values.keys()]).toEqual(expect.arrayContaining(['backup.restic-password', 'jellyfin.admin-password', 'jellyfin.api-key', 'cloudflare.api-token']));
     expect(values.get('cloudflare.api-token')).toBe(CLOUDFLARE_TOKEN);
+    // Each account as the keychain names it: the server's prefix, said once, and the name on its row.
+    await expect(sheet.getByRole('region', { name: 'Secrets and where they are kept' }).textContent()).resolves.toContain(`each account is ${profileId}/ followed by the name below`);
     const entries = await sheet.getByRole('table', { name: 'Keychain entries' }).locator('tbody td code').allTextContents();
-    expect(entries.sort()).toEqual([...values.keys()].map((n) => `${profileId}/${n}`).sort());
+    expect(entries.map((e) => `${profileId}/${e}`).sort()).toEqual([...values.keys()].map((n) => `${profileId}/${n}`).sort());
     const html = await page.content();
     for (const [name, value] of values) expect(html.includes(value), `${name}'s value in the page`).toBe(false);
 
@@ -155,12 +179,14 @@ describe('the household recovery kit in Chromium against the lab', () => {
     await expect(page.getByRole('navigation', { name: 'Main' }).isVisible()).resolves.toBe(false);
     await expect(page.getByRole('button', { name: 'Print' }).isVisible()).resolves.toBe(false);
     await page.screenshot({ path: screenshotPath('e2e', 'recovery-kit-print.png'), fullPage: true });
-    await page.emulateMedia({ media: 'screen' });
+    // Back to no emulation: page.pdf prints with print media unless screen media is emulated.
+    await page.emulateMedia({ media: null });
 
     const file = screenshotPath('e2e', 'recovery-kit.pdf');
     const pdf = await page.pdf({ path: file, format: 'A4', printBackground: false });
     expect(pdf.subarray(0, 5).toString('latin1')).toBe('%PDF-');
     expect(statSync(file).size).toBeGreaterThan(20_000);
+    expect(pdfPages(pdf)).toBe(1);
   }, 120_000);
 
   it('the kit’s restore, typed on the server as printed, brings the backed-up files back and the services up again', async () => {
@@ -193,4 +219,66 @@ describe('the household recovery kit in Chromium against the lab', () => {
     expect(states).toMatch(/^jellyfin running$/m);
     expect(states).toMatch(/^backup running$/m);
   }, 600_000);
+  it('a full kit — every module, the fallback with four household devices, every secret of a full install — prints on one sheet of A4 (and of Letter)', async () => {
+    const nextcloudPort = await freePort();
+    await invoke(page, 'stack:save-settings', {
+      profileId,
+      settings: {
+        dataRoot,
+        publishAddress: '0.0.0.0',
+        uid: adminUid,
+        gid: adminGid,
+        timezone: 'Europe/Berlin',
+        hostnames: { jellyfin: 'media.example.test', nextcloud: 'cloud.example.test', authentik: 'auth.example.test' },
+        modules: {
+          jellyfin: { lanPort: jellyfinPort, mediaPaths: [mediaRoot, `${mediaRoot}/series`, `${mediaRoot}/music`] },
+          nextcloud: { enabled: true, lanPort: nextcloudPort },
+          authentik: { enabled: true },
+          cloudflared: { enabled: true },
+          backup: { repository: backupRepo, time: '04:45' },
+          wireguard: { enabled: true },
+          mediaAutomation: { enabled: true },
+        },
+      },
+    });
+    for (const name of DEVICES) await invoke(page, 'fallback:add-device', { profileId, name });
+    // What the install, the Cloudflare step and the fallback would have kept, so the kit lists a full keychain.
+    for (const n of FULL_INSTALL_SECRETS) if (!(await keychain.get(profileId, n))) await keychain.set(profileId, n, new Secret(`e2e-full-kit-${n}-VALUE`));
+
+    await page.goto(`${host.url}#/recovery-kit`);
+    await page.getByRole('combobox', { name: 'Server' }).selectOption(profileId);
+    const sheet = page.getByRole('article', { name: 'Household recovery kit' });
+    await sheet.getByRole('table', { name: 'Devices' }).waitFor({ timeout: 30_000 });
+    await expect(sheet.getByRole('table', { name: 'Devices' }).locator('tbody th').allTextContents()).resolves.toEqual(DEVICES);
+    const values = await keychainValues();
+    // Fifteen secrets and each device's two keys: every one listed, none of their values anywhere.
+    expect(values.size).toBe(FULL_INSTALL_SECRETS.length + 2 * DEVICES.length);
+    // A device's two keys share a row ("….key · .psk"): every keychain name is on the sheet, each device on one row.
+    const codes = await sheet.getByRole('table', { name: 'Keychain entries' }).locator('tbody td code').allTextContents();
+    const listed = codes.flatMap((c) => {
+      const pair = /^(.+)\.key · \.psk$/.exec(c);
+      return pair ? [`${pair[1]}.key`, `${pair[1]}.psk`] : [c];
+    });
+    expect(listed.map((n) => `${profileId}/${n}`).sort()).toEqual([...values.keys()].map((n) => `${profileId}/${n}`).sort());
+    expect(codes).toHaveLength(values.size - DEVICES.length);
+    const html = await page.content();
+    for (const [name, value] of values) expect(html.includes(value), `${name}'s value in the page`).toBe(false);
+    // Every restore command is on the sheet, the folders' ones under one step.
+    const kit = await invoke<RecoveryKit>(page, 'recovery:kit', { profileId });
+    if (kit.backup.kind !== 'on') throw new Error('the full kit has no restore');
+    const printed = await sheet.getByRole('list', { name: 'Restore steps' }).locator('pre code').allTextContents();
+    expect(printed).toEqual(kit.backup.steps.flatMap((st) => (st.command ? [st.command] : [])));
+    await expect(sheet.getByRole('list', { name: 'Restore steps' }).textContent()).resolves.toContain('Put back each folder');
+
+    await page.emulateMedia({ media: 'print' });
+    await page.setViewportSize({ width: 794, height: 1123 });
+    await page.screenshot({ path: screenshotPath('e2e', 'recovery-kit-full-print.png'), fullPage: true });
+    await page.emulateMedia({ media: null });
+    await page.setViewportSize({ width: 1280, height: 900 });
+    // A4 as the issue asks; Letter too, which the desktop app prints on in the US and Canada (print-pdf.ts).
+    for (const format of ['A4', 'Letter'] as const) {
+      const pdf = await page.pdf({ path: screenshotPath('e2e', `recovery-kit-full-${format}.pdf`), format, printBackground: false });
+      expect(pdfPages(pdf), `pages on ${format}`).toBe(1);
+    }
+  }, 180_000);
 });
