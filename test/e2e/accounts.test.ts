@@ -75,6 +75,8 @@ describe('the stack’s accounts in Chromium against the lab', () => {
     page = await context.newPage();
     await page.goto(host.url);
     profileId = await connectLabServer(page, lab.ssh, 'Lab accounts');
+    // The same name gives the same id: what a run that could not clean up left in the keychain is removed first.
+    for (const n of await keychain.names(profileId)) await keychain.delete(profileId, n);
   }, 120_000);
 
   afterAll(async () => {
@@ -82,7 +84,10 @@ describe('the stack’s accounts in Chromium against the lab', () => {
     await browser?.close();
     await host?.stop();
     if (dataDir) rmSync(dataDir, { recursive: true, force: true });
-    if (profileId) for (const n of new Set([...ACCOUNTS.map((a) => a.secret), 'jellyfin.api-key', ...names.map((s) => s.name)])) await keychain.delete(profileId, n).catch(() => undefined);
+    if (profileId) {
+      const kept = await keychain.names(profileId).catch(() => []);
+      for (const n of new Set([...ACCOUNTS.map((a) => a.secret), 'jellyfin.api-key', ...names.map((s) => s.name), ...kept])) await keychain.delete(profileId, n).catch(() => undefined);
+    }
     removeStack();
   }, 240_000);
 
