@@ -58,8 +58,13 @@ export const callNames = [
   'logs:open',
   'logs:close',
   'logs:service-action',
+  'backups:view',
+  'backups:run',
+  'backups:browse',
+  'backups:restore',
+  'backups:drill',
 ] as const;
-export const eventNames = ['profiles:changed', 'profiles:chosen', 'setup:changed', 'server:state', 'stack:progress', 'stack:outcome', 'cloudflare:progress', 'status:update', 'status:notification', 'fallback:progress', 'fallback:changed', 'logs:stream'] as const;
+export const eventNames = ['profiles:changed', 'profiles:chosen', 'setup:changed', 'server:state', 'stack:progress', 'stack:outcome', 'cloudflare:progress', 'status:update', 'status:notification', 'fallback:progress', 'fallback:changed', 'logs:stream', 'backups:progress'] as const;
 
 export type CallName = (typeof callNames)[number];
 export type EventName = (typeof eventNames)[number];

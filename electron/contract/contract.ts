@@ -35,6 +35,7 @@ import {
   LaptopTunnelRequest,
 } from './fallback';
 import { RecoveryKit, RecoveryKitRequest, SavedKitPdf, SaveKitPdfRequest } from './recovery';
+import { BackupNowResult, BackupProgress, BackupsRequest, BackupsView, BrowseRequest, BrowseResult, DrillResult, RestoreRequest, RestoreResult } from './backups';
 import { LogsCloseRequest, LogsOpened, LogsOpenRequest, LogsServices, LogsServicesRequest, LogStreamEvent, ServiceActionRequest, ServiceActionResult } from './logs';
 import type { CallName, EventName } from './channels';
 
@@ -134,6 +135,16 @@ export const calls = {
   'logs:close': { input: LogsCloseRequest, output: z.object({ closed: z.boolean() }) },
   /** Restart, stop or start one service through Compose, after the admin confirmed it. */
   'logs:service-action': { input: ServiceActionRequest, output: ServiceActionResult },
+  /** Snapshots, the last and next run, and the last drill. */
+  'backups:view': { input: BackupsRequest, output: BackupsView },
+  /** Back up now; restic's progress arrives as `backups:progress`. */
+  'backups:run': { input: BackupsRequest, output: BackupNowResult },
+  /** One folder of Nextcloud's data as a snapshot holds it. */
+  'backups:browse': { input: BrowseRequest, output: BrowseResult },
+  /** Restore a file or folder of Nextcloud's data into a new folder under the data folder's `restores`. */
+  'backups:restore': { input: RestoreRequest, output: RestoreResult },
+  /** Restore the latest snapshot into scratch, check it, count files, delete the scratch; the result is kept. */
+  'backups:drill': { input: BackupsRequest, output: DrillResult },
 } as const satisfies Record<CallName, { input: z.ZodType; output: z.ZodType }>;
 
 /** Every event main pushes to the renderer, declared once: name → payload schema. */
@@ -157,6 +168,7 @@ export const events = {
   'fallback:changed': FallbackView,
   /** Masked log lines of an open stream, then how it ended. */
   'logs:stream': LogStreamEvent,
+  'backups:progress': BackupProgress,
 } as const satisfies Record<EventName, z.ZodType>;
 
 export type Calls = typeof calls;

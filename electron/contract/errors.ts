@@ -71,6 +71,12 @@ export const errorCodes = [
   'recovery.pdf-failed',
   'logs.unknown-service',
   'logs.action-failed',
+  'backups.disabled',
+  'backups.busy',
+  'backups.failed',
+  'backups.not-found',
+  'backups.target-exists',
+  'backups.restored-nothing',
 ] as const;
 
 export const ErrorCode = z.enum(errorCodes);

@@ -13,3 +13,4 @@ export * from './fallback';
 export * from './links';
 export * from './recovery';
 export * from './logs';
+export * from './backups';

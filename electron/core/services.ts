@@ -48,6 +48,7 @@ import { RecoveryKitService } from './recovery/recovery-kit';
 import type { SavedKitPdf } from '../contract/recovery';
 import { kitPdfName } from '../contract/recovery';
 import { AppError } from './errors';
+import { BackupsService, createDrillStore } from './backups/backups-service';
 import { LogsService } from './logs/logs-service';
 import { stackLogsTarget } from './logs/stack-logs-target';
 
@@ -117,6 +118,8 @@ export interface CoreServices {
   readonly chosen: ChosenServerStore;
   /** Per-service logs (masked in core) and restart, stop and start. */
   readonly logs: LogsService;
+  /** Snapshots, back up now, restore into a new folder, restore drills. */
+  readonly backups: BackupsService;
 }
 
 export function createCoreServices(config: CoreConfig, emit: Emit): CoreServices {
@@ -437,9 +440,23 @@ export function createCoreServices(config: CoreConfig, emit: Emit): CoreServices
     onAction: (profileId) => void status.refresh(profileId).catch(() => undefined),
   });
   keepers.unshift({ what: 'log views', forget: async (p) => logs.closeAll(p.id) });
+  const drillStore = createDrillStore(path.join(config.dataDir, 'drills'));
+  const backups = new BackupsService({
+    target: stackLogsTarget({
+      connection: (profileId) => servers.connection(profileId),
+      dockerAccess: (profileId) => stack.dockerAccess(profileId),
+      project: stack.project,
+      vault,
+    }),
+    settings: async (profileId) => (await stack.view(profileId)).settings,
+    drills: drillStore,
+    emit: (e) => emit('backups:progress', e),
+    log: config.log,
+  });
+  keepers.push({ what: 'restore drill results', forget: async (p) => void (await drillStore.remove(p.id)) });
   // Servers that were connected when the app last stopped reconnect by themselves (host keys judged as ever).
   servers.resume().catch((err: unknown) => config.log.warn('could not reconnect the servers of the last run', { error: err instanceof Error ? err.message : String(err) }));
-  return { config, profiles, hostKeys, servers, stack, cloudflare, status, fallback, outage, accounts, ...(clipboard ? { clipboard } : {}), emit, removeProfile: removeProfileAndData, links, setup, chosen, recovery, logs };
+  return { config, profiles, hostKeys, servers, stack, cloudflare, status, fallback, outage, accounts, ...(clipboard ? { clipboard } : {}), emit, removeProfile: removeProfileAndData, links, setup, chosen, recovery, logs, backups };
 }
 
 /** The contract's handlers over the services. */
@@ -543,6 +560,11 @@ export function createHandlers(services: CoreServices): Handlers {
     'logs:open': (input) => services.logs.open(input),
     'logs:close': ({ profileId, streamId }) => ({ closed: services.logs.close(profileId, streamId) }),
     'logs:service-action': ({ profileId, service, action }) => services.logs.action(profileId, service, action),
+    'backups:view': ({ profileId }) => services.backups.view(profileId),
+    'backups:run': ({ profileId }) => services.backups.run(profileId),
+    'backups:browse': ({ profileId, snapshotId, path: rel }) => services.backups.browse(profileId, snapshotId, rel),
+    'backups:restore': (input) => services.backups.restore(input),
+    'backups:drill': ({ profileId }) => services.backups.drill(profileId),
     'recovery:save-pdf': async ({ profileId }) => {
       const savePdf = services.config.savePdf;
       if (!savePdf) {

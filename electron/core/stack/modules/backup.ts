@@ -112,10 +112,15 @@ run_backup() {
     log "initialising the restic repository"
     restic init > /dev/null 2>> "$err"
   fi
-  restic backup --json --host "$host" --tag m2 \
-    --exclude '*.request' --exclude '*.done' --exclude '*.failed' --exclude '*.tmp*' --exclude '*.err' \
-    "$dumps_dir" "$source_dir" > "$out" 2>> "$err"
-  code=$?
+  # With M2_BACKUP_PROGRESS=1 (a run the app started) restic's JSON lines also go to stdout, as they come.
+  rm -f "$work/m2-backup.code"
+  {
+    restic backup --json --host "$host" --tag m2 \
+      --exclude '*.request' --exclude '*.done' --exclude '*.failed' --exclude '*.tmp*' --exclude '*.err' \
+      "$dumps_dir" "$source_dir" 2>> "$err"
+    echo $? > "$work/m2-backup.code"
+  } | if [ "\${M2_BACKUP_PROGRESS:-0}" = 1 ]; then tee "$out"; else cat > "$out"; fi
+  code=$(cat "$work/m2-backup.code" 2> /dev/null || echo 1)
   summary=$(grep '"message_type":"summary"' "$out" | tail -n 1)
   snap=$(printf '%s' "$summary" | sed -n 's/.*"snapshot_id":"\([0-9a-f]*\)".*/\1/p')
   added=$(printf '%s' "$summary" | sed -n 's/.*"data_added":\([0-9]*\).*/\1/p')

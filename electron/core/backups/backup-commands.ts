@@ -1,0 +1,79 @@
+/**
+ * The commands behind the Backups page, as argv (STYLE.md §3). restic runs where the backup module runs it: inside
+ * the stack's `backup` container (`docker compose exec`), whose environment holds RESTIC_REPOSITORY and
+ * RESTIC_PASSWORD from the server's 0600 env file, so no password is ever on argv. A restore into a folder of the
+ * server uses `docker compose run` of the same service with that folder's parent mounted; its folder name, snapshot
+ * id and path arrive as arguments of a constant script ("$@"), never inside a shell line.
+ */
+import path from 'node:path';
+import { type Argv } from '../ssh/argv';
+import { composeGlobalArgs, docker, type ComposeFiles, type DockerAccessKind } from '../stack/compose-commands';
+import { backupOnceCommand, backupServiceName, backupStatusTarget } from '../stack/modules/backup';
+
+/** Where the backup script mounts the services' folders; Nextcloud's html folder is `nextcloud` below it. */
+export const SOURCE_ROOT = '/source';
+/** Nextcloud's data folder as the snapshots hold it (the image's default `datadirectory`). */
+export const NEXTCLOUD_DATA = `${SOURCE_ROOT}/nextcloud/data`;
+/** Where a restore's parent folder (`<data folder>/restores`) is mounted in its one-off container. */
+export const RESTORES_MOUNT = '/m2/restores';
+/** Exit status of the restore script when the chosen folder exists already. */
+export const EXIT_FOLDER_EXISTS = 17;
+/** Share of the repository's data the drill reads back. */
+export const DRILL_READ_SUBSET = '5%';
+
+/** The snapshot path of a path inside Nextcloud's data (validated by the contract: no `..`, no empty parts). */
+export const nextcloudPath = (rel?: string): string => (rel ? path.posix.join(NEXTCLOUD_DATA, rel) : NEXTCLOUD_DATA);
+
+/**
+ * Make the new folder (never one that exists), restore one path of one snapshot into it, and print how many files
+ * and bytes landed below the restored path: restic 0.14 exits 0 having restored nothing when an include matches
+ * nothing, so the count is the answer. Arguments: folder name, snapshot id, snapshot path.
+ */
+export const RESTORE_SCRIPT = [
+  'set -u',
+  `dest=${RESTORES_MOUNT}/$1`,
+  `mkdir "$dest" 2> /dev/null || { echo "m2: $dest exists already" >&2; exit ${EXIT_FOLDER_EXISTS}; }`,
+  'restic restore "$2" --target "$dest" --include "$3" >&2 || exit $?',
+  'files=$(find "$dest$3" -type f 2> /dev/null | wc -l)',
+  'bytes=$(find "$dest$3" -type f -exec cat {} + 2> /dev/null | wc -c)',
+  'echo "m2-restored files=$files bytes=$bytes"',
+].join('\n');
+
+/**
+ * The drill's scratch restore: the whole snapshot into a fresh folder of the container's own /tmp, a count of its
+ * files, and the folder removed whatever happened. Argument: snapshot id.
+ */
+export const DRILL_RESTORE_SCRIPT = [
+  'set -u',
+  'scratch=$(mktemp -d /tmp/m2-drill.XXXXXX) || exit 1',
+  "trap 'rm -rf \"$scratch\"' EXIT",
+  'restic restore "$1" --target "$scratch" >&2',
+  'rc=$?',
+  'files=$(find "$scratch" -type f | wc -l)',
+  'echo "m2-drill restore=$rc files=$files"',
+  'exit $rc',
+].join('\n');
+
+export const backupCommands = (access: DockerAccessKind, files: ComposeFiles) => {
+  const compose = (...args: string[]): Argv => docker(access, ['docker', 'compose', ...composeGlobalArgs(files), ...args]);
+  const exec = (...argv: string[]): Argv => compose('exec', '-T', backupServiceName, ...argv);
+  const execEnv = (env: Record<string, string>, ...argv: string[]): Argv =>
+    compose('exec', '-T', ...Object.entries(env).flatMap(([k, v]) => ['--env', `${k}=${v}`]), backupServiceName, ...argv);
+  return {
+    snapshots: (): Argv => exec('restic', 'snapshots', '--json', '--no-lock'),
+    /** Restore size of every snapshot in one object per snapshot id (restic < 0.17 records no size in the snapshot). */
+    stats: (snapshotId: string): Argv => exec('restic', 'stats', '--json', '--no-lock', snapshotId),
+    status: (): Argv => exec('cat', backupStatusTarget),
+    /** The module's own run (dumps, backup, retention, status file), with restic's JSON lines on stdout as they come. */
+    backupNow: (): Argv => execEnv({ M2_BACKUP_PROGRESS: '1', RESTIC_PROGRESS_FPS: '1' }, ...backupOnceCommand),
+    /** One folder's entries (the folder itself comes first, then its children); with `recursive` everything below. */
+    ls: (snapshotId: string, snapshotPath: string, recursive: boolean): Argv =>
+      exec('restic', 'ls', '--json', '--no-lock', ...(recursive ? ['--recursive'] : []), '--', snapshotId, snapshotPath),
+    lsAll: (snapshotId: string): Argv => exec('restic', 'ls', '--json', '--no-lock', '--', snapshotId),
+    restore: (restoresDir: string, folder: string, snapshotId: string, snapshotPath: string): Argv =>
+      compose('run', '--rm', '--no-deps', '-T', '--volume', `${restoresDir}:${RESTORES_MOUNT}`, '--entrypoint', '/bin/sh', backupServiceName, '-c', RESTORE_SCRIPT, 'm2-restore', folder, snapshotId, snapshotPath),
+    drillRestore: (snapshotId: string): Argv => exec('/bin/sh', '-c', DRILL_RESTORE_SCRIPT, 'm2-drill', snapshotId),
+    check: (): Argv => exec('restic', 'check', `--read-data-subset=${DRILL_READ_SUBSET}`),
+  };
+};
+export type BackupCommands = ReturnType<typeof backupCommands>;
