@@ -538,7 +538,8 @@ export async function applyStack(t: StackTarget, rendered: RenderedStack, opts: 
     const [own, imageIds] = await Promise.all([checkPreconditions(t, opts.settings, rendered, { minFreeBytes: opts.minFreeBytes }), localImageIds(t, distinctImages(rendered))]);
     // The release with exactly this content, when one is there and complete: no new folder, no new copy of the secrets.
     const candidate = reusableRelease(manifests, { digest: rendered.digest, project: projectOf(t) }, current);
-    const reuse = candidate !== null && (candidate === current || (await releaseIsComplete(t, candidate, rendered))) ? candidate : null;
+    // The live release too: one whose files were edited on the server is not taken for this content.
+    const reuse = candidate !== null && (await releaseIsComplete(t, candidate, rendered)) ? candidate : null;
     // Under the lock, before anything new is written: cut-off uploads and releases beyond `keep` go (the secrets with
     // them). A release that cannot be removed (a file someone else owns) must not stop the admin's apply.
     await collectGarbage(t, { keep, protect: [current, previous], pin: [reuse] }).catch(() => undefined);

@@ -11,7 +11,7 @@ import type { ExecResult } from '../ssh/runner';
 import { applyStack } from './apply';
 import { CONFIG_HASH_LABEL, ONEOFF_LABEL, PROJECT_LABEL, SERVICE_LABEL } from './compose-commands';
 import { checkNothingToChange, judgeNoop, NOOP_SCRIPT, noopCheckArgv, nothingToChangeMessage, parseNoopOutput } from './noop';
-import type { StackConnection, StackTarget } from './remote-release';
+import { releaseIsComplete, type StackConnection, type StackTarget } from './remote-release';
 import type { RenderedStack } from './types';
 
 const m2Dir = '/home/admin/m2';
@@ -264,4 +264,32 @@ describe('an apply and the no-op check', () => {
       ['a changed module', serverSays({ boxes: [{ service: 'jellyfin', configHash: hashOf('x') }, { service: 'nextcloud' }, { service: 'redis' }] })],
     ];
   }
+});
+
+describe('reusing a release folder on the full path', () => {
+  const id = '20261205T020000Z-dddddddd';
+  const dir = `${m2Dir}/releases/${id}`;
+  const t = (sums: string[]): StackTarget => ({
+    conn: {
+      readFile: (p: string) =>
+        Promise.resolve(
+          Buffer.from(
+            p.endsWith('release.json')
+              ? JSON.stringify({ id, digest: rendered.digest, project: 'm2' })
+              : ['--project-name', 'm2', '--project-directory', m2Dir, '--file', `${dir}/compose.yaml`, '--env-file', `${dir}/env/app.env`, ''].join('\n'),
+          ),
+        ),
+      exec: (argv: Argv) => Promise.resolve({ code: 0, stdout: sums.map((h, i) => `${h}  ${String(argv[i + 2])}`).join('\n'), stderr: '' } as ExecResult),
+    } as unknown as StackConnection,
+    dockerAccess: 'group',
+    m2Dir,
+    project: 'm2',
+    profileId: 'p',
+  });
+
+  it('takes a folder whose files hold exactly this content, and not one edited on the server', async () => {
+    expect(await releaseIsComplete(t([sha(compose), sha(env)]), id, rendered)).toBe(true);
+    expect(await releaseIsComplete(t([sha(`${compose}# edited\n`), sha(env)]), id, rendered)).toBe(false);
+    expect(await releaseIsComplete(t([sha(compose)]), id, rendered)).toBe(false);
+  });
 });

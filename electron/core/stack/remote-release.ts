@@ -3,7 +3,7 @@
  * `mv`), the project's containers, and garbage collection. Every command is argv; every file with a secret
  * is written over SFTP with mode 0600.
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import type { ClientChannel } from 'ssh2';
 import type { Argv } from '../ssh/argv';
 import { checkExit, runChecked, type FailureWords } from '../ssh/remote-command';
@@ -258,7 +258,8 @@ export async function collectGarbage(
 /**
  * Whether release `id` on the server holds everything an apply of `rendered` needs, so it can be used as it
  * is: its manifest has the same digest and project, its compose.args are what this app would write for it, and
- * compose.yaml and every env file are there.
+ * compose.yaml and every env file hold exactly what this apply would write (a file edited on the server is not
+ * reused: the apply uploads a fresh copy).
  */
 export async function releaseIsComplete(t: StackTarget, id: string, rendered: Pick<RenderedStack, 'digest' | 'envFiles' | 'releaseFiles'>): Promise<boolean> {
   const dir = releaseDir(layoutOf(t.m2Dir), id);
@@ -269,7 +270,9 @@ export async function releaseIsComplete(t: StackTarget, id: string, rendered: Pi
   const want = `${composeGlobalArgs(composeFilesOf(t, dir, rendered.envFiles)).join('\n')}\n`;
   const [args, present] = await Promise.all([
     t.conn.readFile(`${dir}/${COMPOSE_ARGS}`).then((b) => b.toString('utf8'), () => null),
-    t.conn.exec(['sh', '-c', 'for f do [ -f "$f" ] || exit 1; done', 'm2-complete', ...paths.map((p) => `${dir}/${p}`)]),
+    t.conn.exec(['sha256sum', '--', ...paths.map((p) => `${dir}/${p}`)]),
   ]);
-  return args === want && present.code === 0;
+  if (args !== want || present.code !== 0) return false;
+  const have = present.stdout.split('\n').map((l) => l.split(/\s+/)[0]);
+  return rendered.releaseFiles.every((f, i) => have[i] === createHash('sha256').update(f.content, 'utf8').digest('hex'));
 }
