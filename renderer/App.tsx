@@ -6,6 +6,7 @@ import { BackupsPage } from './pages/BackupsPage';
 import { RemoteAccessPage } from './pages/RemoteAccessPage';
 import { SettingsPage } from './pages/SettingsPage';
 import { RecoveryKitPage } from './pages/RecoveryKitPage';
+import { LogsPage } from './pages/LogsPage';
 
 const PAGES = {
   setup: { label: 'Setup', Page: SetupPage },
@@ -18,12 +19,14 @@ const PAGES = {
 /** Pages reached from another page, not from the navigation (shown with their parent marked current). */
 const SUBPAGES = {
   'recovery-kit': { parent: 'settings', Page: RecoveryKitPage },
+  // `#/logs/<service>`: one service's logs, from the Dashboard's service list.
+  logs: { parent: 'dashboard', Page: LogsPage },
 } as const;
 type PageKey = keyof typeof PAGES | keyof typeof SUBPAGES;
 type NavKey = keyof typeof PAGES;
 
 const fromHash = (): PageKey => {
-  const key = location.hash.replace(/^#\/?/, '');
+  const key = location.hash.replace(/^#\/?/, '').split('/')[0] ?? '';
   return key in PAGES || key in SUBPAGES ? (key as PageKey) : 'setup';
 };
 const pageOf = (key: PageKey): { nav: NavKey; Page: ComponentType } =>

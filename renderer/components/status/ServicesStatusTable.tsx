@@ -3,7 +3,7 @@ import { healthLabel } from '../ServiceHealthList';
 import { Panel } from './Panel';
 import { SeverityBadge } from './SeverityBadge';
 
-/** Every container of the stack, worst first as main sorts them, each with its reason in words. */
+/** Every container of the stack, worst first as main sorts them, each with its reason in words and a link to its logs. */
 export function ServicesStatusTable({ services }: { services: readonly ServiceStatus[] }) {
   return (
     <Panel title="Services">
@@ -20,6 +20,7 @@ export function ServicesStatusTable({ services }: { services: readonly ServiceSt
               <th scope="col">Restarts</th>
               <th scope="col">Version</th>
               <th scope="col">Reason</th>
+              <th scope="col">Logs</th>
             </tr>
           </thead>
           <tbody>
@@ -36,6 +37,11 @@ export function ServicesStatusTable({ services }: { services: readonly ServiceSt
                   <code title={s.image}>{s.version || '—'}</code>
                 </td>
                 <td>{s.reason}</td>
+                <td>
+                  <a href={`#/logs/${encodeURIComponent(s.service)}`} aria-label={`Logs and actions of ${s.service}`}>
+                    Logs
+                  </a>
+                </td>
               </tr>
             ))}
           </tbody>
