@@ -276,12 +276,59 @@ describe('applying the stack over SSH', () => {
     const plan = await planStack(target, rendered);
     expect(plan.noop, JSON.stringify(plan.services.filter((s) => s.action !== 'unchanged'))).toBe(true);
     const before = await containersOf(project);
-    const result = await timedApply('noop', rendered, settings);
-    expect(result).toMatchObject({ kind: 'applied', releaseId: release1 });
+    const events: StackProgress[] = [];
+    const result = await timedApply('noop', rendered, settings, events);
+    // Said after one check: no lock, upload or `up`.
+    expect(result).toMatchObject({ kind: 'applied', releaseId: release1, nothingToChange: true });
+    const services = Object.keys(rendered.serviceModules).length;
+    expect(events.filter((e) => e.kind === 'phase').map((e) => (e.kind === 'phase' ? e.message : ''))).toEqual(['Checking the server', `Nothing to change; all ${String(services)} services healthy`]);
     const after = await containersOf(project);
     expect(after.map((c) => [c.name, c.id, c.startedAt])).toEqual(before.map((c) => [c.name, c.id, c.startedAt]));
     expect(await releaseDirs()).toEqual([release1]);
   }, 120_000);
+
+  it('re-applying with a container stopped takes the full path and brings it back, touching no other', async () => {
+    const settings = settingsWith();
+    const rendered = render(settings);
+    const before = byName(await containersOf(project));
+    const stopped = [...before.values()].find((c) => c.service === 'redis') ?? [...before.values()][0];
+    if (!stopped) throw new Error('no container');
+    await exec('docker', ['stop', '--time', '5', stopped.id]);
+    expect(byName(await containersOf(project)).get(stopped.name)?.state).toBe('exited');
+    const result = await timedApply('noop-stopped', rendered, settings);
+    expect(result.kind, JSON.stringify(result)).toBe('applied');
+    if (result.kind !== 'applied') return;
+    expect(result.nothingToChange).toBeUndefined();
+    expect(result.releaseId).toBe(release1);
+    expect(result.services.filter((s) => s.action !== 'unchanged').map((s) => s.service)).toEqual([stopped.service]);
+    const after = await containersOf(project);
+    for (const c of after) {
+      expect(c.state, c.name).toBe('running');
+      const b = before.get(c.name);
+      if (c.name === stopped.name) expect(c.startedAt).not.toBe(b?.startedAt);
+      else expect([c.id, c.startedAt], c.name).toEqual([b?.id, b?.startedAt]);
+    }
+    // Healthy again: the next apply is a no-op once more.
+    expect(await applyStack(target, rendered, options(settings), () => {})).toMatchObject({ kind: 'applied', nothingToChange: true });
+  }, 300_000);
+
+  it('re-applying after a live file was edited on the server takes the full path and puts the file right, touching no container', async () => {
+    const settings = settingsWith();
+    const rendered = render(settings);
+    const live = path.join(m2Dir, 'releases', release1, 'compose.yaml');
+    await exec('sh', ['-c', 'printf "# edited on the server\\n" >> "$1"', 'edit', live]);
+    const before = await containersOf(project);
+    const result = await timedApply('noop-drift', rendered, settings);
+    expect(result.kind, JSON.stringify(result)).toBe('applied');
+    if (result.kind !== 'applied') return;
+    expect(result.nothingToChange).toBeUndefined();
+    // A fresh copy of the same content (the edited folder is not reused), and the containers as they were.
+    expect(result.releaseId).not.toBe(release1);
+    expect(readFileSync(path.join(m2Dir, 'releases', result.releaseId, 'compose.yaml'), 'utf8')).toBe(rendered.releaseFiles.find((f) => f.path === 'compose.yaml')?.content);
+    expect((await containersOf(project)).map((c) => [c.name, c.id, c.startedAt])).toEqual(before.map((c) => [c.name, c.id, c.startedAt]));
+    expect(await applyStack(target, rendered, options(settings), () => {})).toMatchObject({ kind: 'applied', nothingToChange: true, releaseId: result.releaseId });
+    release1 = result.releaseId;
+  }, 300_000);
 
   it('changing one module’s setting recreates only that module’s containers', async () => {
     // One setting of one module: Jellyfin's published port.
@@ -459,7 +506,8 @@ describe('applying the stack over SSH', () => {
   }, 300_000);
 
   it('lets one apply run at a time: a concurrent one is refused as busy', async () => {
-    const rendered = render(settingsB);
+    // A change (a comment in compose.yaml): an unchanged stack would be answered without the lock.
+    const rendered = editCompose(render(settingsB), () => {}, '# lab: one at a time\n');
     const results = await Promise.allSettled([applyStack(target, rendered, options(settingsB), () => {}), applyStack(target, rendered, options(settingsB), () => {})]);
     const busy = results.filter((r) => r.status === 'rejected' && r.reason instanceof AppError && r.reason.code === 'stack.busy');
     const applied = results.filter((r) => r.status === 'fulfilled' && r.value.kind === 'applied');
@@ -511,7 +559,9 @@ describe('bad input changes nothing on the server', () => {
   });
 
   it('too little free space for the data', async () => {
-    await expectRefused(settingsWith(), { code: 'stack.data-path', field: 'dataRoot', message: /free/ }, { minFreeBytes: 2 ** 60 });
+    // A change (a comment in compose.yaml): an apply with nothing to change writes nothing, so space is not asked.
+    const settings = settingsWith();
+    await expectRefused(settings, { code: 'stack.data-path', field: 'dataRoot', message: /free/ }, { minFreeBytes: 2 ** 60 }, editCompose(render(settings), () => {}, '# lab: needs space\n'));
   });
 
   it('a port another program listens on', async () => {
