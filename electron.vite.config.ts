@@ -26,6 +26,9 @@ export default defineConfig({
     build: {
       outDir: resolve('out/renderer'),
       emptyOutDir: true,
+      // Shipped minified (electron-vite leaves the renderer unminified by default); M2_RENDERER_MINIFY=0 builds the
+      // readable variant the bundle bench measures next to it.
+      minify: process.env.M2_RENDERER_MINIFY !== '0',
       rollupOptions: { input: resolve('renderer/index.html') },
     },
   },

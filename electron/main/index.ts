@@ -1,4 +1,4 @@
-import { app, BrowserWindow, clipboard } from 'electron';
+import { app, BrowserWindow, clipboard, Menu } from 'electron';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createCoreServices, createHandlers } from '../core/services';
@@ -13,6 +13,7 @@ import { hardenApp, hardenSession, isTrustedUrl } from './security';
 import { createShellTray } from './tray';
 import { createMainWindow } from './window';
 import { savePagePdf } from './print-pdf';
+import { appMenuTemplate } from './menu';
 
 // The composition root of the desktop app: Electron specifics here, product logic in core.
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -45,6 +46,8 @@ if (!app.requestSingleInstanceLock()) {
 
   void app.whenReady().then(() => {
     hardenSession(devUrl !== undefined);
+    // Production menu: no DevTools, the standard Edit menu (copy/paste on macOS).
+    Menu.setApplicationMenu(Menu.buildFromTemplate(appMenuTemplate({ platform: process.platform, dev: !app.isPackaged, appName: app.getName() })));
     serveRenderer(path.join(here, '../renderer'));
     const log = createLogger();
     const platform = ['linux', 'darwin', 'win32'].includes(process.platform) ? (process.platform as 'linux' | 'darwin' | 'win32') : 'other';
@@ -67,8 +70,8 @@ if (!app.requestSingleInstanceLock()) {
         clipboard: { writeText: (t) => clipboard.writeText(t), readText: () => clipboard.readText(), clear: () => clipboard.clear() },
         // The recovery kit's Save as PDF: the window that asked is the focused one (the click came from it).
         savePdf: (suggestedName) => savePagePdf(BrowserWindow.getFocusedWindow() ?? mainWindow, suggestedName),
-        // electron-builder copies resources/ to <resourcesPath>/resources (extraResources).
-        resourcesDir: app.isPackaged ? path.join(process.resourcesPath, 'resources') : path.join(app.getAppPath(), 'resources'),
+        // The scripts run on the server ship inside app.asar (electron-builder.yml), under its integrity check.
+        resourcesDir: path.join(app.getAppPath(), 'resources'),
       },
       emit,
     );
