@@ -136,7 +136,7 @@ export type RestoreRequest = z.infer<typeof RestoreRequest>;
 export const RestoreResult = z.object({
   /** The new folder on the server. */
   folder: z.string(),
-  /** Where the restored file or folder itself lies (restic keeps the snapshot's path below the folder). */
+  /** The restored file or folder itself: `<folder>/<its name>`. */
   restoredPath: z.string(),
   filesExpected: z.number().int(),
   filesRestored: z.number().int(),

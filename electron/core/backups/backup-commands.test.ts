@@ -10,7 +10,7 @@ describe('backup commands', () => {
   it('runs restic inside the backup container, where its environment holds the password', () => {
     expect(c.snapshots()).toEqual([...compose, 'exec', '-T', 'backup', 'restic', 'snapshots', '--json', '--no-lock']);
     expect(c.check()).toEqual([...compose, 'exec', '-T', 'backup', 'restic', 'check', '--read-data-subset=5%']);
-    expect(c.backupNow()).toEqual([...compose, 'exec', '-T', '--env', 'M2_BACKUP_PROGRESS=1', '--env', 'RESTIC_PROGRESS_FPS=1', 'backup', '/bin/sh', '/m2/backup.sh', 'once']);
+    expect(c.backupNow()).toEqual([...compose, 'exec', '-T', '--env', 'M2_BACKUP_PROGRESS=1', '--env', 'RESTIC_PROGRESS_FPS=4', 'backup', '/bin/sh', '/m2/backup.sh', 'once']);
   });
 
   it('lists a folder after `--`, so a path is never read as an option', () => {
@@ -18,8 +18,8 @@ describe('backup commands', () => {
   });
 
   it('restores through a constant script with the folder, snapshot and path as its arguments', () => {
-    const argv = c.restore('/srv/m2/restores', 'x$(reboot)', '0123abcd', '/source/nextcloud/data/a b');
-    expect(argv).toEqual([...compose, 'run', '--rm', '--no-deps', '-T', '--volume', '/srv/m2/restores:/m2/restores', '--entrypoint', '/bin/sh', 'backup', '-c', RESTORE_SCRIPT, 'm2-restore', 'x$(reboot)', '0123abcd', '/source/nextcloud/data/a b']);
+    const argv = c.restore('/srv/m2/restores', 'x$(reboot)', '0123abcd', '/source/nextcloud/data/a b', 'dir');
+    expect(argv).toEqual([...compose, 'run', '--rm', '--no-deps', '-T', '--volume', '/srv/m2/restores:/m2/restores', '--entrypoint', '/bin/sh', 'backup', '-c', RESTORE_SCRIPT, 'm2-restore', 'x$(reboot)', '0123abcd', '/source/nextcloud/data/a b', 'dir']);
     expect(RESTORE_SCRIPT).not.toContain('x$(reboot)');
   });
 

@@ -25,17 +25,24 @@ export const DRILL_READ_SUBSET = '5%';
 export const nextcloudPath = (rel?: string): string => (rel ? path.posix.join(NEXTCLOUD_DATA, rel) : NEXTCLOUD_DATA);
 
 /**
- * Make the new folder (never one that exists), restore one path of one snapshot into it, and print how many files
- * and bytes landed below the restored path: restic 0.14 exits 0 having restored nothing when an include matches
- * nothing, so the count is the answer. Arguments: folder name, snapshot id, snapshot path.
+ * Make the new folder (never one that exists) and restore one path of one snapshot into it by its exact path, never a
+ * pattern (restic's --include is a glob, and a name holding `*` or `[` matches nothing or more): a folder with
+ * `restore <id>:<path>` into `<folder>/<its name>`, a file with `dump <id> <path>`. Then print how many files and
+ * bytes landed: restic can exit 0 having restored nothing, so the count is the answer. Arguments: folder name,
+ * snapshot id, snapshot path, `dir` or `file`.
  */
 export const RESTORE_SCRIPT = [
   'set -u',
   `dest=${RESTORES_MOUNT}/$1`,
   `mkdir "$dest" 2> /dev/null || { echo "m2: $dest exists already" >&2; exit ${EXIT_FOLDER_EXISTS}; }`,
-  'restic restore "$2" --target "$dest" --include "$3" >&2 || exit $?',
-  'files=$(find "$dest$3" -type f 2> /dev/null | wc -l)',
-  'bytes=$(find "$dest$3" -type f -exec cat {} + 2> /dev/null | wc -c)',
+  'out="$dest/${3##*/}"',
+  'if [ "$4" = dir ]; then',
+  '  restic restore "$2:$3" --target "$out" >&2 || exit $?',
+  'else',
+  '  restic dump "$2" "$3" > "$out" || exit $?',
+  'fi',
+  'files=$(find "$out" -type f 2> /dev/null | wc -l)',
+  'bytes=$(find "$out" -type f -exec cat {} + 2> /dev/null | wc -c)',
   'echo "m2-restored files=$files bytes=$bytes"',
 ].join('\n');
 
@@ -65,13 +72,13 @@ export const backupCommands = (access: DockerAccessKind, files: ComposeFiles) =>
     stats: (snapshotId: string): Argv => exec('restic', 'stats', '--json', '--no-lock', snapshotId),
     status: (): Argv => exec('cat', backupStatusTarget),
     /** The module's own run (dumps, backup, retention, status file), with restic's JSON lines on stdout as they come. */
-    backupNow: (): Argv => execEnv({ M2_BACKUP_PROGRESS: '1', RESTIC_PROGRESS_FPS: '1' }, ...backupOnceCommand),
+    backupNow: (): Argv => execEnv({ M2_BACKUP_PROGRESS: '1', RESTIC_PROGRESS_FPS: '4' }, ...backupOnceCommand),
     /** One folder's entries (the folder itself comes first, then its children); with `recursive` everything below. */
     ls: (snapshotId: string, snapshotPath: string, recursive: boolean): Argv =>
       exec('restic', 'ls', '--json', '--no-lock', ...(recursive ? ['--recursive'] : []), '--', snapshotId, snapshotPath),
     lsAll: (snapshotId: string): Argv => exec('restic', 'ls', '--json', '--no-lock', '--', snapshotId),
-    restore: (restoresDir: string, folder: string, snapshotId: string, snapshotPath: string): Argv =>
-      compose('run', '--rm', '--no-deps', '-T', '--volume', `${restoresDir}:${RESTORES_MOUNT}`, '--entrypoint', '/bin/sh', backupServiceName, '-c', RESTORE_SCRIPT, 'm2-restore', folder, snapshotId, snapshotPath),
+    restore: (restoresDir: string, folder: string, snapshotId: string, snapshotPath: string, kind: 'dir' | 'file'): Argv =>
+      compose('run', '--rm', '--no-deps', '-T', '--volume', `${restoresDir}:${RESTORES_MOUNT}`, '--entrypoint', '/bin/sh', backupServiceName, '-c', RESTORE_SCRIPT, 'm2-restore', folder, snapshotId, snapshotPath, kind),
     drillRestore: (snapshotId: string): Argv => exec('/bin/sh', '-c', DRILL_RESTORE_SCRIPT, 'm2-drill', snapshotId),
     check: (): Argv => exec('restic', 'check', `--read-data-subset=${DRILL_READ_SUBSET}`),
   };

@@ -17,7 +17,7 @@ import type { LogsTarget } from '../logs/logs-service';
 import { checkExit, lastLines, remoteCommandFailed, runChecked, type FailureWords } from '../ssh/remote-command';
 import { backupServiceName } from '../stack/modules/backup';
 import { backupCommands, EXIT_FOLDER_EXISTS, nextcloudPath, NEXTCLOUD_DATA } from './backup-commands';
-import { checkReason, childrenOf, filesAtOrBelow, literalPattern, parseLs, parseMarker, parseSnapshots, parseStatusFile, progressOf } from './restic-json';
+import { checkReason, childrenOf, filesAtOrBelow, parseLs, parseMarker, parseSnapshots, parseStatusFile, progressOf } from './restic-json';
 
 /** How many drill results are kept per server. */
 export const KEPT_DRILLS = 20;
@@ -132,14 +132,15 @@ export class BackupsService {
       this.#deps.emit({ kind: 'step', profileId: req.profileId, operation: 'restore', text: `Reading ${req.path} in the snapshot…` });
       const ls = await runChecked(t.conn, c.ls(req.snapshotId, snapPath, true), words('backups.not-found', (why) => `Could not read the snapshot: ${why}`, 'Choose a snapshot from the list.', 'snapshotId'), { ...this.#mask(t), exec: { timeoutMs: READ_TIMEOUT_MS } });
       const nodes = parseLs(ls.stdout);
-      if (!nodes.some((n) => n.path === snapPath)) {
+      const node = nodes.find((n) => n.path === snapPath);
+      if (!node || (node.type !== 'file' && node.type !== 'dir')) {
         throw new AppError('backups.not-found', `What to restore: “${req.path.slice(0, 200)}” is not in snapshot ${req.snapshotId.slice(0, 8)}.`, { field: 'path', hint: 'Choose a file or folder from the snapshot’s list.' });
       }
       const expected = filesAtOrBelow(nodes, snapPath);
       const root = restoresDir(settings);
       const folder = path.posix.join(root, req.into);
       this.#deps.emit({ kind: 'step', profileId: req.profileId, operation: 'restore', text: `Restoring into ${folder}…` });
-      const argv = c.restore(root, req.into, req.snapshotId, literalPattern(snapPath));
+      const argv = c.restore(root, req.into, req.snapshotId, snapPath, node.type);
       const r = await t.conn.exec(argv, { timeoutMs: LONG_TIMEOUT_MS });
       if (r.code === EXIT_FOLDER_EXISTS) {
         throw new AppError('backups.target-exists', `Restore into: ${folder} exists already; a restore never writes over anything.`, { field: 'into', hint: 'Name a new folder.' });
@@ -147,7 +148,7 @@ export class BackupsService {
       checkExit(argv, r, words('backups.failed', (why) => `The restore failed: ${why}`, 'Check the server’s free disk space, then try again into a new folder.'), this.#mask(t));
       const counted = parseMarker(r.stdout, 'm2-restored');
       const restored = counted?.files ?? 0;
-      const restoredPath = `${folder}${snapPath}`;
+      const restoredPath = path.posix.join(folder, path.posix.basename(snapPath));
       if (restored === 0 && expected > 0) {
         throw new AppError('backups.restored-nothing', `restic finished without error but restored no file of ${req.path.slice(0, 200)} (the snapshot holds ${expected}).`, {
           hint: `Nothing was changed but the empty folder ${folder}. Choose the file again from the snapshot’s list and restore into a new folder.`,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { checkReason, childrenOf, filesAtOrBelow, literalPattern, parseLs, parseMarker, parseSnapshots, parseStatusFile, progressOf } from './restic-json';
+import { checkReason, childrenOf, filesAtOrBelow, parseLs, parseMarker, parseSnapshots, parseStatusFile, progressOf } from './restic-json';
 
 const snap = (over: Record<string, unknown>) => ({ time: '2026-12-01T03:30:01Z', tree: 't', paths: ['/m2/dumps', '/source'], hostname: 'm2-server', id: 'a'.repeat(64), short_id: 'aaaaaaaa', ...over });
 
@@ -49,10 +49,6 @@ describe('restic JSON', () => {
     expect(parseStatusFile(JSON.stringify(file))?.lastRun?.result).toBe('success');
     expect(parseStatusFile('{"version":2}')).toBeNull();
     expect(parseStatusFile('cat: can’t open')).toBeNull();
-  });
-
-  it('escapes glob characters so an include matches the one path', () => {
-    expect(literalPattern('/source/nextcloud/data/a*[b]?\\c')).toBe('/source/nextcloud/data/a\\*\\[b]\\?\\\\c');
   });
 
   it('reads the constant scripts’ result lines', () => {

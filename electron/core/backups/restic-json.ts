@@ -97,9 +97,6 @@ export function childrenOf(nodes: readonly LsNode[], dir: string, base: string):
 /** Files at or below `p` in a snapshot listing. */
 export const filesAtOrBelow = (nodes: readonly LsNode[], p: string): number => nodes.filter((n) => n.type === 'file' && (n.path === p || n.path.startsWith(`${p}/`))).length;
 
-/** restic's include patterns are globs: a name holding `*`, `?`, `[` or `\` is matched as itself. */
-export const literalPattern = (p: string): string => p.replace(/[*?[\\]/g, (c) => `\\${c}`);
-
 const BackupStatusLine = z.object({
   message_type: z.literal('status'),
   percent_done: z.number().optional(),

@@ -1,0 +1,110 @@
+import { describe, expect, it } from 'vitest';
+import { RestoreRequest, type BackupProgress } from '../../contract/backups';
+import { StackSettings } from '../../contract/stack';
+import { AppError } from '../errors';
+import { silentLogger } from '../log';
+import { Secret } from '../secrets/secret';
+import type { Argv } from '../ssh/argv';
+import type { ExecResult } from '../ssh/runner';
+import { BackupsService, type DrillHistory } from './backups-service';
+
+/**
+ * The service's own decisions against a scripted server (the lab test runs the same against real restic): what a
+ * restore that lands nothing is called, and how a drill words a failing check. Each answer is chosen by the
+ * command's restic verb.
+ */
+const files = { project: 'm2', projectDir: '/srv/m2/.m2', dir: '/srv/m2/.m2/releases/r1', envFiles: [] };
+const PASSWORD = 'hunter2-very-secret';
+
+function service(answers: Record<string, ExecResult>) {
+  const ran: Argv[] = [];
+  let history: DrillHistory = { drills: [] };
+  const events: BackupProgress[] = [];
+  const s = new BackupsService({
+    target: async () => ({
+      conn: {
+        exec: async (argv: Argv) => {
+          ran.push(argv);
+          const key = Object.keys(answers).find((k) => argv.join(' ').includes(k));
+          return key ? (answers[key] as ExecResult) : { code: 0, stdout: '', stderr: '' };
+        },
+      },
+      access: 'group',
+      files,
+      releaseId: 'r1',
+      services: ['backup'],
+      secrets: [new Secret(PASSWORD)],
+    }),
+    settings: async () => StackSettings.parse({ dataRoot: '/srv/m2' }),
+    drills: {
+      read: async () => history,
+      update: async (_p: string, change: (h: DrillHistory) => void) => {
+        const next = structuredClone(history);
+        change(next);
+        history = next;
+        return history;
+      },
+    },
+    emit: (e) => events.push(e),
+    log: silentLogger,
+  });
+  return { s, ran, events, history: () => history };
+}
+
+const node = (p: string, type: string) => JSON.stringify({ name: p.split('/').at(-1), type, path: p, struct_type: 'node' });
+const ok = (stdout: string): ExecResult => ({ code: 0, stdout, stderr: '' });
+
+describe('backups service', () => {
+  it('calls a restore that exits 0 but lands no file an error, never a success', async () => {
+    const { s } = service({
+      'restic ls': ok([node('/source/nextcloud/data/admin/files/Photos', 'dir'), node('/source/nextcloud/data/admin/files/Photos/p.jpg', 'file')].join('\n')),
+      'm2-restore': ok('m2-restored files=0 bytes=0\n'),
+    });
+    const err = await s.restore(RestoreRequest.parse({ profileId: 'home', snapshotId: 'abcdef12', path: 'admin/files/Photos', into: 'back' })).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(AppError);
+    expect(err).toMatchObject({ code: 'backups.restored-nothing' });
+    expect((err as AppError).userMessage).toBe('restic finished without error but restored no file of admin/files/Photos (the snapshot holds 1).');
+  });
+
+  it('runs one restore, backup or drill at a time per server', async () => {
+    const waiting: Array<() => void> = [];
+    const slow = new BackupsService({
+      target: async () => {
+        await new Promise<void>((r) => waiting.push(r));
+        throw new AppError('internal', 'stopped');
+      },
+      settings: async () => StackSettings.parse({ dataRoot: '/srv/m2' }),
+      drills: { read: async () => ({ drills: [] }), update: async () => ({ drills: [] }) },
+      emit: () => undefined,
+      log: silentLogger,
+    });
+    const first = slow.drill('home');
+    await expect(slow.run('home')).rejects.toMatchObject({ code: 'backups.busy' });
+    // Another server is not held up.
+    const other = slow.run('other');
+    while (waiting.length < 2) await new Promise((r) => setTimeout(r, 1));
+    for (const w of waiting.splice(0)) w();
+    await expect(first).rejects.toMatchObject({ code: 'internal' });
+    await expect(other).rejects.toMatchObject({ code: 'internal' });
+    // Free again once it ended.
+    const again = slow.run('home');
+    while (waiting.length < 1) await new Promise((r) => setTimeout(r, 1));
+    waiting[0]?.();
+    await expect(again).rejects.toMatchObject({ code: 'internal' });
+  });
+
+  it('a drill whose check fails says why, masks secrets, and keeps the result', async () => {
+    const snaps = JSON.stringify([{ id: 'a'.repeat(64), short_id: 'aaaaaaaa', time: '2026-12-01T03:30:00Z', paths: ['/source'], hostname: 'm2-server' }]);
+    const { s, ran, history } = service({
+      'restic snapshots': ok(snaps),
+      'restic check': { code: 1, stdout: 'load indexes\ncheck all packs\n', stderr: `pack 5f3c2a1b: not found (password ${PASSWORD})\nFatal: repository contains errors\n` },
+    });
+    const d = await s.drill('home');
+    expect(d.passed).toBe(false);
+    expect(d.reason).toBe('Repository check: restic check found errors: pack 5f3c2a1b: not found (password ••••••••) Fatal: repository contains errors');
+    expect(JSON.stringify(d)).not.toContain(PASSWORD);
+    expect(history().drills).toEqual([d]);
+    // The scratch restore never ran on a repository that failed its check.
+    expect(ran.some((a) => a.includes('m2-drill'))).toBe(false);
+  });
+});
