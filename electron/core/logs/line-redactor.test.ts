@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { secretMask } from '../../contract/stack';
 import { Secret } from '../secrets/secret';
+import { cleanTerminalText } from '../stack/terminal-text';
 import { LineRedactor, matchesSearch, splitTimestamp } from './line-redactor';
 
 const SECRET = 'Zq8vN3kL0pRt7YwB2mXc9HfJ';
@@ -48,6 +49,56 @@ describe('log lines are masked whole, however the output is cut', () => {
         },
       ),
     );
+  });
+
+  it('never lets a secret through when colour codes or OSC strings sit inside it and a long line is cut anywhere', { timeout: 60_000 }, () => {
+    // Terminal codes a secret can be split by: colours, an OSC title ended by BEL or by ST, an erase.
+    const code = fc.constantFrom('\u001b[31m', '\u001b[0m', '\u001b[1;38;5;208m', '\u001b]0;title\u0007', '\u001b]8;;http://x\u001b\\', '\u001b[2K', '\u001b(B');
+    const withCodes = (secret: string) =>
+      fc.array(fc.tuple(fc.integer({ min: 0, max: secret.length }), code), { minLength: 1, maxLength: 4 }).map((ins) => {
+        let s = secret;
+        for (const [at, c] of [...ins].sort((a, b) => b[0] - a[0])) s = s.slice(0, at) + c + s.slice(at);
+        return s;
+      });
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(fc.string({ maxLength: 30 }), fc.oneof(withCodes(SECRET), withCodes(TOKEN), fc.constant('\n'))), { minLength: 1, maxLength: 8 }),
+        fc.array(fc.nat(), { maxLength: 40 }),
+        fc.integer({ min: 1, max: 120 }),
+        (parts, cuts, maxLineChars) => {
+          const text = parts.map(([a, s]) => `${a}${s}`).join('');
+          const r = new LineRedactor([new Secret(SECRET), new Secret(TOKEN)], { maxLineChars });
+          // What a person reads: the pieces joined, any code that came through taken out again.
+          const seen = cleanTerminalText(feed(r, text, cuts));
+          expect(seen).not.toContain(SECRET);
+          expect(seen).not.toContain(TOKEN);
+          // Nor the value with a code's leftovers (`31m`, `0;title`) inside it.
+          const letters = seen.replace(/[^A-Za-z0-9.]/g, '');
+          for (const s of [SECRET, TOKEN]) expect(letters.replace(/31m|0m|1385208m|0title|8httpx|2K|B/g, '')).not.toContain(s);
+        },
+      ),
+      { numRuns: 3000 },
+    );
+  });
+
+  it('never cuts a long line inside a colour code that splits a secret, at any length, split point and chunk size', () => {
+    const s = 'SECRETVALUE12345';
+    for (let fill = 0; fill < 80; fill += 3)
+      for (let split = 1; split < s.length; split++)
+        for (const chunk of [1, 2, 5, 13, 37]) {
+          const line = `${'x'.repeat(fill)}${s.slice(0, split)}\u001b[31m${s.slice(split)}${'y'.repeat(50)}\n`;
+          const r = new LineRedactor([new Secret(s)], { maxLineChars: 32 });
+          const out: string[] = [];
+          for (let i = 0; i < line.length; i += chunk) out.push(...r.push(line.slice(i, i + chunk)).map((l) => l.text));
+          out.push(...r.end().map((l) => l.text));
+          expect(out.join('')).toBe(`${'x'.repeat(fill)}${secretMask}${'y'.repeat(50)}`);
+        }
+  });
+
+  it('swallows an OSC string that runs far past the line limit, and shows what follows its end', () => {
+    const r = new LineRedactor([new Secret(SECRET)], { maxLineChars: 64 });
+    const pieces = [...r.push(`a${SECRET.slice(0, 4)}\u001b]0;`), ...r.push('t'.repeat(100_000)), ...r.push(`\u001b`), ...r.push(`\\${SECRET.slice(4)}b\n`)];
+    expect(pieces.map((p) => p.text).join('')).toBe(`a${secretMask}b`);
   });
 
   it('gives out a line that never ends in masked pieces, holding back a secret that starts at a piece’s end', () => {
