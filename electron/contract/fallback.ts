@@ -182,11 +182,28 @@ const dotted = (n: number): string => [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 2
 const PRIVATE_V4 = ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16'].map((c) => parseIPv4Cidr(c) as { base: number; bits: number });
 
 /**
- * What is wrong with the home network's range, in the admin's words (null: nothing). It must be a private IPv4 range
- * (10/8, 172.16/12, 192.168/16) written with its first address, /16 to /30, apart from the tunnel's subnet; and the
- * option needs it.
+ * Docker's networks on the server that tunnel devices must never be forwarded into: the stack's own subnets (the
+ * product's fixed ones, electron/core/stack/render.ts defaultSubnets; a unit test keeps the two lists the same) and
+ * Docker's default bridge. Forwarding there would let a device reach Postgres and Redis directly, and be believed as
+ * a trusted proxy (masqueraded behind the edge network's gateway).
  */
-export function lanCidrProblem(s: { allowLan: boolean; lanCidr: string; subnet: string }): string | null {
+export const DOCKER_SUBNETS: readonly { cidr: string; name: string }[] = [
+  { cidr: '172.30.80.0/24', name: 'the stack’s edge network' },
+  { cidr: '172.30.81.0/24', name: 'the stack’s internal network' },
+  { cidr: '172.30.82.0/24', name: 'the stack’s media network' },
+  { cidr: '172.17.0.0/16', name: 'Docker’s default network' },
+];
+
+/**
+ * What is wrong with the home network's range, in the admin's words (null: nothing). It must be a private IPv4 range
+ * (10/8, 172.16/12, 192.168/16) written with its first address, /16 to /30, apart from the tunnel's subnet and from
+ * Docker's networks on the server (`DOCKER_SUBNETS`, plus `dockerSubnets` where a stack renders with other subnets);
+ * and the option needs it.
+ */
+export function lanCidrProblem(
+  s: { allowLan: boolean; lanCidr: string; subnet: string },
+  dockerSubnets: readonly { cidr: string; name: string }[] = DOCKER_SUBNETS,
+): string | null {
   if (s.lanCidr === '') return s.allowLan ? 'Home network: enter your home network’s address range, such as 192.168.1.0/24, to let devices reach it.' : null;
   const lan = parseIPv4Cidr(s.lanCidr);
   if (!lan) return LAN_FORMAT;
@@ -196,6 +213,11 @@ export function lanCidrProblem(s: { allowLan: boolean; lanCidr: string; subnet: 
   if (network !== lan.base) return `Home network: write the range with its first address: ${dotted(network)}/${lan.bits}.`;
   const tunnel = parseIPv4Cidr(s.subnet);
   if (tunnel && (contains(tunnel, lan) || contains(lan, tunnel))) return `Home network: ${s.lanCidr} overlaps the tunnel subnet ${s.subnet}; choose another tunnel subnet or check the range.`;
+  for (const d of dockerSubnets) {
+    const net = parseIPv4Cidr(d.cidr);
+    if (net && (contains(net, lan) || contains(lan, net)))
+      return `Home network: ${s.lanCidr} overlaps ${d.name} on the server (${d.cidr}), which devices must not reach; enter the range your home router hands out, such as 192.168.1.0/24 (its settings show it).`;
+  }
   return null;
 }
 

@@ -211,6 +211,10 @@ describe('letting household devices reach the home network (real WireGuard, real
     const rules = await rulesNow();
     expect(rules).toContain(`-A FORWARD -j ${LAN_CHAIN}`);
     expect(rules).toContain(`-A ${LAN_CHAIN} -s 10.213.88.0/24 -d ${LAN} -i m2wg0 -j ACCEPT`);
+    // Nothing from the tunnel is let into a Docker bridge by this chain: it goes back to Docker's own rules first.
+    expect(rules.indexOf(`-A ${LAN_CHAIN} -i m2wg0 -o docker0 -j RETURN`)).toBeGreaterThan(-1);
+    expect(rules.indexOf(`-A ${LAN_CHAIN} -i m2wg0 -o br-+ -j RETURN`)).toBeGreaterThan(-1);
+    expect(rules.indexOf(`-A ${LAN_CHAIN} -i m2wg0 -o br-+ -j RETURN`)).toBeLessThan(rules.indexOf(`-A ${LAN_CHAIN} -s 10.213.88.0/24 -d ${LAN} -i m2wg0 -j ACCEPT`));
     expect(rules).toContain(`nat -A ${LAN_CHAIN} -s 10.213.88.0/24 -d ${LAN} -j MASQUERADE`);
     expect(await reachLan()).toBe(router.serverIp);
     expect(await reachServer()).toBe(true);

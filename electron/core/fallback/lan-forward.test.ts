@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { FallbackSettings, lanCidrProblem, parseIPv4Cidr } from '../../contract/fallback';
+import { DOCKER_SUBNETS, FallbackSettings, lanCidrProblem, parseIPv4Cidr } from '../../contract/fallback';
+import { defaultSubnets } from '../stack/render';
 import { AppError } from '../errors';
 import { IP_FORWARD_HINT, ipForwardArgv, LAN_CHAIN, lanForwardCleanup, lanForwardRules, parseIpForward } from './lan-forward';
 import { renderServerConfig } from './wg-config';
@@ -34,6 +35,26 @@ describe('the home network’s range', () => {
     expect(lanCidrProblem({ ...on, lanCidr: '10.13.14.0/24' })).toBeNull();
   });
 
+  it('must stay apart from Docker’s networks on the server: the stack’s subnets and the default bridge', () => {
+    for (const lanCidr of ['172.30.0.0/16', '172.17.0.0/16', '172.30.80.0/24', '172.30.81.0/24', '172.30.82.128/25', '172.30.80.0/22', '172.17.5.0/24']) {
+      const problem = lanCidrProblem({ ...on, lanCidr });
+      expect(problem, lanCidr).toMatch(new RegExp(`^Home network: ${lanCidr.replace(/\./g, '\\.')} overlaps .+ on the server \\(172\\.(30|17)\\.`));
+      expect(problem, lanCidr).toMatch(/enter the range your home router hands out/);
+      expect(FallbackSettings.safeParse({ allowLan: true, lanCidr }).error?.issues[0]).toMatchObject({ path: ['lanCidr'], message: problem });
+      expect(() => lanForwardRules({ ...on, lanCidr }), lanCidr).toThrow(expect.objectContaining({ code: 'fallback.invalid', field: 'lanCidr', message: problem }));
+    }
+    expect(lanCidrProblem({ ...on, lanCidr: '172.30.0.0/16' })).toContain('the stack’s edge network');
+    expect(lanCidrProblem({ ...on, lanCidr: '172.17.0.0/16' })).toContain('Docker’s default network');
+    // Next to them is fine.
+    for (const lanCidr of ['172.30.84.0/24', '172.16.0.0/16', '172.18.0.0/16']) expect(lanCidrProblem({ ...on, lanCidr }), lanCidr).toBeNull();
+    // The contract's list is the stack's: every subnet the product renders is refused.
+    for (const [name, cidr] of Object.entries(defaultSubnets)) expect(DOCKER_SUBNETS.map((d) => d.cidr), name).toContain(cidr);
+    // A stack rendered with other subnets passes them in.
+    const other = [{ cidr: '172.31.5.0/24', name: 'the stack’s edge network' }];
+    expect(lanCidrProblem({ ...on, lanCidr: '172.31.0.0/16' }, other)).toMatch(/overlaps the stack’s edge network on the server \(172\.31\.5\.0\/24\)/);
+    expect(() => lanForwardRules({ ...on, lanCidr: '172.31.0.0/16', dockerSubnets: other })).toThrow(expect.objectContaining({ field: 'lanCidr' }));
+  });
+
   it('the settings schema refuses hostile and wrong input naming the field, and keeps the old defaults', () => {
     expect(FallbackSettings.parse({})).toMatchObject({ allowLan: false, lanCidr: '' });
     expect(FallbackSettings.parse({ allowLan: true, lanCidr: ' 192.168.1.0/24 ' }).lanCidr).toBe('192.168.1.0/24');
@@ -54,6 +75,8 @@ describe('the server’s forwarding rules', () => {
     const r = lanForwardRules(on);
     expect(r.postUp).toEqual([
       `iptables -N ${LAN_CHAIN} 2>/dev/null || iptables -F ${LAN_CHAIN}`,
+      `iptables -A ${LAN_CHAIN} -i %i -o docker0 -j RETURN`,
+      `iptables -A ${LAN_CHAIN} -i %i -o br-+ -j RETURN`,
       `iptables -A ${LAN_CHAIN} -i %i -s 10.13.13.0/24 -d 192.168.1.0/24 -j ACCEPT`,
       `iptables -A ${LAN_CHAIN} -o %i -s 192.168.1.0/24 -d 10.13.13.0/24 -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT`,
       `iptables -C FORWARD -j ${LAN_CHAIN} 2>/dev/null || iptables -I FORWARD 1 -j ${LAN_CHAIN}`,
@@ -86,7 +109,7 @@ describe('the server’s forwarding rules', () => {
     const r = lanForwardRules(on);
     const conf = renderServerConfig({ privateKey: generateKeyPair().privateKey, address: '10.13.13.1/24', listenPort: 51820, peers: [], postUp: r.postUp, postDown: r.postDown }).content;
     const lines = conf.split('\n');
-    expect(lines.filter((l) => l.startsWith('PostUp = '))).toHaveLength(7);
+    expect(lines.filter((l) => l.startsWith('PostUp = '))).toHaveLength(9);
     expect(lines.filter((l) => l.startsWith('PostDown = '))).toHaveLength(6);
     expect(conf).toContain('PostUp = iptables -t nat -A M2-FALLBACK-LAN -s 10.13.13.0/24 -d 192.168.1.0/24 -j MASQUERADE\n');
   });

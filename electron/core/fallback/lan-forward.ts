@@ -39,6 +39,8 @@ export interface LanForwardInput {
   readonly lanCidr: string;
   /** The tunnel's subnet, e.g. 10.13.13.0/24. */
   readonly subnet: string;
+  /** Docker's networks the range must stay apart from; the product's (`DOCKER_SUBNETS`) unless a stack renders with others. */
+  readonly dockerSubnets?: readonly { cidr: string; name: string }[];
 }
 
 /** The PostDown lines: remove both chains and their jumps if they are there; never fails. */
@@ -53,19 +55,24 @@ export const lanForwardCleanup = (): string[] => [
 
 /**
  * PostUp and PostDown for the server's config. Off: no PostUp, and PostDown cleans up whatever an earlier config
- * opened. On: forward tunnel → LAN (new connections from the tunnel's subnet only), LAN → tunnel for replies only,
- * masquerade tunnel → LAN. `%i` is wg-quick's interface name.
+ * opened. On: forward tunnel → LAN (new connections from the tunnel's subnet only, never out through a Docker bridge;
+ * the range itself must stay apart from Docker's networks), LAN → tunnel for replies only, masquerade tunnel → LAN.
+ * `%i` is wg-quick's interface name.
  */
 export function lanForwardRules(s: LanForwardInput): { postUp: string[]; postDown: string[] } {
   const postDown = lanForwardCleanup();
   if (!s.allowLan) return { postUp: [], postDown };
-  const problem = lanCidrProblem(s);
+  const problem = lanCidrProblem(s, s.dockerSubnets);
   if (problem) throw new AppError('fallback.invalid', problem, { field: 'lanCidr', hint: 'Correct the home network’s range in the fallback settings.' });
   const lan = canonical(s.lanCidr, 'lanCidr', 'Home network');
   const tunnel = canonical(s.subnet, 'subnet', 'Tunnel subnet');
   return {
     postUp: [
       `iptables -N ${LAN_CHAIN} 2>/dev/null || iptables -F ${LAN_CHAIN}`,
+      // Never into a Docker bridge, whatever the range: such packets go back to FORWARD, where Docker's own chains
+      // decide (iptables allows one -o per rule, so `! -o docker0 ! -o br-+` would fail wg-quick up).
+      `iptables -A ${LAN_CHAIN} -i %i -o docker0 -j RETURN`,
+      `iptables -A ${LAN_CHAIN} -i %i -o br-+ -j RETURN`,
       `iptables -A ${LAN_CHAIN} -i %i -s ${tunnel} -d ${lan} -j ACCEPT`,
       `iptables -A ${LAN_CHAIN} -o %i -s ${lan} -d ${tunnel} -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT`,
       `iptables -C FORWARD -j ${LAN_CHAIN} 2>/dev/null || iptables -I FORWARD 1 -j ${LAN_CHAIN}`,
