@@ -7,6 +7,9 @@
 export const callNames = [
   'app:info',
   'app:links',
+  'app:log-location',
+  'app:show-log',
+  'app:export-diagnostics',
   'profiles:list',
   'profiles:save',
   'profiles:remove',

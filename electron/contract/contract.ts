@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { Account, AccountRequest, AccountsRequest, CopiedPassword, RevealedPassword, RotationPlan, RotationRequest, RotationResult } from './accounts';
-import { AppInfo } from './app';
+import { AppInfo, DiagnosticsExport, LogLocation, ShownLog } from './app';
 import type { LinkRules } from './links';
 import { ProfileInput, ProfileRef, ServerProfile } from './profiles';
 import { ConnectRequest, ConnectResult, ConnectionState, InstallKeyResult, PreflightRunRequest, ProfileOnly, ServerStateEvent, SshConfigImport } from './server';
@@ -53,6 +53,11 @@ export const calls = {
   'app:info': { input: NoInput, output: AppInfo },
   /** Which outside links the app opens (its tables' links, the admin's service addresses); the web host's page asks. */
   'app:links': { input: NoInput, output: z.object({ links: z.array(z.string()), origins: z.array(z.string()) }) satisfies z.ZodType<LinkRules> },
+  /** Where the app's log file is; show it in the file manager (desktop) or only say where (web host). */
+  'app:log-location': { input: NoInput, output: LogLocation },
+  'app:show-log': { input: NoInput, output: ShownLog },
+  /** One archive to send for help: version, platform, the redacted log, each server's last preflight and Compose state. */
+  'app:export-diagnostics': { input: NoInput, output: DiagnosticsExport },
   'profiles:list': { input: NoInput, output: z.array(ServerProfile) },
   'profiles:save': { input: ProfileInput, output: ServerProfile },
   'profiles:remove': { input: ProfileRef, output: z.object({ removed: z.literal(true) }) },

@@ -71,6 +71,7 @@ export const errorCodes = [
   'recovery.pdf-failed',
   'logs.unknown-service',
   'logs.action-failed',
+  'diagnostics.write-failed',
   'backups.disabled',
   'backups.busy',
   'backups.failed',

@@ -1,5 +1,8 @@
 import type { ErrorCode, ErrorShape } from '../contract/errors';
 
+/** Where a hint sends the admin for the details: the log file, found and exported from Settings → Diagnostics. */
+export const SEE_LOG = 'the log has the details (Settings → Diagnostics shows it and exports it to send)';
+
 /** An error a person can act on: a stable code, what happened, and what to do next. */
 export class AppError extends Error {
   readonly code: ErrorCode;
@@ -33,5 +36,5 @@ export const toErrorShape = (err: unknown): ErrorShape =>
     : {
         code: 'internal',
         userMessage: 'Something went wrong inside M2 Companion.',
-        hint: 'Try again. If it keeps happening, the log has the details.',
+        hint: `Try again. If it keeps happening, ${SEE_LOG}.`,
       };

@@ -51,6 +51,10 @@ import { AppError } from './errors';
 import { BackupsService, createDrillStore } from './backups/backups-service';
 import { LogsService } from './logs/logs-service';
 import { stackLogsTarget } from './logs/stack-logs-target';
+import { DiagnosticsService } from './diagnostics/diagnostics-service';
+import { Redactor } from './diagnostics/redact';
+import { RedactingSecretStore } from './diagnostics/app-log';
+import { LOG_FILE, OLD_LOG_FILE } from './diagnostics/rotating-file';
 
 export interface CoreConfig {
   /** The app's private data folder (Electron's userData, or the web host's --data-dir). */
@@ -86,6 +90,12 @@ export interface CoreConfig {
   readonly clipboard?: SystemClipboard;
   /** The desktop app's print engine: the asking window's page as a PDF, saved where the admin picks (Electron main only). */
   readonly savePdf?: (suggestedName: string) => Promise<SavedKitPdf>;
+  /** The app's log (createAppLog): its redactor and files; by default `<dataDir>/logs/main.log` with a fresh redactor. */
+  readonly appLog?: { readonly redactor: Redactor; readonly path: string; readonly files: readonly string[] };
+  /** Electron's shell.showItemInFolder; the web host has none and only says where the log is. */
+  readonly showItemInFolder?: (file: string) => void;
+  /** Electron's save dialog for the diagnostics archive (undefined = cancelled); by default `<dataDir>/diagnostics/<name>`. */
+  readonly chooseDiagnosticsTarget?: (suggestedName: string) => Promise<string | undefined>;
 }
 
 /** The product's services, built once by a composition root (Electron main or the web host). */
@@ -120,6 +130,8 @@ export interface CoreServices {
   readonly logs: LogsService;
   /** Snapshots, back up now, restore into a new folder, restore drills. */
   readonly backups: BackupsService;
+  /** Where the log is, and the diagnostics archive. */
+  readonly diagnostics: DiagnosticsService;
 }
 
 export function createCoreServices(config: CoreConfig, emit: Emit): CoreServices {
@@ -454,9 +466,26 @@ export function createCoreServices(config: CoreConfig, emit: Emit): CoreServices
     log: config.log,
   });
   keepers.push({ what: 'restore drill results', forget: async (p) => void (await drillStore.remove(p.id)) });
+  const logDir = path.join(config.dataDir, 'logs');
+  const appLog = config.appLog ?? { redactor: new Redactor(), path: path.join(logDir, LOG_FILE), files: [path.join(logDir, OLD_LOG_FILE), path.join(logDir, LOG_FILE)] };
+  const diagnostics = new DiagnosticsService({
+    app: config.appInfo,
+    log: config.log,
+    redactor: appLog.redactor,
+    logPath: appLog.path,
+    logFiles: appLog.files,
+    profiles: () => profiles.list(),
+    // Every value the keychain holds for the known servers is redacted from the archive, not only those read this run.
+    ...(vault instanceof RedactingSecretStore ? { learnSecrets: (ids: readonly string[]) => vault.learnAll(ids) } : {}),
+    lastPreflight: async (profileId) => (await preflightStore.read(profileId)).last,
+    // Only a connected server answers; one that does not within the timeout is said as unavailable in the archive.
+    composeState: (profileId) => stack.status(profileId),
+    ...(config.showItemInFolder ? { showItemInFolder: config.showItemInFolder } : {}),
+    chooseTarget: config.chooseDiagnosticsTarget ?? (async (name) => path.join(config.dataDir, 'diagnostics', name)),
+  });
   // Servers that were connected when the app last stopped reconnect by themselves (host keys judged as ever).
   servers.resume().catch((err: unknown) => config.log.warn('could not reconnect the servers of the last run', { error: err instanceof Error ? err.message : String(err) }));
-  return { config, profiles, hostKeys, servers, stack, cloudflare, status, fallback, outage, accounts, ...(clipboard ? { clipboard } : {}), emit, removeProfile: removeProfileAndData, links, setup, chosen, recovery, logs, backups };
+  return { config, profiles, hostKeys, servers, stack, cloudflare, status, fallback, outage, accounts, ...(clipboard ? { clipboard } : {}), emit, removeProfile: removeProfileAndData, links, setup, chosen, recovery, logs, backups, diagnostics };
 }
 
 /** The contract's handlers over the services. */
@@ -470,6 +499,9 @@ export function createHandlers(services: CoreServices): Handlers {
   return {
     'app:info': () => services.config.appInfo,
     'app:links': () => services.links.rules(),
+    'app:log-location': () => services.diagnostics.logLocation(),
+    'app:show-log': () => services.diagnostics.showLog(),
+    'app:export-diagnostics': () => services.diagnostics.export(),
     'profiles:list': () => services.profiles.list(),
     'profiles:save': async (input) => {
       const saved = await services.profiles.save(input);

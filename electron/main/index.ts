@@ -1,9 +1,9 @@
-import { app, BrowserWindow, clipboard, Menu } from 'electron';
+import { app, BrowserWindow, clipboard, dialog, Menu, shell } from 'electron';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createCoreServices, createHandlers } from '../core/services';
 import { createEmitter, registerContract, type Emit } from '../core/ipc/dispatch';
-import { createLogger } from '../core/log';
+import { createAppLog, RedactingSecretStore } from '../core/diagnostics/app-log';
 import { KeyringSecretStore } from '../core/secrets/keychain';
 import { StatusTray } from '../core/status/status-tray';
 import { toErrorShape } from '../core/errors';
@@ -49,7 +49,10 @@ if (!app.requestSingleInstanceLock()) {
     // Production menu: no DevTools, the standard Edit menu (copy/paste on macOS).
     Menu.setApplicationMenu(Menu.buildFromTemplate(appMenuTemplate({ platform: process.platform, dev: !app.isPackaged, appName: app.getName() })));
     serveRenderer(path.join(here, '../renderer'));
-    const log = createLogger();
+    // The log file in the platform's log folder (Linux ~/.config/M2 Companion/logs, macOS ~/Library/Logs/M2 Companion,
+    // Windows %APPDATA%\M2 Companion\logs), rotated at 1 MiB into main.old.log; every line redacted before it is written.
+    const appLog = createAppLog({ dir: app.getPath('logs') });
+    const log = appLog.log;
     const platform = ['linux', 'darwin', 'win32'].includes(process.platform) ? (process.platform as 'linux' | 'darwin' | 'win32') : 'other';
     // A window that goes away gives back its live-status subscriptions (called only once services exist).
     const router = createElectronRouter((profileId) => services.status.unsubscribe(profileId));
@@ -65,7 +68,20 @@ if (!app.requestSingleInstanceLock()) {
         dataDir: app.getPath('userData'),
         appInfo: { name: app.getName(), version: app.getVersion(), platform, arch: process.arch, host: 'electron' },
         log,
-        vault: new KeyringSecretStore(),
+        // The keychain tells the log's redactor every value it reads or writes.
+        vault: new RedactingSecretStore(new KeyringSecretStore(), appLog.redactor),
+        appLog: { redactor: appLog.redactor, path: appLog.file.path, files: appLog.file.files },
+        showItemInFolder: (file) => shell.showItemInFolder(file),
+        chooseDiagnosticsTarget: async (suggestedName) => {
+          const options = {
+            title: 'Export diagnostics',
+            defaultPath: path.join(app.getPath('documents'), suggestedName),
+            filters: [{ name: 'Diagnostics archive', extensions: ['gz'] }],
+          };
+          const parent = BrowserWindow.getFocusedWindow() ?? mainWindow;
+          const r = parent && !parent.isDestroyed() ? await dialog.showSaveDialog(parent, options) : await dialog.showSaveDialog(options);
+          return r.canceled || !r.filePath ? undefined : r.filePath;
+        },
         // Copying a password happens here, so the window never holds it; the guard clears it again after 30 s.
         clipboard: { writeText: (t) => clipboard.writeText(t), readText: () => clipboard.readText(), clear: () => clipboard.clear() },
         // The recovery kit's Save as PDF: the window that asked is the focused one (the click came from it).

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
-import { createLogger } from '../core/log';
+import { createAppLog } from '../core/diagnostics/app-log';
 import { startWebHost } from './server';
 import { labNetnsConfig } from './lab-netns';
 
@@ -35,13 +35,16 @@ function labEdge(arg: string | undefined): { outageProbe?: { connect: { host: st
   return m ? { outageProbe: { connect: { host: m[1] ?? '127.0.0.1', port: Number(m[2]), tls: false } } } : {};
 }
 
+// The web host's log: <data-dir>/logs/main.log, redacted like the app's.
+const appLog = createAppLog({ dir: path.join(path.resolve(values['data-dir']), 'logs') });
 const host = await startWebHost({
   port: Number(values.port),
   dataDir: path.resolve(values['data-dir']),
   rendererDir: path.join(root, 'out', 'renderer'),
   clientScript: path.join(root, 'out', 'webclient', 'm2-web-client.js'),
   appInfo: { name: pkg.productName, version: pkg.version, platform, arch: process.arch, host: 'web' },
-  log: createLogger(),
+  log: appLog.log,
+  appLog,
   core: {
     ...labEdge(values['lab-edge']),
     ...(values['lab-laptop-netns']

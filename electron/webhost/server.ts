@@ -13,6 +13,7 @@ import { writeFileAtomic } from '../core/fs/atomic-write';
 import { SenderSubscriptions } from '../core/status/subscriptions';
 import type { Logger } from '../core/log';
 import type { AppInfo } from '../contract/app';
+import { RedactingSecretStore, type AppLog } from '../core/diagnostics/app-log';
 import { ClientMessage, CLIENT_SCRIPT_PATH, TOKEN_PARAM, WS_PATH, type ServerMessage } from './protocol';
 
 export interface WebHostOptions {
@@ -24,6 +25,8 @@ export interface WebHostOptions {
   readonly clientScript: string;
   readonly appInfo: AppInfo;
   readonly log: Logger;
+  /** The log file and its redactor (createAppLog); the keychain feeds the redactor. */
+  readonly appLog?: AppLog;
   /** Development and test seams of the core (the lab's laptop namespace). */
   readonly core?: Pick<CoreConfig, 'fallback' | 'dialSocket' | 'outageProbe'>;
 }
@@ -72,7 +75,8 @@ export async function startWebHost(opts: WebHostOptions): Promise<WebHost> {
       dataDir: opts.dataDir,
       appInfo: opts.appInfo,
       log: opts.log,
-      vault: new KeyringSecretStore(),
+      vault: opts.appLog ? new RedactingSecretStore(new KeyringSecretStore(), opts.appLog.redactor) : new KeyringSecretStore(),
+      ...(opts.appLog ? { appLog: { redactor: opts.appLog.redactor, path: opts.appLog.file.path, files: opts.appLog.file.files } } : {}),
       resourcesDir: fileURLToPath(new URL('../../resources', import.meta.url)),
       ...(opts.core ?? {}),
     },

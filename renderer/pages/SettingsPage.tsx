@@ -1,6 +1,7 @@
 import type { ServerProfile } from '../../electron/contract/profiles';
 import { useState } from 'react';
 import { AccountsList, SecretRotations } from '../components/AccountsList';
+import { DiagnosticsSection } from '../components/DiagnosticsSection';
 import { ErrorNotice } from '../components/ErrorNotice';
 import { ProfilePicker } from '../components/ProfilePicker';
 import { SecretsList } from '../components/SecretsList';
@@ -80,6 +81,7 @@ export function SettingsPage() {
         ) : null}
       </section>
       <SecretsSection />
+      <DiagnosticsSection desktop={state.kind === 'ready' && state.value.host === 'electron'} />
       <section className="card" aria-labelledby="recovery-kit">
         <h2 id="recovery-kit">Household recovery kit</h2>
         <p className="muted">

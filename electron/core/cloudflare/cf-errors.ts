@@ -13,7 +13,7 @@ import {
   PermissionDeniedError,
   RateLimitError,
 } from 'cloudflare';
-import { AppError } from '../errors';
+import { AppError, SEE_LOG } from '../errors';
 import { RetriesExhausted, RunCancelled } from './client';
 
 /** The messages Cloudflare put in its v4 envelope, joined; never contains the bearer token (it is only in headers). */
@@ -144,5 +144,5 @@ export function toCloudflareError(err: unknown, what: string, needs?: string): A
       },
     );
   }
-  return new AppError('internal', `Something went wrong while trying to ${what}.`, { cause: err, hint: 'Try again. If it keeps happening, the log has the details.' });
+  return new AppError('internal', `Something went wrong while trying to ${what}.`, { cause: err, hint: `Try again. If it keeps happening, ${SEE_LOG}.` });
 }

@@ -11,7 +11,7 @@
  * container.
  */
 import { secretMask } from '../../contract/stack';
-import { AppError } from '../errors';
+import { AppError, SEE_LOG } from '../errors';
 import { withSudo, type Argv } from '../ssh/argv';
 import { remoteCommandFailed } from '../ssh/remote-command';
 import type { CommandRunner, ExecResult } from '../ssh/runner';
@@ -165,7 +165,10 @@ export const parseContainerId = (stdout: string): string | null => {
 export const parseState = (stdout: string): ServerWireGuardState => {
   const w = stdout.trim();
   if (w === 'up' || w === 'partial' || w === 'down') return w;
-  throw new AppError('fallback.switch-failed', 'The server gave an answer about WireGuard that M2 Companion does not understand.', { hint: 'Try again; the log has the details.' });
+  throw new AppError('fallback.switch-failed', 'The server gave an answer about WireGuard that M2 Companion does not understand.', {
+    hint: `Try again; ${SEE_LOG}.`,
+    cause: new Error(`the state script printed ${JSON.stringify(w.slice(0, 200))}`),
+  });
 };
 
 /** Anything that looks like a WireGuard key (44 characters of base64) is masked before text reaches a log or a message. */

@@ -6,7 +6,7 @@
  */
 import { secretMask } from '../../contract/stack';
 import { isDnsName, isIPv4, isIPv6 } from '../../contract/validation';
-import { AppError } from '../errors';
+import { AppError, SEE_LOG } from '../errors';
 import type { Secret } from '../secrets/secret';
 import { isWgKey } from './wg-keys';
 
@@ -65,7 +65,7 @@ export interface WgDump {
 // Checks: a value that would not survive a round trip through wg-quick is a bug upstream, said in words.
 
 const invalid = (what: string, hint: string): AppError => new AppError('fallback.invalid', `WireGuard config: ${what}.`, { hint });
-const INTERNAL_HINT = 'This is a fault in M2 Companion’s fallback data; the log has the details.';
+const INTERNAL_HINT = `This is a fault in M2 Companion’s fallback data; ${SEE_LOG}.`;
 const show = (s: string): string => JSON.stringify(s.slice(0, 60));
 
 const MAX_NAME = 40;

@@ -82,6 +82,8 @@ export function createDispatcher(handlers: Handlers, opts: DispatchOptions): Dis
         // The admin reads the message; the log keeps the command behind it, its status and stderr (secrets masked).
         const facts = remoteFacts(err);
         if (facts) opts.log.warn('a call failed on the server', { channel, code: shape.code, command: facts.command, status: facts.status, stderr: facts.stderr });
+        // A hint that sends the admin to the log is kept true: the error and what caused it are written there.
+        else if (err instanceof Error && (err.cause !== undefined || /\blog\b/.test(shape.hint ?? ''))) opts.log.warn('a call failed', { channel, code: shape.code, error: err });
       }
       return fail(shape);
     }

@@ -4,7 +4,7 @@
  * error at the end names every service that failed.
  */
 import type { StackSettings } from '../../../contract/stack';
-import { AppError } from '../../errors';
+import { AppError, SEE_LOG } from '../../errors';
 import type { ProfileSecrets } from '../secrets';
 import { configureAuthentik } from './authentik';
 import { serviceTitle, type ConfigureStep, type ConfigureTarget, type ConfiguredService } from './common';
@@ -65,7 +65,7 @@ export async function configureStack(
       const error =
         err instanceof AppError
           ? err
-          : new AppError('stack.configure-failed', `${serviceTitle[service]}: configuration failed unexpectedly.`, { cause: err, hint: 'Try again; if it repeats, the log has the details.' });
+          : new AppError('stack.configure-failed', `${serviceTitle[service]}: configuration failed unexpectedly.`, { cause: err, hint: `Try again; if it repeats, ${SEE_LOG}.` });
       failures.push({ service, error });
     }
   }
