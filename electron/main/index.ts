@@ -53,6 +53,7 @@ if (!app.requestSingleInstanceLock()) {
     // Windows %APPDATA%\M2 Companion\logs), rotated at 1 MiB into main.old.log; every line redacted before it is written.
     const appLog = createAppLog({ dir: app.getPath('logs') });
     const log = appLog.log;
+    log.info('M2 Companion started', { version: app.getVersion(), platform: process.platform, arch: process.arch, electron: process.versions.electron });
     const platform = ['linux', 'darwin', 'win32'].includes(process.platform) ? (process.platform as 'linux' | 'darwin' | 'win32') : 'other';
     // A window that goes away gives back its live-status subscriptions (called only once services exist).
     const router = createElectronRouter((profileId) => services.status.unsubscribe(profileId));

@@ -37,6 +37,7 @@ function labEdge(arg: string | undefined): { outageProbe?: { connect: { host: st
 
 // The web host's log: <data-dir>/logs/main.log, redacted like the app's.
 const appLog = createAppLog({ dir: path.join(path.resolve(values['data-dir']), 'logs') });
+appLog.log.info('M2 Companion web host started', { version: pkg.version, platform, arch: process.arch, node: process.versions.node });
 const host = await startWebHost({
   port: Number(values.port),
   dataDir: path.resolve(values['data-dir']),
