@@ -49,6 +49,7 @@ export const errorCodes = [
   'accounts.not-rotatable',
   'accounts.rotation-busy',
   'accounts.rotation-failed',
+  'accounts.rotation-unfinished',
   'cloudflare.token-missing',
   'cloudflare.token-invalid',
   'cloudflare.permission-missing',

@@ -150,6 +150,7 @@ export function createCoreServices(config: CoreConfig, emit: Emit): CoreServices
   const statusRef: { current?: StatusService } = {};
   const outageRef: { current?: OutageMonitor } = {};
   const fallbackRef: { current?: FallbackService<SshConnection> } = {};
+  const rotationRef: { current?: SecretRotation } = {};
   // The outage probe's Access service token, made by publish and read by the monitor (keychain only).
   const probeTokens = config.vault ? new AccessProbeTokens(config.vault) : undefined;
   const servers = new ServerService({
@@ -191,6 +192,8 @@ export function createCoreServices(config: CoreConfig, emit: Emit): CoreServices
       emit('stack:outcome', { profileId, outcome });
       emit('setup:changed', { profileId });
     },
+    // A secret rotation that could not set the server back: an install would write the old value over it.
+    beforeInstall: async (profileId, finishing) => rotationRef.current?.assertInstallAllowed(profileId, finishing),
   });
   const cloudflare = new CloudflareService({
     store: cloudflareStore,
@@ -314,27 +317,29 @@ export function createCoreServices(config: CoreConfig, emit: Emit): CoreServices
   });
   fallbackRef.current = fallback;
   const clipboard = config.clipboard ? new ClipboardGuard(config.clipboard) : undefined;
+  // Asked by the stack before every install (beforeInstall above), so kept in rotationRef.
+  const rotation = config.vault
+    ? new SecretRotation({
+        settings: async (profileId) => (await stack.view(profileId)).settings,
+        secrets: stack.secrets,
+        target: async (profileId) => {
+          const conn = servers.connection(profileId);
+          return { conn, dockerAccess: stack.dockerAccess(profileId) === 'sudo' ? 'sudo' : 'group', project: stack.project };
+        },
+        // The rotation's own installs: let through while it runs (assertInstallAllowed).
+        redeploy: (profileId, secret) => stack.apply(profileId, { finishing: secret }),
+        installed: async (profileId) => (await stack.status(profileId)).currentRelease !== null,
+        log: config.log,
+      })
+    : undefined;
+  if (rotation) rotationRef.current = rotation;
   const accounts = new AccountsService({
     settings: async (profileId) => (await stack.view(profileId)).settings,
     serverHost: async (profileId) => (await profiles.list()).find((p) => p.id === profileId)?.host,
     published: async (profileId) => (await cloudflare.view(profileId)).managed.filter((m) => m.kind === 'dns-record').map((m) => m.name),
     secrets: { get: (profileId, name) => stack.secrets.get(profileId, name) },
     ...(clipboard ? { clipboard } : {}),
-    ...(config.vault
-      ? {
-          rotation: new SecretRotation({
-            settings: async (profileId) => (await stack.view(profileId)).settings,
-            secrets: stack.secrets,
-            target: async (profileId) => {
-              const conn = servers.connection(profileId);
-              return { conn, dockerAccess: stack.dockerAccess(profileId) === 'sudo' ? 'sudo' : 'group', project: stack.project };
-            },
-            redeploy: (profileId) => stack.apply(profileId),
-            installed: async (profileId) => (await stack.status(profileId)).currentRelease !== null,
-            log: config.log,
-          }),
-        }
-      : {}),
+    ...(rotation ? { rotation } : {}),
     log: config.log,
   });
   // Everything kept per server, so removing one leaves nothing for a new server of the same name (same id).

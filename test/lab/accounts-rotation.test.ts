@@ -46,7 +46,8 @@ let dataDir: string;
 let m2Dir = '';
 const logLines: string[] = [];
 /** The next install through the rotation: replaced by a test to cut one short. */
-let redeploy: (id: string) => ReturnType<StackService['apply']>;
+let redeploy: (id: string, secret: string) => ReturnType<StackService['apply']>;
+let rotation: SecretRotation;
 
 async function containers(): Promise<ContainerInfo[]> {
   const ids = (await exec('docker', ['ps', '--all', '--quiet', '--no-trunc', '--filter', `label=com.docker.compose.project=${project}`])).stdout.split('\n').filter(Boolean);
@@ -153,22 +154,23 @@ beforeAll(async () => {
     appVersion: '0.0.0-lab',
     renderOverrides: { project, subnets: await freeSubnets() },
     applyOverrides: { authentikTimeoutMs: 120_000 },
+    beforeInstall: (id, finishing) => rotation.assertInstallAllowed(id, finishing),
   });
-  redeploy = (id) => stack.apply(id);
+  redeploy = (id, secret) => stack.apply(id, { finishing: secret });
   // As electron/core/services.ts wires them.
   accounts = new AccountsService({
     settings: async (id) => (await stack.view(id)).settings,
     serverHost: async () => '127.0.0.1',
     published: async () => [],
     secrets: { get: (id, name) => stack.secrets.get(id, name) },
-    rotation: new SecretRotation({
+    rotation: (rotation = new SecretRotation({
       settings: async (id) => (await stack.view(id)).settings,
       secrets: stack.secrets,
       target: async () => ({ conn, dockerAccess: 'group', project }),
-      redeploy: (id) => redeploy(id),
+      redeploy: (id, secret) => redeploy(id, secret),
       installed: async (id) => (await stack.status(id)).currentRelease !== null,
       log,
-    }),
+    })),
     log,
   });
   const base = StackSettings.parse({});
@@ -259,9 +261,9 @@ describe('rotating the stack’s generated secrets on the lab server', () => {
     const old = await value('authentik.db-password');
     expect((await psqlLogin(old)).code).toBe(0);
     // The install goes through, then the app never hears back (as when the connection drops at its end).
-    redeploy = async (id) => {
-      await stack.apply(id);
-      redeploy = (again) => stack.apply(again);
+    redeploy = async (id, secret) => {
+      await stack.apply(id, { finishing: secret });
+      redeploy = (again, s) => stack.apply(again, { finishing: s });
       throw new AppError('ssh.disconnected', 'The connection to the server was lost.');
     };
     const err = await accounts.rotate(profileId, 'authentik.db-password').then(
@@ -279,6 +281,17 @@ describe('rotating the stack’s generated secrets on the lab server', () => {
     expect(refused.out).toMatch(/password authentication failed for user "authentik"/);
     await expect.poll(authentikReady, { timeout: 60_000, interval: 2_000 }).toBe(200);
     expect((await accounts.rotations(profileId)).find((p) => p.secret === 'authentik.db-password')).toMatchObject({ unfinished: true });
+    // Undone completely: server and keychain agree, so an ordinary install is allowed; as left by an app stopped in the
+    // middle (the old value kept aside), it is refused before anything reaches the server.
+    expect(await keychain.get(profileId, previousName('authentik.db-password'))).toBeUndefined();
+    await expect(rotation.assertInstallAllowed(profileId)).resolves.toBeUndefined();
+    await keychain.set(profileId, previousName('authentik.db-password'), await keychain.get(profileId, 'authentik.db-password').then((v) => v as Secret));
+    const refusedInstall = await stack.apply(profileId).then(
+      () => undefined,
+      (e: unknown) => e as AppError,
+    );
+    expect(refusedInstall?.code).toBe('accounts.rotation-unfinished');
+    expect(refusedInstall?.hint).toMatch(/^Finish the rotation in Settings → Secrets → Rotation first/);
 
     const ps = samplePs();
     const result = await accounts.rotate(profileId, 'authentik.db-password');

@@ -10,7 +10,11 @@ import type { ConfigureTarget } from '../stack/configure/common';
 import { toShell } from '../ssh/argv';
 import { AccountsService } from './accounts-service';
 import { OCC_RESET_SCRIPT, REDIS_PING_SCRIPT, alterRoleSql, occResetPasswordArgv, psqlArgv, redisPingArgv, stdinLine } from './rotation-commands';
-import { SecretRotation, previousName, rotatingName, servicesReading, type ServiceOps } from './rotation';
+import { RemoteCommandError } from '../ssh/remote-command';
+import type { ExecOptions, ExecResult } from '../ssh/runner';
+import type { Argv } from '../ssh/argv';
+import { StackService } from '../stack/stack-service';
+import { SecretRotation, previousName, realOps, rotatingName, servicesReading, type ServiceOps } from './rotation';
 
 const PROFILE = 'lab-home';
 const OLD = {
@@ -93,11 +97,13 @@ async function setup(opts: { settings?: Partial<StackSettings>; installed?: bool
       return store.delete(p, n);
     },
   };
-  const rotation = new SecretRotation({
+  const rotation: SecretRotation = new SecretRotation({
     settings: async () => settings,
     secrets,
     target: async () => ({ conn: {} as ConfigureTarget['conn'], dockerAccess: 'group', project: 'm2' }),
-    redeploy: async () => {
+    redeploy: async (_p, secret) => {
+      // As StackService.apply asks before every install (services.ts wires it so): the rotation's own goes through.
+      await rotation.assertInstallAllowed(PROFILE, secret);
       const now = new Map<string, string>();
       for (const n of Object.keys(OLD)) now.set(n, (await store.get(PROFILE, n))?.reveal() ?? '');
       steps.push(`install (${[...now].filter(([n]) => n !== 'nextcloud.db-password' && n !== 'authentik.bootstrap-password').map(([n, v]) => `${n}=${name(new Secret(v))}`).join(', ')})`);
@@ -210,6 +216,8 @@ describe('rotating a secret', () => {
       'install (nextcloud.admin-password=old, nextcloud.redis-password=old, authentik.db-password=new)',
       'keychain authentik.db-password = old',
       'ALTER ROLE authentik → old',
+      // Server and keychain agree again: the old value kept aside goes, the new one stays for the retry.
+      'keychain delete authentik.db-password.previous',
     ]);
     expect((await store.get(PROFILE, 'authentik.db-password'))?.reveal()).toBe(OLD['authentik.db-password']);
     expect(server.service.get('authentik.db-password')).toBe(OLD['authentik.db-password']);
@@ -294,7 +302,8 @@ describe('rotating a secret', () => {
     const err = await refusal(rotation.rotate(PROFILE, 'nextcloud.redis-password'));
     expect(err.userMessage).toMatch(/checking that it works: Redis did not take the new password/);
     expect(installs).toBe(2);
-    expect(steps.at(-1)).toBe('install (nextcloud.admin-password=old, nextcloud.redis-password=old, authentik.db-password=old)');
+    expect(steps.at(-2)).toBe('install (nextcloud.admin-password=old, nextcloud.redis-password=old, authentik.db-password=old)');
+    expect(steps.at(-1)).toBe('keychain delete nextcloud.redis-password.previous');
     expect((await store.get(PROFILE, 'nextcloud.redis-password'))?.reveal()).toBe(OLD['nextcloud.redis-password']);
   });
 
@@ -387,5 +396,165 @@ describe('the commands a rotation runs', () => {
       { numRuns: 300 },
     );
     expect(() => psqlArgv('c0ffee', 'authentik"; DROP', 'authentik')).toThrow();
+  });
+});
+
+describe('installing while a rotation is unfinished', () => {
+  it('a rotation that could not set the server back: Install is refused naming the secret and what to do, until the rotation is finished', async () => {
+    const { rotation, store, setRedeploy, setFailChange } = await setup();
+    // Cut off during the install: the keychain goes back, the database role cannot.
+    setRedeploy(() => {
+      setFailChange(() => new Error('Not connected'));
+      throw new AppError('ssh.disconnected', 'The connection to the server was lost.');
+    });
+    await refusal(rotation.rotate(PROFILE, 'authentik.db-password'));
+    expect(await store.get(PROFILE, previousName('authentik.db-password'))).toBeDefined();
+
+    const err = await refusal(rotation.assertInstallAllowed(PROFILE));
+    expect(err.code).toBe('accounts.rotation-unfinished');
+    expect(err.userMessage).toBe(
+      'Install: the rotation of Authentik’s database password did not finish, and the server may still expect its new value. Installing now would write the old value back and could stop authentik-db, authentik-db-dump, authentik-server, authentik-worker.',
+    );
+    expect(err.hint).toMatch(/^Finish the rotation in Settings → Secrets → Rotation first/);
+    // Saying it is this secret's rotation does not help while that rotation is not running.
+    await refusal(rotation.assertInstallAllowed(PROFILE, 'authentik.db-password'));
+    // Another secret's rotation would install the old value too: it waits for this one.
+    const other = await refusal(rotation.rotate(PROFILE, 'nextcloud.redis-password'));
+    expect(other.code).toBe('accounts.rotation-unfinished');
+    expect(other.userMessage).toBe('Nextcloud’s Redis password: the rotation of Authentik’s database password did not finish; it comes first.');
+    expect(other.hint).toBe('Finish the rotation of Authentik’s database password first (“Finish the rotation” beside it), then rotate this one.');
+
+    // Finishing it: its own installs go through (the setup's redeploy asks as StackService does), and then Install is allowed.
+    setFailChange(undefined);
+    setRedeploy(() => applied(['authentik-db', 'authentik-server', 'authentik-worker']));
+    await expect(rotation.rotate(PROFILE, 'authentik.db-password')).resolves.toMatchObject({ resumed: true });
+    await expect(rotation.assertInstallAllowed(PROFILE)).resolves.toBeUndefined();
+  });
+
+  it('a rotation that was undone completely leaves Install allowed (server and keychain agree), and the retry still uses the same new value', async () => {
+    const { rotation, store, setRedeploy } = await setup();
+    setRedeploy(() => rolledBack('authentik-worker'));
+    await refusal(rotation.rotate(PROFILE, 'authentik.db-password'));
+    await expect(rotation.assertInstallAllowed(PROFILE)).resolves.toBeUndefined();
+    expect(await store.get(PROFILE, rotatingName('authentik.db-password'))).toBeDefined();
+    expect((await rotation.plans(PROFILE)).find((p) => p.secret === 'authentik.db-password')).toMatchObject({ unfinished: true });
+  });
+
+  it('the app stopped in the middle (the old value still kept aside): Install is refused', async () => {
+    const { rotation, store } = await setup();
+    await store.set(PROFILE, rotatingName('nextcloud.admin-password'), new Secret('NcAdminNewPasswordMade01'));
+    await store.set(PROFILE, previousName('nextcloud.admin-password'), new Secret(OLD['nextcloud.admin-password']));
+    const err = await refusal(rotation.assertInstallAllowed(PROFILE));
+    expect(err.userMessage).toMatch(/^Install: the rotation of Nextcloud admin password did not finish/);
+  });
+
+  it('while a rotation runs, any other install is refused; its own goes through', async () => {
+    const { rotation, setRedeploy } = await setup();
+    let release: () => void = () => undefined;
+    let ownInstall: () => void = () => undefined;
+    const reached = new Promise<void>((r) => (ownInstall = r));
+    setRedeploy(() => {
+      ownInstall();
+      return new Promise<ApplyResult>((r) => (release = () => r(applied(['nextcloud']))));
+    });
+    const running = rotation.rotate(PROFILE, 'nextcloud.admin-password');
+    await reached;
+    const err = await refusal(rotation.assertInstallAllowed(PROFILE));
+    expect(err.code).toBe('accounts.rotation-busy');
+    expect(err.userMessage).toBe('Install: Nextcloud admin password is being rotated on this server right now; an install would get in its way.');
+    await refusal(rotation.assertInstallAllowed(PROFILE, 'nextcloud.redis-password'));
+    await expect(rotation.assertInstallAllowed(PROFILE, 'nextcloud.admin-password')).resolves.toBeUndefined();
+    release();
+    await running;
+    await expect(rotation.assertInstallAllowed(PROFILE)).resolves.toBeUndefined();
+  });
+
+  it('StackService asks before its review and its install, before anything is touched, and passes the rotation’s own', async () => {
+    const { rotation, store } = await setup();
+    await store.set(PROFILE, rotatingName('authentik.db-password'), new Secret('AkDbNewPasswordMade00001'));
+    await store.set(PROFILE, previousName('authentik.db-password'), new Secret(OLD['authentik.db-password']));
+    const asked: Array<string | undefined> = [];
+    let touched = 0;
+    const stack = new StackService({
+      settings: {
+        get: async () => (touched++, undefined),
+        save: async (_p, s) => s,
+      },
+      servers: {
+        connection: () => {
+          touched++;
+          throw new AppError('server.not-connected', 'Not connected.');
+        },
+      },
+      secretStore: store,
+      log: memoryLog(),
+      onProgress: () => undefined,
+      resourcesDir: 'resources',
+      beforeInstall: async (p, finishing) => {
+        asked.push(finishing);
+        await rotation.assertInstallAllowed(p, finishing);
+      },
+    });
+    const install = await refusal(stack.apply(PROFILE));
+    expect(install.code).toBe('accounts.rotation-unfinished');
+    expect(install.hint).toMatch(/^Finish the rotation in Settings → Secrets → Rotation first/);
+    const review = await refusal(stack.plan(PROFILE));
+    expect(review.code).toBe('accounts.rotation-unfinished');
+    expect(touched).toBe(0);
+    // An install that names the secret is asked about too (here refused: that rotation is not running).
+    await refusal(stack.apply(PROFILE, { finishing: 'authentik.db-password' }));
+    expect(asked).toEqual([undefined, undefined, 'authentik.db-password']);
+    // Finished: the install goes on (and stops where this stand-in has no settings).
+    await store.delete(PROFILE, previousName('authentik.db-password'));
+    expect((await refusal(stack.apply(PROFILE))).code).toBe('stack.invalid-settings');
+  });
+});
+
+describe('the real commands, checked as every remote command is', () => {
+  const value = new Secret(`Ak'Db"$(touch /tmp/x)Value01`);
+  const target = (results: Array<Partial<ExecResult>>, seen: Array<{ argv: Argv; opts?: ExecOptions }> = []): ConfigureTarget => ({
+    conn: {
+      exec: async (argv: Argv, opts?: ExecOptions) => {
+        seen.push({ argv, ...(opts ? { opts } : {}) });
+        const r = results.shift() ?? {};
+        return { code: 0, signal: null, stdout: '', stderr: '', ...r } as ExecResult;
+      },
+      forward: async () => {
+        throw new Error('no forwards here');
+      },
+    } as unknown as ConfigureTarget['conn'],
+    dockerAccess: 'group',
+    project: 'm2',
+  });
+  const container = { stdout: 'c0ffee00c0ffee00\n' };
+
+  it('psql that fails: the rotation’s words with its exit code and first lines, the value masked; the command and status kept for the log', async () => {
+    const seen: Array<{ argv: Argv; opts?: ExecOptions }> = [];
+    const t = target([container, { code: 3, stderr: `psql:<stdin>:1: ERROR:  syntax error at or near "${value.reveal()}"\nLINE 1: ALTER ROLE\nmore\n` }], seen);
+    const err = await refusal(realOps.setRolePassword(t, { service: 'authentik-db', role: 'authentik', name: 'authentik' }, value));
+    expect(err.userMessage).toBe('psql in authentik-db exited 3: psql:<stdin>:1: ERROR:  syntax error at or near "••••••••" LINE 1: ALTER ROLE');
+    expect(err.cause).toBeInstanceOf(RemoteCommandError);
+    const facts = err.cause as RemoteCommandError;
+    expect(facts.status).toBe('exit 3');
+    expect(facts.command).toContain('psql');
+    expect(JSON.stringify(facts) + err.userMessage).not.toContain(value.reveal());
+    // The SQL, with the value, went on standard input only.
+    expect(seen[1]?.opts?.stdin).toBe(alterRoleSql('authentik', value));
+    expect(seen.every((c) => !toShell(c.argv).includes(value.reveal()))).toBe(true);
+  });
+
+  it('occ that fails or is killed says so in the same words; one that works returns', async () => {
+    const failed = await refusal(realOps.setNextcloudPassword(target([container, { code: 1, stdout: `Password "${value.reveal()}" is too common` }]), 'admin', value));
+    expect(failed.userMessage).toBe('occ user:resetpassword exited 1: Password "••••••••" is too common');
+    const killed = await refusal(realOps.setNextcloudPassword(target([container, { code: null, signal: 'KILL' }]), 'admin', value));
+    expect(killed.userMessage).toBe('occ user:resetpassword ended (signal KILL)');
+    await expect(realOps.setNextcloudPassword(target([container, { code: 0 }]), 'admin', value)).resolves.toBeUndefined();
+  });
+
+  it('redis-cli: PONG takes it, exit 1 refuses it, and a Docker failure is an error, not a refusal', async () => {
+    expect(await realOps.redisAccepts(target([container, { stdout: 'PONG\n' }]), 'nextcloud-redis', value)).toBe(true);
+    expect(await realOps.redisAccepts(target([container, { code: 1, stdout: 'WRONGPASS invalid username-password pair\n' }]), 'nextcloud-redis', value)).toBe(false);
+    const err = await refusal(realOps.redisAccepts(target([container, { code: 126, stderr: 'OCI runtime exec failed' }]), 'nextcloud-redis', value));
+    expect(err.userMessage).toBe('redis-cli in nextcloud-redis exited 126: OCI runtime exec failed');
   });
 });

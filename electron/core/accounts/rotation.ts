@@ -20,13 +20,17 @@
  *  5. proof that the new value works (and, where the service can say so, that the old one no longer does);
  *  6. `.previous` and `.rotating` are removed.
  * On a failure in 3–5 the keychain's value goes back to the old one and the service's own change is undone with it;
- * `.rotating` stays, so rotating again finishes with the same value.
+ * `.rotating` stays, so rotating again finishes with the same value. `.previous` goes only when the undo was complete:
+ * while it is kept the server may want a value the keychain does not hold, and every other install is refused
+ * (`assertInstallAllowed`) — it would write the keychain's value back and could leave, say, Authentik unable to reach
+ * its database — until the rotation is finished.
  */
 import YAML from 'yaml';
 import type { RotationPlan, RotationResult } from '../../contract/accounts';
 import type { ApplyResult, StackSettings } from '../../contract/stack';
 import { AppError } from '../errors';
 import type { Logger } from '../log';
+import { runChecked, type FailureWords } from '../ssh/remote-command';
 import { Secret } from '../secrets/secret';
 import { JELLYFIN_ADMIN_PASSWORD, JELLYFIN_API_KEY } from '../stack/configure/jellyfin';
 import { containerAddresses, dockerArgv, findContainer, httpRequest, openEndpoint, pollUntil, type ConfigureTarget } from '../stack/configure/common';
@@ -34,7 +38,6 @@ import { renderStack, requiredSecrets } from '../stack/render';
 import { generateSecretValue, type RandomBytes } from '../stack/secrets';
 import type { SecretRequest } from '../stack/types';
 import { alterRoleSql, occResetPasswordArgv, psqlArgv, redisPingArgv, stdinLine } from './rotation-commands';
-import type { ExecResult } from '../ssh/runner';
 
 /** Keychain names beside a secret while it is being rotated. */
 export const rotatingName = (name: string): string => `${name}.rotating`;
@@ -65,8 +68,11 @@ export interface RotationDeps {
   readonly secrets: RotationSecrets;
   /** The connection to the server, how it reaches Docker, and the Compose project. */
   readonly target: (profileId: string) => Promise<ConfigureTarget>;
-  /** Install the stack as the keychain holds it now (StackService.apply). */
-  readonly redeploy: (profileId: string) => Promise<ApplyResult>;
+  /**
+   * Install the stack as the keychain holds it now (StackService.apply), as this rotation's own install of `secret`:
+   * the one install `assertInstallAllowed` lets through while the rotation runs.
+   */
+  readonly redeploy: (profileId: string, secret: string) => Promise<ApplyResult>;
   /** Whether a release of the stack runs on the server. */
   readonly installed: (profileId: string) => Promise<boolean>;
   readonly log: Logger;
@@ -203,6 +209,42 @@ export class SecretRotation {
     this.#ops = deps.ops ?? realOps;
   }
 
+  /**
+   * Asked before every install of the stack (StackService's `beforeInstall`), and by its review. An install writes
+   * the keychain's values to the server; while a rotation runs, or one stopped without setting the server back (the
+   * old value still kept aside), the server may want a value the keychain does not hold, and the install would leave
+   * the services that read it unable to use it. Refused then, naming the secret and what to do. The rotation's own
+   * installs (`finishing`: the secret it is rotating now) go through: they are the ones that finish it.
+   */
+  async assertInstallAllowed(profileId: string, finishing?: string): Promise<void> {
+    const running = this.#running.get(profileId);
+    if (running !== undefined) {
+      if (finishing === running) return;
+      throw new AppError('accounts.rotation-busy', `Install: ${titleOf(running)} is being rotated on this server right now; an install would get in its way.`, {
+        hint: 'Wait until the rotation (Settings → Secrets → Rotation) has finished, then install.',
+      });
+    }
+    const left = await this.#unfinished(profileId);
+    if (!left) return;
+    const readers = await this.#deps.settings(profileId).then(
+      (s) => servicesReading(s, left),
+      () => [],
+    );
+    throw new AppError(
+      'accounts.rotation-unfinished',
+      `Install: the rotation of ${titleOf(left)} did not finish, and the server may still expect its new value. Installing now would write the old value back${readers.length > 0 ? ` and could stop ${readers.join(', ')}` : ''}.`,
+      { hint: 'Finish the rotation in Settings → Secrets → Rotation first (“Finish the rotation” uses the same new value), then install.' },
+    );
+  }
+
+  /** A secret whose rotation stopped without setting the server back (its old value still kept aside), other than `except`. */
+  async #unfinished(profileId: string, except?: string): Promise<string | undefined> {
+    for (const name of Object.keys(SPECS)) {
+      if (name !== except && (await this.#deps.secrets.get(profileId, previousName(name))) !== undefined) return name;
+    }
+    return undefined;
+  }
+
   /** Every secret the app generated for this server, with what rotating it does, or why it is not offered. */
   async plans(profileId: string): Promise<RotationPlan[]> {
     const settings = await this.#deps.settings(profileId);
@@ -263,6 +305,14 @@ export class SecretRotation {
     if (!(await this.#deps.installed(profileId))) {
       throw new AppError('accounts.not-rotatable', `${spec.title}: the stack is not installed on this server yet.`, { field: 'secret', hint: 'Install the stack first; a secret is rotated on the running services.' });
     }
+    // This rotation's install writes every secret as the keychain holds it, another unfinished one's old value too.
+    const other = await this.#unfinished(profileId, name);
+    if (other !== undefined) {
+      throw new AppError('accounts.rotation-unfinished', `${spec.title}: the rotation of ${titleOf(other)} did not finish; it comes first.`, {
+        field: 'secret',
+        hint: `Finish the rotation of ${titleOf(other)} first (“Finish the rotation” beside it), then rotate this one.`,
+      });
+    }
 
     // 1. The new value, made once.
     let next = await secrets.get(profileId, rotatingName(name));
@@ -295,7 +345,7 @@ export class SecretRotation {
       // 4. The keychain's value, then the install that writes it to the env file and restarts what reads it.
       stage = 'install';
       await secrets.set(profileId, name, next);
-      applied = await this.#deps.redeploy(profileId);
+      applied = await this.#deps.redeploy(profileId, name);
       if (applied.kind !== 'applied') {
         const failed = applied.report.failedService ? ` (${applied.report.failedService} did not become healthy)` : '';
         throw new Error(`the services did not start with the new value${failed}; the previous release runs again`);
@@ -336,7 +386,9 @@ export class SecretRotation {
 
   /**
    * Back to the old value: the keychain first (it is what the next install writes), then the service's own change,
-   * then, when the new release may have gone live, an install with the old value. True when all of it worked.
+   * then, when the new release may have gone live, an install with the old value. True when all of it worked; then
+   * the server and the keychain agree again, and the old value kept aside goes (installs are allowed again; the new
+   * value stays as `.rotating` for the retry).
    */
   async #undo(profileId: string, name: string, spec: Spec, target: ConfigureTarget, settings: StackSettings, old: Secret, reinstall: boolean): Promise<boolean> {
     let ok = true;
@@ -354,14 +406,23 @@ export class SecretRotation {
     }
     if (reinstall) {
       try {
-        ok = (await this.#deps.redeploy(profileId)).kind === 'applied' && ok;
+        ok = (await this.#deps.redeploy(profileId, name)).kind === 'applied' && ok;
       } catch {
         ok = false;
+      }
+    }
+    if (ok) {
+      try {
+        await this.#deps.secrets.delete(profileId, previousName(name));
+      } catch {
+        // Kept: installs stay refused until the rotation is finished, which is safe.
       }
     }
     return ok;
   }
 }
+
+const titleOf = (name: string): string => SPECS[name]?.title ?? name;
 
 const stageText = { service: 'changing it on the service', install: 'installing the stack with it', proof: 'checking that it works' } as const;
 
@@ -375,18 +436,38 @@ function generatedSecrets(settings: StackSettings): SecretRequest[] {
 // ---------------------------------------------------------------------------------------------------
 // The real commands
 
-const detail = (r: ExecResult): string => (r.stderr.trim() || r.stdout.trim()).split('\n').filter(Boolean).slice(0, 2).join(' ');
+/**
+ * What a failed command of a rotation says: `<what> exited N: <its first two lines>` (masked), which the rotation's
+ * error quotes as the reason; the command, its status and stderr go to the log as the cause.
+ */
+const commandWords = (what: string): FailureWords => ({
+  code: 'accounts.rotation-failed',
+  message: (_said, { output, status, exitCode }) => {
+    const lines = output
+      .split('\n')
+      .map((l) => l.trim())
+      .filter(Boolean)
+      .slice(0, 2)
+      .join(' ');
+    return `${what} ${exitCode !== null ? `exited ${exitCode}` : `ended (${status})`}${lines ? `: ${lines}` : ''}`;
+  },
+  hint: 'Rotate again when the cause is fixed.',
+});
 
-const realOps: ServiceOps = {
+export const realOps: ServiceOps = {
   async setRolePassword(t, db, value) {
     const id = await findContainer(t, 'authentik', db.service);
-    const r = await t.conn.exec(dockerArgv(t, psqlArgv(id, db.role, db.name)), { stdin: alterRoleSql(db.role, value), timeoutMs: 30_000 });
-    if (r.code !== 0) throw new Error(`psql in ${db.service} exited ${String(r.code)}: ${detail(r)}`);
+    await runChecked(t.conn, dockerArgv(t, psqlArgv(id, db.role, db.name)), commandWords(`psql in ${db.service}`), {
+      secrets: [value],
+      exec: { stdin: alterRoleSql(db.role, value), timeoutMs: 30_000 },
+    });
   },
   async setNextcloudPassword(t, user, value) {
     const id = await findContainer(t, 'nextcloud', 'nextcloud');
-    const r = await t.conn.exec(dockerArgv(t, occResetPasswordArgv(id, user)), { stdin: stdinLine(value), timeoutMs: 60_000 });
-    if (r.code !== 0) throw new Error(`occ user:resetpassword exited ${String(r.code)}: ${detail(r)}`);
+    await runChecked(t.conn, dockerArgv(t, occResetPasswordArgv(id, user)), commandWords('occ user:resetpassword'), {
+      secrets: [value],
+      exec: { stdin: stdinLine(value), timeoutMs: 60_000 },
+    });
   },
   async nextcloudAccepts(t, user, value) {
     const id = await findContainer(t, 'nextcloud', 'nextcloud');
@@ -403,7 +484,12 @@ const realOps: ServiceOps = {
   },
   async redisAccepts(t, service, value) {
     const id = await findContainer(t, 'nextcloud', service);
-    const r = await t.conn.exec(dockerArgv(t, redisPingArgv(id)), { stdin: stdinLine(value), timeoutMs: 30_000 });
+    // redis-cli exits 1 when Redis refuses the password; anything else (Docker's own 125–127, a signal) is not an answer.
+    const r = await runChecked(t.conn, dockerArgv(t, redisPingArgv(id)), commandWords(`redis-cli in ${service}`), {
+      ok: [0, 1],
+      secrets: [value],
+      exec: { stdin: stdinLine(value), timeoutMs: 30_000 },
+    });
     return r.code === 0 && r.stdout.trim() === 'PONG';
   },
   async authentikReady(t) {

@@ -57,6 +57,18 @@ export interface StackServiceDeps {
   /** Where each server's last install outcome is kept (the app's data folder), and who hears when it changes. */
   readonly outcomes?: ProfileJsonStore<typeof OutcomeFile>;
   readonly onOutcome?: (profileId: string, outcome: ApplyOutcome) => void;
+  /**
+   * Asked before every install and review: throws (an AppError saying what to finish first) while an install would
+   * undo something half-done on the server, such as a secret rotation that could not set the server back. An install
+   * that is itself finishing a rotation says which secret (`finishing`), and the same question lets it through.
+   */
+  readonly beforeInstall?: (profileId: string, finishing?: string) => Promise<void>;
+}
+
+export interface ApplyOptions {
+  readonly pullPolicy?: 'missing' | 'always';
+  /** The secret whose rotation this install is part of (SecretRotation's own installs). */
+  readonly finishing?: string;
 }
 
 interface Prepared {
@@ -118,12 +130,16 @@ export class StackService {
   }
 
   async plan(profileId: string): Promise<StackPlan> {
+    // The review says it before Install is offered: Install runs what was reviewed.
+    await this.#deps.beforeInstall?.(profileId);
     const p = await this.#prepare(profileId);
     const plan = await planStack(p.target, p.rendered);
     return { ...plan, profileId, warnings: [...p.warnings, ...plan.warnings] };
   }
 
-  async apply(profileId: string, opts: { pullPolicy?: 'missing' | 'always' } = {}): Promise<ApplyResult> {
+  async apply(profileId: string, opts: ApplyOptions = {}): Promise<ApplyResult> {
+    // Refused before anything is kept or touched: nothing was tried, so there is no outcome to keep.
+    await this.#deps.beforeInstall?.(profileId, opts.finishing);
     const result = await this.#apply(profileId, opts);
     this.#deps.onApplied?.(profileId, result);
     return result;
