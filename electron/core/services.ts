@@ -456,6 +456,8 @@ export function createCoreServices(config: CoreConfig, emit: Emit): CoreServices
     // A service restarted, stopped or started: live status shows it at once.
     onAction: (profileId) => void status.refresh(profileId).catch(() => undefined),
   });
+  // A value stored while a log view is open (a rotation's new password, a new tunnel token) is masked in it at once.
+  if (vault instanceof RedactingSecretStore) vault.onStored((profileId, value) => logs.secretStored(profileId, value));
   keepers.unshift({ what: 'log views', forget: async (p) => logs.closeAll(p.id) });
   const drillStore = createDrillStore(path.join(config.dataDir, 'drills'));
   const backups = new BackupsService({

@@ -31,6 +31,7 @@ export function createAppLog(opts: { dir: string; maxBytes?: number; echo?: ((li
 export class RedactingSecretStore implements SecretStore {
   readonly #inner: SecretStore;
   readonly #redactor: Redactor;
+  readonly #onStored: ((profileId: string, value: Secret) => void)[] = [];
 
   constructor(inner: SecretStore, redactor: Redactor) {
     this.#inner = inner;
@@ -45,7 +46,14 @@ export class RedactingSecretStore implements SecretStore {
 
   async set(profileId: string, name: string, value: Secret): Promise<void> {
     this.#redactor.known(value);
+    // Before it is stored, so before any command can send it to the server (open log views mask it from now on).
+    for (const l of this.#onStored) l(profileId, value);
     return this.#inner.set(profileId, name, value);
+  }
+
+  /** Called with every value set for a profile, before it is stored. */
+  onStored(listener: (profileId: string, value: Secret) => void): void {
+    this.#onStored.push(listener);
   }
 
   delete(profileId: string, name: string): Promise<boolean> {

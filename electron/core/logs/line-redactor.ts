@@ -19,9 +19,10 @@ export interface RedactedLine {
 }
 
 export class LineRedactor {
-  readonly #secrets: readonly Secret[];
-  readonly #longest: number;
-  readonly #maxLine: number;
+  #secrets: readonly Secret[];
+  #longest: number;
+  #maxLine: number;
+  readonly #maxLineOpt: number;
   readonly #decoder = new StringDecoder('utf8');
   /** Raw text of the line not looked at yet (for a line cut for length: from the first unfinished escape or CR). */
   #pending = '';
@@ -36,8 +37,20 @@ export class LineRedactor {
 
   constructor(secrets: readonly Secret[], opts: { maxLineChars?: number } = {}) {
     this.#secrets = secrets;
+    this.#maxLineOpt = opts.maxLineChars ?? DEFAULT_MAX_LINE_CHARS;
     this.#longest = Math.max(0, ...secrets.map((s) => s.reveal().length));
-    this.#maxLine = Math.max(opts.maxLineChars ?? DEFAULT_MAX_LINE_CHARS, this.#longest * 2, 8);
+    this.#maxLine = Math.max(this.#maxLineOpt, this.#longest * 2, 8);
+  }
+
+  /**
+   * A value the app has just put in the keychain (a rotation's new password, a new tunnel token): masked from now
+   * on, in the text not given out yet too. Values already known stay masked.
+   */
+  learn(secret: Secret): void {
+    if (secret.reveal() === '' || this.#secrets.some((s) => s.reveal() === secret.reveal())) return;
+    this.#secrets = [...this.#secrets, secret];
+    this.#longest = Math.max(this.#longest, secret.reveal().length);
+    this.#maxLine = Math.max(this.#maxLineOpt, this.#longest * 2, 8);
   }
 
   /** Every line the chunk completes, masked. */

@@ -4,6 +4,9 @@ import { LogsOpenRequest } from '../../contract/logs';
 import { secretMask } from '../../contract/stack';
 import { AppError } from '../errors';
 import { silentLogger } from '../log';
+import { RedactingSecretStore } from '../diagnostics/app-log';
+import { Redactor } from '../diagnostics/redact';
+import { MemorySecretStore } from '../secrets/keychain';
 import { Secret } from '../secrets/secret';
 import type { Argv } from '../ssh/argv';
 import type { ExecOptions, ExecResult } from '../ssh/runner';
@@ -110,5 +113,47 @@ describe('the logs service', () => {
     const err = await svc.action('home', 'jellyfin', 'stop').catch((e: unknown) => e);
     expect(err).toMatchObject({ code: 'logs.action-failed' });
     expect((err as AppError).userMessage).toBe(`Could not stop jellyfin: Error response from daemon: bad password ${secretMask}`);
+  });
+
+  it('masks a value the keychain gets while a follow stream is open (a rotation’s new password), from then on', async () => {
+    const NEW = 'Hk2mPq9vRt4wXz7nBc3dLf6g';
+    let print: ((d: Buffer) => void) | undefined;
+    const conn = {
+      async exec(argv: Argv, o: ExecOptions = {}): Promise<ExecResult> {
+        if (!argv.includes('logs')) return { code: 0, stdout: '', stderr: '' };
+        print = o.onStdout;
+        await new Promise<void>((resolve) => o.signal?.addEventListener('abort', () => resolve()));
+        throw new AppError('ssh.cancelled', 'Cancelled: docker.');
+      },
+    };
+    const { target } = fakeServer([]);
+    const { svc, events } = service({ ...target, conn });
+    await svc.open(open({ follow: true }));
+    await settle();
+    print?.(Buffer.from(`before ${SECRET}\nALTER ROLE m2 PASSWORD '${NEW.slice(0, 6)}`));
+    // Stored while a line that will hold it is half printed; another server's value changes nothing here.
+    svc.secretStored('other', new Secret('ValueOfAnotherServer1234'));
+    svc.secretStored('home', new Secret(NEW));
+    print?.(Buffer.from(`${NEW.slice(6)}'\nlater ${NEW} ValueOfAnotherServer1234\n`));
+    const texts = events.flatMap((e) => (e.kind === 'lines' ? e.lines.map((l) => l.text) : []));
+    expect(texts).toEqual([`before ${secretMask}`, `ALTER ROLE m2 PASSWORD '${secretMask}'`, `later ${secretMask} ValueOfAnotherServer1234`]);
+    // A stream opened after it masks it too, though the keychain read for it might have come just before.
+    await svc.open(open({ follow: true, streamId: 'view-0002' }));
+    await settle();
+    print?.(Buffer.from(`again ${NEW}\n`));
+    expect(events.flatMap((e) => (e.kind === 'lines' && e.streamId === 'view-0002' ? e.lines.map((l) => l.text) : []))).toEqual([`again ${secretMask}`]);
+    svc.closeAll('home');
+  });
+
+  it('hears of a value from the keychain the app uses before the value is stored', async () => {
+    const order: string[] = [];
+    const inner = new MemorySecretStore();
+    const vault = new RedactingSecretStore(
+      { get: (p, n) => inner.get(p, n), delete: (p, n) => inner.delete(p, n), names: (p) => inner.names(p), set: async (p, n, v) => void order.push(`stored ${p} ${v.reveal()}`) },
+      new Redactor(),
+    );
+    vault.onStored((profileId, value) => order.push(`heard ${profileId} ${value.reveal()}`));
+    await vault.set('home', 'postgres.password.rotating', new Secret('n3wValue-n3wValue'));
+    expect(order).toEqual(['heard home n3wValue-n3wValue', 'stored home n3wValue-n3wValue']);
   });
 });

@@ -53,6 +53,8 @@ interface OpenStream {
   readonly profileId: string;
   readonly streamId: string;
   readonly abort: AbortController;
+  /** Its stdout and stderr redactors, once it runs: told of every value the keychain gets while it is open. */
+  readonly redactors: LineRedactor[];
   ended: boolean;
 }
 
@@ -62,6 +64,8 @@ export class LogsService {
   readonly #deps: LogsServiceDeps;
   /** Open streams in the order they were opened (the oldest goes first when a server has too many). */
   readonly #streams = new Map<string, OpenStream>();
+  /** Values the keychain got for each server while the app runs: a stream opening now may have read it just before. */
+  readonly #stored = new Map<string, Secret[]>();
 
   constructor(deps: LogsServiceDeps) {
     this.#deps = deps;
@@ -76,7 +80,7 @@ export class LogsService {
     const mine = [...this.#streams.values()].filter((s) => s.profileId === req.profileId);
     const max = this.#deps.maxStreams ?? 3;
     for (const old of mine.slice(0, Math.max(0, mine.length - max + 1))) this.#end(old, 'replaced', 'Closed to make room for another log view.');
-    const stream: OpenStream = { profileId: req.profileId, streamId: req.streamId, abort: new AbortController(), ended: false };
+    const stream: OpenStream = { profileId: req.profileId, streamId: req.streamId, abort: new AbortController(), redactors: [], ended: false };
     this.#streams.set(key, stream);
     void this.#run(t, stream, service, req);
     return { streamId: req.streamId, service, follow: req.follow };
@@ -158,8 +162,10 @@ export class LogsService {
 
   async #run(t: LogsTarget, s: OpenStream, service: string, req: LogsOpenRequest): Promise<void> {
     const c = logCommands(t.access, t.files);
-    const out = new LineRedactor(t.secrets);
-    const err = new LineRedactor(t.secrets);
+    const secrets = [...t.secrets, ...(this.#stored.get(s.profileId) ?? [])];
+    const out = new LineRedactor(secrets);
+    const err = new LineRedactor(secrets);
+    s.redactors.push(out, err);
     let seq = 0;
     const errTail: string[] = [];
     const send = (stream: LogLine['stream'], lines: ReturnType<LineRedactor['push']>): void => {
@@ -193,6 +199,17 @@ export class LogsService {
       else this.#end(s, 'failed', e instanceof AppError ? e.userMessage : 'Reading the logs failed.');
       this.#deps.log.warn('log stream ended with an error', { profileId: s.profileId, service, code });
     }
+  }
+
+  /**
+   * The keychain got a value for this server (called before it is stored, so before any command sends it to the
+   * server): every open stream of the server masks it from now on. The secrets read when a stream opened do not
+   * hold it — Postgres, for one, logs a failed `ALTER ROLE … PASSWORD '<new value>'`.
+   */
+  secretStored(profileId: string, value: Secret): void {
+    const stored = this.#stored.get(profileId) ?? [];
+    if (!stored.some((v) => v.reveal() === value.reveal())) this.#stored.set(profileId, [...stored, value]);
+    for (const s of this.#streams.values()) if (s.profileId === profileId) for (const r of s.redactors) r.learn(value);
   }
 
   #end(s: OpenStream | undefined, reason: LogStreamEnd, message?: string): void {
