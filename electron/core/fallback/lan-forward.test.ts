@@ -74,6 +74,8 @@ describe('the server’s forwarding rules', () => {
   it('on: one chain per table, forward tunnel → LAN, replies back, masquerade, each jump added only when missing', () => {
     const r = lanForwardRules(on);
     expect(r.postUp).toEqual([
+      // It heals itself: whatever a PostUp that failed half-way left goes first (wg-quick never runs PostDown then).
+      ...lanForwardCleanup(),
       `iptables -N ${LAN_CHAIN} 2>/dev/null || iptables -F ${LAN_CHAIN}`,
       `iptables -A ${LAN_CHAIN} -i %i -o docker0 -j RETURN`,
       `iptables -A ${LAN_CHAIN} -i %i -o br-+ -j RETURN`,
@@ -89,9 +91,9 @@ describe('the server’s forwarding rules', () => {
     for (const l of r.postDown) expect(l).toMatch(/ \|\| true$/);
   });
 
-  it('off: no PostUp; the PostDown that removes the rules stays in every config', () => {
-    expect(lanForwardRules({ ...on, allowLan: false })).toEqual({ postUp: [], postDown: lanForwardCleanup() });
-    expect(lanForwardRules({ allowLan: false, lanCidr: '', subnet: '10.13.13.0/24' }).postUp).toEqual([]);
+  it('off: PostUp and PostDown only remove the rules (what a half-done switch-on left goes at the next up)', () => {
+    expect(lanForwardRules({ ...on, allowLan: false })).toEqual({ postUp: lanForwardCleanup(), postDown: lanForwardCleanup() });
+    expect(lanForwardRules({ allowLan: false, lanCidr: '', subnet: '10.13.13.0/24' }).postUp).toEqual(lanForwardCleanup());
   });
 
   it('refuses a bad range even when called directly (the text never reaches a rule)', () => {
@@ -109,7 +111,7 @@ describe('the server’s forwarding rules', () => {
     const r = lanForwardRules(on);
     const conf = renderServerConfig({ privateKey: generateKeyPair().privateKey, address: '10.13.13.1/24', listenPort: 51820, peers: [], postUp: r.postUp, postDown: r.postDown }).content;
     const lines = conf.split('\n');
-    expect(lines.filter((l) => l.startsWith('PostUp = '))).toHaveLength(9);
+    expect(lines.filter((l) => l.startsWith('PostUp = '))).toHaveLength(15);
     expect(lines.filter((l) => l.startsWith('PostDown = '))).toHaveLength(6);
     expect(conf).toContain('PostUp = iptables -t nat -A M2-FALLBACK-LAN -s 10.13.13.0/24 -d 192.168.1.0/24 -j MASQUERADE\n');
   });

@@ -9,8 +9,10 @@
  *
  * - Everything lives in one chain per table, `M2-FALLBACK-LAN`, jumped to from the top of FORWARD and POSTROUTING:
  *   above Docker's own chains and its FORWARD policy of DROP, and removable as a whole.
- * - PostUp is idempotent: it creates or flushes the chain, then fills it, and adds the jump only when missing; so a
- *   second `up`, or a replay, leaves exactly one copy. Its failure fails `wg-quick up` (fail-closed).
+ * - PostUp is idempotent: it starts with the PostDown cleanup (a PostUp that failed half-way is never cleaned by
+ *   wg-quick, which stops at the failing line and removes the interface without running PostDown), creates or
+ *   flushes the chain, fills it, and adds the jump only when missing; so a second `up`, or a replay, leaves exactly
+ *   one copy. Its failure fails `wg-quick up` (fail-closed).
  * - PostDown is in every config, allowed or not: it removes both chains if they are there and never fails. Replaying
  *   PostDown then PostUp turns the option off as well as on.
  * - IPv4 forwarding is the host's (a host-network container cannot set it): `ip_forward` is read over SSH and the
@@ -54,20 +56,25 @@ export const lanForwardCleanup = (): string[] => [
 ];
 
 /**
- * PostUp and PostDown for the server's config. Off: no PostUp, and PostDown cleans up whatever an earlier config
+ * PostUp and PostDown for the server's config. Off: PostUp and PostDown only clean up whatever an earlier config
  * opened. On: forward tunnel → LAN (new connections from the tunnel's subnet only, never out through a Docker bridge;
  * the range itself must stay apart from Docker's networks), LAN → tunnel for replies only, masquerade tunnel → LAN.
  * `%i` is wg-quick's interface name.
  */
 export function lanForwardRules(s: LanForwardInput): { postUp: string[]; postDown: string[] } {
   const postDown = lanForwardCleanup();
-  if (!s.allowLan) return { postUp: [], postDown };
+  // Off: PostUp is the cleanup alone, so rules a half-done switch-on left go at the next up (see below).
+  if (!s.allowLan) return { postUp: [...postDown], postDown };
   const problem = lanCidrProblem(s, s.dockerSubnets);
   if (problem) throw new AppError('fallback.invalid', problem, { field: 'lanCidr', hint: 'Correct the home network’s range in the fallback settings.' });
   const lan = canonical(s.lanCidr, 'lanCidr', 'Home network');
   const tunnel = canonical(s.subnet, 'subnet', 'Tunnel subnet');
   return {
     postUp: [
+      // First the cleanup: wg-quick (set -e) stops at a failing PostUp line and takes the interface away without
+      // running PostDown, and a later `down` finds no interface and runs nothing; so what an earlier half-done
+      // PostUp left (a chain, a jump) goes at the next up instead of staying.
+      ...postDown,
       `iptables -N ${LAN_CHAIN} 2>/dev/null || iptables -F ${LAN_CHAIN}`,
       // Never into a Docker bridge, whatever the range: such packets go back to FORWARD, where Docker's own chains
       // decide (iptables allows one -o per rule, so `! -o docker0 ! -o br-+` would fail wg-quick up).
