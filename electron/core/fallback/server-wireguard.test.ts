@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -201,7 +201,7 @@ describe('toolbox scripts under sh', () => {
   };
   mkdirSync(bin);
   tool('wg', `echo "wg $*" >> '${log}'; case "$1" in show) [ -e '${state}' ];; syncconf) cat "$3" >> '${log}';; esac`);
-  tool('wg-quick', `echo "wg-quick $*" >> '${log}'; case "$1" in up) [ -e '${state}' ] && exit 1; touch '${state}';; down) [ -e '${state}' ] || exit 1; [ -e '${state}.stuck' ] || rm -f '${state}';; strip) grep -v '^Address' "$2";; esac`);
+  tool('wg-quick', `echo "wg-quick $*" >> '${log}'; case "$1" in up) [ -e '${state}.fail-up' ] && exit 5; [ -e '${state}' ] && exit 1; touch '${state}';; down) [ -e '${state}' ] || exit 1; [ -e '${state}.stuck' ] || rm -f '${state}';; strip) grep -v '^Address' "$2";; esac`);
   tool('ip', `echo "ip $*" >> '${log}'; case "$2" in show) [ -e '${state}' ];; del) rm -f '${state}';; esac`);
   const conf = path.join(dir, 'm2wg0.conf');
   writeFileSync(conf, `[Interface]\nAddress = 10.213.88.1/24\nPrivateKey = ${KEY}\n`);
@@ -261,8 +261,31 @@ describe('toolbox scripts under sh', () => {
     const failed = await sh(RULES_SCRIPT);
     expect(failed.code).toBe(3);
     expect(readFileSync(ipt, 'utf8')).not.toContain('never');
+    // What the half-run PostUp added goes again: the PostDown runs once more after the failing line.
+    expect(readFileSync(ipt, 'utf8')).toBe('-D FORWARD -j M2-FALLBACK-LAN\n-A FAIL\n-D FORWARD -j M2-FALLBACK-LAN\n');
     writeFileSync(conf, `[Interface]\nAddress = 10.213.88.1/24\nPrivateKey = ${KEY}\n`);
     await sh(DOWN_SCRIPT);
+  });
+
+  it('an up whose PostUp fails runs the PostDown (wg-quick does not), exits with its code and leaves no marker', async () => {
+    const ipt = path.join(dir, 'iptables.log');
+    tool('iptables', `echo "$*" >> '${ipt}'`);
+    writeFileSync(conf, [`[Interface]`, `Address = 10.213.88.1/24`, `PrivateKey = ${KEY}`, 'PostUp = iptables -A M2-FALLBACK-LAN -i %i -j ACCEPT', 'PostDown = iptables -D FORWARD -j M2-FALLBACK-LAN 2>/dev/null || true', 'PostDown = iptables -X M2-FALLBACK-LAN 2>/dev/null || true', ''].join('\n'));
+    await sh(DOWN_SCRIPT);
+    writeFileSync(ipt, '');
+    writeFileSync(`${state}.fail-up`, '');
+    const r = await sh(UP_SCRIPT);
+    rmSync(`${state}.fail-up`);
+    expect(r.code).toBe(5);
+    expect(readFileSync(ipt, 'utf8')).toBe('-D FORWARD -j M2-FALLBACK-LAN\n-X M2-FALLBACK-LAN\n');
+    expect(existsSync(mark)).toBe(false);
+    expect((await sh(STATE_SCRIPT)).stdout.trim()).toBe('down');
+    // A good up runs no PostDown of its own.
+    writeFileSync(ipt, '');
+    expect((await sh(UP_SCRIPT)).code).toBe(0);
+    expect(readFileSync(ipt, 'utf8')).toBe('');
+    await sh(DOWN_SCRIPT);
+    writeFileSync(conf, `[Interface]\nAddress = 10.213.88.1/24\nPrivateKey = ${KEY}\n`);
   });
 
   it('down deletes the interface by hand when a userspace daemon does not let it go', async () => {

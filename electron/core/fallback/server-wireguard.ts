@@ -59,6 +59,13 @@ const IFACE_GONE = [
   'done',
 ].join('\n');
 
+/**
+ * The config's PostDown lines (the home-network cleanup: every line ends in `|| true`), `%i` filled in, output dropped.
+ * wg-quick runs PostDown only on `down`; a PostUp that fails half-way (on `up` or on a replay) leaves what it added
+ * before the failing line, which this takes away again: nothing half-done stays in the server's firewall.
+ */
+const POST_DOWN = 'sed -n "s/^PostDown = //p" "$conf" | sed "s/%i/$i/g" | while IFS= read -r hook; do eval "$hook"; done >/dev/null 2>&1';
+
 /** Idempotent up: a complete up stays as it is; anything partial is taken down first, then `wg-quick up`. */
 export const UP_SCRIPT = [
   'conf=$1; i=$2; mark=$3',
@@ -66,7 +73,8 @@ export const UP_SCRIPT = [
   'rm -f "$mark"',
   'wg-quick down "$conf" >/dev/null 2>&1 || { rm -f "/var/run/wireguard/$i.sock"; ip link del "$i" >/dev/null 2>&1; }',
   IFACE_GONE,
-  'wg-quick up "$conf" || exit $?',
+  // wg-quick takes its interface away when a PostUp line fails, but not the lines before it.
+  `wg-quick up "$conf" || { rc=$?; ${POST_DOWN}; exit $rc; }`,
   'touch "$mark"',
 ].join('\n');
 
@@ -102,6 +110,8 @@ export const RULES_SCRIPT = [
   '{ sed -n "s/^PostDown = //p" "$conf"; sed -n "s/^PostUp = //p" "$conf"; } | sed "s/%i/$i/g" > "$tmp"',
   'rc=0',
   'while IFS= read -r hook; do eval "$hook" || { rc=$?; echo "m2: failed: $hook" >&2; break; }; done < "$tmp"',
+  // A PostUp that failed half-way: devices reach the server only, never half the home network.
+  `if [ "$rc" -ne 0 ]; then ${POST_DOWN}; fi`,
   'rm -f "$tmp"',
   'exit $rc',
 ].join('\n');
