@@ -9,8 +9,10 @@ import { FallbackSettings } from '../../electron/contract/fallback';
 import { AppError } from '../../electron/core/errors';
 import { FallbackService } from '../../electron/core/fallback/fallback-service';
 import { createFallbackStore } from '../../electron/core/fallback/fallback-store';
-import { IP_FORWARD_HINT, lanForwardCleanup, LAN_CHAIN } from '../../electron/core/fallback/lan-forward';
+import { IP_FORWARD_HINT, lanForwardCleanup, lanForwardRules, LAN_CHAIN } from '../../electron/core/fallback/lan-forward';
 import { ServerWireGuard } from '../../electron/core/fallback/server-wireguard';
+import { renderServerConfig } from '../../electron/core/fallback/wg-config';
+import { generateKeyPair } from '../../electron/core/fallback/wg-keys';
 import { createLogger } from '../../electron/core/log';
 import { MemorySecretStore } from '../../electron/core/secrets/keychain';
 import { toolboxEntrypoint } from '../../electron/core/stack/modules/wireguard';
@@ -48,6 +50,7 @@ let net: FallbackNet;
 let router: LabRouter;
 let conn: SshConnection;
 let service: FallbackService<SshConnection>;
+let wg: ServerWireGuard;
 let lanHost: ChildProcess | undefined;
 let lanPort = 0;
 /** A TCP service on the server (this namespace, every address): answers "server", so the tunnel itself is proven. */
@@ -182,7 +185,7 @@ beforeAll(async () => {
   containerId = await startToolbox();
   conn = await connectToLab(sshd, user);
   appDir = mkdtempSync(path.join(os.tmpdir(), 'm2-fblsw-app-'));
-  const wg = new ServerWireGuard({ conn, dataRoot, sudo: true, project });
+  wg = new ServerWireGuard({ conn, dataRoot, sudo: true, project });
   service = new FallbackService<SshConnection>({
     store: createFallbackStore(path.join(appDir, 'fallback')),
     secrets: new MemorySecretStore(),
@@ -245,7 +248,9 @@ describe('the home-network option through the real switch (FallbackService, lab 
 
     const rules = await containerRules();
     expect(rules).toContain(`-A FORWARD -j ${LAN_CHAIN}`);
-    expect(rules).toContain(`-A ${LAN_CHAIN} -s ${net.tunnelSubnet} -d ${LAN} -i m2wg0 -j ACCEPT`);
+    // New connections from the tunnel to the LAN (whatever else the rule excludes, such as Docker's bridges).
+    const re = (x: string): string => x.replace(/[./+]/g, '\\$&');
+    expect(rules).toMatch(new RegExp(`^-A ${LAN_CHAIN} -s ${re(net.tunnelSubnet)} -d ${re(LAN)} -i m2wg0 (.* )?-j ACCEPT$`, 'm'));
     expect(rules).toContain(`-A ${LAN_CHAIN} -s ${net.tunnelSubnet} -d ${LAN} -j MASQUERADE`);
 
     const config = await phoneUp(on);
@@ -311,4 +316,32 @@ describe('the home-network option through the real switch (FallbackService, lab 
     expect(off.mode.kind).toBe('off');
     expect(await rulesNow()).toEqual([]);
   }, 180_000);
+
+  it('a PostUp that fails half-way in the container leaves nothing behind: the endpoint stays shut, no rule of the option stays', async () => {
+    // The option's own rules, then a line the server's iptables refuses (a firewall that will not take the masquerade, say).
+    const rules = lanForwardRules({ allowLan: true, lanCidr: LAN, subnet: net.tunnelSubnet });
+    const content = renderServerConfig({
+      privateKey: generateKeyPair().privateKey,
+      address: `${net.serverTunnelIp}/24`,
+      listenPort: net.wireguardPort,
+      peers: [],
+      postUp: [...rules.postUp, `iptables -A ${LAN_CHAIN} -j M2-NO-SUCH-TARGET`],
+      postDown: rules.postDown,
+    }).content;
+    await wg.writeConfig(content);
+    await expect(wg.up()).rejects.toThrow(/WireGuard endpoint on failed/);
+    expect(await wg.state()).toBe('down');
+    expect(await containerRules()).not.toContain(LAN_CHAIN);
+    expect(await rulesNow()).toEqual([]);
+    // A replay of the same config on an open endpoint fails the same way and leaves no half of it either.
+    await wg.writeConfig(renderServerConfig({ privateKey: generateKeyPair().privateKey, address: `${net.serverTunnelIp}/24`, listenPort: net.wireguardPort, peers: [], postUp: rules.postUp, postDown: rules.postDown }).content);
+    await wg.up();
+    expect((await rulesNow()).length).toBeGreaterThan(0);
+    await wg.writeConfig(content);
+    await expect(wg.applyRules()).rejects.toThrow();
+    expect(await rulesNow()).toEqual([]);
+    expect(await wg.state()).toBe('up');
+    await wg.down();
+    expect(await rulesNow()).toEqual([]);
+  }, 120_000);
 });
