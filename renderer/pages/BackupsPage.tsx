@@ -174,7 +174,7 @@ function ServerBackups({ profileId }: { profileId: string }) {
       <section className="card" aria-labelledby="snapshots-heading">
         <h2 id="snapshots-heading">Snapshots</h2>
         {latest ? (
-          <table aria-label="Snapshots">
+          <table className="table" aria-label="Snapshots">
             <thead>
               <tr>
                 <th scope="col">Time</th>

@@ -115,6 +115,8 @@ beforeAll(async () => {
       },
     },
   };
+  // A database dump as the dump sidecar leaves it (the lab's backup has no database of its own).
+  writeFileSync(path.join(dataRoot, 'backup', 'dumps', 'nextcloud.sql'), '--\n-- PostgreSQL database dump\n--\nCREATE TABLE t (i int);\n--\n-- PostgreSQL database dump complete\n--\n');
   const write = (rel: string, text: string, mode: number): void => {
     const p = path.join(dir, rel);
     writeFileSync(p, text);
@@ -234,20 +236,32 @@ describe('backups over the one SSH connection, restic in the backup container', 
     const d = await backups.drill('lab');
     expect(d.reason).toBeNull();
     expect(d.passed).toBe(true);
-    expect(d.filesExpected).toBe(Object.keys(content).length);
+    // Nextcloud's files and the database dump.
+    expect(d.filesExpected).toBe(Object.keys(content).length + 1);
     expect(d.filesRestored).toBe(d.filesExpected);
     expect(d.checks.map((c) => [c.name, c.passed])).toEqual([
       ['Latest snapshot', true],
       ['Repository check', true],
       ['Restore', true],
       ['File count', true],
+      ['Database dumps', true],
     ]);
+    expect(d.checks.at(-1)?.detail).toBe('1 of 1 read to pg_dump’s closing line');
     const scratch = await compose('exec', '-T', 'backup', 'sh', '-c', 'ls /tmp | grep -c m2-drill || true');
     expect(scratch.stdout.trim()).toBe('0');
     const view = await backups.view('lab');
     expect(view.lastDrill).toEqual(d);
     expect(view.lastPassedDrill).toBe(d.at);
     expect(statSync(path.join(drillDir, 'lab.json')).mode & 0o777).toBe(0o600);
+  }, 300_000);
+
+  it('a drill of a snapshot whose database dump was cut short fails and names the dumps', async () => {
+    writeFileSync(path.join(dataRoot, 'backup', 'dumps', 'nextcloud.sql'), '--\n-- PostgreSQL database dump\n--\nCREATE TABLE t (i int);\nCOPY t (i) FROM stdin;\n1\n');
+    const run = await backups.run('lab');
+    expect(run.result, JSON.stringify(run)).toBe('success');
+    const d = await backups.drill('lab');
+    expect(d.passed).toBe(false);
+    expect(d.reason).toBe('Database dumps: 1 of 1 database dumps are not complete pg_dump files (cut short or an error instead of a dump).');
   }, 300_000);
 
   it('a drill on a damaged repository fails and says why; the last passed drill is still known', async () => {
@@ -272,4 +286,5 @@ describe('backups over the one SSH connection, restic in the backup container', 
       rmSync(copy, { recursive: true, force: true });
     }
   }, 300_000);
+
 });

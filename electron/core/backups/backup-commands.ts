@@ -48,7 +48,8 @@ export const RESTORE_SCRIPT = [
 
 /**
  * The drill's scratch restore: the whole snapshot into a fresh folder of the container's own /tmp, a count of its
- * files, and the folder removed whatever happened. Argument: snapshot id.
+ * files, the database dumps read (whole: their header and pg_dump's closing line), and the folder removed whatever
+ * happened. Argument: snapshot id.
  */
 export const DRILL_RESTORE_SCRIPT = [
   'set -u',
@@ -57,7 +58,14 @@ export const DRILL_RESTORE_SCRIPT = [
   'restic restore "$1" --target "$scratch" >&2',
   'rc=$?',
   'files=$(find "$scratch" -type f | wc -l)',
-  'echo "m2-drill restore=$rc files=$files"',
+  // pg_dump's plain format names itself in its first lines; a dump cut short or replaced by an error does not.
+  'dumps=0; bad=0',
+  'for d in "$scratch"/m2/dumps/*.sql; do',
+  '  [ -f "$d" ] || continue',
+  '  dumps=$((dumps + 1))',
+  '  head -n 5 "$d" | grep -q "PostgreSQL database dump" && tail -c 200 "$d" | grep -q "PostgreSQL database dump complete" || bad=$((bad + 1))',
+  'done',
+  'echo "m2-drill restore=$rc files=$files dumps=$dumps bad=$bad"',
   'exit $rc',
 ].join('\n');
 

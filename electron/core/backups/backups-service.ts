@@ -203,6 +203,10 @@ export class BackupsService {
         checks.push({ name: 'Restore', passed: true, detail: 'restored into a scratch folder, since deleted' });
         if (filesRestored !== filesExpected) return fail('File count', `the snapshot lists ${filesExpected} files but ${filesRestored ?? 0} were restored.`);
         checks.push({ name: 'File count', passed: true, detail: `${filesRestored} of ${filesExpected} files` });
+        const dumps = m.dumps ?? 0;
+        const bad = m.bad ?? 0;
+        if (bad > 0) return fail('Database dumps', `${bad} of ${dumps} database dumps are not complete pg_dump files (cut short or an error instead of a dump).`);
+        checks.push({ name: 'Database dumps', passed: true, detail: dumps === 0 ? 'no database dump in this snapshot' : `${dumps} of ${dumps} read to pg_dump’s closing line` });
         return null;
       })().catch((err: unknown) => fail('Drill', err instanceof AppError ? err.userMessage : err instanceof Error ? err.message : String(err)));
       const result: DrillResult = {
