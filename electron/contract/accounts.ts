@@ -89,8 +89,8 @@ export const RotationRequest = z.object({ profileId: ProfileId, secret: SecretNa
 
 export const RotationResult = z.object({
   secret: SecretName,
-  /** The release that now runs with the new value. */
-  releaseId: z.string(),
+  /** The release that now runs with the new value; absent when finishing only removed what a finished rotation had left in the keychain. */
+  releaseId: z.string().optional(),
   restarted: z.array(z.string()),
   /** True when this finished a rotation an earlier attempt had started (its value, not a new one). */
   resumed: z.boolean(),

@@ -216,7 +216,7 @@ function RotationRow({ profileId, plan, onRotated }: { profileId: string; plan: 
       <td>
         {!plan.rotatable ? (
           <span className="muted">{plan.reason}</span>
-        ) : !plan.passwordSet ? (
+        ) : !plan.passwordSet && !plan.unfinished ? (
           <span className="muted">Not generated yet: it is made when you first review the install.</span>
         ) : (
           <>

@@ -69,6 +69,9 @@ async function setup(opts: { settings?: Partial<StackSettings>; installed?: bool
   }
   let redeploy: (secretsNow: Map<string, string>) => ApplyResult | Promise<ApplyResult> = () => applied(['nextcloud']);
   let failChange: ((v: Secret) => Error | undefined) | undefined;
+  // A keychain that refuses some deletes (locked for a moment, or for good): called with the entry and the how-manyth delete it is.
+  let failDelete: ((entry: string, nth: number) => boolean) | undefined;
+  let deletes = 0;
   const ops: ServiceOps = {
     setRolePassword: async (_t, db, v) => {
       steps.push(`ALTER ROLE ${db.role} → ${name(v)}`);
@@ -93,6 +96,11 @@ async function setup(opts: { settings?: Partial<StackSettings>; installed?: bool
       await store.set(p, n, v);
     },
     delete: async (p: string, n: string) => {
+      deletes++;
+      if (failDelete?.(n, deletes)) {
+        steps.push(`keychain delete ${n} refused`);
+        throw new Error('The keychain is locked.');
+      }
       steps.push(`keychain delete ${n}`);
       return store.delete(p, n);
     },
@@ -115,6 +123,7 @@ async function setup(opts: { settings?: Partial<StackSettings>; installed?: bool
     installed: async () => opts.installed ?? true,
     log,
     ops,
+    keychainRetryMs: 0,
   });
   return {
     rotation,
@@ -125,6 +134,10 @@ async function setup(opts: { settings?: Partial<StackSettings>; installed?: bool
     settings,
     setRedeploy: (f: typeof redeploy) => (redeploy = f),
     setFailChange: (f: typeof failChange) => (failChange = f),
+    setFailDelete: (f: typeof failDelete) => {
+      failDelete = f;
+      deletes = 0;
+    },
   };
 }
 
@@ -556,5 +569,180 @@ describe('the real commands, checked as every remote command is', () => {
     expect(await realOps.redisAccepts(target([container, { code: 1, stdout: 'WRONGPASS invalid username-password pair\n' }]), 'nextcloud-redis', value)).toBe(false);
     const err = await refusal(realOps.redisAccepts(target([container, { code: 126, stderr: 'OCI runtime exec failed' }]), 'nextcloud-redis', value));
     expect(err.userMessage).toBe('redis-cli in nextcloud-redis exited 126: OCI runtime exec failed');
+  });
+});
+
+describe('every state the keychain can be left in during a rotation is finished by the button the plan shows', () => {
+  const NAME = 'nextcloud.admin-password';
+  const O = OLD[NAME];
+  const N = 'NcAdminNewPasswordMade01';
+  const X = 'NcAdminOtherValueXXXXXX1';
+  type V = typeof O | typeof N | typeof X | undefined;
+  /**
+   * One row per keychain state (<name>, .rotating, .previous), with what the server's Nextcloud holds, and what must
+   * follow: Install refused before, the plan's "Finish the rotation", what pressing it does (`fresh`: a new value is
+   * made; `resume`: the rotation finishes with .rotating's value, never a second one; `done`: only the copies go,
+   * nothing on the server; `missing`: refused, naming what to do, and nothing written).
+   */
+  const rows: Array<{ why: string; main: V; rotating: V; previous: V; server: string; does: 'fresh' | 'resume' | 'done' | 'missing'; blocked: boolean; unfinished: boolean }> = [
+    { why: 'nothing under way', main: O, rotating: undefined, previous: undefined, server: O, does: 'fresh', blocked: false, unfinished: false },
+    { why: 'never generated', main: undefined, rotating: undefined, previous: undefined, server: O, does: 'missing', blocked: false, unfinished: false },
+    { why: 'stopped after step 1, or undone completely (a retry waits)', main: O, rotating: N, previous: undefined, server: O, does: 'resume', blocked: false, unfinished: true },
+    { why: 'stopped after step 2', main: O, rotating: N, previous: O, server: O, does: 'resume', blocked: true, unfinished: true },
+    { why: 'stopped after step 3 (the service has the new value)', main: O, rotating: N, previous: O, server: N, does: 'resume', blocked: true, unfinished: true },
+    { why: 'stopped after step 4 or 5, or the clean-up could not delete .previous', main: N, rotating: N, previous: O, server: N, does: 'resume', blocked: true, unfinished: true },
+    { why: 'the undo could not set the keychain back but set the service back', main: N, rotating: N, previous: O, server: O, does: 'resume', blocked: true, unfinished: true },
+    { why: 'stopped between the two deletes of the clean-up (or the second failed)', main: N, rotating: N, previous: undefined, server: N, does: 'done', blocked: false, unfinished: true },
+    { why: '<name> changed by something else while .previous was kept', main: X, rotating: N, previous: O, server: O, does: 'resume', blocked: true, unfinished: true },
+    { why: '<name> lost while the rotation was under way', main: undefined, rotating: N, previous: O, server: N, does: 'resume', blocked: true, unfinished: true },
+    { why: '<name> lost, only the new value made', main: undefined, rotating: N, previous: undefined, server: O, does: 'missing', blocked: false, unfinished: false },
+    { why: '.rotating gone, <name> new, .previous old', main: N, rotating: undefined, previous: O, server: O, does: 'resume', blocked: true, unfinished: true },
+    { why: '.rotating gone, .previous equal to <name>', main: O, rotating: undefined, previous: O, server: O, does: 'done', blocked: false, unfinished: true },
+    { why: '<name> lost, only .previous left', main: undefined, rotating: undefined, previous: O, server: O, does: 'fresh', blocked: true, unfinished: true },
+    { why: '.previous equal to .rotating, finished', main: N, rotating: N, previous: N, server: N, does: 'done', blocked: false, unfinished: true },
+    { why: '.previous equal to .rotating, <name> old', main: O, rotating: N, previous: N, server: O, does: 'resume', blocked: false, unfinished: true },
+  ];
+
+  it.each(rows)('$why: <name>=$main .rotating=$rotating .previous=$previous → $does', async (row) => {
+    const { rotation, store, steps, server } = await setup();
+    const put = async (entry: string, v: V): Promise<void> => {
+      if (v === undefined) await store.delete(PROFILE, entry);
+      else await store.set(PROFILE, entry, new Secret(v));
+    };
+    await put(NAME, row.main);
+    await put(rotatingName(NAME), row.rotating);
+    await put(previousName(NAME), row.previous);
+    server.service.set(NAME, row.server);
+    server.env.set(NAME, row.server);
+    const read = async (entry: string): Promise<string | undefined> => (await store.get(PROFILE, entry))?.reveal();
+
+    const plan = (await rotation.plans(PROFILE)).find((p) => p.secret === NAME);
+    expect(plan?.unfinished).toBe(row.unfinished);
+    expect(plan?.passwordSet).toBe(row.main !== undefined);
+    const install = await rotation.assertInstallAllowed(PROFILE).then(
+      () => false,
+      (e: unknown) => (e as AppError).code === 'accounts.rotation-unfinished',
+    );
+    expect(install).toBe(row.blocked);
+    // A refused Install always has a button beside the secret that finishes the rotation (the renderer shows it when unfinished).
+    if (row.blocked) expect(plan?.unfinished).toBe(true);
+
+    if (row.does === 'missing') {
+      const err = await refusal(rotation.rotate(PROFILE, NAME));
+      expect(err.code).toBe('accounts.not-generated');
+      expect(err.hint).toBe('Install the stack first.');
+      expect(steps).toEqual([]);
+      return;
+    }
+    const result = await rotation.rotate(PROFILE, NAME);
+    const now = await read(NAME);
+    expect(await read(rotatingName(NAME))).toBeUndefined();
+    expect(await read(previousName(NAME))).toBeUndefined();
+    await expect(rotation.assertInstallAllowed(PROFILE)).resolves.toBeUndefined();
+    expect((await rotation.plans(PROFILE)).find((p) => p.secret === NAME)?.unfinished).toBe(false);
+    if (row.does === 'done') {
+      expect(steps.every((x) => x.startsWith('keychain delete'))).toBe(true);
+      expect(now).toBe(row.main);
+      expect(result.message).toBe('Nextcloud admin password: the earlier rotation had finished; the server and the keychain use the new value. The copies kept while rotating are removed.');
+      expect(result).toMatchObject({ resumed: true, restarted: [] });
+      expect(result.releaseId).toBeUndefined();
+    } else {
+      // Never a second new value: a rotation under way finishes with the one it made.
+      if (row.does === 'resume') expect(now).toBe(row.rotating ?? row.main);
+      else expect([O, N, X, undefined]).not.toContain(now);
+      expect(result.resumed).toBe(row.does === 'resume');
+      expect(result.message).toBe('Nextcloud admin password rotated: nextcloud restarted with the new value, and it works.');
+      expect(steps).toContain('nextcloud login new');
+      expect(steps.at(-1)).toBe('keychain delete nextcloud.admin-password.rotating');
+    }
+    // The server and the keychain agree.
+    expect(server.service.get(NAME)).toBe(now);
+    expect(server.env.get(NAME)).toBe(now);
+  });
+});
+
+describe('a keychain that refuses the clean-up', () => {
+  const NAME = 'nextcloud.admin-password';
+  const read = async (store: MemorySecretStore, entry: string): Promise<string | undefined> => (await store.get(PROFILE, entry))?.reveal();
+
+  it('refusing a delete once (locked for a moment): it is tried again, and the rotation ends clean', async () => {
+    for (const nth of [1, 2]) {
+      const { rotation, store, steps, setFailDelete } = await setup();
+      setFailDelete((_entry, n) => n === nth);
+      const result = await rotation.rotate(PROFILE, NAME);
+      expect(result.message, `delete ${nth}`).toBe('Nextcloud admin password rotated: nextcloud restarted with the new value, and it works.');
+      expect(steps.filter((x) => x.includes('refused'))).toHaveLength(1);
+      expect(await read(store, rotatingName(NAME))).toBeUndefined();
+      expect(await read(store, previousName(NAME))).toBeUndefined();
+    }
+  });
+
+  it('refusing .previous for good: the proven rotation is a success with a note; Install waits; “Finish the rotation” completes it with the same value', async () => {
+    const { rotation, store, steps, server, setFailDelete } = await setup();
+    setFailDelete((entry) => entry === previousName(NAME));
+    const result = await rotation.rotate(PROFILE, NAME);
+    expect(result.message).toBe(
+      'Nextcloud admin password rotated: nextcloud restarted with the new value, and it works. The keychain did not let the app remove the old value it kept aside, so Install waits: “Finish the rotation” removes it (it checks the new value again; nothing new is generated).',
+    );
+    // Three tries, and .rotating kept with it, so the state stays one that finishes with the same value.
+    expect(steps.filter((x) => x.startsWith('keychain delete'))).toEqual(Array(3).fill(`keychain delete ${previousName(NAME)} refused`));
+    const made = await read(store, NAME);
+    expect(await read(store, rotatingName(NAME))).toBe(made);
+    expect((await refusal(rotation.assertInstallAllowed(PROFILE))).code).toBe('accounts.rotation-unfinished');
+    expect((await rotation.plans(PROFILE)).find((p) => p.secret === NAME)?.unfinished).toBe(true);
+
+    setFailDelete(undefined);
+    steps.length = 0;
+    await expect(rotation.rotate(PROFILE, NAME)).resolves.toMatchObject({ resumed: true });
+    expect(steps.some((x) => x.includes('.rotating = '))).toBe(false);
+    expect(await read(store, NAME)).toBe(made);
+    expect(server.service.get(NAME)).toBe(made);
+    expect(await read(store, previousName(NAME))).toBeUndefined();
+    expect(await read(store, rotatingName(NAME))).toBeUndefined();
+    await expect(rotation.assertInstallAllowed(PROFILE)).resolves.toBeUndefined();
+  });
+
+  it('refusing .rotating for good (or the app stopping between the two deletes): a success with a note; Install is allowed; “Finish the rotation” only removes the copy', async () => {
+    const { rotation, store, steps, server, setFailDelete } = await setup();
+    setFailDelete((entry) => entry === rotatingName(NAME));
+    const result = await rotation.rotate(PROFILE, NAME);
+    expect(result.message).toBe(
+      'Nextcloud admin password rotated: nextcloud restarted with the new value, and it works. The keychain did not let the app remove the copy of the new value it kept while rotating; “Finish the rotation” removes it (nothing on the server changes).',
+    );
+    const made = await read(store, NAME);
+    expect(await read(store, previousName(NAME))).toBeUndefined();
+    await expect(rotation.assertInstallAllowed(PROFILE)).resolves.toBeUndefined();
+    const plan = (await rotation.plans(PROFILE)).find((p) => p.secret === NAME);
+    expect(plan).toMatchObject({ unfinished: true, restarts: [] });
+    expect(plan?.steps[0]).toMatch(/^Nothing changes on the server/);
+
+    // Still locked: the button says so and what to do, and nothing on the server is touched.
+    steps.length = 0;
+    const locked = await refusal(rotation.rotate(PROFILE, NAME));
+    expect(locked.userMessage).toBe('Nextcloud admin password: the rotation had finished, but the keychain did not let the app remove the copies it kept while rotating.');
+    expect(locked.hint).toMatch(/^Unlock your keychain/);
+    expect(steps.every((x) => x.startsWith('keychain delete'))).toBe(true);
+
+    setFailDelete(undefined);
+    steps.length = 0;
+    await expect(rotation.rotate(PROFILE, NAME)).resolves.toMatchObject({ resumed: true, restarted: [] });
+    expect(steps).toEqual([`keychain delete ${rotatingName(NAME)}`]);
+    expect(await read(store, NAME)).toBe(made);
+    expect(server.service.get(NAME)).toBe(made);
+    expect(await read(store, rotatingName(NAME))).toBeUndefined();
+  });
+
+  it('refusing .previous after a complete undo: the old value works, the message says Install waits, and the retry finishes with the same value', async () => {
+    const { rotation, store, setRedeploy, setFailDelete } = await setup();
+    setRedeploy(() => rolledBack('nextcloud'));
+    setFailDelete((entry) => entry === previousName(NAME));
+    const err = await refusal(rotation.rotate(PROFILE, NAME));
+    expect(err.userMessage).toMatch(/The old value is back in place and still works \(the keychain also kept its copy beside it, so Install waits until the rotation is finished\)\.$/);
+    const made = await read(store, rotatingName(NAME));
+    expect((await rotation.plans(PROFILE)).find((p) => p.secret === NAME)?.unfinished).toBe(true);
+    setFailDelete(undefined);
+    setRedeploy(() => applied(['nextcloud']));
+    await expect(rotation.rotate(PROFILE, NAME)).resolves.toMatchObject({ resumed: true });
+    expect(await read(store, NAME)).toBe(made);
   });
 });

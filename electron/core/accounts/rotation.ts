@@ -18,7 +18,9 @@
  *     apply engine: the 0600 env file uploaded with the new release and switched atomically, the services that
  *     read it recreated and health-checked, the previous release brought back when they fail);
  *  5. proof that the new value works (and, where the service can say so, that the old one no longer does);
- *  6. `.previous` and `.rotating` are removed.
+ *  6. `.previous` and then `.rotating` are removed (each retried while the keychain is briefly locked; one that still
+ *     fails after a proven rotation is a note in the result, not a failed rotation: see `classify` for why every
+ *     state it leaves is finished by "Finish the rotation").
  * On a failure in 3–5 the keychain's value goes back to the old one and the service's own change is undone with it;
  * `.rotating` stays, so rotating again finishes with the same value. `.previous` goes only when the undo was complete:
  * while it is kept the server may want a value the keychain does not hold, and every other install is refused
@@ -78,6 +80,57 @@ export interface RotationDeps {
   readonly log: Logger;
   readonly random?: RandomBytes;
   readonly ops?: ServiceOps;
+  /** Pause between tries of a keychain delete in the clean-up (the keychain may be locked for a moment); default 500 ms. */
+  readonly keychainRetryMs?: number;
+}
+
+/**
+ * What the keychain's three entries of one secret (`<name>`, `.rotating`, `.previous`) say about its rotation, and so
+ * what "Finish the rotation" (or "Rotate now") does. The rotation writes them only in this order: `.rotating` (the
+ * new value), `.previous` (the old one, never equal to the new one), `<name>` := new, then deletes `.previous`, then
+ * `.rotating`; its undo writes `<name>` := old, then deletes `.previous` when the server is set back. So:
+ * - `fresh`: nothing under way. A new value is generated; the old one is `<name>` (or, when only `.previous` is left
+ *   of it, that).
+ * - `resume`: a rotation stopped with a new value made: it is finished with that value (`next`), never a second
+ *   one; `old` is `.previous`, or `<name>` when nothing was kept aside yet (a clean undo, or a stop after step 1).
+ *   `.previous` present but `<name>` already new: the stop came after step 4, or the clean-up could not delete
+ *   `.previous` — rotating again with the same value is harmless either way. `.rotating` gone but `<name>` differing
+ *   from `.previous`: `<name>` is the new value.
+ * - `done`: the rotation had finished and been proven; only its copies are left (`<name>` equals `.rotating` with no
+ *   different `.previous`: only the clean-up writes that). Finishing removes them; nothing on the server changes.
+ * - `missing`: the keychain holds no value to rotate from.
+ * A `.previous` equal to `.rotating` holds nothing to go back to and is ignored (rewritten when the old value is kept).
+ */
+export type RotationState =
+  | { readonly kind: 'fresh'; readonly old: Secret; readonly keepOld: boolean }
+  | { readonly kind: 'resume'; readonly next: Secret; readonly old: Secret; readonly keepOld: boolean; readonly keepNext: boolean }
+  | { readonly kind: 'done' }
+  | { readonly kind: 'missing' };
+
+/**
+ * Whether an install must wait: a `.previous` that holds an old value the server may still expect (not when the
+ * rotation had finished, `done`, nor when it only repeats `.rotating`: then there is nothing to go back to).
+ */
+export function blocksInstall(state: RotationState, rotating: Secret | undefined, previous: Secret | undefined): boolean {
+  if (!previous || state.kind === 'done') return false;
+  return rotating === undefined || rotating.reveal() !== previous.reveal();
+}
+
+export function classify(current: Secret | undefined, rotating: Secret | undefined, previous: Secret | undefined): RotationState {
+  const same = (a: Secret | undefined, b: Secret | undefined): boolean => a !== undefined && b !== undefined && a.reveal() === b.reveal();
+  const prev = previous && !same(previous, rotating) ? previous : undefined;
+  if (rotating) {
+    if (same(current, rotating) && !prev) return { kind: 'done' };
+    if (prev) return { kind: 'resume', next: rotating, old: prev, keepOld: false, keepNext: false };
+    if (current) return { kind: 'resume', next: rotating, old: current, keepOld: true, keepNext: false };
+    return { kind: 'missing' };
+  }
+  if (prev) {
+    if (!current) return { kind: 'fresh', old: prev, keepOld: false };
+    if (same(current, prev)) return { kind: 'done' };
+    return { kind: 'resume', next: current, old: prev, keepOld: false, keepNext: true };
+  }
+  return current ? { kind: 'fresh', old: current, keepOld: true } : { kind: 'missing' };
 }
 
 interface Spec {
@@ -237,10 +290,14 @@ export class SecretRotation {
     );
   }
 
-  /** A secret whose rotation stopped without setting the server back (its old value still kept aside), other than `except`. */
+  /**
+   * A secret whose rotation stopped without setting the server back (its old value still kept aside, `blocksInstall`),
+   * other than `except`.
+   */
   async #unfinished(profileId: string, except?: string): Promise<string | undefined> {
     for (const name of Object.keys(SPECS)) {
-      if (name !== except && (await this.#deps.secrets.get(profileId, previousName(name))) !== undefined) return name;
+      if (name === except || (await this.#deps.secrets.get(profileId, previousName(name))) === undefined) continue;
+      if ((await this.#state(profileId, name)).blocksInstall) return name;
     }
     return undefined;
   }
@@ -250,22 +307,40 @@ export class SecretRotation {
     const settings = await this.#deps.settings(profileId);
     const out: RotationPlan[] = [];
     for (const req of generatedSecrets(settings)) {
-      const set = (await this.#deps.secrets.get(profileId, req.name)) !== undefined;
-      const unfinished = (await this.#deps.secrets.get(profileId, rotatingName(req.name))) !== undefined;
-      out.push(this.#plan(settings, req.name, set, unfinished));
+      const state = await this.#state(profileId, req.name);
+      out.push(this.#plan(settings, req.name, state.current !== undefined, state));
     }
     return out;
   }
 
-  #plan(settings: StackSettings, name: string, passwordSet: boolean, unfinished: boolean): RotationPlan {
+  async #state(profileId: string, name: string): Promise<RotationState & { current: Secret | undefined; blocksInstall: boolean }> {
+    const { secrets } = this.#deps;
+    const current = await secrets.get(profileId, name);
+    const rotating = await secrets.get(profileId, rotatingName(name));
+    const previous = await secrets.get(profileId, previousName(name));
+    const state = classify(current, rotating, previous);
+    return { ...state, current, blocksInstall: blocksInstall(state, rotating, previous) };
+  }
+
+  /**
+   * The plan as the keychain's state makes it: `unfinished` (the button reads "Finish the rotation") whenever there is
+   * something to finish, and always while Install waits for this rotation, so that a refused Install always has a
+   * button that finishes the rotation.
+   */
+  #plan(settings: StackSettings, name: string, passwordSet: boolean, state: RotationState & { blocksInstall: boolean }): RotationPlan {
+    const unfinished = state.kind === 'resume' || state.kind === 'done' || state.blocksInstall;
     const spec = SPECS[name];
     if (!spec) {
       const no = NOT_ROTATABLE[name] ?? { title: name, reason: 'The app does not know how to change it on the running service.' };
       return { secret: name, title: no.title, ...(no.accountId ? { accountId: no.accountId } : {}), passwordSet, rotatable: false, reason: no.reason, steps: [], restarts: [], unfinished };
     }
+    if (state.kind === 'done') {
+      const steps = ['Nothing changes on the server: the earlier rotation had finished, and the server and the keychain use the new value.', 'Remove the copies the rotation kept beside it in the keychain.'];
+      return { secret: name, title: spec.title, ...(spec.accountId ? { accountId: spec.accountId } : {}), passwordSet, rotatable: true, steps, restarts: [], unfinished };
+    }
     const restarts = servicesReading(settings, name);
     const steps = [
-      unfinished ? 'Use the new value the unfinished rotation made (nothing new is generated).' : 'Generate a new value and keep it in the keychain beside the current one.',
+      state.kind === 'resume' ? 'Use the new value the unfinished rotation made (nothing new is generated).' : 'Generate a new value and keep it in the keychain beside the current one.',
       ...(spec.live ? [spec.live.describe(settings)] : []),
       `Install the stack again with the new value in its env file (0600): this restarts ${restarts.join(', ') || 'nothing'}, and waits until they are healthy; if they are not, the previous release comes back.`,
       spec.proveLine,
@@ -300,7 +375,7 @@ export class SecretRotation {
       throw new AppError('accounts.not-rotatable', `Secret: this server’s stack has no secret “${name}”.`, { field: 'secret', hint: 'Choose a secret from the list.' });
     }
     const spec = SPECS[name];
-    const plan = this.#plan(settings, name, true, false);
+    const plan = this.#plan(settings, name, true, { kind: 'missing', blocksInstall: false });
     if (!spec) throw new AppError('accounts.not-rotatable', `${plan.title}: it cannot be rotated here.`, { field: 'secret', ...(plan.reason ? { hint: plan.reason } : {}) });
     if (!(await this.#deps.installed(profileId))) {
       throw new AppError('accounts.not-rotatable', `${spec.title}: the stack is not installed on this server yet.`, { field: 'secret', hint: 'Install the stack first; a secret is rotated on the running services.' });
@@ -314,26 +389,23 @@ export class SecretRotation {
       });
     }
 
-    // 1. The new value, made once.
-    let next = await secrets.get(profileId, rotatingName(name));
-    const resumed = next !== undefined;
-    if (!next) {
+    const state = await this.#state(profileId, name);
+    if (state.kind === 'missing') {
+      throw new AppError('accounts.not-generated', `${spec.title}: it has not been generated yet, so there is nothing to rotate.`, { field: 'secret', hint: 'Install the stack first.' });
+    }
+    if (state.kind === 'done') return this.#removeLeftovers(profileId, name, spec);
+    // 1. The new value, made once. 2. The old value, kept before anything changes.
+    let next: Secret;
+    const old = state.old;
+    const resumed = state.kind === 'resume';
+    if (state.kind === 'resume') {
+      next = state.next;
+      if (state.keepNext) await secrets.set(profileId, rotatingName(name), next);
+    } else {
       next = generateSecretValue(request.kind, this.#deps.random);
       await secrets.set(profileId, rotatingName(name), next);
     }
-    // 2. The old value, kept before anything changes. After a stop between steps 4 and 6 the keychain already holds
-    // the new value, and the old one is the one kept aside.
-    const current = await secrets.get(profileId, name);
-    let old: Secret | undefined;
-    if (current && current.reveal() !== next.reveal()) {
-      old = current;
-      await secrets.set(profileId, previousName(name), old);
-    } else {
-      old = await secrets.get(profileId, previousName(name));
-    }
-    if (!old) {
-      throw new AppError('accounts.not-generated', `${spec.title}: it has not been generated yet, so there is nothing to rotate.`, { field: 'secret', hint: 'Install the stack first.' });
-    }
+    if (state.keepOld) await secrets.set(profileId, previousName(name), old);
     log.info(`rotating ${name}`, { profile: profileId, secret: name, resumed });
 
     const target = await this.#deps.target(profileId);
@@ -359,38 +431,84 @@ export class SecretRotation {
       // An install refused because another one runs (stack.busy) never started.
       const neverStarted = err instanceof AppError && err.code === 'stack.busy';
       const reinstall = stage !== 'service' && applied?.kind !== 'rolled-back' && !neverStarted;
-      const undone = await this.#undo(profileId, name, spec, target, settings, old, reinstall);
+      const { undone, keptAside } = await this.#undo(profileId, name, spec, target, settings, old, reinstall);
       const what = err instanceof AppError ? err.userMessage : err instanceof Error ? err.message : String(err);
-      log.warn(`rotating ${name} failed`, { profile: profileId, secret: name, stage, undone });
+      log.warn(`rotating ${name} failed`, { profile: profileId, secret: name, stage, undone, keptAside });
+      const back = undone
+        ? `The old value is back in place and still works${keptAside ? ' (the keychain also kept its copy beside it, so Install waits until the rotation is finished)' : ''}.`
+        : 'The old value is back in the keychain, but the server could not be set back to it.';
       throw rotationFailed(
-        `${spec.title}: the rotation stopped (${stageText[stage]}: ${what}). ${undone ? 'The old value is back in place and still works.' : 'The old value is back in the keychain, but the server could not be set back to it.'}`,
+        `${spec.title}: the rotation stopped (${stageText[stage]}: ${what}). ${back}`,
         undone
           ? 'Rotate again when the cause is fixed: the same new value is used, nothing is generated twice.'
           : 'Rotate again to finish: the same new value is used. Until then the service may want the new value (Reveal shows the old one).',
         err,
       );
     }
-    // 6. The new value is the only one.
-    await secrets.delete(profileId, previousName(name));
-    await secrets.delete(profileId, rotatingName(name));
+    // 6. The new value is the only one. The rotation is proven: a keychain that refuses the clean-up is a note, and
+    // what it leaves is finished by "Finish the rotation" (`.previous` kept: the same value again; only `.rotating`
+    // kept: `done`, the copies removed). `.rotating` is kept while `.previous` is, so that state stays `resume`.
     log.info(`rotated ${name}`, { profile: profileId, secret: name, releaseId: applied.releaseId, resumed });
     const restarted = applied.services.filter((s) => s.action === 'recreate' || s.action === 'create').map((s) => s.service);
+    const shown = restarted.length > 0 ? restarted : plan.restarts;
+    let note = '';
+    if (!(await this.#deleteRetried(profileId, previousName(name)))) {
+      note = ` The keychain did not let the app remove the old value it kept aside, so Install waits: “Finish the rotation” removes it (it checks the new value again; nothing new is generated).`;
+    } else if (!(await this.#deleteRetried(profileId, rotatingName(name)))) {
+      note = ` The keychain did not let the app remove the copy of the new value it kept while rotating; “Finish the rotation” removes it (nothing on the server changes).`;
+    }
     return {
       secret: name,
       releaseId: applied.releaseId,
-      restarted: restarted.length > 0 ? restarted : plan.restarts,
+      restarted: shown,
       resumed,
-      message: `${spec.title} rotated: ${(restarted.length > 0 ? restarted : plan.restarts).join(', ')} restarted with the new value, and it works.`,
+      message: `${spec.title} rotated: ${shown.join(', ')} restarted with the new value, and it works.${note}`,
     };
+  }
+
+  /** "Finish the rotation" after a rotation that had finished: only its copies in the keychain go (`.previous` first). */
+  async #removeLeftovers(profileId: string, name: string, spec: Spec): Promise<RotationResult> {
+    for (const entry of [previousName(name), rotatingName(name)]) {
+      if ((await this.#deps.secrets.get(profileId, entry)) === undefined) continue;
+      if (!(await this.#deleteRetried(profileId, entry))) {
+        throw new AppError('accounts.rotation-failed', `${spec.title}: the rotation had finished, but the keychain did not let the app remove the copies it kept while rotating.`, {
+          hint: 'Unlock your keychain (or wait a moment), then “Finish the rotation” again; nothing on the server changes.',
+        });
+      }
+    }
+    this.#deps.log.info(`rotated ${name}`, { profile: profileId, secret: name, leftovers: true });
+    return {
+      secret: name,
+      restarted: [],
+      resumed: true,
+      message: `${spec.title}: the earlier rotation had finished; the server and the keychain use the new value. The copies kept while rotating are removed.`,
+    };
+  }
+
+  /** Delete a keychain entry, trying three times (a keychain can be locked for a moment); false when it still fails. */
+  async #deleteRetried(profileId: string, entry: string): Promise<boolean> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.#deps.secrets.delete(profileId, entry);
+        return true;
+      } catch (err) {
+        if (attempt >= 3) {
+          this.#deps.log.warn('could not remove a rotation’s copy from the keychain', { profile: profileId, entry, error: err instanceof Error ? err.message : String(err) });
+          return false;
+        }
+        await new Promise((r) => setTimeout(r, this.#deps.keychainRetryMs ?? 500));
+      }
+    }
   }
 
   /**
    * Back to the old value: the keychain first (it is what the next install writes), then the service's own change,
    * then, when the new release may have gone live, an install with the old value. True when all of it worked; then
    * the server and the keychain agree again, and the old value kept aside goes (installs are allowed again; the new
-   * value stays as `.rotating` for the retry).
+   * value stays as `.rotating` for the retry). `keptAside`: that removal failed, so Install still waits (safe: the
+   * state is `resume`, and "Finish the rotation" completes it).
    */
-  async #undo(profileId: string, name: string, spec: Spec, target: ConfigureTarget, settings: StackSettings, old: Secret, reinstall: boolean): Promise<boolean> {
+  async #undo(profileId: string, name: string, spec: Spec, target: ConfigureTarget, settings: StackSettings, old: Secret, reinstall: boolean): Promise<{ undone: boolean; keptAside: boolean }> {
     let ok = true;
     try {
       await this.#deps.secrets.set(profileId, name, old);
@@ -411,14 +529,8 @@ export class SecretRotation {
         ok = false;
       }
     }
-    if (ok) {
-      try {
-        await this.#deps.secrets.delete(profileId, previousName(name));
-      } catch {
-        // Kept: installs stay refused until the rotation is finished, which is safe.
-      }
-    }
-    return ok;
+    if (!ok) return { undone: false, keptAside: true };
+    return { undone: true, keptAside: !(await this.#deleteRetried(profileId, previousName(name))) };
   }
 }
 
