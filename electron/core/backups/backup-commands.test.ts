@@ -1,6 +1,10 @@
-import { describe, expect, it } from 'vitest';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
 import type { ComposeFiles } from '../stack/compose-commands';
-import { backupCommands, nextcloudPath, RESTORE_SCRIPT } from './backup-commands';
+import { backupCommands, EXIT_FOLDER_EXISTS, EXIT_FOLDER_NOT_MADE, nextcloudPath, RESTORE_SCRIPT, RESTORES_MOUNT } from './backup-commands';
 
 const files: ComposeFiles = { project: 'm2', projectDir: '/srv/m2/.m2/releases/r1', dir: '/srv/m2/.m2/releases/r1', envFiles: ['env/backup.env'] };
 const c = backupCommands('group', files);
@@ -26,4 +30,56 @@ describe('backup commands', () => {
   it('puts sudo in front when the admin reaches Docker through sudo', () => {
     expect(backupCommands('sudo', files).snapshots().slice(0, 3)).toEqual(['sudo', '-n', '--']);
   });
+});
+
+/**
+ * The restore script itself under a real sh, with a fake restic first in PATH and the restores mount pointed at a
+ * folder of the test (the only change to the script is that one path).
+ */
+describe('the restore script under sh', () => {
+  const work = mkdtempSync(path.join(tmpdir(), 'm2-restore-script-'));
+  afterAll(() => rmSync(work, { recursive: true, force: true }));
+  const bin = path.join(work, 'bin');
+  mkdirSync(bin);
+  writeFileSync(path.join(bin, 'restic'), '#!/bin/sh\n[ "$1" = dump ] && printf \'restored bytes\\n\'\n', { mode: 0o755 });
+  const run = (mount: string, folder: string) => {
+    expect(RESTORE_SCRIPT).toContain(`${RESTORES_MOUNT}/$1`);
+    const script = RESTORE_SCRIPT.split(`${RESTORES_MOUNT}/`).join(`${mount}/`);
+    return spawnSync('/bin/sh', ['-c', script, 'm2-restore', folder, '0123abcd', '/source/nextcloud/data/admin/files/notes.txt', 'file'], {
+      env: { PATH: `${bin}:${process.env.PATH ?? '/usr/bin:/bin'}` },
+      encoding: 'utf8',
+    });
+  };
+
+  it('makes the new folder, restores into it and counts what landed', () => {
+    const restores = path.join(work, 'ok');
+    mkdirSync(restores);
+    const r = run(restores, 'back');
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toBe('m2-restored files=1 bytes=15\n');
+    expect(readFileSync(path.join(restores, 'back', 'notes.txt'), 'utf8')).toBe('restored bytes\n');
+  });
+
+  it('says "exists already" only when the folder is there, and leaves it untouched', () => {
+    const restores = path.join(work, 'exists');
+    mkdirSync(path.join(restores, 'back'), { recursive: true });
+    writeFileSync(path.join(restores, 'back', 'keep.txt'), 'mine');
+    const r = run(restores, 'back');
+    expect(r.status).toBe(EXIT_FOLDER_EXISTS);
+    expect(r.stderr).toBe(`m2: ${restores}/back exists already\n`);
+    expect(readdirSync(path.join(restores, 'back'))).toEqual(['keep.txt']);
+  });
+
+  it('reports any other mkdir failure with mkdir’s own words and its own exit status, never as "exists already"', () => {
+    // The restores "folder" is a file, so mkdir fails (not a directory) while nothing exists at the new folder's path:
+    // the same path through the script as no space or a read-only disk, and one that fails even for root.
+    const restores = path.join(work, 'a-file');
+    writeFileSync(restores, '');
+    const r = run(restores, 'back');
+    expect(r.status).toBe(EXIT_FOLDER_NOT_MADE);
+    expect(r.stderr).toMatch(new RegExp(`^m2: could not make ${restores}/back: mkdir: .*${restores}/back.*Not a directory\\n$`));
+    expect(r.stderr).not.toContain('exists already');
+    expect(r.stdout).toBe('');
+  });
+
 });

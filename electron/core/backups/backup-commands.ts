@@ -18,6 +18,8 @@ export const NEXTCLOUD_DATA = `${SOURCE_ROOT}/nextcloud/data`;
 export const RESTORES_MOUNT = '/m2/restores';
 /** Exit status of the restore script when the chosen folder exists already. */
 export const EXIT_FOLDER_EXISTS = 17;
+/** Exit status of the restore script when the new folder could not be made for another reason (no space, read-only). */
+export const EXIT_FOLDER_NOT_MADE = 18;
 /** Share of the repository's data the drill reads back. */
 export const DRILL_READ_SUBSET = '5%';
 
@@ -34,7 +36,11 @@ export const nextcloudPath = (rel?: string): string => (rel ? path.posix.join(NE
 export const RESTORE_SCRIPT = [
   'set -u',
   `dest=${RESTORES_MOUNT}/$1`,
-  `mkdir "$dest" 2> /dev/null || { echo "m2: $dest exists already" >&2; exit ${EXIT_FOLDER_EXISTS}; }`,
+  // Only a folder (or anything) already there is "exists already"; mkdir's own words otherwise (no space, read-only).
+  'if ! why=$(mkdir "$dest" 2>&1); then',
+  `  if [ -e "$dest" ] || [ -L "$dest" ]; then echo "m2: $dest exists already" >&2; exit ${EXIT_FOLDER_EXISTS}; fi`,
+  `  echo "m2: could not make $dest: $why" >&2; exit ${EXIT_FOLDER_NOT_MADE}`,
+  'fi',
   'out="$dest/${3##*/}"',
   'if [ "$4" = dir ]; then',
   '  restic restore "$2:$3" --target "$out" >&2 || exit $?',

@@ -66,6 +66,17 @@ describe('backups service', () => {
     expect((err as AppError).userMessage).toBe('restic finished without error but restored no file of admin/files/Photos (the snapshot holds 1).');
   });
 
+  it('names a folder mkdir could not make (no space, read-only) by its own words, under “Restore into”, never “exists already”', async () => {
+    const { s } = service({
+      'restic ls': ok(node('/source/nextcloud/data/admin/files/notes.txt', 'file')),
+      'm2-restore': { code: 18, stdout: '', stderr: "m2: could not make /m2/restores/back: mkdir: can't create directory '/m2/restores/back': No space left on device\n" },
+    });
+    const err = await s.restore(RestoreRequest.parse({ profileId: 'home', snapshotId: 'abcdef12', path: 'admin/files/notes.txt', into: 'back' })).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'backups.failed', field: 'into' });
+    expect((err as AppError).userMessage).toBe("Restore into: the server could not make /srv/m2/restores/back: mkdir: can't create directory '/srv/m2/restores/back': No space left on device");
+    expect((err as AppError).hint).toBe('Check that the disk holding /srv/m2/restores has free space and is writable, then try again.');
+  });
+
   it('runs one restore, backup or drill at a time per server', async () => {
     const waiting: Array<() => void> = [];
     const slow = new BackupsService({

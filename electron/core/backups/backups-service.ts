@@ -16,7 +16,7 @@ import { LineRedactor } from '../logs/line-redactor';
 import type { LogsTarget } from '../logs/logs-service';
 import { checkExit, lastLines, remoteCommandFailed, runChecked, type FailureWords } from '../ssh/remote-command';
 import { backupServiceName } from '../stack/modules/backup';
-import { backupCommands, EXIT_FOLDER_EXISTS, nextcloudPath, NEXTCLOUD_DATA } from './backup-commands';
+import { backupCommands, EXIT_FOLDER_EXISTS, EXIT_FOLDER_NOT_MADE, nextcloudPath, NEXTCLOUD_DATA, RESTORES_MOUNT } from './backup-commands';
 import { checkReason, childrenOf, filesAtOrBelow, parseLs, parseMarker, parseSnapshots, parseStatusFile, progressOf } from './restic-json';
 
 /** How many drill results are kept per server. */
@@ -145,6 +145,12 @@ export class BackupsService {
       if (r.code === EXIT_FOLDER_EXISTS) {
         throw new AppError('backups.target-exists', `Restore into: ${folder} exists already; a restore never writes over anything.`, { field: 'into', hint: 'Name a new folder.' });
       }
+      if (r.code === EXIT_FOLDER_NOT_MADE) {
+        throw new AppError('backups.failed', `Restore into: the server could not make ${folder}: ${mkdirWords(redactAll(r.stderr, t), root)}`, {
+          field: 'into',
+          hint: `Check that the disk holding ${root} has free space and is writable, then try again.`,
+        });
+      }
       checkExit(argv, r, words('backups.failed', (why) => `The restore failed: ${why}`, 'Check the server’s free disk space, then try again into a new folder.'), this.#mask(t));
       const counted = parseMarker(r.stdout, 'm2-restored');
       const restored = counted?.files ?? 0;
@@ -256,6 +262,13 @@ export class BackupsService {
 }
 
 export const restoresDir = (s: StackSettings): string => path.posix.join(s.dataRoot, 'restores');
+
+/** mkdir's own words from the restore script's "could not make" line, with the container's mount named as the server's folder. */
+export function mkdirWords(stderr: string, root: string): string {
+  const line = stderr.split('\n').findLast((l) => l.startsWith('m2: could not make ')) ?? lastLines(stderr, 1);
+  const why = line.replace(/^m2: could not make [^:]*: /, '').split(`${RESTORES_MOUNT}/`).join(`${root}/`);
+  return why.slice(0, 300) || 'mkdir failed without saying why';
+}
 
 const capitalise = (s: string): string => s.charAt(0).toUpperCase() + s.slice(1);
 
