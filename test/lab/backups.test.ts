@@ -242,11 +242,14 @@ describe('backups over the one SSH connection, restic in the backup container', 
     expect(d.checks.map((c) => [c.name, c.passed])).toEqual([
       ['Latest snapshot', true],
       ['Repository check', true],
+      ['Free space', true],
       ['Restore', true],
       ['File count', true],
       ['Database dumps', true],
     ]);
     expect(d.checks.at(-1)?.detail).toBe('1 of 1 read to pg_dump’s closing line');
+    // The real df of the container's /tmp (Docker's disk here), compared before anything was restored.
+    expect(d.checks[2]?.detail).toMatch(/^needs \d+(\.\d)? (MiB|GiB) \(the snapshot’s \d+(\.\d)? MiB plus 10% and 1\.0 GiB to spare\), \d+(\.\d)? [GT]iB free in the backup container’s \/tmp, on Docker’s disk$/);
     const scratch = await compose('exec', '-T', 'backup', 'sh', '-c', 'ls /tmp | grep -c m2-drill || true');
     expect(scratch.stdout.trim()).toBe('0');
     const view = await backups.view('lab');
@@ -262,6 +265,29 @@ describe('backups over the one SSH connection, restic in the backup container', 
     const d = await backups.drill('lab');
     expect(d.passed).toBe(false);
     expect(d.reason).toBe('Database dumps: 1 of 1 database dumps are not complete pg_dump files (cut short or an error instead of a dump).');
+  }, 300_000);
+
+  it('a drill without room for the scratch restore fails on free space before restoring anything, and says how much', async () => {
+    // The server's disk is not filled for this: the headroom (a constructor dependency) is set beyond any lab disk.
+    const cramped = new BackupsService({
+      target: async () => target,
+      settings: async () => settings,
+      drills: createDrillStore(drillDir),
+      emit: (e) => events.push(e),
+      log: silentLogger,
+      drillHeadroom: { fraction: 0.1, bytes: 1024 ** 5 },
+    });
+    const d = await cramped.drill('lab');
+    expect(d.passed).toBe(false);
+    expect(d.reason).toMatch(/^Free space: not enough free space for a full restore drill: it needs 1\.0 PiB \(the snapshot’s \d+(\.\d)? MiB plus 10% and 1\.0 PiB to spare\), \d+(\.\d)? [GT]iB free in the backup container’s \/tmp, on Docker’s disk\. Nothing was restored\./);
+    expect(d.checks.map((c) => [c.name, c.passed])).toEqual([
+      ['Latest snapshot', true],
+      ['Repository check', true],
+      ['Free space', false],
+    ]);
+    expect(d.filesRestored).toBeNull();
+    const scratch = await compose('exec', '-T', 'backup', 'sh', '-c', 'ls /tmp | grep -c m2-drill || true');
+    expect(scratch.stdout.trim()).toBe('0');
   }, 300_000);
 
   it('a drill on a damaged repository fails and says why; the last passed drill is still known', async () => {

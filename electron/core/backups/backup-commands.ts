@@ -20,6 +20,8 @@ export const RESTORES_MOUNT = '/m2/restores';
 export const EXIT_FOLDER_EXISTS = 17;
 /** Exit status of the restore script when the new folder could not be made for another reason (no space, read-only). */
 export const EXIT_FOLDER_NOT_MADE = 18;
+/** Where the drill's scratch restore goes, inside the backup container (its writable layer: Docker's disk). */
+export const DRILL_SCRATCH_ROOT = '/tmp';
 /** Share of the repository's data the drill reads back. */
 export const DRILL_READ_SUBSET = '5%';
 
@@ -59,8 +61,10 @@ export const RESTORE_SCRIPT = [
  */
 export const DRILL_RESTORE_SCRIPT = [
   'set -u',
-  'scratch=$(mktemp -d /tmp/m2-drill.XXXXXX) || exit 1',
+  `scratch=$(mktemp -d ${DRILL_SCRATCH_ROOT}/m2-drill.XXXXXX) || exit 1`,
+  // Removed on a signal too (exit from the handler runs the EXIT trap).
   "trap 'rm -rf \"$scratch\"' EXIT",
+  "trap 'exit 129' HUP; trap 'exit 130' INT; trap 'exit 143' TERM",
   'restic restore "$1" --target "$scratch" >&2',
   'rc=$?',
   'files=$(find "$scratch" -type f | wc -l)',
@@ -94,6 +98,8 @@ export const backupCommands = (access: DockerAccessKind, files: ComposeFiles) =>
     restore: (restoresDir: string, folder: string, snapshotId: string, snapshotPath: string, kind: 'dir' | 'file'): Argv =>
       compose('run', '--rm', '--no-deps', '-T', '--volume', `${restoresDir}:${RESTORES_MOUNT}`, '--entrypoint', '/bin/sh', backupServiceName, '-c', RESTORE_SCRIPT, 'm2-restore', folder, snapshotId, snapshotPath, kind),
     drillRestore: (snapshotId: string): Argv => exec('/bin/sh', '-c', DRILL_RESTORE_SCRIPT, 'm2-drill', snapshotId),
+    /** Free space where the drill's scratch restore goes (KiB blocks: busybox's df has no -B). */
+    drillFree: (): Argv => exec('df', '-Pk', DRILL_SCRATCH_ROOT),
     check: (): Argv => exec('restic', 'check', `--read-data-subset=${DRILL_READ_SUBSET}`),
   };
 };

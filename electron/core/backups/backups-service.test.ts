@@ -6,7 +6,7 @@ import { silentLogger } from '../log';
 import { Secret } from '../secrets/secret';
 import type { Argv } from '../ssh/argv';
 import type { ExecResult } from '../ssh/runner';
-import { BackupsService, type DrillHistory } from './backups-service';
+import { BackupsService, type BackupsServiceDeps, type DrillHistory } from './backups-service';
 
 /**
  * The service's own decisions against a scripted server (the lab test runs the same against real restic): what a
@@ -16,7 +16,7 @@ import { BackupsService, type DrillHistory } from './backups-service';
 const files = { project: 'm2', projectDir: '/srv/m2/.m2', dir: '/srv/m2/.m2/releases/r1', envFiles: [] };
 const PASSWORD = 'hunter2-very-secret';
 
-function service(answers: Record<string, ExecResult>) {
+function service(answers: Record<string, ExecResult>, extra: Partial<BackupsServiceDeps> = {}) {
   const ran: Argv[] = [];
   let history: DrillHistory = { drills: [] };
   const events: BackupProgress[] = [];
@@ -47,6 +47,7 @@ function service(answers: Record<string, ExecResult>) {
     },
     emit: (e) => events.push(e),
     log: silentLogger,
+    ...extra,
   });
   return { s, ran, events, history: () => history };
 }
@@ -117,5 +118,47 @@ describe('backups service', () => {
     expect(history().drills).toEqual([d]);
     // The scratch restore never ran on a repository that failed its check.
     expect(ran.some((a) => a.includes('m2-drill'))).toBe(false);
+  });
+
+  describe('the drill’s scratch restore needs room to spare on Docker’s disk', () => {
+    const snaps = JSON.stringify([{ id: 'b'.repeat(64), short_id: 'bbbbbbbb', time: '2026-12-01T03:30:00Z', paths: ['/source'], hostname: 'm2-server' }]);
+    const GiB = 1024 ** 3;
+    // 3 files of 4 GiB and a folder: 12 GiB and one block, so 13.2 GiB and 1 GiB to spare are needed.
+    const listing = ['/source', '/source/a', '/source/b', '/source/c'].map((p, i) => JSON.stringify({ name: p, type: i === 0 ? 'dir' : 'file', path: p, size: i === 0 ? 0 : 4 * GiB, struct_type: 'node' })).join('\n');
+    const df = (freeKiB: number, mount = '/'): ExecResult => ok(`Filesystem 1024-blocks Used Available Capacity Mounted on\noverlay 999999999 1 ${freeKiB} 50% ${mount}\n`);
+    const answers = (free: ExecResult): Record<string, ExecResult> => ({ 'restic snapshots': ok(snaps), 'restic ls': ok(listing), 'df -Pk /tmp': free, 'm2-drill': ok('m2-drill restore=0 files=3 dumps=0 bad=0\n') });
+
+    it('refuses to restore when the snapshot and the headroom do not fit, and says how much is needed and free where', async () => {
+      const { s, ran } = service(answers(df(10 * 1024 * 1024)));
+      const d = await s.drill('home');
+      expect(d.passed).toBe(false);
+      expect(d.reason).toBe(
+        'Free space: not enough free space for a full restore drill: it needs 14.2 GiB (the snapshot’s 12.0 GiB plus 10% and 1.0 GiB to spare), 10.0 GiB free in the backup container’s /tmp, on Docker’s disk. Nothing was restored. Free space on that disk, then run the drill again.',
+      );
+      expect(d.checks.map((c) => [c.name, c.passed])).toEqual([['Latest snapshot', true], ['Repository check', true], ['Free space', false]]);
+      expect(ran.some((a) => a.includes('m2-drill'))).toBe(false);
+    });
+
+    it('restores once there is room, and records the check', async () => {
+      const { s, ran } = service(answers(df(15 * 1024 * 1024)));
+      const d = await s.drill('home');
+      expect(d.reason).toBeNull();
+      expect(d.checks.map((c) => c.name)).toEqual(['Latest snapshot', 'Repository check', 'Free space', 'Restore', 'File count', 'Database dumps']);
+      expect(d.checks[2]?.detail).toBe('needs 14.2 GiB (the snapshot’s 12.0 GiB plus 10% and 1.0 GiB to spare), 15.0 GiB free in the backup container’s /tmp, on Docker’s disk');
+      expect(ran.findIndex((a) => a.includes('df'))).toBeLessThan(ran.findIndex((a) => a.includes('m2-drill')));
+    });
+
+    it('takes the headroom from its constructor, and names a scratch folder that is a disk of its own', async () => {
+      const { s } = service(answers(df(15 * 1024 * 1024, '/tmp')), { drillHeadroom: { fraction: 0, bytes: 4 * GiB } });
+      const d = await s.drill('home');
+      expect(d.reason).toMatch(/^Free space: not enough free space for a full restore drill: it needs 16\.0 GiB \(the snapshot’s 12\.0 GiB plus 0% and 4\.0 GiB to spare\), 15\.0 GiB free in the backup container’s \/tmp \(a disk of its own mounted at \/tmp\)\./);
+    });
+
+    it('does not restore when the free space cannot be read', async () => {
+      const { s, ran } = service(answers({ code: 1, stdout: '', stderr: "df: /tmp: can't find mount point\n" }));
+      const d = await s.drill('home');
+      expect(d.reason).toBe("Free space: could not read the free space of the backup container’s /tmp: df: /tmp: can't find mount point. Nothing was restored.");
+      expect(ran.some((a) => a.includes('m2-drill'))).toBe(false);
+    });
   });
 });

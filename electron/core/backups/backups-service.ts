@@ -16,7 +16,8 @@ import { LineRedactor } from '../logs/line-redactor';
 import type { LogsTarget } from '../logs/logs-service';
 import { checkExit, lastLines, remoteCommandFailed, runChecked, type FailureWords } from '../ssh/remote-command';
 import { backupServiceName } from '../stack/modules/backup';
-import { backupCommands, EXIT_FOLDER_EXISTS, EXIT_FOLDER_NOT_MADE, nextcloudPath, NEXTCLOUD_DATA, RESTORES_MOUNT } from './backup-commands';
+import { backupCommands, DRILL_SCRATCH_ROOT, EXIT_FOLDER_EXISTS, EXIT_FOLDER_NOT_MADE, nextcloudPath, NEXTCLOUD_DATA, RESTORES_MOUNT } from './backup-commands';
+import { DRILL_HEADROOM, drillSpace, drillSpaceWords, freeBytesOfDf, restoreFootprint, type DrillHeadroom } from './drill-space';
 import { checkReason, childrenOf, filesAtOrBelow, parseLs, parseMarker, parseSnapshots, parseStatusFile, progressOf } from './restic-json';
 
 /** How many drill results are kept per server. */
@@ -38,6 +39,8 @@ export interface BackupsServiceDeps {
   readonly emit: (e: BackupProgress) => void;
   readonly log: Logger;
   readonly now?: () => Date;
+  /** Room the drill keeps free beyond the snapshot's size (DRILL_HEADROOM unless given). */
+  readonly drillHeadroom?: DrillHeadroom;
 }
 
 const READ_TIMEOUT_MS = 120_000;
@@ -199,7 +202,21 @@ export class BackupsService {
         step('Listing the snapshot’s files…');
         const ls = await t.conn.exec(c.lsAll(latest.id), { timeoutMs: LONG_TIMEOUT_MS });
         if (ls.code !== 0) return fail('Snapshot listing', this.#said(t, ls.stderr || ls.stdout));
-        filesExpected = parseLs(ls.stdout).filter((n) => n.type === 'file').length;
+        const nodes = parseLs(ls.stdout);
+        filesExpected = nodes.filter((n) => n.type === 'file').length;
+
+        // The scratch restore writes the whole snapshot to Docker's disk: never without room to spare.
+        step('Checking the free space for the scratch restore…');
+        const where = `the backup container’s ${DRILL_SCRATCH_ROOT}`;
+        const df = await t.conn.exec(c.drillFree(), { timeoutMs: READ_TIMEOUT_MS });
+        const space = df.code === 0 ? freeBytesOfDf(df.stdout) : null;
+        if (!space) return fail('Free space', `could not read the free space of ${where}: ${this.#said(t, df.stderr || df.stdout) || `exit ${String(df.code)}`}. Nothing was restored.`);
+        const footprint = restoreFootprint(nodes);
+        const headroom = this.#deps.drillHeadroom ?? DRILL_HEADROOM;
+        const fits = drillSpace(footprint, space.free, headroom);
+        const room = drillSpaceWords(fits, footprint, space.free, space.mountPoint === '/' ? `${where}, on Docker’s disk` : `${where} (a disk of its own mounted at ${space.mountPoint})`, headroom);
+        if (!fits.enough) return fail('Free space', room);
+        checks.push({ name: 'Free space', passed: true, detail: room });
 
         step('Restoring the snapshot into a scratch folder…');
         const rs = await t.conn.exec(c.drillRestore(latest.id), { timeoutMs: LONG_TIMEOUT_MS });
