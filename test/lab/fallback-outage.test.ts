@@ -337,9 +337,11 @@ describe('outage detection on the lab', () => {
       // Its own sshd session killed from the inside: the TCP connection drops (the redials then find nothing).
       await home.exec(['sh', '-c', 'kill -9 $PPID']).catch(() => undefined);
       expect((await exec('docker', ['stop', '--time', '1', id], { timeoutMs: 30_000 })).code).toBe(0);
-      await waitForKind('home-offline', 15_000);
+      // Budget with headroom for a loaded two-core CI machine (a clean-clone run once took over 15 s here); the
+      // detection time itself is the bench's row, not this test's.
+      await waitForKind('home-offline', 40_000);
       expect(monitor.state(profileId)?.reason).toMatch(/^The home server is offline: Cloudflare answers 1 of 1 hostnames with error 1033/);
-      const deadline = Date.now() + 10_000;
+      const deadline = Date.now() + 20_000;
       while (told.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
       // Rounds keep coming while it is offline: still one message, with the cause.
       await new Promise((r) => setTimeout(r, 3_000));
