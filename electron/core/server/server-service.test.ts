@@ -75,6 +75,44 @@ describe('ServerService after a restart', () => {
     expect(s.connection(p.id)).toBeDefined();
   });
 
+  it('dials nothing once closed, even when close() lands while a redial is still reading the host keys', async () => {
+    const p = await profiles.save({ name: 'Home', host: '127.0.0.1', port: 2222, username: 'admin', auth: { kind: 'agent' } });
+    await remember(p.id, true);
+    let reading!: () => void;
+    const read = new Promise<void>((r) => (reading = r));
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    class SlowHostKeys extends HostKeyStore {
+      override async knownKeyTypes(host: string, port: number): Promise<string[]> {
+        reading();
+        await held;
+        return super.knownKeyTypes(host, port);
+      }
+    }
+    const s = new ServerService({
+      profiles,
+      hostKeys: new SlowHostKeys(path.join(dir, 'known-hosts.json')),
+      log: silentLogger,
+      onState: (id, st) => states.push([id, st]),
+      agentSocket: () => '/run/agent.sock',
+      homeDir: dir,
+      keysDir: path.join(dir, 'keys'),
+      remembered: createRememberedStore(path.join(dir, 'connections')),
+      backoff: { baseMs: 1, maxMs: 1 },
+      dialSocket: () => {
+        dials++;
+        return Promise.reject(Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }));
+      },
+    });
+    await s.resume();
+    await read;
+    await s.closeAll();
+    release();
+    await new Promise((r) => setTimeout(r, 100));
+    expect(dials).toBe(0);
+    expect(s.state(p.id)).toEqual({ kind: 'idle' });
+  });
+
   it('says on the page that a password sign-in cannot come back by itself, and never dials it', async () => {
     const p = await profiles.save({ name: 'Pw', host: '127.0.0.1', port: 2222, username: 'admin', auth: { kind: 'password' } });
     await remember(p.id, true);

@@ -265,6 +265,12 @@ export class SshConnection extends EventEmitter<{ state: [ConnectionState] }> im
       // Offer the host key types on record first, so a server with several host keys presents the confirmed one.
       hostKeys.knownKeyTypes(target.host, target.port).then(
         (types) => {
+          // Closed while the host keys were read: a reconnect that lost the race with close() dials nothing.
+          if (this.#closing) {
+            return done(() => {
+              reject(new AppError('ssh.disconnected', `Not connected to ${describe(target)}.`, { hint: 'The connection was closed.' }));
+            });
+          }
           const dial = this.#opts.dialSocket;
           (dial ? dial(where.host, where.port) : Promise.resolve(undefined)).then(
             (sock) => {
