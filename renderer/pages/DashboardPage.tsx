@@ -1,10 +1,10 @@
 import { lazy, Suspense, useCallback, useState } from 'react';
 import type { ServerProfile } from '../../electron/contract/profiles';
 import type { StatusSnapshot } from '../../electron/contract/status';
-import { EmptyState } from '../components/EmptyState';
-import { ServiceAddresses } from '../components/ServiceAddresses';
-import { ErrorNotice } from '../components/ErrorNotice';
-import { ProfilePicker } from '../components/ProfilePicker';
+import { EmptyState } from '../components/common/EmptyState';
+import { ServiceAddresses } from '../components/stack/ServiceAddresses';
+import { ErrorNotice } from '../components/common/ErrorNotice';
+import { ProfilePicker } from '../components/common/ProfilePicker';
 import { BackupPanel } from '../components/status/BackupPanel';
 import { HostPanel } from '../components/status/HostPanel';
 import { Panel } from '../components/status/Panel';

@@ -2,9 +2,9 @@ import { useEffect, useState } from 'react';
 import type { ErrorShape } from '../../electron/contract/errors';
 import type { ServerProfile } from '../../electron/contract/profiles';
 import type { RecoveryKit, SavedKitPdf } from '../../electron/contract/recovery';
-import { ErrorNotice } from '../components/ErrorNotice';
-import { ProfilePicker } from '../components/ProfilePicker';
-import { RecoveryKitSheet } from '../components/RecoveryKitSheet';
+import { ErrorNotice } from '../components/common/ErrorNotice';
+import { ProfilePicker } from '../components/common/ProfilePicker';
+import { RecoveryKitSheet } from '../components/recovery/RecoveryKitSheet';
 import { asShape, useCall } from '../hooks/use-call';
 import { call } from '../m2';
 

@@ -1,10 +1,10 @@
 import { useState } from 'react';
 import type { ServerProfile } from '../../electron/contract/profiles';
-import { CloudflareManaged, CloudflareStep } from '../components/CloudflareStep';
-import { EmptyState } from '../components/EmptyState';
-import { ErrorNotice } from '../components/ErrorNotice';
+import { CloudflareManaged, CloudflareStep } from '../components/cloudflare/CloudflareStep';
+import { EmptyState } from '../components/common/EmptyState';
+import { ErrorNotice } from '../components/common/ErrorNotice';
 import { FallbackPanel } from '../components/fallback/FallbackPanel';
-import { ProfilePicker } from '../components/ProfilePicker';
+import { ProfilePicker } from '../components/common/ProfilePicker';
 import { useCall } from '../hooks/use-call';
 import { pickProfile, useChosenServer } from '../hooks/use-chosen-server';
 

@@ -1,19 +1,19 @@
 import { useEffect, useRef } from 'react';
 import type { ServerProfile } from '../../electron/contract/profiles';
-import { EmptyState } from '../components/EmptyState';
-import { ServiceAddresses } from '../components/ServiceAddresses';
-import { ErrorNotice } from '../components/ErrorNotice';
-import { ProfilePicker } from '../components/ProfilePicker';
-import { PinnedImages } from '../components/PinnedImages';
-import { SecretsList } from '../components/SecretsList';
-import { ServiceHealthList, TranscodingNote } from '../components/ServiceHealthList';
-import { StackSettingsForm } from '../components/StackSettingsForm';
+import { EmptyState } from '../components/common/EmptyState';
+import { ServiceAddresses } from '../components/stack/ServiceAddresses';
+import { ErrorNotice } from '../components/common/ErrorNotice';
+import { ProfilePicker } from '../components/common/ProfilePicker';
+import { PinnedImages } from '../components/stack/PinnedImages';
+import { SecretsList } from '../components/stack/SecretsList';
+import { ServiceHealthList, TranscodingNote } from '../components/stack/ServiceHealthList';
+import { StackSettingsForm } from '../components/stack/StackSettingsForm';
 import { useCall } from '../hooks/use-call';
 import { pickProfile, useChosenServer } from '../hooks/use-chosen-server';
 import { useProfileCall } from '../hooks/use-profile-call';
 import { useConnection } from '../hooks/use-connection';
 import { useLastApply } from '../hooks/use-last-apply';
-import { KeptOutcome } from '../components/InstallStep';
+import { KeptOutcome } from '../components/stack/InstallStep';
 
 /** How the last install ended, as the app kept it (a cut connection or a restart of the app included). */
 function LastInstall({ profileId }: { profileId: string }) {

@@ -1,10 +1,10 @@
 import type { ServerProfile } from '../../electron/contract/profiles';
 import { useState } from 'react';
-import { AccountsList, SecretRotations } from '../components/AccountsList';
-import { DiagnosticsSection } from '../components/DiagnosticsSection';
-import { ErrorNotice } from '../components/ErrorNotice';
-import { ProfilePicker } from '../components/ProfilePicker';
-import { SecretsList } from '../components/SecretsList';
+import { AccountsList, SecretRotations } from '../components/accounts/AccountsList';
+import { DiagnosticsSection } from '../components/diagnostics/DiagnosticsSection';
+import { ErrorNotice } from '../components/common/ErrorNotice';
+import { ProfilePicker } from '../components/common/ProfilePicker';
+import { SecretsList } from '../components/stack/SecretsList';
 import { useCall } from '../hooks/use-call';
 import { pickProfile, useChosenServer } from '../hooks/use-chosen-server';
 import { useProfileCall } from '../hooks/use-profile-call';

@@ -3,8 +3,8 @@ import { RestoreFolderName, RestorePath, type BrowseResult, type RestoreResult, 
 import type { ErrorShape } from '../../../electron/contract/errors';
 import { asShape } from '../../hooks/use-call';
 import { call } from '../../m2';
-import { ErrorNotice } from '../ErrorNotice';
-import { Field } from '../Field';
+import { ErrorNotice } from '../common/ErrorNotice';
+import { Field } from '../common/Field';
 import { formatBytes, formatTime } from './format';
 
 const parent = (p: string): string => (p.includes('/') ? p.slice(0, p.lastIndexOf('/')) : '');

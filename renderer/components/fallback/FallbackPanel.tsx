@@ -3,7 +3,7 @@ import { describeMapping, type DeviceConfig, type FallbackDevice, type FallbackP
 import type { ErrorShape } from '../../../electron/contract/errors';
 import { asShape, useEvent } from '../../hooks/use-call';
 import { call } from '../../m2';
-import { ErrorNotice } from '../ErrorNotice';
+import { ErrorNotice } from '../common/ErrorNotice';
 
 /** The outage state as a person reads it: a word, a sentence, never colour alone. */
 export const outageWords: Readonly<Record<OutageKind, { title: string; icon: string; tone: 'ok' | 'warning' | 'error' | 'unknown' }>> = {

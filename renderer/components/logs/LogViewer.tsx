@@ -1,5 +1,5 @@
 import { useEffect, useLayoutEffect, useRef, useState } from 'react';
-import { ErrorNotice } from '../ErrorNotice';
+import { ErrorNotice } from '../common/ErrorNotice';
 import { fromLocalInput, localTime, MAX_VIEW_LINES, sincePresets } from './log-buffer';
 import { useLogStream, type LogQuery, type StreamState } from './use-log-stream';
 

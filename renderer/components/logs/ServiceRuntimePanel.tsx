@@ -3,7 +3,7 @@ import type { ServiceAction, ServiceRuntime } from '../../../electron/contract/l
 import type { ErrorShape } from '../../../electron/contract/errors';
 import { asShape } from '../../hooks/use-call';
 import { call } from '../../m2';
-import { ErrorNotice } from '../ErrorNotice';
+import { ErrorNotice } from '../common/ErrorNotice';
 import { ConfirmActionDialog } from './ConfirmActionDialog';
 import { localTime } from './log-buffer';
 

@@ -1,5 +1,5 @@
 import type { ServiceStatus } from '../../../electron/contract/status';
-import { healthLabel } from '../ServiceHealthList';
+import { healthLabel } from '../stack/ServiceHealthList';
 import { Panel } from './Panel';
 import { SeverityBadge } from './SeverityBadge';
 
