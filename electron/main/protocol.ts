@@ -1,7 +1,8 @@
 import { net, protocol } from 'electron';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { APP_SCHEME, cspFor } from './security';
+import { APP_SCHEME } from './security';
+import { cspFor } from './csp';
 
 /** Must run before app 'ready': app:// behaves like a secure, standard origin. */
 export function registerAppScheme(): void {

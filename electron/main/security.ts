@@ -1,23 +1,9 @@
 import { app, session, shell, type BrowserWindowConstructorOptions, type WebContents } from 'electron';
+import { cspFor } from './csp';
 
 /** The scheme the packaged renderer is served from (never file://). */
 export const APP_SCHEME = 'app';
 export const APP_ORIGIN = `${APP_SCHEME}://m2`;
-
-/** Strict CSP: only our own scripts; the dev server additionally needs its socket for hot reload. */
-export const cspFor = (dev: boolean): string =>
-  [
-    "default-src 'self'",
-    dev ? "script-src 'self' 'unsafe-inline'" : "script-src 'self'",
-    "style-src 'self' 'unsafe-inline'",
-    "img-src 'self' data:",
-    "font-src 'self'",
-    dev ? "connect-src 'self' ws:" : "connect-src 'self'",
-    "object-src 'none'",
-    "base-uri 'none'",
-    "frame-ancestors 'none'",
-    "form-action 'none'",
-  ].join('; ');
 
 /** Whether an outside link may open in the system browser: the core's link policy (electron/core/links.ts). */
 export type LinkCheck = (url: string) => Promise<boolean>;

@@ -14,6 +14,7 @@ import { SenderSubscriptions } from '../core/status/subscriptions';
 import type { Logger } from '../core/log';
 import type { AppInfo } from '../contract/app';
 import { RedactingSecretStore, type AppLog } from '../core/diagnostics/app-log';
+import { cspFor } from '../main/csp';
 import { ClientMessage, CLIENT_SCRIPT_PATH, TOKEN_PARAM, WS_PATH, type ServerMessage } from './protocol';
 
 export interface WebHostOptions {
@@ -39,9 +40,8 @@ export interface WebHost {
   close(): Promise<void>;
 }
 
-/** The web host's CSP: same as the desktop app's, with the socket allowed by 'self'. */
-export const WEB_CSP =
-  "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'none'";
+/** The web host's CSP: the desktop app's production policy (the socket is 'self'). */
+export const WEB_CSP = cspFor(false);
 
 const TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
