@@ -26,6 +26,17 @@ export { HostnamesSettings, ModuleId, moduleIds, ModulesSettings, moduleTitle } 
 /** What the renderer sees in place of a secret value, in previews and diffs. */
 export const secretMask = '••••••••';
 
+/** A registry as `host[:port]` (a loopback one is spoken to over plain HTTP, as Docker does; any other over HTTPS). */
+export const ImageRegistry = z
+  .string()
+  .trim()
+  .toLowerCase()
+  .max(253, 'Image registry: use at most 253 characters, such as registry.example.com or 127.0.0.1:5000.')
+  .regex(
+    /^(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*(?::(?:6553[0-5]|655[0-2]\d|65[0-4]\d{2}|6[0-4]\d{3}|[1-5]\d{4}|[1-9]\d{0,3}))?$/,
+    'Image registry: enter a host name and optional port, such as registry.example.com or 127.0.0.1:5000 (no https://, no path).',
+  );
+
 /** Where the server publishes ports for the home network: every interface, or only the server itself. */
 export const PublishAddress = z.enum(['0.0.0.0', '127.0.0.1']);
 
@@ -50,6 +61,12 @@ export const StackSettings = z.object({
   modules: ModulesSettings.prefault({}),
   /** Image tags the admin holds back from the pinned table (key → tag); empty means "the pinned versions". */
   imageOverrides: z.record(z.string().regex(/^[a-z0-9-]{1,32}$/), z.string().regex(/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/, 'Image tag: letters, digits, dots, dashes and underscores only.')).default({}),
+  /**
+   * A registry that serves every image in place of its upstream (a household's mirror, the lab's registry):
+   * `host[:port]`, and each image is pulled and checked for updates as `<imageRegistry>/<path>` (the upstream path
+   * without its registry host: `jellyfin/jellyfin`, `linuxserver/sonarr`). Null: each image's own registry.
+   */
+  imageRegistry: ImageRegistry.nullable().default(null),
 });
 export type StackSettings = z.infer<typeof StackSettings>;
 export type StackSettingsInput = z.input<typeof StackSettings>;

@@ -21,6 +21,7 @@ async function main(): Promise<void> {
           `  keychain   DBUS_SESSION_BUS_ADDRESS=${lab.keychain.env.DBUS_SESSION_BUS_ADDRESS ?? ''}`,
           `  WireGuard  laptop ${lab.wireguard.laptopWgIp} (netns ${lab.wireguard.laptopNs}) ↔ server ${lab.wireguard.serverWgIp} (netns ${lab.wireguard.serverNs})`,
           `  restic     RESTIC_REPOSITORY=${lab.restic.repo} RESTIC_PASSWORD_FILE=${lab.restic.passwordFile}`,
+          `  registry   ${lab.registry.host} (docker-registry ${lab.registry.version}; ${Object.entries(lab.registry.images).map(([k, t]) => `${k} ${t.join(', ')}`).join('; ')})`,
           `  started in ${(lab.timings.total ?? 0) / 1000} s; details in .lab/lab.json; stop with npm run lab:down`,
         ].join('\n'),
       );

@@ -7,6 +7,7 @@ import { ensureKeychain, installKeychain, stopKeychain } from './keychain';
 import { ensureWireGuardLab, installWireGuard, stopWireGuardLab, type WireGuardLab } from './netns';
 import { ensureNetworkManager, installNetworkManager, stopNetworkManager, type NetworkManagerLab } from './networkmanager';
 import { labDir, labPath } from './paths';
+import { ensureRegistry, installRegistry, stopRegistry, type LabRegistry } from './registry';
 import { ensureResticRepo, installRestic, type ResticRepo } from './restic';
 import { ensureRouter, installRouter, stopRouter, type LabRouter } from './router';
 import { ensureSshd, installSshd, stopSshd, type LabSshd } from './sshd';
@@ -24,6 +25,8 @@ export interface LabInfo {
   readonly router: LabRouter;
   /** Debian's NetworkManager in its own namespace and on its own system bus (the laptop's nmcli path). */
   readonly networkManager: NetworkManagerLab;
+  /** Debian's docker-registry on a loopback port, holding stand-in images at two versions (StackSettings.imageRegistry). */
+  readonly registry: LabRegistry;
   readonly timings: Readonly<Record<string, number>>;
 }
 
@@ -48,6 +51,7 @@ export async function installLab(): Promise<void> {
   await installRestic();
   await installRouter();
   await installNetworkManager();
+  await installRegistry();
   await aptEnsure([{ bin: 'busybox', pkg: 'busybox-static' }], 'stand-in images');
   await aptEnsure([{ bin: 'zbarimg', pkg: 'zbar-tools' }], 'QR code checks');
   await ensureDocker();
@@ -75,8 +79,11 @@ export async function labUp(): Promise<LabInfo> {
     await timed(timings, 'images', () => ensureStandInImages());
     return { ...engine, compose };
   });
-  const [docker, ssh, keychain, wireguard, restic, router, fallbackNet, networkManager] = await Promise.all([
+  // After the images: it pushes stand-ins (and builds their second versions).
+  const registryPart = dockerPart.then(() => timed(timings, 'registry', () => ensureRegistry()));
+  const [docker, registry, ssh, keychain, wireguard, restic, router, fallbackNet, networkManager] = await Promise.all([
     dockerPart,
+    registryPart,
     timed(timings, 'sshd', () => ensureSshd()),
     timed(timings, 'keychain', () => ensureKeychain()),
     timed(timings, 'wireguard', () => ensureWireGuardLab()),
@@ -86,7 +93,7 @@ export async function labUp(): Promise<LabInfo> {
     timed(timings, 'networkManager', () => ensureNetworkManager()),
   ]);
   timings.total = Math.round(performance.now() - t0);
-  const info: LabInfo = { ssh, docker, keychain, wireguard, restic, router, fallbackNet, networkManager, timings };
+  const info: LabInfo = { ssh, docker, keychain, wireguard, restic, router, fallbackNet, networkManager, registry, timings };
   writeFileSync(infoFile(), JSON.stringify(info, null, 2), { mode: 0o600 });
   return info;
 }
@@ -101,7 +108,7 @@ export const readLabInfo = (): LabInfo | undefined => {
 
 /** Stop everything the lab started, each by the pid it recorded (never by name). Keys and images stay. */
 export async function labDown(): Promise<void> {
-  const results: PromiseSettledResult<unknown>[] = await Promise.allSettled([stopSshd(), stopKeychain(), stopWireGuardLab(), stopRouter(), stopFallbackNet(), stopNetworkManager()]);
+  const results: PromiseSettledResult<unknown>[] = await Promise.allSettled([stopSshd(), stopKeychain(), stopWireGuardLab(), stopRouter(), stopFallbackNet(), stopNetworkManager(), stopRegistry()]);
   // dockerd last: it stops the lab's containers on its way down.
   results.push(...(await Promise.allSettled([stopDockerEngine()])));
   rmSync(infoFile(), { force: true });

@@ -14,8 +14,8 @@ export const authentik = defineModule({
   hostname: { label: 'Authentik host name', default: 'auth.example.com' },
   fields: [],
   images: {
-    authentik: { repository: 'ghcr.io/goauthentik/server', tag: '2026.2.2', releaseNotes: 'https://docs.goauthentik.io/releases/' },
-    postgres: { repository: 'postgres', tag: '16-alpine', releaseNotes: 'https://www.postgresql.org/docs/release/' },
+    authentik: { repository: 'ghcr.io/goauthentik/server', tag: '2026.2.2', releaseNotes: 'https://docs.goauthentik.io/releases/', updates: 'minor' },
+    postgres: { repository: 'postgres', tag: '16-alpine', releaseNotes: 'https://www.postgresql.org/docs/release/', updates: 'patch' },
   },
   services: {
     'authentik-server': { role: 'sign-in pages and API', health: '`ak healthcheck` passes' },

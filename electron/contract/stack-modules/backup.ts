@@ -56,8 +56,8 @@ export const backup = defineModule({
     },
   ],
   images: {
-    restic: { repository: 'restic/restic', tag: '0.19.1', releaseNotes: 'https://github.com/restic/restic/releases' },
-    postgres: { repository: 'postgres', tag: '16-alpine', releaseNotes: 'https://www.postgresql.org/docs/release/' },
+    restic: { repository: 'restic/restic', tag: '0.19.1', releaseNotes: 'https://github.com/restic/restic/releases', updates: 'minor' },
+    postgres: { repository: 'postgres', tag: '16-alpine', releaseNotes: 'https://www.postgresql.org/docs/release/', updates: 'patch' },
   },
   services: {
     backup: { role: 'the daily restic run and its status file', health: 'the status file exists' },

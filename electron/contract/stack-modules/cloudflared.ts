@@ -27,7 +27,7 @@ export const cloudflared = defineModule({
     },
   ],
   images: {
-    cloudflared: { repository: 'cloudflare/cloudflared', tag: '2026.8.2', releaseNotes: 'https://github.com/cloudflare/cloudflared/blob/master/RELEASE_NOTES' },
+    cloudflared: { repository: 'cloudflare/cloudflared', tag: '2026.8.2', releaseNotes: 'https://github.com/cloudflare/cloudflared/blob/master/RELEASE_NOTES', updates: 'major' },
   },
   services: {
     cloudflared: { role: 'the tunnel connector', health: 'cloudflared says the tunnel is ready' },

@@ -9,6 +9,13 @@ import { isDnsName } from '../validation';
  * settings schema, the settings form, the pinned-images list, the review and the image map are derived from them.
  */
 
+/**
+ * Which newer tags the update check offers for an image (its tag read as numbers `A[.B[.C[.D]]]` plus the same
+ * suffix, e.g. `-apache`): 'patch' only the last number moves (A.B.x, or A.B.C.x); 'minor' A.x.y; 'major' any
+ * higher version, a new first number offered with a warning (it may need a migration: read the release notes).
+ */
+export type UpdatePolicy = 'patch' | 'minor' | 'major';
+
 /** One pinned image: the tag the app was tested with and where the admin reads what changed. */
 export interface PinnedImage {
   /** Repository as it appears in `image:` (registry prefix kept where upstream documents one). */
@@ -16,6 +23,8 @@ export interface PinnedImage {
   readonly tag: string;
   /** Where the admin can read what changed in this version. */
   readonly releaseNotes: string;
+  /** Which newer versions the update check offers (UpdatePolicy). */
+  readonly updates: UpdatePolicy;
 }
 
 /** A service the module may run, and what its health check proves (the check itself is in the compose rendering). */

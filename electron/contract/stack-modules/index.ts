@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { authentik } from './authentik';
 import { backup } from './backup';
 import { cloudflared } from './cloudflared';
-import { hostnameField, type FormField, type ListField, type ModuleDeclaration, type PinnedImage, type SelectField, type TextField } from './declare';
+import { hostnameField, type FormField, type ListField, type ModuleDeclaration, type PinnedImage, type SelectField, type TextField, type UpdatePolicy } from './declare';
 import { jellyfin } from './jellyfin';
 import { mediaAutomation } from './media-automation';
 import { nextcloud } from './nextcloud';
@@ -56,7 +56,7 @@ function collectImages(): { images: Record<ImageKey, PinnedImage>; modules: Reco
   for (const d of moduleDeclarations) {
     for (const [key, image] of Object.entries(d.images) as Array<[string, PinnedImage]>) {
       const seen = images[key];
-      if (seen && (seen.repository !== image.repository || seen.tag !== image.tag || seen.releaseNotes !== image.releaseNotes)) {
+      if (seen && (seen.repository !== image.repository || seen.tag !== image.tag || seen.releaseNotes !== image.releaseNotes || seen.updates !== image.updates)) {
         throw new Error(`modules ${modules[key] ?? '?'} and ${d.id} pin different images under ${key}`);
       }
       if (!seen) {
@@ -84,4 +84,4 @@ export const serviceModules: ReadonlyMap<string, ModuleId> = new Map(
   moduleDeclarations.flatMap((d) => Object.keys(d.services).map((service) => [service, d.id as ModuleId] as const)),
 );
 
-export type { FormField, ListField, ModuleDeclaration, PinnedImage, SelectField, TextField };
+export type { FormField, ListField, ModuleDeclaration, PinnedImage, SelectField, TextField, UpdatePolicy };

@@ -65,7 +65,7 @@ export const jellyfin = defineModule({
     },
   ],
   images: {
-    jellyfin: { repository: 'jellyfin/jellyfin', tag: '10.11.11', releaseNotes: 'https://github.com/jellyfin/jellyfin/releases' },
+    jellyfin: { repository: 'jellyfin/jellyfin', tag: '10.11.11', releaseNotes: 'https://github.com/jellyfin/jellyfin/releases', updates: 'minor' },
   },
   services: {
     jellyfin: { role: 'the media server', health: 'answers /health on its port' },

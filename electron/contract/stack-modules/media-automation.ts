@@ -16,9 +16,9 @@ export const mediaAutomation = defineModule({
   settings: MediaAutomationSettings,
   fields: [{ kind: 'text', key: 'ingestPath', label: 'Ingest folder', placeholder: '/srv/m2-ingest' }],
   images: {
-    sonarr: { repository: 'lscr.io/linuxserver/sonarr', tag: '4.0.15', releaseNotes: 'https://github.com/linuxserver/docker-sonarr/releases' },
-    radarr: { repository: 'lscr.io/linuxserver/radarr', tag: '5.26.2', releaseNotes: 'https://github.com/linuxserver/docker-radarr/releases' },
-    qbittorrent: { repository: 'lscr.io/linuxserver/qbittorrent', tag: '5.1.2', releaseNotes: 'https://github.com/linuxserver/docker-qbittorrent/releases' },
+    sonarr: { repository: 'lscr.io/linuxserver/sonarr', tag: '4.0.15', releaseNotes: 'https://github.com/linuxserver/docker-sonarr/releases', updates: 'minor' },
+    radarr: { repository: 'lscr.io/linuxserver/radarr', tag: '5.26.2', releaseNotes: 'https://github.com/linuxserver/docker-radarr/releases', updates: 'minor' },
+    qbittorrent: { repository: 'lscr.io/linuxserver/qbittorrent', tag: '5.1.2', releaseNotes: 'https://github.com/linuxserver/docker-qbittorrent/releases', updates: 'minor' },
   },
   services: {
     sonarr: { role: 'series', health: 'answers /ping' },

@@ -35,9 +35,9 @@ export const nextcloud = defineModule({
     },
   ],
   images: {
-    nextcloud: { repository: 'nextcloud', tag: '34.0.2-apache', releaseNotes: 'https://nextcloud.com/changelog/' },
-    postgres: { repository: 'postgres', tag: '16-alpine', releaseNotes: 'https://www.postgresql.org/docs/release/' },
-    redis: { repository: 'redis', tag: '7.4-alpine', releaseNotes: 'https://github.com/redis/redis/releases' },
+    nextcloud: { repository: 'nextcloud', tag: '34.0.2-apache', releaseNotes: 'https://nextcloud.com/changelog/', updates: 'minor' },
+    postgres: { repository: 'postgres', tag: '16-alpine', releaseNotes: 'https://www.postgresql.org/docs/release/', updates: 'patch' },
+    redis: { repository: 'redis', tag: '7.4-alpine', releaseNotes: 'https://github.com/redis/redis/releases', updates: 'patch' },
   },
   services: {
     nextcloud: { role: 'Nextcloud itself (Apache)', health: 'status.php says it is installed' },

@@ -26,7 +26,7 @@ export const wireguard = defineModule({
   ],
   images: {
     // [UNVERIFIED] exact linuxserver build tag; the app treats the tag as opaque.
-    wireguard: { repository: 'lscr.io/linuxserver/wireguard', tag: '1.0.20250521', releaseNotes: 'https://github.com/linuxserver/docker-wireguard/releases' },
+    wireguard: { repository: 'lscr.io/linuxserver/wireguard', tag: '1.0.20250521', releaseNotes: 'https://github.com/linuxserver/docker-wireguard/releases', updates: 'patch' },
   },
   services: {
     wireguard: { role: 'the toolbox the fallback switch drives', health: 'it can run `wg`' },

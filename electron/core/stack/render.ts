@@ -13,7 +13,8 @@ import { renderEnvFile, toComposeYaml, varRefNames } from './compose-yaml';
 import { stackModules } from './modules';
 import type { ModuleContext, ModuleFile, ModuleOutput, NetworkName, RenderedFile, RenderedStack, SecretRequest, SecretValues, StackModule } from './types';
 import { networkNames } from './types';
-import { imageRef, pinnedImages, type ImageKey } from './versions';
+import { imageRefFor } from '../updates/image-ref';
+import { pinnedImages, type ImageKey } from './versions';
 
 /** The product's subnets: fixed, so trusted-proxy settings (Nextcloud, Authentik) name exactly the edge network. */
 export const defaultSubnets: Readonly<Record<NetworkName, string>> = {
@@ -86,8 +87,7 @@ const isImageKey = (key: string): key is ImageKey => Object.prototype.hasOwnProp
 
 function imageFor(settings: StackSettings, key: string): string {
   if (!isImageKey(key)) throw new Error(`no pinned image ${key}`);
-  const tag = settings.imageOverrides[key];
-  return tag === undefined ? imageRef(key) : `${pinnedImages[key].repository}:${tag}`;
+  return imageRefFor(settings, key);
 }
 
 const cidr = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/;

@@ -34,6 +34,7 @@ import { renderStack, requiredSecrets, type RenderOptions } from './render';
 import { StackSecrets } from './secrets';
 import type { SettingsStoreLike } from './settings-store';
 import type { RenderedStack, SecretRequest } from './types';
+import { imageRefFor } from '../updates/image-ref';
 import { imageModules, pinnedImages, type ImageKey } from './versions';
 import type { SshConnection } from '../ssh/ssh-connection';
 
@@ -69,6 +70,11 @@ export interface ApplyOptions {
   readonly pullPolicy?: 'missing' | 'always';
   /** The secret whose rotation this install is part of (SecretRotation's own installs). */
   readonly finishing?: string;
+  /**
+   * Install these settings instead of the saved ones (an update: the saved settings change only once it is live).
+   * The caller saves them after an 'applied' result.
+   */
+  readonly settings?: StackSettings;
 }
 
 interface Prepared {
@@ -145,7 +151,7 @@ export class StackService {
     return result;
   }
 
-  async #apply(profileId: string, opts: { pullPolicy?: 'missing' | 'always' }): Promise<ApplyResult> {
+  async #apply(profileId: string, opts: { pullPolicy?: 'missing' | 'always'; settings?: StackSettings }): Promise<ApplyResult> {
     if (this.#applying.has(profileId)) {
       throw new AppError('stack.busy', 'An install or update is already running for this server.', { hint: 'Wait for it to finish, then try again.' });
     }
@@ -208,10 +214,10 @@ export class StackService {
     this.#deps.onOutcome?.(profileId, outcome);
   }
 
-  async #applyOnce(profileId: string, applyId: string, opts: { pullPolicy?: 'missing' | 'always' }, onProgress: (p: StackProgress) => void): Promise<ApplyResult> {
+  async #applyOnce(profileId: string, applyId: string, opts: { pullPolicy?: 'missing' | 'always'; settings?: StackSettings }, onProgress: (p: StackProgress) => void): Promise<ApplyResult> {
     const phase = (phase: 'prepare' | 'configure' | 'done', message: string): void => onProgress({ kind: 'phase', profileId, applyId, phase, message });
     phase('prepare', 'Reading settings and secrets, rendering the release.');
-    const p = await this.#prepare(profileId);
+    const p = await this.#prepare(profileId, opts.settings);
     for (const w of p.warnings) onProgress({ kind: 'warning', profileId, applyId, message: w });
     const release = async (rendered: RenderedStack) =>
       applyStack(
@@ -261,7 +267,7 @@ export class StackService {
     if (p.held.length > 0) {
       // Published only now that the wizard is taken, as the service itself says; still open (the configure step
       // failed), it stays on loopback and the next install tries again.
-      const again = await this.#prepare(profileId);
+      const again = await this.#prepare(profileId, opts.settings);
       if (again.held.length === 0) {
         phase('configure', 'Jellyfin’s administrator exists: publishing Jellyfin on the home network.');
         const published = await release(again.rendered);
@@ -307,8 +313,8 @@ export class StackService {
     return out;
   }
 
-  async #prepare(profileId: string): Promise<Prepared> {
-    const settings = await this.#deps.settings.get(profileId);
+  async #prepare(profileId: string, instead?: StackSettings): Promise<Prepared> {
+    const settings = instead ?? (await this.#deps.settings.get(profileId));
     if (!settings) {
       throw new AppError('stack.invalid-settings', 'Choose and save the services and storage for this server first.', {
         hint: 'Open Services, check the data folder and modules, and save.',
@@ -435,7 +441,7 @@ export class StackService {
 function imagesFor(settings: StackSettings): StackSettingsView['images'] {
   return Object.entries(pinnedImages).map(([key, img]) => ({
     key,
-    ref: `${img.repository}:${settings.imageOverrides[key] ?? img.tag}`,
+    ref: imageRefFor(settings, key as ImageKey),
     releaseNotes: img.releaseNotes,
     module: imageModules[key as ImageKey],
   }));

@@ -1,0 +1,239 @@
+/**
+ * Updates of a server's images: the check (each image in use asked of the registry the server pulls from, over the
+ * server's SSH connection), and an update as one careful install — checked against the registry, a backup first,
+ * the stack installed with the new tags (only services whose image changed are recreated; health-gated, rolled
+ * back by the apply engine when one fails), and then the per-server versions table and the saved settings record
+ * what runs. A failed or cut-off update leaves the settings as they were; its retry reuses its record (and its
+ * backup, when that is recent), so retries never add records or backups.
+ */
+import { randomBytes } from 'node:crypto';
+import { z } from 'zod';
+import type { ApplyResult, ServiceHealth, StackSettings } from '../../contract/stack';
+import { UpdateCheck as UpdateCheckSchema, UpdateRecord as UpdateRecordSchema, VersionRow as VersionRowSchema } from '../../contract/updates';
+import type { ImageUpdate, UpdateApplyResult, UpdateChange, UpdateCheck, UpdateProgress, UpdateRecord, UpdatesView } from '../../contract/updates';
+import { AppError } from '../errors';
+import { ProfileJsonStore } from '../fs/json-store';
+import type { Logger } from '../log';
+import { pinnedImages, type ImageKey } from '../stack/versions';
+import { registryOf } from './image-ref';
+import { imagesInUse, imageUpdate, planUpdate, sameChanges } from './plan';
+import { RegistryClient, type HttpGet } from './registry';
+
+/** Records kept per server. */
+export const KEPT_RECORDS = 50;
+/** A retry of the same update within this time reuses the backup its first attempt took. */
+export const BACKUP_REUSE_MS = 24 * 3_600_000;
+
+const Pending = z.object({ id: z.string(), changes: UpdateRecordSchema.shape.changes, backupSnapshot: z.string().nullable(), backupAt: z.string().nullable(), attempts: z.number().int() });
+
+export const UpdatesFile = z.object({
+  versions: z.array(VersionRowSchema),
+  history: z.array(UpdateRecordSchema),
+  lastCheck: UpdateCheckSchema.nullable(),
+  /** The update that started and has not ended as 'updated': its retry continues it. */
+  pending: Pending.nullable(),
+});
+export type UpdatesFile = z.infer<typeof UpdatesFile>;
+
+export const createUpdatesStore = (dir: string): ProfileJsonStore<typeof UpdatesFile> =>
+  new ProfileJsonStore({ dir, schema: UpdatesFile, empty: () => ({ versions: [], history: [], lastCheck: null, pending: null }), what: 'image versions and updates' });
+
+export interface UpdateServiceDeps {
+  /** The server's saved stack settings (throws when none are saved). */
+  readonly settings: (profileId: string) => Promise<StackSettings>;
+  readonly saveSettings: (profileId: string, settings: StackSettings) => Promise<void>;
+  /** HTTP from the server's side (serverHttp over its SSH connection); closed after each use. */
+  readonly http: (profileId: string) => { get: HttpGet; close: () => Promise<void> };
+  /** What runs now (for which services use an image); [] when it cannot be read. */
+  readonly running: (profileId: string) => Promise<readonly ServiceHealth[]>;
+  /**
+   * A backup now (the Backups page's "Back up now"): its snapshot id, or `skipped` saying why there is none (the
+   * backup module is off). Throws when a backup was tried and failed: the update then stops, nothing changed.
+   */
+  readonly backup: (profileId: string) => Promise<{ snapshotId: string | null; skipped?: string }>;
+  /** Install these settings (StackService.apply with `settings`); its progress goes out as `stack:progress`. */
+  readonly apply: (profileId: string, settings: StackSettings) => Promise<ApplyResult>;
+  readonly store: Pick<ProfileJsonStore<typeof UpdatesFile>, 'read' | 'update'>;
+  readonly emit: (p: UpdateProgress) => void;
+  readonly log: Logger;
+  readonly now?: () => Date;
+}
+
+export class UpdateService {
+  readonly #deps: UpdateServiceDeps;
+  readonly #busy = new Set<string>();
+
+  constructor(deps: UpdateServiceDeps) {
+    this.#deps = deps;
+  }
+
+  #now(): Date {
+    return this.#deps.now?.() ?? new Date();
+  }
+
+  async view(profileId: string): Promise<UpdatesView> {
+    const f = await this.#deps.store.read(profileId);
+    return { versions: f.versions, history: f.history, lastCheck: f.lastCheck };
+  }
+
+  /**
+   * Ask the registry of every image the stack runs for newer tags. A registry that cannot be asked is named on its
+   * images' rows (the others still answer); when none answers at all, it throws naming the registry. Nothing on the
+   * server changes either way.
+   */
+  async check(profileId: string): Promise<UpdateCheck> {
+    const settings = await this.#deps.settings(profileId);
+    const keys = imagesInUse(settings);
+    this.#deps.emit({ profileId, step: 'check', text: `Asking the registry about ${String(keys.length)} images…` });
+    const running = await this.#deps.running(profileId).catch(() => [] as ServiceHealth[]);
+    const http = this.#deps.http(profileId);
+    const client = new RegistryClient(http.get);
+    const images: ImageUpdate[] = [];
+    let firstError: unknown;
+    try {
+      // One at a time: a check is rare, and a registry is not asked many things at once from one server.
+      for (const key of keys) {
+        const r = registryOf(pinnedImages[key].repository, settings.imageRegistry);
+        try {
+          images.push(imageUpdate(settings, key, { tags: await client.tags(r) }, running));
+        } catch (err) {
+          firstError ??= err;
+          images.push(imageUpdate(settings, key, { error: err instanceof AppError ? err.userMessage : 'The registry could not be asked.' }, running));
+        }
+      }
+    } finally {
+      await http.close();
+    }
+    if (images.length > 0 && images.every((i) => i.error !== null)) throw firstError;
+    const check: UpdateCheck = { profileId, checkedAt: this.#now().toISOString(), images, available: images.filter((i) => i.candidates.length > 0).length };
+    await this.#deps.store.update(profileId, (f) => {
+      f.lastCheck = check;
+    });
+    return check;
+  }
+
+  /** Apply the chosen updates (see the file's comment). Throws, with nothing changed, before the install starts. */
+  async apply(profileId: string, requested: ReadonlyArray<{ key: string; tag: string }>): Promise<UpdateApplyResult> {
+    if (this.#busy.has(profileId)) throw new AppError('updates.busy', 'An update is already running for this server.', { hint: 'Wait for it to finish.' });
+    this.#busy.add(profileId);
+    try {
+      return await this.#apply(profileId, requested);
+    } finally {
+      this.#busy.delete(profileId);
+    }
+  }
+
+  async #apply(profileId: string, requested: ReadonlyArray<{ key: string; tag: string }>): Promise<UpdateApplyResult> {
+    const emit = (step: UpdateProgress['step'], text: string): void => this.#deps.emit({ profileId, step, text });
+    const saved = await this.#deps.settings(profileId);
+    const plan = planUpdate(saved, requested);
+    if (plan.changes.length === 0) throw new AppError('updates.invalid', 'Those versions run on this server already.', { field: 'updates', hint: 'Check for updates again.' });
+
+    // The registry first: each new tag must be there (a typo or a withdrawn tag stops here, nothing changed).
+    emit('check', 'Checking the new versions in the registry…');
+    const digests = await this.#digests(profileId, plan.settings, plan.changes);
+
+    const file = await this.#deps.store.read(profileId);
+    const retry = file.pending && sameChanges(file.pending.changes, plan.changes) ? file.pending : null;
+    const id = retry?.id ?? randomBytes(6).toString('hex');
+    const attempts = (retry?.attempts ?? 0) + 1;
+
+    // A backup first, unless this update's earlier attempt took one recently.
+    let backup: UpdateApplyResult['backup'];
+    const recent = retry?.backupSnapshot && retry.backupAt && this.#now().getTime() - Date.parse(retry.backupAt) < BACKUP_REUSE_MS;
+    if (recent && retry?.backupSnapshot) {
+      backup = { snapshotId: retry.backupSnapshot, reused: true, note: `The backup taken by the first try (${retry.backupSnapshot.slice(0, 8)}) is used again.` };
+      emit('backup', backup.note ?? '');
+    } else {
+      emit('backup', 'Backing up before the update…');
+      let b: { snapshotId: string | null; skipped?: string };
+      try {
+        b = await this.#deps.backup(profileId);
+      } catch (err) {
+        const why = err instanceof AppError ? err.userMessage : 'the backup failed';
+        throw new AppError('updates.backup-failed', `The update did not start: the backup before it failed (${why}).`, { cause: err, hint: 'Fix the backup (Backups page), then update again. Nothing was changed.' });
+      }
+      backup = { snapshotId: b.snapshotId, reused: false, note: b.skipped ?? null };
+    }
+    const backupAt = backup.reused ? (retry?.backupAt ?? null) : this.#now().toISOString();
+    await this.#deps.store.update(profileId, (f) => {
+      f.pending = { id, changes: plan.changes, backupSnapshot: backup.snapshotId, backupAt: backup.snapshotId ? backupAt : null, attempts };
+    });
+
+    emit('install', `Installing ${plan.changes.map((c) => `${c.key} ${c.to}`).join(', ')}…`);
+    let result: ApplyResult;
+    try {
+      result = await this.#deps.apply(profileId, plan.settings);
+    } catch (err) {
+      await this.#record(profileId, { id, at: this.#now().toISOString(), changes: plan.changes, outcome: 'failed', message: err instanceof AppError ? err.userMessage : 'The install failed.', backupSnapshot: backup.snapshotId, releaseId: null, attempts });
+      throw err;
+    }
+    emit('record', 'Recording the result…');
+    if (result.kind === 'applied') {
+      await this.#deps.saveSettings(profileId, plan.settings);
+      const record: UpdateRecord = {
+        id,
+        at: this.#now().toISOString(),
+        changes: plan.changes,
+        outcome: 'updated',
+        message: `${plan.changes.map((c) => `${c.key} ${c.from} → ${c.to}`).join(', ')}: release ${result.releaseId} is live and healthy.`,
+        backupSnapshot: backup.snapshotId,
+        releaseId: result.releaseId,
+        attempts,
+      };
+      await this.#record(profileId, record, (f) => {
+        for (const c of plan.changes) {
+          const row = { key: c.key, tag: c.to, digest: digests.get(c.key) ?? null, since: record.at, from: c.from };
+          const i = f.versions.findIndex((v) => v.key === c.key);
+          if (i >= 0) f.versions[i] = row;
+          else f.versions.push(row);
+        }
+        f.pending = null;
+      });
+      this.#deps.log.info('update applied', { profileId, id, attempts });
+      return { outcome: 'updated', record, backup, apply: result };
+    }
+    const r = result.report;
+    const record: UpdateRecord = {
+      id,
+      at: this.#now().toISOString(),
+      changes: plan.changes,
+      outcome: 'rolled-back',
+      message: `${r.reason} ${r.restored ? 'The previous versions run again.' : 'Bringing the previous versions back did not finish cleanly: look at the services.'}`,
+      backupSnapshot: backup.snapshotId,
+      releaseId: result.attemptedRelease,
+      attempts,
+    };
+    await this.#record(profileId, record);
+    this.#deps.log.warn('update rolled back', { profileId, id, failedService: r.failedService, restored: r.restored });
+    return { outcome: 'rolled-back', record, backup, apply: result };
+  }
+
+  async #digests(profileId: string, settings: StackSettings, changes: readonly UpdateChange[]): Promise<Map<string, string>> {
+    const http = this.#deps.http(profileId);
+    const client = new RegistryClient(http.get);
+    const out = new Map<string, string>();
+    try {
+      for (const c of changes) {
+        const r = registryOf(pinnedImages[c.key as ImageKey].repository, settings.imageRegistry);
+        const d = await client.digest(r, c.to);
+        if (d === null) throw new AppError('updates.not-found', `${r.label} has no ${r.name}:${c.to}.`, { field: 'updates', hint: 'Check for updates again and choose from the list. Nothing was changed.' });
+        out.set(c.key, d);
+      }
+    } finally {
+      await http.close();
+    }
+    return out;
+  }
+
+  /** Keep `record` (replacing the one with its id: a retry never adds one) and whatever else `also` changes. */
+  async #record(profileId: string, record: UpdateRecord, also?: (f: UpdatesFile) => void): Promise<void> {
+    await this.#deps.store.update(profileId, (f) => {
+      const i = f.history.findIndex((h) => h.id === record.id);
+      if (i >= 0) f.history[i] = record;
+      else f.history.push(record);
+      f.history = f.history.slice(-KEPT_RECORDS);
+      also?.(f);
+    });
+  }
+}
