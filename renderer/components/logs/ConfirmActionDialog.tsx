@@ -1,4 +1,5 @@
-import { useEffect, useRef } from 'react';
+import { useRef } from 'react';
+import { ModalDialog } from '../common/ModalDialog';
 import type { ServiceAction } from '../../../electron/contract/logs';
 
 const what: Record<ServiceAction, { title: string; body: string; button: string }> = {
@@ -10,24 +11,27 @@ const what: Record<ServiceAction, { title: string; body: string; button: string 
 /** Nothing changes on the server until the admin says so here; Escape or Cancel changes nothing. */
 export function ConfirmActionDialog(props: { service: string; action: ServiceAction; onConfirm: () => void; onCancel: () => void }) {
   const cancelRef = useRef<HTMLButtonElement>(null);
-  useEffect(() => cancelRef.current?.focus(), []);
   const w = what[props.action];
   return (
-    <div className="backdrop" onKeyDown={(e) => e.key === 'Escape' && props.onCancel()}>
-      <div role="dialog" aria-modal="true" aria-labelledby="svc-action-title" aria-describedby="svc-action-desc" className={props.action === 'start' ? 'dialog' : 'dialog dialog-danger'}>
-        <h2 id="svc-action-title">
-          {w.title} {props.service}?
-        </h2>
-        <p id="svc-action-desc">{w.body}</p>
-        <div className="actions">
-          <button type="button" onClick={props.onConfirm}>
-            {w.button} {props.service}
-          </button>
-          <button type="button" className="secondary" ref={cancelRef} onClick={props.onCancel}>
-            Cancel
-          </button>
-        </div>
+    <ModalDialog
+      labelledBy="svc-action-title"
+      describedBy="svc-action-desc"
+      className={props.action === 'start' ? 'dialog' : 'dialog dialog-danger'}
+      onCancel={props.onCancel}
+      initialFocus={cancelRef}
+    >
+      <h2 id="svc-action-title">
+        {w.title} {props.service}?
+      </h2>
+      <p id="svc-action-desc">{w.body}</p>
+      <div className="actions">
+        <button type="button" onClick={props.onConfirm}>
+          {w.button} {props.service}
+        </button>
+        <button type="button" className="secondary" ref={cancelRef} onClick={props.onCancel}>
+          Cancel
+        </button>
       </div>
-    </div>
+    </ModalDialog>
   );
 }

@@ -33,8 +33,8 @@ describe('a crash loop and a confirmation in words', () => {
 
   it('asks before a stop in a modal dialog named after the service, with Cancel', () => {
     const html = renderToStaticMarkup(<ConfirmActionDialog service="jellyfin" action="stop" onConfirm={() => {}} onCancel={() => {}} />);
-    expect(html).toContain('role="dialog"');
-    expect(html).toContain('aria-modal="true"');
+    // A native <dialog> (opened with showModal() once mounted: modal, the page behind inert), named by its title.
+    expect(html).toMatch(/^<dialog aria-labelledby="svc-action-title" aria-describedby="svc-action-desc"/);
     expect(text(html)).toMatch(/^Stop jellyfin\? It stays stopped until you start it again .* Stop jellyfin Cancel$/);
   });
 });
