@@ -104,6 +104,8 @@ export const RecoveryKit = z.object({
   /** False while the stack settings are the defaults (never saved): the service part is then only a plan. */
   stackSaved: z.boolean(),
   services: z.array(KitService),
+  /** How each service signs in (one sign-in through Authentik where it applies), from contract/sign-in.ts. */
+  signIn: z.array(z.object({ service: z.enum(['authentik', 'nextcloud', 'jellyfin']), title: z.string(), how: z.string() })).default([]),
   accounts: z.array(Account),
   secrets: KitSecrets,
   backup: KitBackup,

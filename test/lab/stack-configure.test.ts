@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { chownSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -14,6 +14,9 @@ import { configureStack } from '../../electron/core/stack/configure/configure-st
 import { JELLYFIN_ADMIN_PASSWORD, JELLYFIN_API_KEY, JELLYFIN_APP_NAME, configureJellyfin, mediaBrowserAuth } from '../../electron/core/stack/configure/jellyfin';
 import { JELLYFIN_FFMPEG } from '../../electron/core/stack/configure/transcoding-probe';
 import { configureNextcloud } from '../../electron/core/stack/configure/nextcloud';
+import { LDAP_PLUGIN, wantedLdapConfig } from '../../electron/core/stack/configure/jellyfin-ldap';
+import { authentikSecrets } from '../../electron/core/stack/modules/authentik';
+import { nextcloudSecrets } from '../../electron/core/stack/modules/nextcloud';
 import { renderStack, requiredSecrets } from '../../electron/core/stack/render';
 import { StackSecrets, type ProfileSecrets } from '../../electron/core/stack/secrets';
 import type { NetworkName, RenderedStack } from '../../electron/core/stack/types';
@@ -197,9 +200,11 @@ describe('configureStack against the stand-ins over SSH', () => {
       /^First-run wizard completed.*API key created.*\. Transcoding: software — The render node \/dev\/dri\/renderD128 could not be opened inside the Jellyfin container.* \(FFmpeg: “No VA display found for device \/dev\/dri\/renderD128\.”\)$/,
     );
     expect(firstRun[0]?.message).not.toMatch(/hardware acceleration set to/);
-    // The host name was trusted at install (NEXTCLOUD_TRUSTED_DOMAINS); cron mode is what the first run sets.
-    expect(firstRun[1]?.message).toBe('Background jobs run by cron.');
-    expect(firstRun[2]?.message).toMatch(/m2-apps applied.*nextcloud present/);
+    // One sign-in: the LDAP plugin installed, loaded by a restart and pointed at Authentik's outpost.
+    expect(firstRun[0]?.message).toMatch(/; plugin “LDAP Authentication” installed; Jellyfin restarted to load it; sign-in through Authentik’s LDAP outpost set \(LdapServer, /);
+    // The host name was trusted at install (NEXTCLOUD_TRUSTED_DOMAINS); cron mode and the sign-in are what the first run sets.
+    expect(firstRun[1]?.message).toBe('Background jobs run by cron; OpenID Connect app (user_oidc) installed; sign-in through Authentik registered: provider authentik, client nextcloud.');
+    expect(firstRun[2]?.message).toMatch(/m2-apps applied.*applications nextcloud, jellyfin present/);
   });
 
   it('reaches a service at its container address over an SSH forward, skipping addresses that do not answer', async () => {
@@ -326,6 +331,41 @@ describe('configureStack against the stand-ins over SSH', () => {
     expect(blueprints.results.find((b) => b.name === 'm2-apps')).toMatchObject({ path: 'custom/m2-apps.yaml', status: 'successful' });
     const body = (await authentik('/api/v3/core/applications/?slug=nextcloud', token)).body as { results: Array<{ slug: string; name: string }> };
     expect(body.results.map((a) => [a.slug, a.name])).toEqual([['nextcloud', 'Nextcloud']]);
+  });
+
+  it('installed user_oidc in Nextcloud and registered Authentik with its discovery URI, the client id and the keychain’s secret', async () => {
+    const apps = (await occJson(['app:list'])) as { enabled: Record<string, string>; disabled: Record<string, string> };
+    expect(Object.keys(apps.enabled)).toContain('user_oidc');
+    const provider = (await occJson(['user_oidc:provider', 'authentik'])) as Record<string, unknown>;
+    expect(provider).toMatchObject({
+      identifier: 'authentik',
+      clientId: 'nextcloud',
+      discoveryEndpoint: `https://${settings.hostnames.authentik}/application/o/nextcloud/.well-known/openid-configuration`,
+      scope: 'openid email profile',
+      settings: { uniqueUid: true, mappingDisplayName: 'name', mappingEmail: 'email' },
+    });
+    expect(JSON.stringify(provider)).not.toMatch(/secret/i);
+    // Exactly one provider after two runs; the secret it holds (the stand-in keeps its SHA-256) is the keychain's.
+    expect(((await occJson(['user_oidc:provider'])) as unknown[]).length).toBe(1);
+    const kept = await compose(['exec', '--no-TTY', 'nextcloud', 'cat', '/var/www/html/config/standin.json']);
+    const held = (JSON.parse(kept.stdout) as { oidcProviders: Array<{ clientSecretSha256: string }> }).oidcProviders[0]?.clientSecretSha256;
+    const secret = await secrets.get(nextcloudSecrets.oidcSecret);
+    expect(held).toBe(createHash('sha256').update(secret?.reveal() ?? '-', 'utf8').digest('hex'));
+  });
+
+  it('installed and configured Jellyfin’s LDAP plugin through its API, with the bind password from the keychain', async () => {
+    const key = await secrets.get(JELLYFIN_API_KEY.name);
+    const plugins = (await jellyfin('/Plugins', key)).body as Array<{ Id: string; Name: string; Status: string }>;
+    expect(plugins.map((x) => [x.Name, x.Id, x.Status])).toEqual([['LDAP Authentication', LDAP_PLUGIN.guid.replace(/-/g, ''), 'Active']]);
+    const bindPassword = await secrets.get(authentikSecrets.ldapBindPassword);
+    if (!bindPassword) throw new Error('no bind password in the keychain');
+    const config = (await jellyfin(`/Plugins/${LDAP_PLUGIN.guid}/Configuration`, key)).body as Record<string, unknown>;
+    expect(config).toMatchObject(wantedLdapConfig({ bindPassword }));
+    // Authentik got the same password through the blueprint (the worker's environment), for the same account.
+    const token = await secrets.get(AUTHENTIK_BOOTSTRAP_TOKEN.name);
+    if (!token) throw new Error('no bootstrap token in the keychain');
+    const apps = (await authentik('/api/v3/core/applications/?slug=jellyfin', token)).body as { results: Array<{ slug: string; provider: unknown }> };
+    expect(apps.results.map((a) => a.slug)).toEqual(['jellyfin']);
   });
 
   it('put no secret on any command line on the server during either run', async () => {

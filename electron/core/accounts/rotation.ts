@@ -201,6 +201,10 @@ const NOT_ROTATABLE: Readonly<Record<string, { title: string; reason: string; ac
     accountId: 'authentik-admin',
     reason: 'Authentik reads it only on its first start; a new one must be set through Authentik’s own API, which this version does not do yet. Change it in Authentik (Admin → Directory → Users) and keep it yourself.',
   },
+  'authentik.ldap-bind-password': {
+    title: 'Jellyfin’s LDAP account in Authentik (m2-ldap-bind)',
+    reason: 'Authentik (through its blueprint) and Jellyfin’s LDAP plugin hold it separately; Jellyfin sign-ins through Authentik would fail between the two changes. Not offered yet.',
+  },
   'authentik.bootstrap-token': {
     title: 'Authentik API token',
     reason: 'Authentik creates this token only on its first start; the app configures Authentik with it.',

@@ -10,6 +10,7 @@ import type { FallbackView } from '../../contract/fallback';
 import { serviceAddresses } from '../../contract/links';
 import type { ServerProfile } from '../../contract/profiles';
 import type { KitBackup, KitFallback, KitSecret, KitSecrets, RecordedHostKey, RecoveryKit } from '../../contract/recovery';
+import { signInGuide } from '../../contract/sign-in';
 import type { StackSettings } from '../../contract/stack';
 import { AppError, toErrorShape } from '../errors';
 import { KEYCHAIN_SERVICE, keychainAccount } from '../secrets/keychain';
@@ -51,6 +52,7 @@ const SECRET_WORDS: Record<string, string> = {
   'authentik.bootstrap-token': 'Authentik API token',
   'authentik.secret-key': 'Authentik secret key',
   'authentik.db-password': 'Authentik database password',
+  'authentik.ldap-bind-password': 'Password of Jellyfin’s LDAP account in Authentik (m2-ldap-bind)',
   [resticPasswordSecret]: 'Backup repository (restic) password',
   'cloudflare.api-token': 'Cloudflare API token',
   'cloudflared.tunnel-token': 'Cloudflare tunnel token',
@@ -104,6 +106,7 @@ export class RecoveryKitService {
       },
       stackSaved: stack.saved,
       services: serviceAddresses(settings, profile.host, published).map((a) => ({ service: a.service, title: a.title, hostname: a.hostname, url: a.url, home: a.home })),
+      signIn: signInGuide(settings),
       accounts,
       secrets,
       backup: this.#backup(profileId, settings, stack.resticImage),

@@ -152,7 +152,7 @@ describe('renderStack', () => {
   it('never leaves a $ that Compose would interpolate, for any settings-valid media path (property)', { timeout: 60_000 }, () => {
     const s0 = settingsOf();
     const secrets = secretsFor(settingsOf(all));
-    const vars = new Set(['NEXTCLOUD_DB_PASSWORD', 'NEXTCLOUD_ADMIN_PASSWORD', 'NEXTCLOUD_REDIS_PASSWORD', 'NEXTCLOUD_OIDC_SECRET', 'AUTHENTIK_SECRET_KEY', 'AUTHENTIK_DB_PASSWORD', 'AUTHENTIK_BOOTSTRAP_PASSWORD', 'AUTHENTIK_BOOTSTRAP_TOKEN', 'CLOUDFLARED_TUNNEL_TOKEN', 'BACKUP_RESTIC_PASSWORD']);
+    const vars = new Set(['NEXTCLOUD_DB_PASSWORD', 'NEXTCLOUD_ADMIN_PASSWORD', 'NEXTCLOUD_REDIS_PASSWORD', 'NEXTCLOUD_OIDC_SECRET', 'AUTHENTIK_SECRET_KEY', 'AUTHENTIK_DB_PASSWORD', 'AUTHENTIK_BOOTSTRAP_PASSWORD', 'AUTHENTIK_BOOTSTRAP_TOKEN', 'AUTHENTIK_LDAP_BIND_PASSWORD', 'CLOUDFLARED_TUNNEL_TOKEN', 'BACKUP_RESTIC_PASSWORD']);
     const segment = fc.string({ unit: 'grapheme', minLength: 1, maxLength: 12 }).filter((x) => !x.includes('/') && !/\p{Cc}/u.test(x) && x !== '..');
     const mediaPath = fc.array(fc.oneof(segment, fc.constantFrom('$', '$$', '${HOME}', '$(id)', '`id`', "'", '"', ' ', '#', ':', 'ü🎬')), { minLength: 1, maxLength: 6 }).map((parts) => `/${parts.join('/')}`).filter((p) => DataPath.safeParse(p).success);
     fc.assert(
@@ -208,6 +208,7 @@ describe('renderStack', () => {
       'authentik.db-password',
       'authentik.bootstrap-password',
       'authentik.bootstrap-token',
+      'authentik.ldap-bind-password',
       'cloudflared.tunnel-token',
       'backup.restic-password',
     ]);

@@ -14,6 +14,7 @@ const kit = (over: Partial<RecoveryKit> = {}): RecoveryKit =>
     server: { name: HOSTILE, host: '192.168.1.20', port: 22, username: 'admin', sshCommand: 'ssh -p 22 admin@192.168.1.20', hostKeys: [{ keyType: 'ssh-ed25519', fingerprint: 'SHA256:abc/def+ghi' }] },
     stackSaved: true,
     services: [{ service: 'jellyfin', title: 'Jellyfin', hostname: 'media.example.test', url: 'https://media.example.test/', home: 'http://192.168.1.20:8096/' }],
+    signIn: [{ service: 'nextcloud', title: 'Nextcloud', how: `On https://cloud.example.test/ choose “Log in with authentik” ${HOSTILE}` }],
     accounts: [
       {
         id: 'jellyfin-admin',
@@ -72,6 +73,8 @@ describe('the recovery kit sheet', () => {
     expect(html).toContain('open the WireGuard app and activate the tunnel');
     expect(html).toContain('http://10.13.13.1:8096');
     expect(html).toContain('M2 Companion 0.9.1');
+    expect(html).toContain('<h3 id="kit-sign-in">Signing in</h3>');
+    expect(html).toContain('<dt>Nextcloud</dt><dd>On https://cloud.example.test/ choose “Log in with authentik” &lt;img');
   });
 
   it('says when no host key is on record and the keychain could not be read, instead of printing an empty list', () => {

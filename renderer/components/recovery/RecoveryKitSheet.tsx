@@ -155,6 +155,20 @@ export function RecoveryKitSheet({ kit }: { kit: RecoveryKit }) {
         </ul>
       </section>
 
+      {kit.signIn.length > 0 ? (
+        <section aria-labelledby="kit-sign-in">
+          <h3 id="kit-sign-in">Signing in</h3>
+          <dl className="facts" aria-label="How each service signs in">
+            {kit.signIn.map((g) => (
+              <div key={g.service}>
+                <dt>{g.title}</dt>
+                <dd>{g.how}</dd>
+              </div>
+            ))}
+          </dl>
+        </section>
+      ) : null}
+
       <section aria-labelledby="kit-accounts">
         <h3 id="kit-accounts">Accounts</h3>
         {kit.accounts.length === 0 ? (

@@ -14,6 +14,10 @@ describe('what next, after the install', () => {
     const t = text(settings());
     expect(t).toContain('The first backup runs tonight at 03:30');
     expect(t).toContain('turn on the WireGuard fallback under Services');
+    // One sign-in: Nextcloud through Authentik, its own administrator kept for repairs.
+    expect(t).toMatch(/Sign in to Nextcloud with “Log in with authentik” and your Authentik account \(its own administrator, \S+, keeps its password for repairs\)/);
+    expect(t).toContain('that one account signs them in to Nextcloud');
+    expect(text(settings({ authentik: { enabled: false } }))).toContain('Sign in to Nextcloud, then install');
   });
 
   it('leaves out what the stack does not run or what is already done', () => {

@@ -23,10 +23,27 @@ export function nextSteps(settings: StackSettings, published: readonly string[])
     text: <>Sign in to Jellyfin as its administrator (the password is under Accounts) and create a user for each person at home; on the TV, install the Jellyfin app.</>,
   });
   if (m.nextcloud.enabled) {
-    steps.push({ id: 'nextcloud', text: <>Sign in to Nextcloud, then install its desktop and phone apps so files, calendars and contacts sync.</> });
+    steps.push({
+      id: 'nextcloud',
+      text: m.authentik.enabled ? (
+        <>
+          Sign in to Nextcloud with “Log in with authentik” and your Authentik account (its own administrator, {m.nextcloud.adminUser}, keeps its password for repairs), then install its desktop and
+          phone apps so files, calendars and contacts sync.
+        </>
+      ) : (
+        <>Sign in to Nextcloud, then install its desktop and phone apps so files, calendars and contacts sync.</>
+      ),
+    });
   }
   if (m.authentik.enabled) {
-    steps.push({ id: 'authentik', text: <>Add each household member in Authentik, so one account signs them in everywhere.</> });
+    steps.push({
+      id: 'authentik',
+      text: m.nextcloud.enabled ? (
+        <>Add each household member in Authentik: that one account signs them in to Nextcloud (Jellyfin keeps its own accounts in this version).</>
+      ) : (
+        <>Add each household member in Authentik (Jellyfin keeps its own accounts in this version).</>
+      ),
+    });
   }
   const wanted = [settings.hostnames.jellyfin, ...(m.nextcloud.enabled ? [settings.hostnames.nextcloud] : []), ...(m.authentik.enabled ? [settings.hostnames.authentik] : [])];
   if (!m.cloudflared.enabled || !wanted.every(isPublished)) {

@@ -13,7 +13,7 @@ import { configureFailed, containerAddresses, findContainer, httpRequest, isReco
 
 /** The authentik module's bootstrap token (generated with the stack's secrets before Authentik's first start). */
 export const AUTHENTIK_BOOTSTRAP_TOKEN: SecretRequest = { name: authentikSecrets.bootstrapToken, kind: 'hex32', generated: true };
-/** The `metadata.name` of the blueprint the authentik module renders (modules/authentik.ts `nextcloudBlueprint`). */
+/** The `metadata.name` of the blueprint the authentik module renders (modules/authentik.ts `appsBlueprint`). */
 export const M2_BLUEPRINT_NAME = 'm2-apps';
 
 export interface AuthentikConfigureOptions {

@@ -10,6 +10,7 @@ import { configureAuthentik } from './authentik';
 import { serviceTitle, type ConfigureStep, type ConfigureTarget, type ConfiguredService } from './common';
 import { configureJellyfin } from './jellyfin';
 import { configureNextcloud } from './nextcloud';
+import { jellyfinSso, nextcloudSso } from './sso';
 
 export interface ConfigureStackOptions {
   readonly appVersion?: string;
@@ -37,13 +38,15 @@ export async function configureStack(
   const run = (service: ConfiguredService): Promise<ConfigureStep> => {
     switch (service) {
       case 'jellyfin':
-        return configureJellyfin(target, { settings: settings.modules.jellyfin, secrets, ...(opts.appVersion ? { appVersion: opts.appVersion } : {}) });
+        return jellyfinSso(settings, secrets).then((ldap) =>
+          configureJellyfin(target, { settings: settings.modules.jellyfin, secrets, ...(opts.appVersion ? { appVersion: opts.appVersion } : {}), ...(ldap ? { ldap } : {}) }),
+        );
       case 'nextcloud':
-        return configureNextcloud(target, { hostnames: [settings.hostnames.nextcloud] });
+        return nextcloudSso(settings, secrets).then((oidc) => configureNextcloud(target, { hostnames: [settings.hostnames.nextcloud], ...(oidc ? { oidc } : {}) }));
       case 'authentik':
         return configureAuthentik(target, {
           secrets,
-          applications: settings.modules.nextcloud.enabled ? ['nextcloud'] : [],
+          applications: [...(settings.modules.nextcloud.enabled ? ['nextcloud'] : []), ...(settings.modules.jellyfin.enabled ? ['jellyfin'] : [])],
           ...(opts.blueprintName ? { blueprintName: opts.blueprintName } : {}),
           ...(opts.authentikTimeoutMs ? { timeoutMs: opts.authentikTimeoutMs } : {}),
         });

@@ -6,7 +6,7 @@ import { Secret } from '../../secrets/secret';
 import { shellQuote } from '../../ssh/argv';
 import type { ExecResult } from '../../ssh/runner';
 import { StackSecrets } from '../secrets';
-import { nextcloudBlueprint } from '../modules/authentik';
+import { appsBlueprint } from '../modules/authentik';
 import { M2_BLUEPRINT_NAME, applicationSlugs, blueprintState } from './authentik';
 import { configureFailed, containerNetworksArgv, dockerArgv, findContainerArgv, maskSecrets, parseContainerAddresses, type ConfigureTarget } from './common';
 import { configureStack, configuredServices } from './configure-stack';
@@ -205,7 +205,7 @@ describe('Authentik', () => {
   });
 
   it('waits for the blueprint the authentik module renders, under the name its metadata gives', () => {
-    const content = nextcloudBlueprint(StackSettings.parse({})).content;
+    const content = appsBlueprint(StackSettings.parse({}))?.content ?? '';
     expect(content).toMatch(new RegExp(`^metadata:\\n  name: ${M2_BLUEPRINT_NAME}$`, 'm'));
     expect(content).toContain('identifiers: { slug: nextcloud }');
   });
@@ -240,9 +240,14 @@ describe('configureStack', () => {
     expect(steps).toEqual([]);
     expect(err).toMatchObject({ code: 'stack.configure-failed' });
     const msg = (err as Error).message;
-    expect(msg).toMatch(/^Jellyfin: no running container for the service jellyfin of the project m2\./);
-    expect(msg).toContain('Nextcloud: no running container for the service nextcloud of the project m2.');
+    // With Authentik on, the sign-in steps need the secrets the apply keeps: asked before any command.
+    expect(msg).toMatch(/^Jellyfin: the keychain holds no password for Authentik’s LDAP account \(authentik\.ldap-bind-password\)\./);
+    expect(msg).toContain('Nextcloud: the keychain holds no single sign-on client secret (nextcloud.oidc-secret) for it.');
     expect(msg).toContain('Authentik: the keychain holds no bootstrap token');
+    expect(ran).toEqual([]);
+    const noSso = await configureStack(target, StackSettings.parse({ modules: { authentik: { enabled: false } } }), secrets).catch((e: unknown) => e);
+    expect((noSso as Error).message).toMatch(/^Jellyfin: no running container for the service jellyfin of the project m2\./);
+    expect((noSso as Error).message).toContain('Nextcloud: no running container for the service nextcloud of the project m2.');
     expect(ran.map((a) => a.slice(0, 2))).toEqual([
       ['docker', 'ps'],
       ['docker', 'ps'],

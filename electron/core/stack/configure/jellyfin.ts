@@ -24,6 +24,7 @@ import {
   type ConfigureTarget,
   type HttpResponse,
 } from './common';
+import { ensureLdapPlugin, type JellyfinLdap } from './jellyfin-ldap';
 import { classifyProbe, probeArgv, transcodingCheck } from './transcoding-probe';
 
 export const JELLYFIN_ADMIN_PASSWORD: SecretRequest = { name: 'jellyfin.admin-password', kind: 'password', generated: true };
@@ -45,6 +46,8 @@ export interface JellyfinConfigureOptions {
   readonly appVersion?: string;
   /** How long to wait for Jellyfin to answer after a start. */
   readonly readyTimeoutMs?: number;
+  /** Sign-in through Authentik (while the authentik module is on): the LDAP plugin, installed and configured. */
+  readonly ldap?: JellyfinLdap;
 }
 
 /** Jellyfin's HardwareAccelerationType for the module's setting. */
@@ -270,9 +273,16 @@ export async function configureJellyfin(target: ConfigureTarget, opts: JellyfinC
       done.push(`hardware acceleration set to ${type}${type === 'vaapi' || type === 'qsv' ? ` on ${opts.settings.renderDevice}` : ''} (${plan.changed.join(', ')})`);
     }
 
+    if (opts.ldap) {
+      known.push(opts.ldap.bindPassword);
+      const key = apiKey;
+      done.push(...(await ensureLdapPlugin({ call: (method, path, json) => call(method, path, key, json), fail }, opts.ldap)));
+    }
+
     const said = transcodingSentence(transcoding);
     if (done.length === 0) {
-      return { service: 'jellyfin', changed: false, message: `Already configured: setup complete, API key valid, hardware acceleration ${transcoding.jellyfinType}. ${said}`, transcoding };
+      const sso = opts.ldap ? ', sign-in through Authentik (LDAP) set' : '';
+      return { service: 'jellyfin', changed: false, message: `Already configured: setup complete, API key valid, hardware acceleration ${transcoding.jellyfinType}${sso}. ${said}`, transcoding };
     }
     const text = done.join('; ');
     return { service: 'jellyfin', changed: true, message: `${text.charAt(0).toUpperCase()}${text.slice(1)}. ${said}`, transcoding };

@@ -8,6 +8,7 @@ import { isDnsName } from '../../../contract/validation';
 import type { Argv } from '../../ssh/argv';
 import type { ExecResult } from '../../ssh/runner';
 import { checkConfigureCommand, configureFailed, dockerArgv, findContainer, pollUntil, type ConfigureStep, type ConfigureTarget } from './common';
+import { ensureOidc, type NextcloudOidc } from './nextcloud-oidc';
 
 export interface NextcloudConfigureOptions {
   /** Host names Nextcloud must answer to (the tunnel's public name). */
@@ -16,6 +17,8 @@ export interface NextcloudConfigureOptions {
   readonly composeService?: string;
   /** How long to wait for Nextcloud's first-start install to finish. */
   readonly installTimeoutMs?: number;
+  /** Sign-in through Authentik (while the authentik module is on): user_oidc and its provider. */
+  readonly oidc?: NextcloudOidc;
 }
 
 /** `php occ …` as www-data in the container (the owner of config.php, as occ demands). */
@@ -140,8 +143,13 @@ export async function configureNextcloud(target: ConfigureTarget, opts: Nextclou
     done.push('background jobs run by cron');
   }
 
+  if (opts.oidc) {
+    done.push(...(await ensureOidc(run, must, opts.oidc, (message, hint) => configureFailed('nextcloud', message, hint, [opts.oidc?.secret]))));
+  }
+
   if (done.length === 0) {
-    return { service: 'nextcloud', changed: false, message: `Already configured: ${[...opts.hostnames].join(', ') || 'no host names'} trusted, background jobs by cron.` };
+    const sso = opts.oidc ? ', sign-in through Authentik registered' : '';
+    return { service: 'nextcloud', changed: false, message: `Already configured: ${[...opts.hostnames].join(', ') || 'no host names'} trusted, background jobs by cron${sso}.` };
   }
   const text = done.join('; ');
   return { service: 'nextcloud', changed: true, message: `${text.charAt(0).toUpperCase()}${text.slice(1)}.` };

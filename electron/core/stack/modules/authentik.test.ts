@@ -39,6 +39,7 @@ describe('authentik module', () => {
       AUTHENTIK_BOOTSTRAP_TOKEN: new VarRef('AUTHENTIK_BOOTSTRAP_TOKEN'),
       AUTHENTIK_BOOTSTRAP_EMAIL: 'admin@example.com',
       NEXTCLOUD_OIDC_SECRET: new VarRef('NEXTCLOUD_OIDC_SECRET'),
+      AUTHENTIK_LDAP_BIND_PASSWORD: new VarRef('AUTHENTIK_LDAP_BIND_PASSWORD'),
     });
     expect(Object.keys(out.services).sort()).toEqual(['authentik-db', 'authentik-server', 'authentik-worker']);
     expect((out.services['authentik-db'] as Svc).networks).toEqual(['internal']);
@@ -59,27 +60,58 @@ describe('authentik module', () => {
     expect(String(mount?.source)).toMatch(new RegExp(`^${testM2Dir}/files/[0-9a-f]{16}/m2-apps\\.yaml$`));
     const bp = parseBlueprint(file.content) as { version: number; entries: Array<{ model: string; identifiers: Record<string, string>; attrs: Record<string, unknown> }> };
     expect(bp.version).toBe(1);
-    expect(bp.entries.map((e) => e.model)).toEqual(['authentik_providers_oauth2.oauth2provider', 'authentik_core.application']);
+    // Nextcloud's provider and application, then Jellyfin's LDAP part (Jellyfin is always on).
+    expect(bp.entries.map((e) => e.model)).toEqual([
+      'authentik_providers_oauth2.oauth2provider',
+      'authentik_core.application',
+      'authentik_core.user',
+      'authentik_providers_ldap.ldapprovider',
+      'authentik_core.application',
+      'authentik_outposts.outpost',
+    ]);
     expect(bp.entries[0]?.attrs).toMatchObject({
       client_type: 'confidential',
       client_id: 'nextcloud',
       client_secret: ['!Env', 'NEXTCLOUD_OIDC_SECRET'],
-      redirect_uris: [{ matching_mode: 'strict', url: 'https://cloud.example.org/apps/user_oidc/code' }],
+      redirect_uris: [
+        { matching_mode: 'strict', url: 'https://cloud.example.org/apps/user_oidc/code' },
+        { matching_mode: 'strict', url: 'https://cloud.example.org/index.php/apps/user_oidc/code' },
+      ],
       authorization_flow: ['!Find', ['authentik_flows.flow', ['slug', 'default-provider-authorization-implicit-consent']]],
     });
     expect(bp.entries[1]).toMatchObject({ identifiers: { slug: 'nextcloud' }, attrs: { name: 'Nextcloud', provider: ['!KeyOf', 'nc-provider'], meta_launch_url: 'https://cloud.example.org' } });
   });
 
-  it('has no blueprint and no OIDC secret without Nextcloud', () => {
+  it('declares Jellyfin’s LDAP provider, application, outpost and bind account, the password from the worker’s environment', () => {
+    const out = render({ hostnames: { jellyfin: 'media.example.org' }, modules: { nextcloud: { enabled: false } } });
+    const file = out.files[0];
+    if (!file) throw new Error('no blueprint');
+    const bp = parseBlueprint(file.content) as { entries: Array<{ model: string; id?: string; identifiers: Record<string, string>; attrs: Record<string, unknown>; permissions?: unknown }> };
+    expect(bp.entries.map((e) => e.model)).toEqual(['authentik_core.user', 'authentik_providers_ldap.ldapprovider', 'authentik_core.application', 'authentik_outposts.outpost']);
+    expect(bp.entries[0]).toMatchObject({ identifiers: { username: 'm2-ldap-bind' }, attrs: { type: 'service_account', password: ['!Env', 'AUTHENTIK_LDAP_BIND_PASSWORD'] } });
+    expect(bp.entries[1]).toMatchObject({
+      identifiers: { name: 'jellyfin-ldap' },
+      attrs: { base_dn: 'dc=ldap,dc=goauthentik,dc=io', authorization_flow: ['!Find', ['authentik_flows.flow', ['slug', 'default-authentication-flow']]] },
+      permissions: [{ permission: 'authentik_providers_ldap.search_full_directory', user: ['!KeyOf', 'ldap-bind'] }],
+    });
+    expect(bp.entries[2]).toMatchObject({ identifiers: { slug: 'jellyfin' }, attrs: { name: 'Jellyfin', provider: ['!KeyOf', 'jf-ldap-provider'], meta_launch_url: 'https://media.example.org' } });
+    expect(bp.entries[3]).toMatchObject({ identifiers: { name: 'm2-ldap' }, attrs: { type: 'ldap', providers: [['!KeyOf', 'jf-ldap-provider']], config: { authentik_host: 'http://authentik-server:9000' } } });
+    const worker = out.services['authentik-worker'] as Svc;
+    expect(worker.environment).toMatchObject({ AUTHENTIK_LDAP_BIND_PASSWORD: new VarRef('AUTHENTIK_LDAP_BIND_PASSWORD') });
+    expect(worker.environment).not.toHaveProperty('NEXTCLOUD_OIDC_SECRET');
+    expect(out.envFiles[0]?.entries.map(([k]) => k)).toContain('AUTHENTIK_LDAP_BIND_PASSWORD');
+    expect(file.content).not.toContain('nextcloud');
+  });
+
+  it('has no OIDC secret without Nextcloud, and the LDAP bind password while Jellyfin is on', () => {
     const out = render({ modules: { nextcloud: { enabled: false } } });
-    expect(out.files).toEqual([]);
-    expect((out.services['authentik-worker'] as Svc).volumes).toHaveLength(1);
     expect((out.services['authentik-worker'] as Svc).environment).not.toHaveProperty('NEXTCLOUD_OIDC_SECRET');
     expect(authentikModule.secrets(testContext({ modules: { nextcloud: { enabled: false } } }).settings).map((s) => s.name)).toEqual([
       'authentik.secret-key',
       'authentik.db-password',
       'authentik.bootstrap-password',
       'authentik.bootstrap-token',
+      'authentik.ldap-bind-password',
     ]);
   });
 });

@@ -14,6 +14,8 @@ export const authentikSecrets = {
   dbPassword: 'authentik.db-password',
   bootstrapPassword: 'authentik.bootstrap-password',
   bootstrapToken: 'authentik.bootstrap-token',
+  /** The password of the LDAP service account Jellyfin binds with (one sign-in; configure/jellyfin-ldap.ts). */
+  ldapBindPassword: 'authentik.ldap-bind-password',
 } as const;
 
 export const authentikVars = {
@@ -21,6 +23,7 @@ export const authentikVars = {
   dbPassword: 'AUTHENTIK_DB_PASSWORD',
   bootstrapPassword: 'AUTHENTIK_BOOTSTRAP_PASSWORD',
   bootstrapToken: 'AUTHENTIK_BOOTSTRAP_TOKEN',
+  ldapBindPassword: 'AUTHENTIK_LDAP_BIND_PASSWORD',
 } as const;
 
 export const authentikDb = { host: 'authentik-db', user: 'authentik', name: 'authentik' } as const;
@@ -29,6 +32,7 @@ export const authentikDb = { host: 'authentik-db', user: 'authentik', name: 'aut
 export const blueprintTarget = '/blueprints/custom/m2-apps.yaml';
 
 const withNextcloud = (s: StackSettings): boolean => s.modules.nextcloud.enabled;
+const withJellyfin = (s: StackSettings): boolean => s.modules.jellyfin.enabled;
 
 function secrets(s: StackSettings): SecretRequest[] {
   return [
@@ -38,19 +42,24 @@ function secrets(s: StackSettings): SecretRequest[] {
     { name: authentikSecrets.bootstrapToken, kind: 'hex32', generated: true },
     // The blueprint reads it; the nextcloud module owns its env variable.
     ...(withNextcloud(s) ? [{ name: nextcloudSecrets.oidcSecret, kind: 'token' as const, generated: true }] : []),
+    ...(withJellyfin(s) ? [{ name: authentikSecrets.ldapBindPassword, kind: 'password' as const, generated: true }] : []),
   ];
 }
 
-/** The blueprint (stack-facts §5.5): the Nextcloud OAuth2 provider and application. Host names are validated DNS names. */
-export function nextcloudBlueprint(s: StackSettings): ModuleFile {
+/** The LDAP directory Authentik's outpost serves Jellyfin (configure/jellyfin-ldap.ts binds and searches it). */
+export const ldapDirectory = { baseDn: 'dc=ldap,dc=goauthentik,dc=io', bindUser: 'm2-ldap-bind', outpost: 'm2-ldap' } as const;
+
+/**
+ * The blueprint (stack-facts §5.5): with Nextcloud, its OAuth2 provider and application (user_oidc signs in through
+ * it); with Jellyfin, an LDAP provider and application served by the stack's LDAP outpost, and the service account
+ * Jellyfin's LDAP plugin binds with (allowed to search the whole directory). Host names are validated DNS names.
+ * Undefined when neither is on.
+ */
+export function appsBlueprint(s: StackSettings): ModuleFile | undefined {
+  // Jellyfin is always on today; the check stays for the day it is not.
+  if (!withNextcloud(s) && !withJellyfin(s)) return undefined;
   const cloud = `https://${s.hostnames.nextcloud}`;
-  const content = `# yaml-language-server: $schema=https://goauthentik.io/blueprints/schema.json
-# Rendered by M2 Companion.
-version: 1
-metadata:
-  name: m2-apps
-entries:
-  - model: authentik_providers_oauth2.oauth2provider
+  const nextcloud = `  - model: authentik_providers_oauth2.oauth2provider
     id: nc-provider
     identifiers: { name: nextcloud }
     attrs:
@@ -60,7 +69,10 @@ entries:
       client_type: confidential
       client_id: nextcloud
       client_secret: !Env ${nextcloudVars.oidcSecret}
-      redirect_uris: [{ matching_mode: strict, url: "${cloud}/apps/user_oidc/code" }]
+      # user_oidc's callback (route login#code); /index.php/… when Nextcloud's pretty URLs are off (stack-facts §6.1).
+      redirect_uris:
+        - { matching_mode: strict, url: "${cloud}/apps/user_oidc/code" }
+        - { matching_mode: strict, url: "${cloud}/index.php/apps/user_oidc/code" }
       property_mappings:
         - !Find [authentik_providers_oauth2.scopemapping, [managed, goauthentik.io/providers/oauth2/scope-openid]]
         - !Find [authentik_providers_oauth2.scopemapping, [managed, goauthentik.io/providers/oauth2/scope-email]]
@@ -69,6 +81,45 @@ entries:
     identifiers: { slug: nextcloud }
     attrs: { name: Nextcloud, provider: !KeyOf nc-provider, meta_launch_url: "${cloud}" }
 `;
+  const media = `https://${s.hostnames.jellyfin}`;
+  const jellyfin = `  - model: authentik_core.user
+    id: ldap-bind
+    identifiers: { username: ${ldapDirectory.bindUser} }
+    attrs:
+      name: M2 Companion LDAP bind (Jellyfin)
+      type: service_account
+      password: !Env ${authentikVars.ldapBindPassword}
+  - model: authentik_providers_ldap.ldapprovider
+    id: jf-ldap-provider
+    identifiers: { name: jellyfin-ldap }
+    attrs:
+      name: jellyfin-ldap
+      authorization_flow: !Find [authentik_flows.flow, [slug, default-authentication-flow]]
+      invalidation_flow: !Find [authentik_flows.flow, [slug, default-invalidation-flow]]
+      base_dn: ${ldapDirectory.baseDn}
+      search_mode: direct
+      bind_mode: direct
+    permissions:
+      - permission: authentik_providers_ldap.search_full_directory
+        user: !KeyOf ldap-bind
+  - model: authentik_core.application
+    identifiers: { slug: jellyfin }
+    attrs: { name: Jellyfin, provider: !KeyOf jf-ldap-provider, meta_launch_url: "${media}" }
+  - model: authentik_outposts.outpost
+    identifiers: { name: ${ldapDirectory.outpost} }
+    attrs:
+      name: ${ldapDirectory.outpost}
+      type: ldap
+      providers: [!KeyOf jf-ldap-provider]
+      config: { authentik_host: "http://authentik-server:9000" }
+`;
+  const content = `# yaml-language-server: $schema=https://goauthentik.io/blueprints/schema.json
+# Rendered by M2 Companion.
+version: 1
+metadata:
+  name: m2-apps
+entries:
+${withNextcloud(s) ? nextcloud : ''}${withJellyfin(s) ? jellyfin : ''}`;
   return { name: 'm2-apps.yaml', content, mode: 0o644 };
 }
 
@@ -80,7 +131,7 @@ function render(ctx: ModuleContext): ModuleOutput {
   const dirs = authentikDirs(s);
   const image = ctx.image('authentik');
   const data = bind(dirs.data, '/data');
-  const blueprint = withNextcloud(s) ? nextcloudBlueprint(s) : undefined;
+  const blueprint = appsBlueprint(s);
   const common = {
     AUTHENTIK_SECRET_KEY: varRef(authentikVars.secretKey),
     AUTHENTIK_POSTGRESQL__HOST: authentikDb.host,
@@ -115,7 +166,8 @@ function render(ctx: ModuleContext): ModuleOutput {
       AUTHENTIK_BOOTSTRAP_PASSWORD: varRef(authentikVars.bootstrapPassword),
       AUTHENTIK_BOOTSTRAP_TOKEN: varRef(authentikVars.bootstrapToken),
       AUTHENTIK_BOOTSTRAP_EMAIL: s.adminEmail,
-      ...(blueprint ? { NEXTCLOUD_OIDC_SECRET: varRef(nextcloudVars.oidcSecret) } : {}),
+      ...(withNextcloud(s) ? { NEXTCLOUD_OIDC_SECRET: varRef(nextcloudVars.oidcSecret) } : {}),
+      ...(withJellyfin(s) ? { [authentikVars.ldapBindPassword]: varRef(authentikVars.ldapBindPassword) } : {}),
     },
     volumes: [data, ...(blueprint ? [bind(ctx.fileRef(blueprint), blueprintTarget, 'ro')] : [])],
     // Edge for egress (email); internal for its database.
@@ -142,6 +194,7 @@ function render(ctx: ModuleContext): ModuleOutput {
           [authentikVars.dbPassword, secretOf(ctx, authentikSecrets.dbPassword)],
           [authentikVars.bootstrapPassword, secretOf(ctx, authentikSecrets.bootstrapPassword)],
           [authentikVars.bootstrapToken, secretOf(ctx, authentikSecrets.bootstrapToken)],
+          ...(withJellyfin(s) ? [[authentikVars.ldapBindPassword, secretOf(ctx, authentikSecrets.ldapBindPassword)] as const] : []),
         ],
       },
     ],

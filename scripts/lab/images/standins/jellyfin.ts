@@ -192,6 +192,8 @@ interface State {
   nextApiKeyId: number;
   devices: Device[];
   encoding: Encoding;
+  /** Installed plugins (absent in state files from before plugins were kept). */
+  plugins?: InstalledPlugin[];
 }
 
 function initialUserName(): string {
@@ -238,6 +240,149 @@ const checkPassword = (pw: string, hash: string | undefined): boolean => {
   const want = Buffer.from(digestHex, 'hex');
   return got.length === want.length && timingSafeEqual(got, want);
 };
+
+// ---- plugins (Jellyfin.Api PackageController / PluginsController, the LDAP Authentication plugin) ----
+/**
+ * The one package the stand-in's "repository" offers: jellyfin-plugin-ldapauth as repo.jellyfin.org lists it
+ * (build.yaml: name, guid, version 22 for 10.11.2). Installing marks it Status "Restart" until POST /System/Restart,
+ * as Jellyfin loads a new plugin only on its next start; its configuration is LDAP-Auth/Config/PluginConfiguration.cs.
+ */
+interface InstalledPlugin {
+  guid: string;
+  name: string;
+  version: string;
+  status: 'Active' | 'Restart' | 'Disabled';
+  configuration: Record<string, unknown>;
+}
+const ldapPackage = {
+  name: 'LDAP Authentication',
+  guid: '958aad66-3784-4d2a-b89a-a7b6fab6e25c',
+  version: '22.0.0.0',
+  targetAbi: '10.11.2.0',
+  repositoryUrl: 'https://repo.jellyfin.org/files/plugin/manifest.json',
+  overview: 'Authenticate users against an LDAP database',
+  description: 'Authenticate your Jellyfin users against an LDAP database, and optionally create users who do not yet exist automatically.',
+  category: 'Authentication',
+  owner: 'jellyfin',
+  configurationFileName: 'LDAP-Auth.xml',
+} as const;
+/** PluginConfiguration() defaults of jellyfin-plugin-ldapauth (release 22). */
+const ldapConfigDefaults: Record<string, unknown> = {
+  LdapUsers: [],
+  LdapServer: 'ldap-server.contoso.com',
+  LdapPort: 389,
+  UseSsl: true,
+  UseStartTls: false,
+  SkipSslVerify: false,
+  LdapBindUser: 'CN=BindUser,DC=contoso,DC=com',
+  LdapBindPassword: 'password',
+  LdapBaseDn: 'o=domains,dc=contoso,dc=com',
+  LdapSearchFilter: '(memberOf=CN=JellyfinUsers,DC=contoso,DC=com)',
+  LdapAdminBaseDn: '',
+  LdapAdminFilter: '(enabledService=JellyfinAdministrator)',
+  EnableLdapAdminFilterMemberUid: false,
+  LdapSearchAttributes: 'uid, cn, mail, displayName',
+  LdapClientCertPath: '',
+  LdapClientKeyPath: '',
+  LdapRootCaPath: '',
+  CreateUsersFromLdap: true,
+  AllowPassChange: false,
+  LdapUidAttribute: 'uid',
+  LdapUsernameAttribute: 'cn',
+  LdapPasswordAttribute: 'userPassword',
+  EnableLdapProfileImageSync: false,
+  RemoveImagesNotInLdap: false,
+  LdapProfileImageAttribute: 'jpegphoto',
+  LdapProfileImageFormat: 'Default',
+  EnableAllFolders: false,
+  EnabledFolders: [],
+};
+const guidN = (g: string): string => g.replace(/-/g, '').toLowerCase();
+/** Lab switch: false = the plugin repository cannot be reached (no internet): the package is not found. */
+let pluginRepositoryReachable = true;
+/** Until this time the server answers 503 as Jellyfin's startup page does while it restarts. */
+let restartingUntil = 0;
+
+function pluginInfo(pl: InstalledPlugin): Record<string, unknown> {
+  return { Name: pl.name, Version: pl.version, ConfigurationFileName: ldapPackage.configurationFileName, Description: ldapPackage.description, Id: guidN(pl.guid), CanUninstall: true, HasImage: false, Status: pl.status };
+}
+
+/** Full replace like Jellyfin's (XmlSerializer into the plugin's type): known properties with the right type, defaults for the rest. */
+function validatePluginConfig(body: unknown): Record<string, unknown> {
+  if (!isRecord(body)) throw new HttpError(400, 'The plugin configuration must be a JSON object');
+  const out: Record<string, unknown> = structuredClone(ldapConfigDefaults);
+  for (const [k, def] of Object.entries(ldapConfigDefaults)) {
+    if (!(k in body) || body[k] === null) continue;
+    const v = body[k];
+    if (Array.isArray(def) ? !Array.isArray(v) : typeof v !== typeof def) throw new HttpError(400, `The JSON value could not be converted to ${k}`);
+    out[k] = v;
+  }
+  return out;
+}
+
+async function handlePlugins(req: http.IncomingMessage, res: http.ServerResponse, url: URL, p: string, m: string): Promise<boolean> {
+  const plugins = (state.plugins ??= []);
+  if (p === '/packages' && m === 'GET') {
+    requireAuth(req, url);
+    sendJson(res, 200, pluginRepositoryReachable ? [{ name: ldapPackage.name, description: ldapPackage.description, overview: ldapPackage.overview, owner: ldapPackage.owner, category: ldapPackage.category, guid: ldapPackage.guid, versions: [{ version: ldapPackage.version, VersionNumber: ldapPackage.version, changelog: '', targetAbi: ldapPackage.targetAbi, sourceUrl: '', checksum: '', timestamp: '2025-11-02T00:00:00Z', repositoryName: 'Jellyfin Stable', repositoryUrl: ldapPackage.repositoryUrl }], imageUrl: '' }] : []);
+    return true;
+  }
+  const install = /^\/packages\/installed\/([^/]+)$/.exec(p);
+  if (install && m === 'POST') {
+    requireAdmin(req, url);
+    const name = decodeURIComponent(url.pathname.split('/').pop() ?? '');
+    const guid = [...url.searchParams].find(([k]) => k.toLowerCase() === 'assemblyguid')?.[1];
+    const matches = pluginRepositoryReachable && name.toLowerCase() === ldapPackage.name.toLowerCase() && (!guid || guidN(guid) === guidN(ldapPackage.guid));
+    if (!matches) {
+      send(res, 404);
+      return true;
+    }
+    if (!plugins.some((x) => guidN(x.guid) === guidN(ldapPackage.guid))) {
+      plugins.push({ guid: ldapPackage.guid, name: ldapPackage.name, version: ldapPackage.version, status: 'Restart', configuration: structuredClone(ldapConfigDefaults) });
+      persist();
+      log(`[INF] Package installation completed: ${ldapPackage.name} ${ldapPackage.version} (restart required)`);
+    }
+    send(res, 204);
+    return true;
+  }
+  if (p === '/system/restart' && m === 'POST') {
+    requireAdmin(req, url);
+    send(res, 204);
+    // In-process restart: plugins waiting for it are loaded; meanwhile the startup page answers 503.
+    restartingUntil = Date.now() + 1_500;
+    for (const pl of plugins) if (pl.status === 'Restart') pl.status = 'Active';
+    persist();
+    log('[INF] Restarting Jellyfin');
+    return true;
+  }
+  if (p === '/plugins' && m === 'GET') {
+    requireAdmin(req, url);
+    sendJson(res, 200, plugins.map(pluginInfo));
+    return true;
+  }
+  const conf = /^\/plugins\/([0-9a-f-]{32,36})\/configuration$/.exec(p);
+  if (conf) {
+    requireAdmin(req, url);
+    // A plugin not loaded yet (installed, waiting for the restart) has no instance: 404 like Jellyfin.
+    const pl = plugins.find((x) => guidN(x.guid) === guidN(conf[1] ?? '') && x.status === 'Active');
+    if (!pl) {
+      send(res, 404);
+      return true;
+    }
+    if (m === 'GET') {
+      sendJson(res, 200, pl.configuration);
+      return true;
+    }
+    if (m === 'POST') {
+      pl.configuration = validatePluginConfig(await readJson(req));
+      persist();
+      log(`[INF] Plugin ${pl.name} configuration saved`);
+      send(res, 204);
+      return true;
+    }
+  }
+  return false;
+}
 
 // ---- lab-controlled live sessions ----
 type PlaybackKind = 'hardware' | 'software' | 'remux' | 'direct' | 'idle';
@@ -528,6 +673,11 @@ async function handle(req: http.IncomingMessage, res: http.ServerResponse, url: 
   if (await handleControl(req, res, url, { get: controlState, set: applyControl })) return;
   const p = url.pathname.toLowerCase().replace(/\/+$/, '') || '/';
   const m = req.method ?? 'GET';
+  if (Date.now() < restartingUntil) {
+    send(res, 503, 'Jellyfin is starting', { 'content-type': 'text/plain', 'retry-after': '1' });
+    return;
+  }
+  if (await handlePlugins(req, res, url, p, m)) return;
 
   if (p === '/health') {
     send(res, healthy ? 200 : 503, healthy ? 'Healthy' : 'Unhealthy', { 'content-type': 'text/plain' });
@@ -717,12 +867,16 @@ function controlState(): Record<string, unknown> {
     healthy,
     startupWizardCompleted: state.wizardCompleted,
     encoding: { HardwareAccelerationType: state.encoding.HardwareAccelerationType },
+    pluginRepositoryReachable,
+    plugins: (state.plugins ?? []).map((pl) => ({ name: pl.name, guid: pl.guid, status: pl.status, configuration: pl.configuration })),
     sessions: sessions.map((s) => ({ id: s.id, kind: s.kind, userName: s.userName, client: s.client, deviceName: s.deviceName, item: s.item.Name, isPaused: s.isPaused })),
   };
 }
 
 function applyControl(patch: Record<string, unknown>): void {
   const h = patchField(patch, 'healthy', 'boolean');
+  const reachable = patchField(patch, 'pluginRepositoryReachable', 'boolean');
+  if (reachable !== undefined) pluginRepositoryReachable = reachable;
   if ('sessions' in patch) {
     if (!Array.isArray(patch.sessions)) throw new HttpError(400, 'sessions must be an array');
     sessions = patch.sessions.map(parseSessionSpec);

@@ -31,7 +31,22 @@ interface State {
   enabledApps: string[];
   /** `passwordHash`: sha256 of the current password (the real server keeps a bcrypt/argon2 hash in oc_users). */
   users: Array<{ uid: string; displayname: string; passwordHash?: string }>;
-  oidcProviders: Array<Record<string, string>>;
+  /** user_oidc providers as lib/Db/Provider.php keeps them; the secret as a SHA-256 (the real app stores it encrypted). */
+  oidcProviders: OidcProvider[];
+  /** Apps on disk (enabled or not); absent in state files from before it was kept: then the enabled ones. */
+  installedApps?: string[];
+}
+interface OidcProvider {
+  id: number;
+  identifier: string;
+  clientId: string;
+  clientSecretSha256: string;
+  discoveryEndpoint: string;
+  endSessionEndpoint: string | null;
+  postLogoutUri: string | null;
+  scope: string;
+  /** ProviderService settings by setting key, as stored ('0'/'1' for the boolean ones). */
+  settings: Record<string, string>;
 }
 
 const fresh = (): State => ({ installed: false, system: {}, apps: {}, enabledApps: [], users: [], oidcProviders: [] });
@@ -340,21 +355,33 @@ function occ(args: string[]): void {
     case 'app:enable': {
       const app = rest[0];
       if (!app) occFail('Not enough arguments (missing: "app-id").');
-      if (st.enabledApps.includes(app)) {
-        if (cmd === 'app:install') occFail(`${app} already installed`);
-        return out(`${app} already enabled`);
-      }
+      const installed = st.installedApps ?? [...st.enabledApps];
+      // core/Command/App/Install.php: an app already on disk is refused (exit 1), enabled or not.
+      if (cmd === 'app:install' && installed.includes(app)) occFail(`${app} already installed`);
+      if (cmd === 'app:enable' && !installed.includes(app)) occFail(`${app} not found`);
+      if (st.enabledApps.includes(app)) return out(`${app} already enabled`);
+      st.installedApps = installed.includes(app) ? installed : [...installed, app];
       st.enabledApps.push(app);
       save(st);
-      return out(cmd === 'app:install' ? `${app} 8.11.0 installed\n${app} enabled` : `${app} 8.11.0 enabled`);
+      return out(cmd === 'app:install' ? `${app} ${appVersion(app)} installed\n${app} enabled` : `${app} ${appVersion(app)} enabled`);
     }
     case 'app:disable': {
+      st.installedApps ??= [...st.enabledApps];
       st.enabledApps = st.enabledApps.filter((a) => a !== rest[0]);
       save(st);
-      return out(`${rest[0] ?? ''} disabled`);
+      return out(`${rest[0] ?? ''} ${appVersion(rest[0] ?? '')} disabled`);
     }
-    case 'app:list':
-      return out(json ? JSON.stringify({ enabled: Object.fromEntries(st.enabledApps.map((a) => [a, '1.0.0'])), disabled: {} }) : `Enabled:\n${st.enabledApps.map((a) => `  - ${a}: 1.0.0`).join('\n')}\nDisabled:`);
+    case 'app:list': {
+      // core/Command/App/ListApps.php: {"enabled":{id:version},"disabled":{id:version}}.
+      const installed = st.installedApps ?? st.enabledApps;
+      const enabled = Object.fromEntries(st.enabledApps.map((a) => [a, appVersion(a)]));
+      const disabled = Object.fromEntries(installed.filter((a) => !st.enabledApps.includes(a)).map((a) => [a, appVersion(a)]));
+      return out(
+        json
+          ? JSON.stringify({ enabled, disabled })
+          : `Enabled:\n${Object.entries(enabled).map(([a, v]) => `  - ${a}: ${v}`).join('\n')}\nDisabled:\n${Object.entries(disabled).map(([a, v]) => `  - ${a}: ${v}`).join('\n')}`,
+      );
+    }
     case 'background:cron':
       st.apps.core = { ...(st.apps.core ?? {}), backgroundjobs_mode: 'cron' };
       save(st);
@@ -373,25 +400,10 @@ function occ(args: string[]): void {
     }
     case 'user:list':
       return out(json ? JSON.stringify(Object.fromEntries(st.users.map((u) => [u.uid, u.displayname]))) : st.users.map((u) => `  - ${u.uid}: ${u.displayname}`).join('\n'));
-    case 'user_oidc:provider': {
-      if (!st.enabledApps.includes('user_oidc')) occFail('Command "user_oidc:provider" is not defined.');
-      const id = rest[0];
-      if (!id) return out(JSON.stringify(st.oidcProviders.map(({ clientsecret: _s, ...p }) => p)));
-      const fields = Object.fromEntries([...opts].filter(([k]) => k !== 'output'));
-      if (fields['clientsecret-env']) fields.clientsecret = process.env[fields['clientsecret-env']] ?? '';
-      if (fields['clientsecret-file']) fields.clientsecret = existsSync(fields['clientsecret-file']) ? readFileSync(fields['clientsecret-file'], 'utf8').trim() : '';
-      delete fields['clientsecret-env'];
-      delete fields['clientsecret-file'];
-      const existing = st.oidcProviders.find((p) => p.identifier === id);
-      if (existing) Object.assign(existing, fields);
-      else {
-        if (!fields.clientid || !fields.discoveryuri) occFail('--clientid and --discoveryuri are required for a new provider');
-        st.oidcProviders.push({ identifier: id, ...fields });
-      }
-      save(st);
-      return out(JSON.stringify({ identifier: id, ...fields, clientsecret: undefined }));
-    }
+    case 'user_oidc:provider':
+      return userOidcProvider(st, rest, opts, json);
     case 'user_oidc:provider:delete':
+      if (!st.enabledApps.includes('user_oidc')) occFail(`\n  Command "${cmd}" is not defined.\n`);
       st.oidcProviders = st.oidcProviders.filter((p) => p.identifier !== rest[0]);
       save(st);
       return out(`Provider ${rest[0] ?? ''} deleted`);
@@ -400,6 +412,102 @@ function occ(args: string[]): void {
     default:
       occFail(`\n  Command "${cmd}" is not defined.\n`);
   }
+}
+
+const appVersion = (app: string): string => (app === 'user_oidc' ? '8.10.1' : `${versionString.split('.')[0] ?? '34'}.0.0`);
+
+/**
+ * `occ user_oidc:provider` (nextcloud/user_oidc lib/Command/UpsertProvider.php): without an identifier it lists the
+ * providers; with one and no option it shows it (jsonSerialize + settings; "Provider not found", exit -1 = 255);
+ * with options it creates or updates it. The secret comes from --clientsecret, --clientsecret-file or
+ * --clientsecret-env (one of them), never printed back.
+ */
+const oidcSettingOptions: Record<string, string> = {
+  'unique-uid': 'uniqueUid',
+  'check-bearer': 'checkBearer',
+  'bearer-provisioning': 'bearerProvisioning',
+  'send-id-token-hint': 'sendIdTokenHint',
+  'mapping-display-name': 'mappingDisplayName',
+  'mapping-email': 'mappingEmail',
+  'mapping-quota': 'mappingQuota',
+  'mapping-uid': 'mappingUid',
+  'mapping-groups': 'mappingGroups',
+  'extra-claims': 'extraClaims',
+  'group-provisioning': 'groupProvisioning',
+  'group-whitelist-regex': 'groupWhitelistRegex',
+  'group-restrict-login-to-whitelist': 'restrictLoginToGroups',
+};
+const oidcBooleanDefaults: Record<string, boolean> = { uniqueUid: true, checkBearer: false, bearerProvisioning: false, sendIdTokenHint: false, groupProvisioning: false, restrictLoginToGroups: false, providerBasedId: false };
+const oidcSettingKeys = ['mappingDisplayName', 'mappingEmail', 'mappingQuota', 'mappingUid', 'mappingGroups', 'uniqueUid', 'checkBearer', 'sendIdTokenHint', 'bearerProvisioning', 'extraClaims', 'providerBasedId', 'groupProvisioning', 'groupWhitelistRegex', 'restrictLoginToGroups'];
+
+function oidcJson(p: OidcProvider): Record<string, unknown> {
+  return { id: p.id, identifier: p.identifier, clientId: p.clientId, discoveryEndpoint: p.discoveryEndpoint, endSessionEndpoint: p.endSessionEndpoint, postLogoutUri: p.postLogoutUri, scope: p.scope.trim() };
+}
+function oidcSettingsJson(p: OidcProvider): Record<string, unknown> {
+  return Object.fromEntries(
+    oidcSettingKeys.map((k) => {
+      const raw = p.settings[k];
+      return [k, k in oidcBooleanDefaults ? (raw === undefined ? oidcBooleanDefaults[k] : raw === '1') : (raw ?? '')];
+    }),
+  );
+}
+
+function userOidcProvider(st: State, rest: string[], opts: Map<string, string>, json: boolean): void {
+  if (!st.enabledApps.includes('user_oidc')) occFail('\n  Command "user_oidc:provider" is not defined.\n');
+  const secretSources = ['clientsecret', 'clientsecret-file', 'clientsecret-env'].filter((k) => opts.has(k));
+  if (secretSources.length > 1) return occFail('Only one of "--clientsecret", "--clientsecret-file" or "--clientsecret-env" can be used.');
+  let secret: string | undefined;
+  if (opts.has('clientsecret')) secret = opts.get('clientsecret');
+  else if (opts.has('clientsecret-file')) {
+    const file = opts.get('clientsecret-file') ?? '';
+    const v = existsSync(file) ? readFileSync(file, 'utf8') : '';
+    if (v === '') return occFail(`Client secret file "${file}" could not be read or is empty`);
+    out(`Client secret loaded from file "${file}"`);
+    secret = v.trim();
+  } else if (opts.has('clientsecret-env')) {
+    const name = opts.get('clientsecret-env') ?? '';
+    const v = process.env[name];
+    if (!v) return occFail(`Client secret environment variable "${name}" could not be read or is empty`);
+    out(`Client secret loaded from environment variable "${name}"`);
+    secret = v.trim();
+  }
+  const id = rest[0];
+  if (id === undefined) {
+    if (json) return out(JSON.stringify(st.oidcProviders.map(oidcJson)));
+    return out(st.oidcProviders.length === 0 ? 'No providers configured' : st.oidcProviders.map((p) => `| ${p.id} | ${p.identifier} | ${p.discoveryEndpoint} | ${p.endSessionEndpoint ?? ''} | ${p.clientId} |`).join('\n'));
+  }
+  const updates = ['clientid', 'clientsecret', 'discoveryuri', 'endsessionendpointuri', 'postlogouturi', 'scope', ...Object.keys(oidcSettingOptions)].filter((k) => opts.has(k));
+  const existing = st.oidcProviders.find((p) => p.identifier === id);
+  if (updates.length === 0 && secret === undefined) {
+    if (!existing) {
+      process.stdout.write('Provider not found\n');
+      process.exit(255);
+    }
+    return out(json ? JSON.stringify({ ...oidcJson(existing), settings: oidcSettingsJson(existing) }) : `| ${existing.id} | ${existing.identifier} | ${existing.clientId} | ${existing.discoveryEndpoint} |`);
+  }
+  const hash = secret === undefined ? undefined : createHash('sha256').update(secret, 'utf8').digest('hex');
+  let p = existing;
+  if (!p) {
+    // ProviderMapper::createOrUpdateProvider: a new provider needs its client id, secret and discovery URI.
+    if (!opts.get('clientid') || hash === undefined || !opts.get('discoveryuri')) {
+      process.stdout.write('Provider must be created with all required fields\n');
+      process.exit(255);
+    }
+    p = { id: Math.max(0, ...st.oidcProviders.map((x) => x.id)) + 1, identifier: id, clientId: '', clientSecretSha256: '', discoveryEndpoint: '', endSessionEndpoint: null, postLogoutUri: null, scope: 'openid email profile', settings: {} };
+    st.oidcProviders.push(p);
+  }
+  if (opts.has('clientid')) p.clientId = opts.get('clientid') ?? '';
+  if (hash !== undefined) p.clientSecretSha256 = hash;
+  if (opts.has('discoveryuri')) p.discoveryEndpoint = opts.get('discoveryuri') ?? '';
+  if (opts.has('endsessionendpointuri')) p.endSessionEndpoint = opts.get('endsessionendpointuri') ?? null;
+  if (opts.has('postlogouturi')) p.postLogoutUri = opts.get('postlogouturi') ?? null;
+  if (opts.has('scope')) p.scope = opts.get('scope') ?? p.scope;
+  for (const [opt, key] of Object.entries(oidcSettingOptions)) {
+    if (!opts.has(opt)) continue;
+    const v = opts.get(opt) ?? '';
+    p.settings[key] = key in oidcBooleanDefaults ? (v === '0' ? '0' : '1') : v;
+  }
+  save(st);
 }
 
 function php(args: string[]): void {
