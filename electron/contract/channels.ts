@@ -66,6 +66,11 @@ export const callNames = [
   'backups:browse',
   'backups:restore',
   'backups:drill',
+  'backups:restore-in-place',
+  'backups:service-plan',
+  'backups:restore-service',
+  'backups:unfinished',
+  'backups:put-back',
 ] as const;
 export const eventNames = ['profiles:changed', 'profiles:chosen', 'setup:changed', 'server:state', 'stack:progress', 'stack:outcome', 'cloudflare:progress', 'status:update', 'status:notification', 'fallback:progress', 'fallback:changed', 'logs:stream', 'backups:progress'] as const;
 

@@ -36,6 +36,7 @@ import {
 } from './fallback';
 import { RecoveryKit, RecoveryKitRequest, SavedKitPdf, SaveKitPdfRequest } from './recovery';
 import { BackupNowResult, BackupProgress, BackupsRequest, BackupsView, BrowseRequest, BrowseResult, DrillResult, RestoreRequest, RestoreResult } from './backups';
+import { InPlaceRequest, InPlaceResult, PutBackRequest, PutBackResult, ServiceRestorePlan, ServiceRestoreRequest, ServiceRestoreResult, ServiceRestoreRun, UnfinishedRestores } from './restores';
 import { LogsCloseRequest, LogsOpened, LogsOpenRequest, LogsServices, LogsServicesRequest, LogStreamEvent, ServiceActionRequest, ServiceActionResult } from './logs';
 import type { CallName, EventName } from './channels';
 
@@ -150,6 +151,16 @@ export const calls = {
   'backups:restore': { input: RestoreRequest, output: RestoreResult },
   /** Restore the latest snapshot into scratch, check it, count files, delete the scratch; the result is kept. */
   'backups:drill': { input: BackupsRequest, output: DrillResult },
+  /** A file or folder of a user's Nextcloud files back in its place (Nextcloud in maintenance mode, then rescanned). */
+  'backups:restore-in-place': { input: InPlaceRequest, output: InPlaceResult },
+  /** What restoring a whole service from a snapshot would do (nothing changes). */
+  'backups:service-plan': { input: ServiceRestoreRequest, output: ServiceRestorePlan },
+  /** Restore a whole service by its plan, once confirmed; the data from before comes back if a step fails. */
+  'backups:restore-service': { input: ServiceRestoreRun, output: ServiceRestoreResult },
+  /** Whole-service restores that stopped half-way (the app or the connection went away). */
+  'backups:unfinished': { input: BackupsRequest, output: UnfinishedRestores },
+  /** Undo an unfinished restore: the data from before back in place, the service started. */
+  'backups:put-back': { input: PutBackRequest, output: PutBackResult },
 } as const satisfies Record<CallName, { input: z.ZodType; output: z.ZodType }>;
 
 /** Every event main pushes to the renderer, declared once: name → payload schema. */

@@ -86,6 +86,9 @@ export const errorCodes = [
   'backups.not-found',
   'backups.target-exists',
   'backups.restored-nothing',
+  'backups.restore-failed',
+  'backups.restore-unfinished',
+  'backups.no-room',
 ] as const;
 
 export const ErrorCode = z.enum(errorCodes);

@@ -14,3 +14,4 @@ export * from './links';
 export * from './recovery';
 export * from './logs';
 export * from './backups';
+export * from './restores';

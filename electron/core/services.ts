@@ -49,6 +49,7 @@ import type { SavedKitPdf } from '../contract/recovery';
 import { kitPdfName } from '../contract/recovery';
 import { AppError } from './errors';
 import { BackupsService, createDrillStore } from './backups/backups-service';
+import { RestoresService } from './backups/restores-service';
 import { LogsService } from './logs/logs-service';
 import { stackLogsTarget } from './logs/stack-logs-target';
 import { DiagnosticsService } from './diagnostics/diagnostics-service';
@@ -130,6 +131,7 @@ export interface CoreServices {
   readonly logs: LogsService;
   /** Snapshots, back up now, restore into a new folder, restore drills. */
   readonly backups: BackupsService;
+  readonly restores: RestoresService;
   /** Where the log is, and the diagnostics archive. */
   readonly diagnostics: DiagnosticsService;
 }
@@ -473,6 +475,18 @@ export function createCoreServices(config: CoreConfig, emit: Emit): CoreServices
     log: config.log,
   });
   keepers.push({ what: 'restore drill results', forget: async (p) => void (await drillStore.remove(p.id)) });
+  const restores = new RestoresService({
+    target: stackLogsTarget({
+      connection: (profileId) => servers.connection(profileId),
+      dockerAccess: (profileId) => stack.dockerAccess(profileId),
+      project: stack.project,
+      vault,
+    }),
+    settings: async (profileId) => (await stack.view(profileId)).settings,
+    exclusive: (profileId, what, f) => backups.exclusive(profileId, what, f),
+    emit: (e) => emit('backups:progress', e),
+    log: config.log,
+  });
   const logDir = path.join(config.dataDir, 'logs');
   const appLog = config.appLog ?? { redactor: new Redactor(), path: path.join(logDir, LOG_FILE), files: [path.join(logDir, OLD_LOG_FILE), path.join(logDir, LOG_FILE)] };
   const diagnostics = new DiagnosticsService({
@@ -492,7 +506,7 @@ export function createCoreServices(config: CoreConfig, emit: Emit): CoreServices
   });
   // Servers that were connected when the app last stopped reconnect by themselves (host keys judged as ever).
   servers.resume().catch((err: unknown) => config.log.warn('could not reconnect the servers of the last run', { error: err instanceof Error ? err.message : String(err) }));
-  return { config, profiles, hostKeys, servers, stack, cloudflare, status, fallback, outage, accounts, ...(clipboard ? { clipboard } : {}), emit, removeProfile: removeProfileAndData, links, setup, chosen, recovery, logs, backups, diagnostics };
+  return { config, profiles, hostKeys, servers, stack, cloudflare, status, fallback, outage, accounts, ...(clipboard ? { clipboard } : {}), emit, removeProfile: removeProfileAndData, links, setup, chosen, recovery, logs, backups, restores, diagnostics };
 }
 
 /** The contract's handlers over the services. */
@@ -604,6 +618,11 @@ export function createHandlers(services: CoreServices): Handlers {
     'backups:browse': ({ profileId, snapshotId, path: rel }) => services.backups.browse(profileId, snapshotId, rel),
     'backups:restore': (input) => services.backups.restore(input),
     'backups:drill': ({ profileId }) => services.backups.drill(profileId),
+    'backups:restore-in-place': (input) => services.restores.inPlace(input),
+    'backups:service-plan': (input) => services.restores.plan(input),
+    'backups:restore-service': ({ profileId, snapshotId, service }) => services.restores.restoreService({ profileId, snapshotId, service }),
+    'backups:unfinished': async ({ profileId }) => ({ unfinished: await services.restores.unfinished(profileId) }),
+    'backups:put-back': (input) => services.restores.putBack(input),
     'recovery:save-pdf': async ({ profileId }) => {
       const savePdf = services.config.savePdf;
       if (!savePdf) {

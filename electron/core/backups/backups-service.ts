@@ -258,6 +258,11 @@ export class BackupsService {
     return t;
   }
 
+  /** Runs f as the server's one backup, restore or drill (the restores that put data back share the rule). */
+  exclusive<T>(profileId: string, what: string, f: () => Promise<T>): Promise<T> {
+    return this.#exclusive(profileId, what, f);
+  }
+
   async #exclusive<T>(profileId: string, what: string, f: () => Promise<T>): Promise<T> {
     const running = this.#busy.get(profileId);
     if (running) throw new AppError('backups.busy', `${capitalise(running)} is running on this server.`, { hint: 'Wait for it to finish, then try again.' });
