@@ -29,6 +29,9 @@ export const callNames = [
   'stack:status',
   'stack:last-apply',
   'stack:secrets',
+  'updates:view',
+  'updates:check',
+  'updates:apply',
   'accounts:list',
   'accounts:reveal',
   'accounts:copy',
@@ -72,7 +75,7 @@ export const callNames = [
   'backups:unfinished',
   'backups:put-back',
 ] as const;
-export const eventNames = ['profiles:changed', 'profiles:chosen', 'setup:changed', 'server:state', 'stack:progress', 'stack:outcome', 'cloudflare:progress', 'status:update', 'status:notification', 'fallback:progress', 'fallback:changed', 'logs:stream', 'backups:progress'] as const;
+export const eventNames = ['profiles:changed', 'profiles:chosen', 'setup:changed', 'server:state', 'stack:progress', 'stack:outcome', 'cloudflare:progress', 'status:update', 'status:notification', 'fallback:progress', 'fallback:changed', 'logs:stream', 'backups:progress', 'updates:progress'] as const;
 
 export type CallName = (typeof callNames)[number];
 export type EventName = (typeof eventNames)[number];

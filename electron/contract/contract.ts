@@ -5,6 +5,7 @@ import type { LinkRules } from './links';
 import { ProfileInput, ProfileRef, ServerProfile } from './profiles';
 import { ConnectRequest, ConnectResult, ConnectionState, InstallKeyResult, PreflightRunRequest, ProfileOnly, ServerStateEvent, SshConfigImport } from './server';
 import { PreflightReport } from './preflight';
+import { UpdateApplyRequest, UpdateApplyResult, UpdateCheck, UpdateProgress, UpdatesRequest, UpdatesView } from './updates';
 import { ChooseServerRequest, ChosenServer, SetupChangedEvent, SetupProgress, SetupProgressRequest } from './setup';
 import { ApplyOutcome, ApplyOutcomeEvent, ApplyResult, SecretSummary, StackApplyRequest, StackPlan, StackProgress, StackSettingsRequest, StackSettingsSave, StackSettingsView, StackStatus } from './stack';
 import {
@@ -86,6 +87,12 @@ export const calls = {
   'stack:last-apply': { input: StackSettingsRequest, output: ApplyOutcome.nullable() },
   /** The generated secrets of a server, masked: values never reach the renderer. */
   'stack:secrets': { input: StackSettingsRequest, output: z.array(SecretSummary) },
+  /** The per-server versions table, the update records and the last check. */
+  'updates:view': { input: UpdatesRequest, output: UpdatesView },
+  /** Ask the registry the server pulls from for newer tags of each image in use, by each image's policy. */
+  'updates:check': { input: UpdatesRequest, output: UpdateCheck },
+  /** Update the chosen images: backup, pull, health-gated install of the changed services, rollback on failure; progress as `stack:progress` and `updates:progress`. */
+  'updates:apply': { input: UpdateApplyRequest, output: UpdateApplyResult },
   /** The accounts the stack creates (service, username, where it signs in, where the password is kept); no values. */
   'accounts:list': { input: AccountsRequest, output: z.array(Account) },
   /** The one call that returns a password: one account's, on demand, audited in the log without the value. */
@@ -172,6 +179,8 @@ export const events = {
   'setup:changed': SetupChangedEvent,
   'server:state': ServerStateEvent,
   'stack:progress': StackProgress,
+  /** The steps of an update around its install (check, backup, record). */
+  'updates:progress': UpdateProgress,
   /** The kept outcome of a server's install changed (started, finished, failed, interrupted). */
   'stack:outcome': ApplyOutcomeEvent,
   'cloudflare:progress': CloudflareProgress,

@@ -14,4 +14,5 @@ export * from './links';
 export * from './recovery';
 export * from './logs';
 export * from './backups';
+export * from './updates';
 export * from './restores';

@@ -25,6 +25,8 @@ import { ChosenServerStore } from './profiles/chosen-server';
 import { readUserSshConfig } from './ssh/ssh-config';
 import { StackSettingsStore } from './stack/settings-store';
 import { StackService } from './stack/stack-service';
+import { serverHttp } from './updates/ssh-http';
+import { createUpdatesStore, UpdateService } from './updates/update-service';
 import { StatusService } from './status/status-service';
 import { statusTargetFrom } from './status/target';
 import { JELLYFIN_API_KEY } from './stack/configure/jellyfin';
@@ -106,6 +108,8 @@ export interface CoreServices {
   readonly hostKeys: HostKeyStore;
   readonly servers: ServerService;
   readonly stack: StackService;
+  /** Image updates: the check against the server's registry, updates as careful installs, the versions table. */
+  readonly updates: UpdateService;
   readonly cloudflare: CloudflareService;
   readonly status: StatusService;
   readonly fallback: FallbackService<SshConnection>;
@@ -504,9 +508,33 @@ export function createCoreServices(config: CoreConfig, emit: Emit): CoreServices
     ...(config.showItemInFolder ? { showItemInFolder: config.showItemInFolder } : {}),
     chooseTarget: config.chooseDiagnosticsTarget ?? (async (name) => path.join(config.dataDir, 'diagnostics', name)),
   });
+  const updatesStore = createUpdatesStore(path.join(config.dataDir, 'updates'));
+  const updates = new UpdateService({
+    settings: async (profileId) => {
+      const v = await stack.view(profileId);
+      if (!v.saved) throw new AppError('stack.invalid-settings', 'Install the stack on this server first.', { hint: 'Open Services, save the settings and install.' });
+      return v.settings;
+    },
+    saveSettings: async (profileId, settings) => void (await stack.save(profileId, settings)),
+    http: (profileId) => serverHttp(servers.connection(profileId)),
+    running: async (profileId) => (await stack.status(profileId)).services,
+    // The Backups page's "Back up now", before anything changes; a backup module that is off is said, not skipped silently.
+    backup: async (profileId) => {
+      const { settings } = await stack.view(profileId);
+      if (!settings.modules.backup.enabled) return { snapshotId: null, skipped: 'The backup module is off on this server: no backup was taken before the update.' };
+      const r = await backups.run(profileId);
+      if (r.result === 'failed') throw new AppError('backups.failed', r.message || 'The backup failed.');
+      return { snapshotId: r.snapshotId };
+    },
+    apply: (profileId, settings) => stack.apply(profileId, { settings }),
+    store: updatesStore,
+    emit: (p) => emit('updates:progress', p),
+    log: config.log,
+  });
+  keepers.push({ what: 'image versions and update records', forget: async (p) => void (await updatesStore.remove(p.id)) });
   // Servers that were connected when the app last stopped reconnect by themselves (host keys judged as ever).
   servers.resume().catch((err: unknown) => config.log.warn('could not reconnect the servers of the last run', { error: err instanceof Error ? err.message : String(err) }));
-  return { config, profiles, hostKeys, servers, stack, cloudflare, status, fallback, outage, accounts, ...(clipboard ? { clipboard } : {}), emit, removeProfile: removeProfileAndData, links, setup, chosen, recovery, logs, backups, restores, diagnostics };
+  return { config, profiles, hostKeys, servers, stack, cloudflare, status, fallback, outage, accounts, ...(clipboard ? { clipboard } : {}), emit, removeProfile: removeProfileAndData, links, setup, chosen, recovery, logs, backups, restores, diagnostics, updates };
 }
 
 /** The contract's handlers over the services. */
@@ -576,6 +604,9 @@ export function createHandlers(services: CoreServices): Handlers {
     'stack:status': ({ profileId }) => services.stack.status(profileId),
     'stack:last-apply': ({ profileId }) => services.stack.lastApply(profileId),
     'stack:secrets': ({ profileId }) => services.stack.secretSummaries(profileId),
+    'updates:view': ({ profileId }) => services.updates.view(profileId),
+    'updates:check': ({ profileId }) => services.updates.check(profileId),
+    'updates:apply': ({ profileId, updates }) => services.updates.apply(profileId, updates),
     'accounts:list': ({ profileId }) => services.accounts.list(profileId),
     'accounts:reveal': ({ profileId, accountId }) => services.accounts.reveal(profileId, accountId),
     'accounts:copy': ({ profileId, accountId }) => services.accounts.copy(profileId, accountId),

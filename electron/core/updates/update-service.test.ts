@@ -115,8 +115,10 @@ describe('update service', () => {
 
   it('an install that stops before starting (image not downloadable) is recorded as failed, settings unchanged', async () => {
     const h = harness({ applyThrows: true });
-    await expect(h.svc.apply('home', [{ key: 'jellyfin', tag: '10.11.12' }])).rejects.toThrow(/could not be downloaded/);
-    expect(h.file().history[0]).toMatchObject({ outcome: 'failed' });
+    const err = await h.svc.apply('home', [{ key: 'jellyfin', tag: '10.11.12' }]).catch((e: unknown) => e);
+    expect((err as AppError).code).toBe('updates.registry-unreachable');
+    expect((err as AppError).userMessage).toMatch(/could not be downloaded from the image registry 127.0.0.1:5055 .*Nothing was changed: jellyfin 10.11.11 still runs\./);
+    expect(h.file().history[0]).toMatchObject({ outcome: 'failed', message: (err as AppError).userMessage });
     expect(h.saved().imageOverrides).toEqual({});
   });
 

@@ -165,8 +165,9 @@ export class UpdateService {
     try {
       result = await this.#deps.apply(profileId, plan.settings);
     } catch (err) {
-      await this.#record(profileId, { id, at: this.#now().toISOString(), changes: plan.changes, outcome: 'failed', message: err instanceof AppError ? err.userMessage : 'The install failed.', backupSnapshot: backup.snapshotId, releaseId: null, attempts });
-      throw err;
+      const said = downloadFailed(err, plan.settings, plan.changes) ?? err;
+      await this.#record(profileId, { id, at: this.#now().toISOString(), changes: plan.changes, outcome: 'failed', message: said instanceof AppError ? said.userMessage : 'The install failed.', backupSnapshot: backup.snapshotId, releaseId: null, attempts });
+      throw said;
     }
     emit('record', 'Recording the result…');
     if (result.kind === 'applied') {
@@ -236,4 +237,19 @@ export class UpdateService {
       also?.(f);
     });
   }
+}
+
+/**
+ * The install stopped because a new image could not be downloaded (the registry went away before or during the
+ * pull) and it is not on the server: said as the registry's failure, with what still runs. The apply engine stops
+ * before any container is touched in that case, so the old versions serve on.
+ */
+function downloadFailed(err: unknown, settings: StackSettings, changes: readonly UpdateChange[]): AppError | null {
+  if (!(err instanceof AppError) || err.code !== 'stack.image-missing') return null;
+  const registries = [...new Set(changes.map((c) => registryOf(pinnedImages[c.key as ImageKey].repository, settings.imageRegistry).label))].join(', ');
+  return new AppError(
+    'updates.registry-unreachable',
+    `The new ${changes.length === 1 ? 'version' : 'versions'} could not be downloaded from the image registry ${registries} (${err.userMessage.replace(/\.$/, '')}). Nothing was changed: ${changes.map((c) => `${c.key} ${c.from}`).join(', ')} still ${changes.length === 1 ? 'runs' : 'run'}.`,
+    { cause: err, hint: `Check that ${registries} is reachable from the server, then update again (the backup taken is used again).` },
+  );
 }
