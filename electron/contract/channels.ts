@@ -74,6 +74,9 @@ export const callNames = [
   'backups:restore-service',
   'backups:unfinished',
   'backups:put-back',
+  'household:view',
+  'household:add',
+  'household:remove',
 ] as const;
 export const eventNames = ['profiles:changed', 'profiles:chosen', 'setup:changed', 'server:state', 'stack:progress', 'stack:outcome', 'cloudflare:progress', 'status:update', 'status:notification', 'fallback:progress', 'fallback:changed', 'logs:stream', 'backups:progress', 'updates:progress'] as const;
 

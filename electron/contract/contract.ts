@@ -39,6 +39,7 @@ import { RecoveryKit, RecoveryKitRequest, SavedKitPdf, SaveKitPdfRequest } from 
 import { BackupNowResult, BackupProgress, BackupsRequest, BackupsView, BrowseRequest, BrowseResult, DrillResult, RestoreRequest, RestoreResult } from './backups';
 import { InPlaceRequest, InPlaceResult, PutBackRequest, PutBackResult, ServiceRestorePlan, ServiceRestoreRequest, ServiceRestoreResult, ServiceRestoreRun, UnfinishedRestores } from './restores';
 import { LogsCloseRequest, LogsOpened, LogsOpenRequest, LogsServices, LogsServicesRequest, LogStreamEvent, ServiceActionRequest, ServiceActionResult } from './logs';
+import { AddMemberRequest, HouseholdRequest, HouseholdResult, HouseholdView, RemoveMemberRequest } from './household';
 import type { CallName, EventName } from './channels';
 
 export { callNames, eventNames, isCallName, isEventName } from './channels';
@@ -168,6 +169,12 @@ export const calls = {
   'backups:unfinished': { input: BackupsRequest, output: UnfinishedRestores },
   /** Undo an unfinished restore: the data from before back in place, the service started. */
   'backups:put-back': { input: PutBackRequest, output: PutBackResult },
+  /** The household's people and their roles, and whether Authentik and Cloudflare are there to give them access. */
+  'household:view': { input: HouseholdRequest, output: HouseholdView },
+  /** Add a person (or change their role): Authentik user and group, then Cloudflare Access; an invite link once. */
+  'household:add': { input: AddMemberRequest, output: HouseholdResult },
+  /** Take a person's access away everywhere: Cloudflare Access first, then their Authentik user. */
+  'household:remove': { input: RemoveMemberRequest, output: HouseholdResult },
 } as const satisfies Record<CallName, { input: z.ZodType; output: z.ZodType }>;
 
 /** Every event main pushes to the renderer, declared once: name → payload schema. */

@@ -89,6 +89,12 @@ export const errorCodes = [
   'backups.restore-failed',
   'backups.restore-unfinished',
   'backups.no-room',
+  'household.authentik-off',
+  'household.authentik-refused',
+  'household.authentik-failed',
+  'household.not-found',
+  'household.busy',
+  'household.everywhere',
 ] as const;
 
 export const ErrorCode = z.enum(errorCodes);

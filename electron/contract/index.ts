@@ -14,5 +14,6 @@ export * from './links';
 export * from './recovery';
 export * from './logs';
 export * from './backups';
+export * from './household';
 export * from './updates';
 export * from './restores';

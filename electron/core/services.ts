@@ -58,6 +58,11 @@ import { DiagnosticsService } from './diagnostics/diagnostics-service';
 import { Redactor } from './diagnostics/redact';
 import { RedactingSecretStore } from './diagnostics/app-log';
 import { LOG_FILE, OLD_LOG_FILE } from './diagnostics/rotating-file';
+import { HouseholdStore } from './household/household-store';
+import { HouseholdService, accessMembers } from './household/household-service';
+import { openAuthentik } from './household/authentik-transport';
+import { AUTHENTIK_BOOTSTRAP_TOKEN } from './stack/configure/authentik';
+import { API_TOKEN_SECRET } from './cloudflare/api-token';
 
 export interface CoreConfig {
   /** The app's private data folder (Electron's userData, or the web host's --data-dir). */
@@ -138,6 +143,8 @@ export interface CoreServices {
   readonly restores: RestoresService;
   /** Where the log is, and the diagnostics archive. */
   readonly diagnostics: DiagnosticsService;
+  /** The household's people and roles: Authentik users and groups, Cloudflare Access groups. */
+  readonly household: HouseholdService;
 }
 
 export function createCoreServices(config: CoreConfig, emit: Emit): CoreServices {
@@ -153,6 +160,7 @@ export function createCoreServices(config: CoreConfig, emit: Emit): CoreServices
   const stackSettings = new StackSettingsStore(path.join(config.dataDir, 'stacks'));
   const cloudflareStore = new CloudflareStore(path.join(config.dataDir, 'cloudflare'));
   const fallbackStore = createFallbackStore(path.join(config.dataDir, 'fallback'));
+  const householdStore = new HouseholdStore(path.join(config.dataDir, 'household'));
   const statusRef: { current?: StatusService } = {};
   const outageRef: { current?: OutageMonitor } = {};
   const fallbackRef: { current?: FallbackService<SshConnection> } = {};
@@ -216,6 +224,8 @@ export function createCoreServices(config: CoreConfig, emit: Emit): CoreServices
       if (p.kind === 'step' && (p.step.id.startsWith('dns:') || p.step.id === 'access-probe')) outageRef.current?.nudge(p.profileId, { reread: true });
     },
     ...(probeTokens ? { probeAccess: probeTokens } : {}),
+    // Access groups by role are made from the household's bookkeeping (no connection to the server needed).
+    household: async (profileId) => accessMembers((await householdStore.read(profileId)).members),
   });
   const status = new StatusService({
     connection: (profileId) => servers.connection(profileId),
@@ -479,6 +489,29 @@ export function createCoreServices(config: CoreConfig, emit: Emit): CoreServices
     log: config.log,
   });
   keepers.push({ what: 'restore drill results', forget: async (p) => void (await drillStore.remove(p.id)) });
+  const household = new HouseholdService({
+    store: householdStore,
+    stackSettings: async (profileId) => (await stack.view(profileId)).settings,
+    authentik: async (profileId) =>
+      openAuthentik(
+        { conn: servers.connection(profileId), dockerAccess: stack.dockerAccess(profileId) === 'sudo' ? 'sudo' : 'group', project: stack.project },
+        await stack.secrets.get(profileId, AUTHENTIK_BOOTSTRAP_TOKEN.name),
+      ),
+    cloudflare: {
+      syncHousehold: (profileId) => cloudflare.syncHousehold(profileId),
+      access: async (profileId) => {
+        const f = await cloudflareStore.read(profileId);
+        const token = vault ? (await vault.get(profileId, API_TOKEN_SECRET)) !== undefined : false;
+        return {
+          ready: token && Boolean(f.settings?.accountId && f.settings.zoneId),
+          emails: f.settings?.access.emails ?? [],
+          domain: f.settings?.access.emailDomain ?? null,
+        };
+      },
+    },
+    log: config.log,
+  });
+  keepers.push({ what: 'household members', forget: async (p) => void (await householdStore.remove(p.id)) });
   const restores = new RestoresService({
     target: stackLogsTarget({
       connection: (profileId) => servers.connection(profileId),
@@ -534,7 +567,7 @@ export function createCoreServices(config: CoreConfig, emit: Emit): CoreServices
   keepers.push({ what: 'image versions and update records', forget: async (p) => void (await updatesStore.remove(p.id)) });
   // Servers that were connected when the app last stopped reconnect by themselves (host keys judged as ever).
   servers.resume().catch((err: unknown) => config.log.warn('could not reconnect the servers of the last run', { error: err instanceof Error ? err.message : String(err) }));
-  return { config, profiles, hostKeys, servers, stack, cloudflare, status, fallback, outage, accounts, ...(clipboard ? { clipboard } : {}), emit, removeProfile: removeProfileAndData, links, setup, chosen, recovery, logs, backups, restores, diagnostics, updates };
+  return { config, profiles, hostKeys, servers, stack, cloudflare, status, fallback, outage, accounts, ...(clipboard ? { clipboard } : {}), emit, removeProfile: removeProfileAndData, links, setup, chosen, recovery, logs, backups, restores, diagnostics, household, updates };
 }
 
 /** The contract's handlers over the services. */
@@ -649,6 +682,9 @@ export function createHandlers(services: CoreServices): Handlers {
     'backups:browse': ({ profileId, snapshotId, path: rel }) => services.backups.browse(profileId, snapshotId, rel),
     'backups:restore': (input) => services.backups.restore(input),
     'backups:drill': ({ profileId }) => services.backups.drill(profileId),
+    'household:view': ({ profileId }) => services.household.view(profileId),
+    'household:add': ({ profileId, member }) => services.household.add(profileId, member),
+    'household:remove': ({ profileId, email }) => services.household.remove(profileId, email),
     'backups:restore-in-place': (input) => services.restores.inPlace(input),
     'backups:service-plan': (input) => services.restores.plan(input),
     'backups:restore-service': ({ profileId, snapshotId, service }) => services.restores.restoreService({ profileId, snapshotId, service }),

@@ -13,22 +13,26 @@ import type { CloudflareProgress, CloudflareRunReport, CloudflareSettings, Cloud
 import { CloudflareSettings as CloudflareSettingsSchema } from '../../contract/cloudflare';
 import type { ApplyResult, StackSettings } from '../../contract/stack';
 import type { TunnelApiStatus } from '../../contract/status';
+import type { HouseholdRole } from '../../contract/household';
 import { AppError } from '../errors';
 import type { Logger } from '../log';
 import type { SecretStore } from '../secrets/keychain';
 import { Secret } from '../secrets/secret';
 import { ensureApp, ensurePolicy } from './access';
-import type { AccessProbeTokens } from './access-service-token';
+import { probePolicyName, type AccessProbeTokens } from './access-service-token';
+import { toCloudflareError } from './cf-errors';
 import { API_TOKEN_SECRET, inspectToken, storedApiToken, tokenStillActive } from './api-token';
-import { createCloudflareClient, type ClientOptions } from './client';
+import { collect, createCloudflareClient, type ClientOptions } from './client';
 import type { CloudflareStore } from './cloudflare-store';
 import { ensureDns } from './dns';
+import { cleanupHousehold, ensureRoleGroups, ensureRolePolicies, type AccessMember } from './household-access';
 import { ensureIngress } from './ingress';
 import { inZone, publishedHosts, tunnelName, tunnelTarget } from './publish-plan';
 import { removalPlan, removeManaged } from './removal';
 import { DEFAULT_RETRY_POLICY, systemClock, type Clock, type RetryPolicy } from './retry-policy';
 import { Run, passed, type CloudflareContext } from './run';
 import { TakeOvers } from './take-over';
+import { PERMISSION } from './token-check';
 import { TUNNEL_TOKEN_SECRET, deliverTunnelToken, ensureTunnel, keepRotatedToken, keepTunnelToken, readTunnelStatus, rotateTunnelSecret } from './tunnel';
 import { checkZone, listZones, refuseHostsOutsideZone } from './zone';
 
@@ -56,6 +60,8 @@ export interface CloudflareServiceDeps {
   readonly randomBytes?: (n: number) => Buffer;
   /** The outage probe's Access service token and its policy, linked to each application; absent = not set up. */
   readonly probeAccess?: AccessProbeTokens;
+  /** The household's people and roles (the Household page's bookkeeping); absent = roles are not managed. */
+  readonly household?: (profileId: string) => Promise<readonly AccessMember[]>;
 }
 
 export class CloudflareService {
@@ -260,16 +266,22 @@ export class CloudflareService {
         return r;
       });
     }
+    // The household's roles: groups, a policy by role per service, linked beside the household policy.
+    const roles = passed(policyStep) ? await this.#householdSteps(run, cx, account_id, settings, hosts) : null;
     const accessOk = new Map<string, boolean>();
     for (const h of hosts) {
       const id = `access:${h.hostname}`;
       const title = `Access application for ${h.hostname}`;
-      if (!passed(policyStep) || !policyId) {
-        run.skip(id, title, 'Needs the Access policy.');
+      if (!passed(policyStep) || !policyId || roles?.ok === false) {
+        run.skip(id, title, roles?.ok === false ? 'Needs the household’s Access groups and policies.' : 'Needs the Access policy.');
         continue;
       }
-      const s = await run.step(id, title, () => ensureApp(cx, account_id, settings, h, policyId, takeOvers, probePolicyIds));
+      const byRole = roles?.byHost.get(h.hostname);
+      const s = await run.step(id, title, () => ensureApp(cx, account_id, settings, h, policyId, takeOvers, [...(byRole ? [byRole] : []), ...probePolicyIds]));
       accessOk.set(h.hostname, passed(s));
+    }
+    if (roles?.ok && hosts.every((h) => accessOk.get(h.hostname))) {
+      await run.step('household-cleanup', 'Household Access left over', () => cleanupHousehold(cx, account_id, roles.groupIds, new Set(roles.byHost.values())));
     }
 
     if (passed(tokenFetch)) {
@@ -297,6 +309,89 @@ export class CloudflareService {
     } else run.skip('dns', 'DNS records', 'Needs the tunnel.');
 
     return finish(tunnelId ?? f.managed.tunnel?.id ?? null);
+  }
+
+  /**
+   * The household's groups and policies by role, when the app manages roles and there is anything to manage (people
+   * now, or groups and policies from before); null otherwise, so a server without a household publishes as before.
+   */
+  async #householdSteps(
+    run: Run,
+    cx: CloudflareContext,
+    account_id: string,
+    settings: CloudflareSettings,
+    hosts: ReturnType<typeof publishedHosts>,
+  ): Promise<{ ok: boolean; byHost: Map<string, string>; groupIds: Set<string> } | null> {
+    if (!this.#d.household) return null;
+    const members = await this.#d.household(cx.profileId);
+    const kept = (await cx.store.read(cx.profileId)).managed.household;
+    if (members.length === 0 && kept.groups.length === 0 && kept.policies.length === 0) return null;
+    let groups = new Map<HouseholdRole, string>();
+    let byHost = new Map<string, string>();
+    const g = await run.step('household-groups', 'Access groups by role', () => ensureRoleGroups(cx, account_id, members, (ids) => (groups = ids)));
+    if (!passed(g)) {
+      run.skip('household-policies', 'Access policies by role', 'Needs the Access groups.');
+      return { ok: false, byHost, groupIds: new Set() };
+    }
+    const p = await run.step('household-policies', 'Access policies by role', () =>
+      ensureRolePolicies(cx, account_id, hosts, groups, settings.access.sessionDuration, (m) => (byHost = m)),
+    );
+    return { ok: passed(p), byHost, groupIds: new Set(groups.values()) };
+  }
+
+  /**
+   * Bring Cloudflare Access in line with the household after a person was added or removed: the role groups, the
+   * policies by role, the links from the applications the app already made (an application not made yet gets its
+   * links when the server is published), then what nobody needs any more. Null when Cloudflare is not set up for
+   * this server (no token, account or zone): publishing will do all of it.
+   */
+  async syncHousehold(profileId: string): Promise<CloudflareRunReport | null> {
+    if (!this.#d.secrets) return null;
+    const f = await this.#d.store.read(profileId);
+    const settings = f.settings;
+    const token = await this.#d.secrets.get(profileId, API_TOKEN_SECRET);
+    if (!token || !settings?.accountId || !settings.zoneId) return null;
+    const account_id = settings.accountId;
+    return this.#exclusive(profileId, async () => {
+      const run = this.#run(profileId, 'household');
+      const cx = this.#context(profileId, this.#client(token, run));
+      const hosts = publishedHosts(await this.#d.stackSettings(profileId));
+      const roles = await this.#householdSteps(run, cx, account_id, settings, hosts);
+      if (!roles) return run.report();
+      const fresh = await this.#d.store.read(profileId);
+      const policyId = fresh.managed.policy?.id;
+      // The outage probe's policy stays linked: found by its name, as publish made it.
+      const probeLinks = async (): Promise<string[]> => {
+        if (!this.#d.probeAccess) return [];
+        const name = probePolicyName(profileId);
+        try {
+          const found = (await collect(cx.cf.zeroTrust.access.policies.list({ account_id }), 1000)).find((p) => p.name === name);
+          return found?.id ? [found.id] : [];
+        } catch (err) {
+          throw toCloudflareError(err, 'list Access policies', PERMISSION.accessRead);
+        }
+      };
+      let linked = true;
+      for (const h of hosts) {
+        const id = `access:${h.hostname}`;
+        const title = `Access application for ${h.hostname}`;
+        if (!fresh.managed.apps.some((a) => a.hostname === h.hostname) || !policyId) {
+          run.skip(id, title, 'Not published yet: publishing links its policy by role.');
+          continue;
+        }
+        if (!roles.ok) {
+          linked = false;
+          run.skip(id, title, 'Needs the household’s Access groups and policies.');
+          continue;
+        }
+        const byRole = roles.byHost.get(h.hostname);
+        const s = await run.step(id, title, async () => ensureApp(cx, account_id, settings, h, policyId, new TakeOvers(new Set()), [...(byRole ? [byRole] : []), ...(await probeLinks())]));
+        linked &&= passed(s);
+      }
+      if (roles.ok && linked) await run.step('household-cleanup', 'Household Access left over', () => cleanupHousehold(cx, account_id, roles.groupIds, new Set(roles.byHost.values())));
+      else run.skip('household-cleanup', 'Household Access left over', 'Waits until every application links the policies by role.');
+      return run.report();
+    });
   }
 
   // ---- for other parts of the app ----------------------------------------------------------------------------------

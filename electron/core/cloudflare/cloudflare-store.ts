@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { CloudflareSettings } from '../../contract/cloudflare';
+import { HouseholdRole } from '../../contract/household';
 import { ProfileJsonStore } from '../fs/json-store';
 
 /** A DNS record as it was before the app overwrote it (with the admin's yes), to put back on removal. */
@@ -39,6 +40,13 @@ export const ManagedApp = z.object({
 });
 export type ManagedApp = z.infer<typeof ManagedApp>;
 
+/** The household's Access groups (one per role with people) and policies by role (one per service), by id. */
+export const ManagedHousehold = z.object({
+  groups: z.array(z.object({ role: HouseholdRole, id: z.string(), name: z.string() })).default([]),
+  policies: z.array(z.object({ service: z.enum(['jellyfin', 'nextcloud', 'authentik']), id: z.string(), name: z.string() })).default([]),
+});
+export type ManagedHousehold = z.infer<typeof ManagedHousehold>;
+
 export const ManagedState = z.object({
   tunnel: z.object({ id: z.string(), name: z.string(), accountId: z.string() }).nullable().default(null),
   /** A fingerprint (sha256 prefix) of the tunnel token last stored in the keychain, and whether the server got it. */
@@ -46,6 +54,7 @@ export const ManagedState = z.object({
   policy: z.object({ id: z.string(), name: z.string(), accountId: z.string() }).nullable().default(null),
   dns: z.array(ManagedDns).default([]),
   apps: z.array(ManagedApp).default([]),
+  household: ManagedHousehold.prefault({}),
 });
 export type ManagedState = z.infer<typeof ManagedState>;
 

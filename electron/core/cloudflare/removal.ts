@@ -8,6 +8,7 @@ import { AppError } from '../errors';
 import type { SecretStore } from '../secrets/keychain';
 import type { AccessProbeTokens } from './access-service-token';
 import { isNotFound, toCloudflareError } from './cf-errors';
+import { cleanupHousehold } from './household-access';
 import type { CloudflareFile, PreviousRecord } from './cloudflare-store';
 import { describeRecord, isOurRecord, type RecordView } from './publish-plan';
 import type { CloudflareContext, Run } from './run';
@@ -118,6 +119,11 @@ export async function removeManaged(run: Run, cx: CloudflareContext, deps: { sec
       await store.update(profileId, (file) => void (file.managed.policy = null));
       return { status: 'done', detail: `Deleted "${policy.name}".` };
     });
+  }
+  const household = f.managed.household;
+  if (account_id && (household.groups.length > 0 || household.policies.length > 0)) {
+    // After the applications: a policy by role still linked to one could not be deleted.
+    await run.step('household-access', 'Household Access groups and policies by role', () => cleanupHousehold(cx, account_id, new Set(), new Set()));
   }
   const probeAccess = deps.probeAccess;
   if (probeAccess && account_id) await run.step('access-probe', 'Service token of the outage probe', () => probeAccess.remove(cf, profileId, account_id));

@@ -11,6 +11,7 @@ export const PERMISSIONS = {
   accessRead: 'Access: Apps and Policies Read',
   accessWrite: 'Access: Apps and Policies Write',
   accessOrgRead: 'Access: Organizations, Identity Providers, and Groups Read',
+  accessOrgWrite: 'Access: Organizations, Identity Providers, and Groups Write',
   accessServiceTokensRead: 'Access: Service Tokens Read',
   accessServiceTokensWrite: 'Access: Service Tokens Write',
 } as const;
@@ -48,8 +49,11 @@ export const REQUIRE = {
   accessServiceTokensWrite: { name: PERMISSIONS.accessServiceTokensWrite, anyOf: [PERMISSIONS.accessServiceTokensWrite] },
   accessOrgRead: {
     name: PERMISSIONS.accessOrgRead,
-    anyOf: [PERMISSIONS.accessOrgRead, 'Access: Organizations, Identity Providers, and Groups Write'],
+    anyOf: [PERMISSIONS.accessOrgRead, PERMISSIONS.accessOrgWrite],
   },
+  /** Access groups are in the same permission group as organizations and identity providers (stack-facts §4.7). */
+  accessGroupsRead: { name: PERMISSIONS.accessOrgRead, anyOf: [PERMISSIONS.accessOrgRead, PERMISSIONS.accessOrgWrite] },
+  accessGroupsWrite: { name: PERMISSIONS.accessOrgWrite, anyOf: [PERMISSIONS.accessOrgWrite] },
 } satisfies Record<string, Requirement>;
 
 export const satisfies = (held: readonly string[], need: Requirement): boolean => need.anyOf.some((p) => held.includes(p));

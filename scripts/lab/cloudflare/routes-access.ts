@@ -1,9 +1,9 @@
 // Zero Trust Access (account level): self-hosted applications, reusable policies, app-scoped policies,
-// and the organization (team domain).
+// Access groups, and the organization (team domain).
 import { randomBytes, randomUUID } from 'node:crypto';
 import { Body, badRequest, boolParam, compact, isObj, notFound, paginate, route, type Ctx, type Reply, type Route } from './api';
 import { REQUIRE } from './permissions';
-import { nowIso, type AppRecord, type PolicyRecord, type ServiceTokenRecord, type StoredApp } from './state';
+import { nowIso, type AppRecord, type GroupRecord, type PolicyRecord, type ServiceTokenRecord, type StoredApp } from './state';
 import type {
   AccessRule,
   AppPolicyCreateResponse,
@@ -16,6 +16,11 @@ import type {
   ApplicationGetResponse,
   ApplicationListResponse,
   ApplicationUpdateResponse,
+  GroupCreateResponse,
+  GroupDeleteResponse,
+  GroupGetResponse,
+  GroupListResponse,
+  GroupUpdateResponse,
   OrganizationListResponse,
   PolicyCreateResponse,
   PolicyDeleteResponse,
@@ -48,6 +53,21 @@ function rules(b: Body, key: string, required: boolean): AccessRule[] | undefine
   return v as unknown as AccessRule[];
 }
 
+/** The Access group ids a rule list names (`{group: {id}}`). */
+const groupIds = (list: readonly AccessRule[] | undefined): string[] =>
+  (list ?? []).flatMap((r) => {
+    const g = (r as { group?: { id?: unknown } }).group;
+    return g && typeof g.id === 'string' ? [g.id] : [];
+  });
+
+/** [UNVERIFIED] the real API refuses a rule naming an Access group that does not exist in the account; modelled that way. */
+function checkGroupRefs(ctx: Ctx, ...lists: Array<readonly AccessRule[] | undefined>): void {
+  for (const id of lists.flatMap(groupIds)) {
+    const g = ctx.state.accessGroups.get(id);
+    if (!g || g.accountId !== ctx.params.account_id) throw badRequest(ERR, `access.api.error.invalid_request: access group ${id} not found`);
+  }
+}
+
 /** Body of a policy create/update (reusable or app-scoped). */
 function policyFields(body: Record<string, unknown>): Omit<PolicyGetResponse, 'id' | 'account_id' | 'created_at' | 'updated_at' | 'app_count' | 'reusable'> {
   const b = new Body(body, ERR);
@@ -63,6 +83,23 @@ function policyFields(body: Record<string, unknown>): Omit<PolicyGetResponse, 'i
     purpose_justification_required: b.optBool('purpose_justification_required') ?? false,
     purpose_justification_prompt: b.optStr('purpose_justification_prompt'),
   });
+}
+
+/** Body of a group create/update: a name and its rules (include required, as for a policy). */
+function groupFields(body: Record<string, unknown>): Omit<GroupRecord['group'], 'id' | 'created_at' | 'updated_at'> {
+  const b = new Body(body, ERR);
+  return compact({
+    name: b.str('name'),
+    include: rules(b, 'include', true),
+    exclude: rules(b, 'exclude', false) ?? [],
+    require: rules(b, 'require', false) ?? [],
+  });
+}
+
+function groupFor(ctx: Ctx): GroupRecord {
+  const g = ctx.state.accessGroups.get(ctx.params.group_id ?? '');
+  if (!g || g.accountId !== ctx.params.account_id) throw notFound(ERR, 'access.api.error.not_found: access group not found');
+  return g;
 }
 
 function appFor(ctx: Ctx): AppRecord {
@@ -206,10 +243,12 @@ export const accessRoutes: Route[] = [
 
   // ---- reusable policies ---------------------------------------------------------------------------------------
   route('POST', '/accounts/:account_id/access/policies', REQUIRE.accessWrite, (ctx): Reply<PolicyCreateResponse> => {
+    const fields = policyFields(ctx.body);
+    checkGroupRefs(ctx, fields.include, fields.exclude, fields.require);
     const now = nowIso();
     const rec: PolicyRecord = {
       accountId: ctx.params.account_id ?? '',
-      policy: { ...policyFields(ctx.body), id: randomUUID(), account_id: ctx.params.account_id, created_at: now, updated_at: now, reusable: true },
+      policy: { ...fields, id: randomUUID(), account_id: ctx.params.account_id, created_at: now, updated_at: now, reusable: true },
     };
     ctx.state.accessPolicies.set(rec.policy.id, rec);
     return { status: 201, result: reusableView(ctx, rec) };
@@ -228,7 +267,9 @@ export const accessRoutes: Route[] = [
 
   route('PUT', '/accounts/:account_id/access/policies/:policy_id', REQUIRE.accessWrite, (ctx): Reply<PolicyUpdateResponse> => {
     const p = policyFor(ctx, ctx.params.policy_id);
-    p.policy = { ...policyFields(ctx.body), id: p.policy.id, account_id: p.accountId, created_at: p.policy.created_at, updated_at: nowIso(), reusable: true };
+    const fields = policyFields(ctx.body);
+    checkGroupRefs(ctx, fields.include, fields.exclude, fields.require);
+    p.policy = { ...fields, id: p.policy.id, account_id: p.accountId, created_at: p.policy.created_at, updated_at: nowIso(), reusable: true };
     return { result: reusableView(ctx, p) };
   }),
 
@@ -324,6 +365,43 @@ export const accessRoutes: Route[] = [
     t.clientSecret = randomBytes(32).toString('hex');
     t.token.updated_at = nowIso();
     return { result: { ...serviceTokenView(t), client_secret: t.clientSecret } };
+  }),
+
+  // ---- Access groups (reusable rule sets that policies include as {group: {id}}) ---------------------------------
+  route('POST', '/accounts/:account_id/access/groups', REQUIRE.accessGroupsWrite, (ctx): Reply<GroupCreateResponse> => {
+    const fields = groupFields(ctx.body);
+    const now = nowIso();
+    const rec: GroupRecord = { accountId: ctx.params.account_id ?? '', group: { ...fields, id: randomUUID(), created_at: now, updated_at: now } };
+    ctx.state.accessGroups.set(rec.group.id, rec);
+    return { status: 201, result: rec.group };
+  }),
+
+  route('GET', '/accounts/:account_id/access/groups', REQUIRE.accessGroupsRead, (ctx): Reply<GroupListResponse[]> => {
+    const name = ctx.query.get('name');
+    const search = ctx.query.get('search')?.toLowerCase();
+    const list = [...ctx.state.accessGroups.values()]
+      .filter((g) => g.accountId === ctx.params.account_id)
+      .filter((g) => name === null || g.group.name === name)
+      .filter((g) => search === undefined || (g.group.name ?? '').toLowerCase().includes(search))
+      .map((g) => g.group);
+    return paginate(list, ctx.query, 25, 1000);
+  }),
+
+  route('GET', '/accounts/:account_id/access/groups/:group_id', REQUIRE.accessGroupsRead, (ctx): Reply<GroupGetResponse> => ({ result: groupFor(ctx).group })),
+
+  route('PUT', '/accounts/:account_id/access/groups/:group_id', REQUIRE.accessGroupsWrite, (ctx): Reply<GroupUpdateResponse> => {
+    const g = groupFor(ctx);
+    g.group = { ...groupFields(ctx.body), id: g.group.id, created_at: g.group.created_at, updated_at: nowIso() };
+    return { result: g.group };
+  }),
+
+  route('DELETE', '/accounts/:account_id/access/groups/:group_id', REQUIRE.accessGroupsWrite, (ctx): Reply<GroupDeleteResponse> => {
+    const g = groupFor(ctx);
+    // [UNVERIFIED] the real API refuses to delete a group a policy still includes; modelled like a policy in use.
+    const users = [...ctx.state.accessPolicies.values()].filter((p) => p.accountId === g.accountId && [p.policy.include, p.policy.exclude, p.policy.require].flatMap((l) => groupIds(l)).includes(g.group.id));
+    if (users.length > 0) throw badRequest(ERR, 'access.api.error.group_in_use: the group is used by one or more policies');
+    ctx.state.accessGroups.delete(g.group.id);
+    return { result: { id: g.group.id } };
   }),
 
   // ---- organization (team domain) ------------------------------------------------------------------------------

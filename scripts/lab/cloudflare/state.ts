@@ -13,6 +13,7 @@ import type {
   Zone,
   ZoneSeed,
   ApplicationGetResponse,
+  GroupGetResponse,
   PolicyGetResponse,
   ServiceToken,
 } from './types';
@@ -68,6 +69,12 @@ export interface AppRecord {
   accountId: string;
   app: StoredApp;
   policyLinks: Array<{ id: string; precedence: number }>;
+}
+
+/** An Access group (account level): reusable rule sets that policies include as `{group: {id}}`. */
+export interface GroupRecord {
+  accountId: string;
+  group: GroupGetResponse & { id: string; created_at: string; updated_at: string };
 }
 
 export interface PolicyRecord {
@@ -138,6 +145,7 @@ export class StandInState {
   readonly accessApps = new Map<string, AppRecord>();
   readonly accessPolicies = new Map<string, PolicyRecord>();
   readonly serviceTokens = new Map<string, ServiceTokenRecord>();
+  readonly accessGroups = new Map<string, GroupRecord>();
 
   constructor(private initialSeed: StandInSeed = defaultSeed()) {
     this.reset();
@@ -146,7 +154,7 @@ export class StandInState {
   /** Forget everything created through the API and go back to the initial seed (or a new one). */
   reset(seed?: StandInSeed): void {
     if (seed) this.initialSeed = seed;
-    for (const m of [this.accounts, this.zones, this.tokens, this.tunnels, this.dnsRecords, this.accessApps, this.accessPolicies, this.serviceTokens]) m.clear();
+    for (const m of [this.accounts, this.zones, this.tokens, this.tunnels, this.dnsRecords, this.accessApps, this.accessPolicies, this.serviceTokens, this.accessGroups]) m.clear();
     this.seed(this.initialSeed);
   }
 
@@ -317,6 +325,7 @@ export class StandInState {
       accessApps: [...this.accessApps.values()].map((a) => ({ account_id: a.accountId, ...a.app, policyLinks: a.policyLinks })),
       accessPolicies: [...this.accessPolicies.values()].map((p) => ({ ...p.policy, app_id: p.appId })),
       serviceTokens: [...this.serviceTokens.values()].map((t) => ({ ...t.token, account_id: t.accountId, secret_fingerprint: fingerprint(t.clientSecret) })),
+      accessGroups: [...this.accessGroups.values()].map((g) => ({ ...g.group, account_id: g.accountId })),
     };
   }
 }
@@ -330,4 +339,5 @@ export interface StateSnapshot {
   accessApps: Array<StoredApp & { account_id: string; policyLinks: AppRecord['policyLinks'] }>;
   accessPolicies: Array<PolicyGetResponse & { app_id?: string }>;
   serviceTokens: Array<ServiceTokenRecord['token'] & { account_id: string; secret_fingerprint: string }>;
+  accessGroups: Array<GroupRecord['group'] & { account_id: string }>;
 }

@@ -39,6 +39,13 @@ export type {
 } from 'cloudflare/resources/zero-trust/access/applications/policies';
 export type { OrganizationListResponse } from 'cloudflare/resources/zero-trust/organizations/organizations';
 export type { ServiceToken, ServiceTokenCreateResponse, ServiceTokenRotateResponse } from 'cloudflare/resources/zero-trust/access/service-tokens';
+export type {
+  GroupCreateResponse,
+  GroupDeleteResponse,
+  GroupGetResponse,
+  GroupListResponse,
+  GroupUpdateResponse,
+} from 'cloudflare/resources/zero-trust/access/groups';
 
 /** `result_info` of a paginated list: the SDK's type plus the counts the real API also sends. */
 export interface ResultInfo extends V4PagePaginationArrayResponse.ResultInfo {

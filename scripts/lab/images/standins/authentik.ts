@@ -11,6 +11,7 @@ import net from 'node:net';
 import path from 'node:path';
 import YAML from 'yaml';
 import { pinnedImages } from '../../../../electron/core/stack/versions';
+import { handleCore, type CoreOptions } from './lib/authentik-core';
 import { HttpError, env, handleControl, labStartupSwitches, loadJson, log, patchField, saveJson, send, sendJson, serve, sleep, tcpReachable, imageTag } from './lib/common';
 
 const version = imageTag(pinnedImages.authentik.tag);
@@ -176,8 +177,19 @@ const staticScopes = ['openid', 'email', 'profile', 'offline_access', 'entitleme
   scope_name: s,
 }));
 
+/** The household's users and groups (lib/authentik-core.ts), asked with the same token as the rest of the API. */
+const core: CoreOptions = {
+  requireToken,
+  blueprintRecoveryFlow: () => {
+    const flow = objectsOf('authentik_flows.flow').find((f) => f.designation === 'recovery');
+    return flow ? String(flow.slug) : null;
+  },
+  bootstrapEmail: () => readShared().bootstrap?.email ?? env('AUTHENTIK_BOOTSTRAP_EMAIL', 'root@localhost'),
+};
+
 async function handle(req: http.IncomingMessage, res: http.ServerResponse, url: URL): Promise<void> {
   if (await handleControl(req, res, url, { get: () => ({ healthy, role, postgres: pg }), set: (p) => (healthy = patchField(p, 'healthy', 'boolean') ?? healthy) })) return;
+  if (await handleCore(req, res, url, core)) return;
   const p = url.pathname;
   if (p === '/-/health/live/') return send(res, healthy ? 200 : 503);
   if (p === '/-/health/ready/') return send(res, healthy && (await dbAccepts()) ? 200 : 503);
