@@ -81,6 +81,8 @@ export type DrillCheck = z.infer<typeof DrillCheck>;
 export const DrillResult = z.object({
   at: z.string(),
   passed: z.boolean(),
+  /** Who started it: the admin from the app, or the backup container's schedule (absent in results kept before). */
+  trigger: z.enum(['app', 'schedule']).optional(),
   snapshotId: z.string().nullable(),
   /** Files the snapshot lists and files the drill restored. */
   filesExpected: z.number().int().nullable(),

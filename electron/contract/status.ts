@@ -127,6 +127,22 @@ export const BackupRun = z.object({
 });
 export type BackupRun = z.infer<typeof BackupRun>;
 
+/** The restore drill as live status knows it (the server's drill.json, scheduled or run from the app). */
+export const DrillStatus = z.object({
+  /** unknown: not read yet; none: no drill has run; unreadable: the result file is not the drill's. */
+  state: z.enum(['unknown', 'none', 'unreadable', 'passed', 'failed']),
+  lastAt: z.string().nullable(),
+  lastPassedAt: z.string().nullable(),
+  /** Whole days since the last drill that passed (0: today). */
+  passedDaysAgo: z.number().int().nullable(),
+  /** Why the last drill failed, in words. */
+  reason: z.string().nullable(),
+  trigger: z.enum(['app', 'schedule']).nullable(),
+  /** The card warns when no drill passed for this many days. */
+  warnAfterDays: z.number(),
+});
+export type DrillStatus = z.infer<typeof DrillStatus>;
+
 export const BackupStatus = z.object({
   severity: Severity,
   reason: z.string(),
@@ -138,6 +154,8 @@ export const BackupStatus = z.object({
     .nullable(),
   nextRun: z.string().nullable(),
   maxAgeHours: z.number(),
+  /** The restore drill (absent where the agent reads no drill file). */
+  drill: DrillStatus.optional(),
 });
 export type BackupStatus = z.infer<typeof BackupStatus>;
 

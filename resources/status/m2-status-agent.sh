@@ -6,7 +6,7 @@
 # section only when it changed (compared with the last line emitted for it), plus a heartbeat.
 #
 #   sh m2-status-agent.sh --project P [--interval S] [--cf-port N] [--jf-port N] [--backup-status FILE]
-#                         [--backup-service NAME] [--http auto|curl|wget|docker] [--poll-ms N] [--sudo]
+#                         [--drill-status FILE] [--backup-service NAME] [--http auto|curl|wget|docker] [--poll-ms N] [--sudo]
 #                         [--intel-gpu auto|on|off] [--path DIR]...
 #
 # Stdin: the first line is the Jellyfin API key (may be empty). It is written to a header file in a 0700
@@ -37,6 +37,7 @@ cf_port=2000
 jf_port=8096
 backup_status=''
 backup_service='backup'
+drill_status=''
 http_mode=auto
 poll_ms=500
 docker_cmd='docker'
@@ -53,6 +54,7 @@ while [ "$#" -gt 0 ]; do
     --jf-port) jf_port=$2; shift 2 ;;
     --backup-status) backup_status=$2; shift 2 ;;
     --backup-service) backup_service=$2; shift 2 ;;
+    --drill-status) drill_status=$2; shift 2 ;;
     --http) http_mode=$2; shift 2 ;;
     --poll-ms) poll_ms=$2; shift 2 ;;
     --sudo) docker_cmd='sudo -n docker'; use_sudo=true; shift ;;
@@ -455,6 +457,21 @@ sample_backup() {
   case "$b" in *'"running":true'*) ;; *) snapshots ;; esac
 }
 
+# The restore drill's result (one line of JSON the drill script writes), passed on when it changed. Read every 5
+# ticks, not every one: a drill's result is not urgent, and sh's read takes a byte per system call.
+last_drill_raw='-'
+sample_drill() {
+  [ -n "$drill_status" ] || return 0
+  d=''
+  [ -r "$drill_status" ] && { IFS= read -r d < "$drill_status" || :; }
+  [ "$d" = "$last_drill_raw" ] && return 0
+  last_drill_raw=$d
+  case "$d" in
+    '') printf '{"t":"drill","present":false,"result":""}\n' ;;
+    *) printf '%s\n' "$d" | awk "$json_lines_awk"'{ printf "{\"t\":\"drill\",\"present\":true,\"result\":\"%s\"}\n", esc($0) }' ;;
+  esac
+}
+
 snapshots() {
   [ -n "$backup_id" ] || return 0
   (
@@ -597,6 +614,7 @@ sample_disk() {
 containers
 sample_http
 sample_backup
+sample_drill
 sample_gpu
 sample_host
 sample_disk
@@ -619,6 +637,7 @@ while IFS= read -r line <&3; do
         [ "$nv_count" -gt 0 ] && tool_stream nv "$nv_stream_awk" "$nv_count" nvidia-smi "$nv_query" --format=csv,noheader,nounits -lms "$gpu_ms"
       fi
       [ $((ticks % 5)) -eq 0 ] && sample_host
+      [ $((ticks % 5)) -eq 0 ] && sample_drill
       [ $((ticks % 10)) -eq 0 ] && printf '{"t":"hb","n":%s}\n' "$ticks"
       [ $((ticks % 60)) -eq 0 ] && sample_disk
       # docker events carry every change; this resync only guards against one missed (a docker CLI costs ~12 ms).

@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { ComposeFiles } from '../stack/compose-commands';
-import { backupCommands, DRILL_RESTORE_SCRIPT, EXIT_FOLDER_EXISTS, EXIT_FOLDER_NOT_MADE, nextcloudPath, RESTORE_SCRIPT, RESTORES_MOUNT } from './backup-commands';
+import { DRILL_SCRIPT } from './drill-script';
+import { backupCommands, EXIT_FOLDER_EXISTS, EXIT_FOLDER_NOT_MADE, nextcloudPath, RESTORE_SCRIPT, RESTORES_MOUNT } from './backup-commands';
 
 const files: ComposeFiles = { project: 'm2', projectDir: '/srv/m2/.m2/releases/r1', dir: '/srv/m2/.m2/releases/r1', envFiles: ['env/backup.env'] };
 const c = backupCommands('group', files);
@@ -13,7 +14,6 @@ const compose = ['docker', 'compose', '--project-name', 'm2', '--project-directo
 describe('backup commands', () => {
   it('runs restic inside the backup container, where its environment holds the password', () => {
     expect(c.snapshots()).toEqual([...compose, 'exec', '-T', 'backup', 'restic', 'snapshots', '--json', '--no-lock']);
-    expect(c.check()).toEqual([...compose, 'exec', '-T', 'backup', 'restic', 'check', '--read-data-subset=5%']);
     expect(c.backupNow()).toEqual([...compose, 'exec', '-T', '--env', 'M2_BACKUP_PROGRESS=1', '--env', 'RESTIC_PROGRESS_FPS=4', 'backup', '/bin/sh', '/m2/backup.sh', 'once']);
   });
 
@@ -27,10 +27,11 @@ describe('backup commands', () => {
     expect(RESTORE_SCRIPT).not.toContain('x$(reboot)');
   });
 
-  it('reads the free space where the drill’s scratch restore goes, and makes the scratch there', () => {
-    expect(c.drillFree()).toEqual([...compose, 'exec', '-T', 'backup', 'df', '-Pk', '/tmp']);
-    expect(c.drillRestore('0123abcd')).toEqual([...compose, 'exec', '-T', 'backup', '/bin/sh', '-c', DRILL_RESTORE_SCRIPT, 'm2-drill', '0123abcd']);
-    expect(DRILL_RESTORE_SCRIPT).toContain('mktemp -d /tmp/m2-drill.XXXXXX');
+  it('runs the drill as the constant script the schedule runs, its headroom and share of data as env', () => {
+    expect(c.drill({ fraction: 0.1, bytes: 1024 ** 5 })).toEqual([
+      ...compose, 'exec', '-T', '--env', 'M2_DRILL_HEADROOM_PERCENT=10', '--env', 'M2_DRILL_HEADROOM_BYTES=1125899906842624', '--env', 'M2_DRILL_SUBSET=5%', 'backup', '/bin/sh', '-c', DRILL_SCRIPT, 'm2-drill', 'app',
+    ]);
+    expect(c.lastDrill()).toEqual([...compose, 'exec', '-T', 'backup', 'cat', '/m2/status/drill.json']);
   });
 
   it('puts sudo in front when the admin reaches Docker through sudo', () => {
@@ -88,24 +89,4 @@ describe('the restore script under sh', () => {
     expect(r.stdout).toBe('');
   });
 
-});
-
-describe('the drill script under sh', () => {
-  it('removes its scratch folder when it is stopped by a signal half-way through the restore', () => {
-    const work = mkdtempSync(path.join(tmpdir(), 'm2-drill-script-'));
-    try {
-      const bin = path.join(work, 'bin');
-      mkdirSync(bin);
-      // A restic that writes part of the snapshot, then has the drill's shell stopped (as docker stop would).
-      writeFileSync(path.join(bin, 'restic'), '#!/bin/sh\nmkdir -p "$4/source"; echo part > "$4/source/a"; kill -TERM $PPID\n', { mode: 0o755 });
-      const script = DRILL_RESTORE_SCRIPT.replace('mktemp -d /tmp/', `mktemp -d ${work}/`);
-      expect(script).not.toBe(DRILL_RESTORE_SCRIPT);
-      const r = spawnSync('/bin/sh', ['-c', script, 'm2-drill', '0123abcd'], { env: { PATH: `${bin}:${process.env.PATH ?? '/usr/bin:/bin'}` }, encoding: 'utf8' });
-      expect(r.status, r.stderr).toBe(143);
-      expect(r.stdout).toBe('');
-      expect(readdirSync(work)).toEqual(['bin']);
-    } finally {
-      rmSync(work, { recursive: true, force: true });
-    }
-  });
 });

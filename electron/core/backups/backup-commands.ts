@@ -9,6 +9,8 @@ import path from 'node:path';
 import { type Argv } from '../ssh/argv';
 import { composeGlobalArgs, docker, type ComposeFiles, type DockerAccessKind } from '../stack/compose-commands';
 import { backupOnceCommand, backupServiceName, backupStatusTarget } from '../stack/modules/backup';
+import { DRILL_RESULT_TARGET, DRILL_SCRIPT } from './drill-script';
+import type { DrillHeadroom } from './drill-space';
 
 /** Where the backup script mounts the services' folders; Nextcloud's html folder is `nextcloud` below it. */
 export const SOURCE_ROOT = '/source';
@@ -54,31 +56,6 @@ export const RESTORE_SCRIPT = [
   'echo "m2-restored files=$files bytes=$bytes"',
 ].join('\n');
 
-/**
- * The drill's scratch restore: the whole snapshot into a fresh folder of the container's own /tmp, a count of its
- * files, the database dumps read (whole: their header and pg_dump's closing line), and the folder removed whatever
- * happened. Argument: snapshot id.
- */
-export const DRILL_RESTORE_SCRIPT = [
-  'set -u',
-  `scratch=$(mktemp -d ${DRILL_SCRATCH_ROOT}/m2-drill.XXXXXX) || exit 1`,
-  // Removed on a signal too (exit from the handler runs the EXIT trap).
-  "trap 'rm -rf \"$scratch\"' EXIT",
-  "trap 'exit 129' HUP; trap 'exit 130' INT; trap 'exit 143' TERM",
-  'restic restore "$1" --target "$scratch" >&2',
-  'rc=$?',
-  'files=$(find "$scratch" -type f | wc -l)',
-  // pg_dump's plain format names itself in its first lines; a dump cut short or replaced by an error does not.
-  'dumps=0; bad=0',
-  'for d in "$scratch"/m2/dumps/*.sql; do',
-  '  [ -f "$d" ] || continue',
-  '  dumps=$((dumps + 1))',
-  '  head -n 5 "$d" | grep -q "PostgreSQL database dump" && tail -c 200 "$d" | grep -q "PostgreSQL database dump complete" || bad=$((bad + 1))',
-  'done',
-  'echo "m2-drill restore=$rc files=$files dumps=$dumps bad=$bad"',
-  'exit $rc',
-].join('\n');
-
 export const backupCommands = (access: DockerAccessKind, files: ComposeFiles) => {
   const compose = (...args: string[]): Argv => docker(access, ['docker', 'compose', ...composeGlobalArgs(files), ...args]);
   const exec = (...argv: string[]): Argv => compose('exec', '-T', backupServiceName, ...argv);
@@ -94,13 +71,23 @@ export const backupCommands = (access: DockerAccessKind, files: ComposeFiles) =>
     /** One folder's entries (the folder itself comes first, then its children); with `recursive` everything below. */
     ls: (snapshotId: string, snapshotPath: string, recursive: boolean): Argv =>
       exec('restic', 'ls', '--json', '--no-lock', ...(recursive ? ['--recursive'] : []), '--', snapshotId, snapshotPath),
-    lsAll: (snapshotId: string): Argv => exec('restic', 'ls', '--json', '--no-lock', '--', snapshotId),
     restore: (restoresDir: string, folder: string, snapshotId: string, snapshotPath: string, kind: 'dir' | 'file'): Argv =>
       compose('run', '--rm', '--no-deps', '-T', '--volume', `${restoresDir}:${RESTORES_MOUNT}`, '--entrypoint', '/bin/sh', backupServiceName, '-c', RESTORE_SCRIPT, 'm2-restore', folder, snapshotId, snapshotPath, kind),
-    drillRestore: (snapshotId: string): Argv => exec('/bin/sh', '-c', DRILL_RESTORE_SCRIPT, 'm2-drill', snapshotId),
-    /** Free space where the drill's scratch restore goes (KiB blocks: busybox's df has no -B). */
-    drillFree: (): Argv => exec('df', '-Pk', DRILL_SCRATCH_ROOT),
-    check: (): Argv => exec('restic', 'check', `--read-data-subset=${DRILL_READ_SUBSET}`),
+    /**
+     * The restore drill (drill-script.ts), the same script the backup container's schedule runs, given as text so a
+     * stack installed before it drills too; its headroom and the share of data checked as env, never in the text.
+     */
+    drill: (room: DrillHeadroom): Argv =>
+      execEnv(
+        { M2_DRILL_HEADROOM_PERCENT: String(Math.round(room.fraction * 100)), M2_DRILL_HEADROOM_BYTES: String(Math.round(room.bytes)), M2_DRILL_SUBSET: DRILL_READ_SUBSET },
+        '/bin/sh',
+        '-c',
+        DRILL_SCRIPT,
+        'm2-drill',
+        'app',
+      ),
+    /** The result the last drill (scheduled or not) left where live status reads it. */
+    lastDrill: (): Argv => exec('cat', DRILL_RESULT_TARGET),
   };
 };
 export type BackupCommands = ReturnType<typeof backupCommands>;

@@ -23,10 +23,12 @@ function service(answers: Record<string, ExecResult>, extra: Partial<BackupsServ
   const s = new BackupsService({
     target: async () => ({
       conn: {
-        exec: async (argv: Argv) => {
+        exec: async (argv: Argv, opts?: { onStdout?: (d: Buffer) => void }) => {
           ran.push(argv);
           const key = Object.keys(answers).find((k) => argv.join(' ').includes(k));
-          return key ? (answers[key] as ExecResult) : { code: 0, stdout: '', stderr: '' };
+          const answer = key ? (answers[key] as ExecResult) : { code: 0, stdout: '', stderr: '' };
+          opts?.onStdout?.(Buffer.from(answer.stdout));
+          return answer;
         },
       },
       access: 'group',
@@ -105,60 +107,56 @@ describe('backups service', () => {
     await expect(again).rejects.toMatchObject({ code: 'internal' });
   });
 
-  it('a drill whose check fails says why, masks secrets, and keeps the result', async () => {
-    const snaps = JSON.stringify([{ id: 'a'.repeat(64), short_id: 'aaaaaaaa', time: '2026-12-01T03:30:00Z', paths: ['/source'], hostname: 'm2-server' }]);
-    const { s, ran, history } = service({
-      'restic snapshots': ok(snaps),
-      'restic check': { code: 1, stdout: 'load indexes\ncheck all packs\n', stderr: `pack 5f3c2a1b: not found (password ${PASSWORD})\nFatal: repository contains errors\n` },
+  const result = (over: Record<string, unknown>): string =>
+    JSON.stringify({
+      version: 1, trigger: 'app', startedAt: '2026-12-05T03:40:00Z', finishedAt: '2026-12-05T03:41:00Z', durationSeconds: 60, passed: true, failed: null,
+      snapshotId: 'a'.repeat(64), snapshotTime: '2026-12-05T03:30:00Z', snapshotsCode: 0, checkCode: 0, subset: '5%', listCode: 0, filesExpected: 3, footprintBytes: 16384,
+      freeKb: 15 * 1024 * 1024, mount: '/', neededBytes: 1073759846, headroomPercent: 10, headroomBytes: 1073741824, restoreCode: 0, filesRestored: 3, dumps: 1, badDumps: 0,
+      badDumpNames: null, said: null, lastPassedAt: '2026-12-05T03:41:00Z', ...over,
     });
+
+  it('runs the drill script, shows its steps as they come, and words its result line', async () => {
+    const { s, ran, events, history } = service({ 'm2-drill': ok(`m2-drill-step snapshots\nm2-drill-step check\nm2-drill-step bogus\nm2-drill-result ${result({})}\n`) });
+    const d = await s.drill('home');
+    expect(d).toMatchObject({ passed: true, reason: null, trigger: 'app', at: '2026-12-05T03:41:00Z', filesExpected: 3, filesRestored: 3 });
+    expect(d.checks.map((c) => c.name)).toEqual(['Latest snapshot', 'Repository check', 'Free space', 'Restore', 'File count', 'Database dumps']);
+    expect(d.checks[2]?.detail).toBe('needs 1.0 GiB (the snapshot’s 16.0 KiB plus 10% and 1.0 GiB to spare), 15.0 GiB free in the backup container’s /tmp, on Docker’s disk');
+    expect(events.map((e) => (e.kind === 'step' ? e.text : ''))).toEqual(['Finding the latest snapshot…', 'Checking the repository and reading back part of its data…']);
+    expect(ran).toHaveLength(1);
+    expect(ran[0]?.slice(-2)).toEqual(['m2-drill', 'app']);
+    expect(history().drills).toEqual([d]);
+  });
+
+  it('a drill whose check fails says why, masks secrets, and keeps the result', async () => {
+    const said = `pack 5f3c2a1b: not found (password ${PASSWORD})\nFatal: repository contains errors`;
+    const { s, history } = service({ 'm2-drill': { code: 1, stdout: `m2-drill-result ${result({ passed: false, failed: 'check', checkCode: 1, said })}\n`, stderr: '' } });
     const d = await s.drill('home');
     expect(d.passed).toBe(false);
     expect(d.reason).toBe('Repository check: restic check found errors: pack 5f3c2a1b: not found (password ••••••••) Fatal: repository contains errors');
     expect(JSON.stringify(d)).not.toContain(PASSWORD);
     expect(history().drills).toEqual([d]);
-    // The scratch restore never ran on a repository that failed its check.
-    expect(ran.some((a) => a.includes('m2-drill'))).toBe(false);
   });
 
-  describe('the drill’s scratch restore needs room to spare on Docker’s disk', () => {
-    const snaps = JSON.stringify([{ id: 'b'.repeat(64), short_id: 'bbbbbbbb', time: '2026-12-01T03:30:00Z', paths: ['/source'], hostname: 'm2-server' }]);
-    const GiB = 1024 ** 3;
-    // 3 files of 4 GiB and a folder: 12 GiB and one block, so 13.2 GiB and 1 GiB to spare are needed.
-    const listing = ['/source', '/source/a', '/source/b', '/source/c'].map((p, i) => JSON.stringify({ name: p, type: i === 0 ? 'dir' : 'file', path: p, size: i === 0 ? 0 : 4 * GiB, struct_type: 'node' })).join('\n');
-    const df = (freeKiB: number, mount = '/'): ExecResult => ok(`Filesystem 1024-blocks Used Available Capacity Mounted on\noverlay 999999999 1 ${freeKiB} 50% ${mount}\n`);
-    const answers = (free: ExecResult): Record<string, ExecResult> => ({ 'restic snapshots': ok(snaps), 'restic ls': ok(listing), 'df -Pk /tmp': free, 'm2-drill': ok('m2-drill restore=0 files=3 dumps=0 bad=0\n') });
+  it('says a backup holds the server’s lock, and a drill that printed no result failed with its last words', async () => {
+    const busy = service({ 'm2-drill': { code: 75, stdout: '', stderr: 'drill: a backup or another drill is running\n' } });
+    await expect(busy.s.drill('home')).rejects.toMatchObject({ code: 'backups.busy' });
+    expect(busy.history().drills).toEqual([]);
+    const { s } = service({ 'm2-drill': { code: 137, stdout: 'm2-drill-step restore\nm2-drill-result {"version":1,"passed":true}\n', stderr: `Killed ${PASSWORD}\n` } });
+    const d = await s.drill('home');
+    expect(d).toMatchObject({ passed: false, reason: 'Drill: the drill did not finish: Killed ••••••••' });
+  });
 
-    it('refuses to restore when the snapshot and the headroom do not fit, and says how much is needed and free where', async () => {
-      const { s, ran } = service(answers(df(10 * 1024 * 1024)));
-      const d = await s.drill('home');
-      expect(d.passed).toBe(false);
-      expect(d.reason).toBe(
-        'Free space: not enough free space for a full restore drill: it needs 14.2 GiB (the snapshot’s 12.0 GiB plus 10% and 1.0 GiB to spare), 10.0 GiB free in the backup container’s /tmp, on Docker’s disk. Nothing was restored. Free space on that disk, then run the drill again.',
-      );
-      expect(d.checks.map((c) => [c.name, c.passed])).toEqual([['Latest snapshot', true], ['Repository check', true], ['Free space', false]]);
-      expect(ran.some((a) => a.includes('m2-drill'))).toBe(false);
-    });
-
-    it('restores once there is room, and records the check', async () => {
-      const { s, ran } = service(answers(df(15 * 1024 * 1024)));
-      const d = await s.drill('home');
-      expect(d.reason).toBeNull();
-      expect(d.checks.map((c) => c.name)).toEqual(['Latest snapshot', 'Repository check', 'Free space', 'Restore', 'File count', 'Database dumps']);
-      expect(d.checks[2]?.detail).toBe('needs 14.2 GiB (the snapshot’s 12.0 GiB plus 10% and 1.0 GiB to spare), 15.0 GiB free in the backup container’s /tmp, on Docker’s disk');
-      expect(ran.findIndex((a) => a.includes('df'))).toBeLessThan(ran.findIndex((a) => a.includes('m2-drill')));
-    });
-
-    it('takes the headroom from its constructor, and names a scratch folder that is a disk of its own', async () => {
-      const { s } = service(answers(df(15 * 1024 * 1024, '/tmp')), { drillHeadroom: { fraction: 0, bytes: 4 * GiB } });
-      const d = await s.drill('home');
-      expect(d.reason).toMatch(/^Free space: not enough free space for a full restore drill: it needs 16\.0 GiB \(the snapshot’s 12\.0 GiB plus 0% and 4\.0 GiB to spare\), 15\.0 GiB free in the backup container’s \/tmp \(a disk of its own mounted at \/tmp\)\./);
-    });
-
-    it('does not restore when the free space cannot be read', async () => {
-      const { s, ran } = service(answers({ code: 1, stdout: '', stderr: "df: /tmp: can't find mount point\n" }));
-      const d = await s.drill('home');
-      expect(d.reason).toBe("Free space: could not read the free space of the backup container’s /tmp: df: /tmp: can't find mount point. Nothing was restored.");
-      expect(ran.some((a) => a.includes('m2-drill'))).toBe(false);
-    });
+  it('shows the scheduled drill the server ran while the app was away, with the last pass it remembers', async () => {
+    const scheduled = result({ trigger: 'schedule', finishedAt: '2026-12-06T03:41:00Z', passed: false, failed: 'dumps', badDumps: 1, badDumpNames: 'nextcloud.sql', lastPassedAt: '2026-12-05T03:41:00Z' });
+    const { s } = service({ 'cat /m2/status/drill.json': ok(`${scheduled}\n`), 'restic snapshots': ok('[]'), 'cat /m2/status/status.json': { code: 1, stdout: '', stderr: '' } });
+    const v = await s.view('home');
+    expect(v.lastDrill).toMatchObject({ trigger: 'schedule', passed: false, at: '2026-12-06T03:41:00Z' });
+    expect(v.lastDrill?.reason).toBe('Database dumps: 1 of 1 database dumps are not complete pg_dump files (cut short or an error instead of a dump): nextcloud.sql.');
+    expect(v.lastPassedDrill).toBe('2026-12-05T03:41:00Z');
+    // A hostile or broken file is not a drill.
+    const bad = service({ 'cat /m2/status/drill.json': ok('{"version":1,"passed":true,"reason":"<script>"}'), 'restic snapshots': ok('[]') });
+    const w = await bad.s.view('home');
+    expect(w.lastDrill).toBeNull();
+    expect(w.lastPassedDrill).toBeNull();
   });
 });

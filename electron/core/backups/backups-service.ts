@@ -6,7 +6,7 @@
  */
 import path from 'node:path';
 import { z } from 'zod';
-import type { BackupNowResult, BackupProgress, BackupsView, BrowseResult, DrillCheck, DrillResult, RestoreRequest, RestoreResult } from '../../contract/backups';
+import type { BackupNowResult, BackupProgress, BackupsView, BrowseResult, DrillResult, RestoreRequest, RestoreResult } from '../../contract/backups';
 import { DrillResult as DrillResultSchema } from '../../contract/backups';
 import type { StackSettings } from '../../contract/stack';
 import { AppError } from '../errors';
@@ -16,9 +16,11 @@ import { LineRedactor } from '../logs/line-redactor';
 import type { LogsTarget } from '../logs/logs-service';
 import { checkExit, lastLines, remoteCommandFailed, runChecked, type FailureWords } from '../ssh/remote-command';
 import { backupServiceName } from '../stack/modules/backup';
-import { backupCommands, DRILL_SCRATCH_ROOT, EXIT_FOLDER_EXISTS, EXIT_FOLDER_NOT_MADE, nextcloudPath, NEXTCLOUD_DATA, RESTORES_MOUNT } from './backup-commands';
-import { DRILL_HEADROOM, drillSpace, drillSpaceWords, freeBytesOfDf, restoreFootprint, type DrillHeadroom } from './drill-space';
-import { checkReason, childrenOf, filesAtOrBelow, parseLs, parseMarker, parseSnapshots, parseStatusFile, progressOf } from './restic-json';
+import { backupCommands, EXIT_FOLDER_EXISTS, EXIT_FOLDER_NOT_MADE, nextcloudPath, NEXTCLOUD_DATA, RESTORES_MOUNT } from './backup-commands';
+import { drillResultLine, drillStepOf, drillStepText, latestDrills, parseDrillFile, toDrillResult } from './drill-result';
+import { EXIT_DRILL_BUSY } from './drill-script';
+import { DRILL_HEADROOM, type DrillHeadroom } from './drill-space';
+import { childrenOf, filesAtOrBelow, parseLs, parseMarker, parseSnapshots, parseStatusFile, progressOf } from './restic-json';
 
 /** How many drill results are kept per server. */
 export const KEPT_DRILLS = 20;
@@ -75,7 +77,13 @@ export class BackupsService {
     };
     if (!installed || !settings.modules.backup.enabled) return { ...base, snapshots: [], running: false, lastRun: null, nextRun: null };
     const c = backupCommands(t.access, t.files);
-    const [statusR, snapsR] = await Promise.all([t.conn.exec(c.status(), { timeoutMs: READ_TIMEOUT_MS }), t.conn.exec(c.snapshots(), { timeoutMs: READ_TIMEOUT_MS })]);
+    const [statusR, snapsR, drillR] = await Promise.all([
+      t.conn.exec(c.status(), { timeoutMs: READ_TIMEOUT_MS }),
+      t.conn.exec(c.snapshots(), { timeoutMs: READ_TIMEOUT_MS }),
+      t.conn.exec(c.lastDrill(), { timeoutMs: READ_TIMEOUT_MS }),
+    ]);
+    // The server's drill.json also knows the scheduled drills (none yet: no file, not an error).
+    const drills = latestDrills(history.drills, drillR.code === 0 ? parseDrillFile(drillR.stdout) : null, (s) => redactAll(s, t));
     const status = statusR.code === 0 ? parseStatusFile(statusR.stdout) : null;
     let snapshots: BackupsView['snapshots'] = [];
     if (snapsR.code === 0) snapshots = parseSnapshots(snapsR.stdout);
@@ -83,7 +91,7 @@ export class BackupsService {
       // Before the first run there is no repository yet; after one, a failing list is worth saying.
       throw remoteCommandFailed(c.snapshots(), snapsR, words('backups.failed', (why) => `Could not list the snapshots: ${why}`, 'Check that the backup service runs (Logs page), then look again.'), this.#mask(t));
     }
-    return { ...base, snapshots, running: status?.running ?? false, lastRun: status?.lastRun ?? null, nextRun: status?.nextRun ?? null };
+    return { ...base, ...drills, snapshots, running: status?.running ?? false, lastRun: status?.lastRun ?? null, nextRun: status?.nextRun ?? null };
   }
 
   async run(profileId: string): Promise<BackupNowResult> {
@@ -171,77 +179,43 @@ export class BackupsService {
     });
   }
 
+  /**
+   * The restore drill: the drill script (drill-script.ts) in the backup container — the one the container's schedule
+   * runs — with its steps shown as they come; its result line in words. It also leaves the result where live status
+   * reads it.
+   */
   async drill(profileId: string): Promise<DrillResult> {
     return this.#exclusive(profileId, 'a restore drill', async () => {
       const t = await this.#installed(profileId);
       const c = backupCommands(t.access, t.files);
       const started = Date.now();
-      const checks: DrillCheck[] = [];
-      let snapshotId: string | null = null;
-      let filesExpected: number | null = null;
-      let filesRestored: number | null = null;
-      const step = (text: string): void => this.#deps.emit({ kind: 'step', profileId, operation: 'drill', text });
-      const fail = (name: string, detail: string): string => {
-        checks.push({ name, passed: false, detail });
-        return `${name}: ${detail}`;
+      let pending = '';
+      const onStdout = (d: Buffer): void => {
+        pending += d.toString('utf8');
+        const lines = pending.split('\n');
+        pending = lines.pop() ?? '';
+        for (const l of lines) {
+          const s = drillStepOf(l);
+          if (s) this.#deps.emit({ kind: 'step', profileId, operation: 'drill', text: drillStepText[s] });
+        }
       };
-      const reason = await (async (): Promise<string | null> => {
-        step('Finding the latest snapshot…');
-        const snaps = await t.conn.exec(c.snapshots(), { timeoutMs: READ_TIMEOUT_MS });
-        if (snaps.code !== 0) return fail('Latest snapshot', `restic could not list the snapshots: ${this.#said(t, snaps.stderr || snaps.stdout)}`);
-        const latest = parseSnapshots(snaps.stdout)[0];
-        if (!latest) return fail('Latest snapshot', 'there is no snapshot to restore yet; back up first.');
-        snapshotId = latest.id;
-        checks.push({ name: 'Latest snapshot', passed: true, detail: `${latest.shortId} of ${latest.time}` });
-
-        step('Checking the repository and reading back part of its data…');
-        const check = await t.conn.exec(c.check(), { timeoutMs: LONG_TIMEOUT_MS });
-        if (check.code !== 0) return fail('Repository check', `restic check found errors: ${checkReason(this.#said(t, `${check.stdout}\n${check.stderr}`))}`);
-        checks.push({ name: 'Repository check', passed: true, detail: 'no errors in the structure and in the 5% of data read back' });
-
-        step('Listing the snapshot’s files…');
-        const ls = await t.conn.exec(c.lsAll(latest.id), { timeoutMs: LONG_TIMEOUT_MS });
-        if (ls.code !== 0) return fail('Snapshot listing', this.#said(t, ls.stderr || ls.stdout));
-        const nodes = parseLs(ls.stdout);
-        filesExpected = nodes.filter((n) => n.type === 'file').length;
-
-        // The scratch restore writes the whole snapshot to Docker's disk: never without room to spare.
-        step('Checking the free space for the scratch restore…');
-        const where = `the backup container’s ${DRILL_SCRATCH_ROOT}`;
-        const df = await t.conn.exec(c.drillFree(), { timeoutMs: READ_TIMEOUT_MS });
-        const space = df.code === 0 ? freeBytesOfDf(df.stdout) : null;
-        if (!space) return fail('Free space', `could not read the free space of ${where}: ${this.#said(t, df.stderr || df.stdout) || `exit ${String(df.code)}`}. Nothing was restored.`);
-        const footprint = restoreFootprint(nodes);
-        const headroom = this.#deps.drillHeadroom ?? DRILL_HEADROOM;
-        const fits = drillSpace(footprint, space.free, headroom);
-        const room = drillSpaceWords(fits, footprint, space.free, space.mountPoint === '/' ? `${where}, on Docker’s disk` : `${where} (a disk of its own mounted at ${space.mountPoint})`, headroom);
-        if (!fits.enough) return fail('Free space', room);
-        checks.push({ name: 'Free space', passed: true, detail: room });
-
-        step('Restoring the snapshot into a scratch folder…');
-        const rs = await t.conn.exec(c.drillRestore(latest.id), { timeoutMs: LONG_TIMEOUT_MS });
-        const m = parseMarker(rs.stdout, 'm2-drill');
-        filesRestored = m?.files ?? null;
-        if (rs.code !== 0 || !m || m.restore !== 0) return fail('Restore', `restic could not restore the snapshot: ${checkReason(this.#said(t, rs.stderr || rs.stdout)) || `exit ${String(rs.code)}`}`);
-        checks.push({ name: 'Restore', passed: true, detail: 'restored into a scratch folder, since deleted' });
-        if (filesRestored !== filesExpected) return fail('File count', `the snapshot lists ${filesExpected} files but ${filesRestored ?? 0} were restored.`);
-        checks.push({ name: 'File count', passed: true, detail: `${filesRestored} of ${filesExpected} files` });
-        const dumps = m.dumps ?? 0;
-        const bad = m.bad ?? 0;
-        if (bad > 0) return fail('Database dumps', `${bad} of ${dumps} database dumps are not complete pg_dump files (cut short or an error instead of a dump).`);
-        checks.push({ name: 'Database dumps', passed: true, detail: dumps === 0 ? 'no database dump in this snapshot' : `${dumps} of ${dumps} read to pg_dump’s closing line` });
-        return null;
-      })().catch((err: unknown) => fail('Drill', err instanceof AppError ? err.userMessage : err instanceof Error ? err.message : String(err)));
-      const result: DrillResult = {
-        at: this.#now().toISOString(),
-        passed: reason === null,
-        snapshotId,
-        filesExpected,
-        filesRestored,
-        durationMs: Date.now() - started,
-        checks,
-        reason,
-      };
+      const argv = c.drill(this.#deps.drillHeadroom ?? DRILL_HEADROOM);
+      const r = await t.conn.exec(argv, { timeoutMs: LONG_TIMEOUT_MS, onStdout });
+      if (r.code === EXIT_DRILL_BUSY) throw new AppError('backups.busy', 'A backup or restore drill is running on the server already.', { hint: 'Wait for it to finish, then run the drill again.' });
+      const file = drillResultLine(r.stdout);
+      const result: DrillResult = file
+        ? toDrillResult(file, { redact: (s) => redactAll(s, t), durationMs: Date.now() - started })
+        : {
+            at: this.#now().toISOString(),
+            passed: false,
+            trigger: 'app',
+            snapshotId: null,
+            filesExpected: null,
+            filesRestored: null,
+            durationMs: Date.now() - started,
+            checks: [{ name: 'Drill', passed: false, detail: `the drill did not finish: ${this.#said(t, r.stderr || r.stdout) || `exit ${String(r.code)}`}` }],
+            reason: `Drill: the drill did not finish: ${this.#said(t, r.stderr || r.stdout) || `exit ${String(r.code)}`}`,
+          };
       await this.#deps.drills.update(profileId, (h) => {
         h.drills = [...h.drills, result].slice(-KEPT_DRILLS);
       });

@@ -3,11 +3,11 @@
  * the backup container's /tmp, which is Docker's disk (the container's writable layer) on a stock server: filling it
  * stops every service. So before restoring, the snapshot's size on disk is compared with that folder's free space,
  * with room to spare, and the drill refuses (saying so) rather than restore part of it: a drill that passed on a
- * sample would claim more than it proved.
+ * sample would claim more than it proved. The drill script (drill-script.ts) measures and decides on the server —
+ * the snapshot's footprint (each file in whole 4 KiB blocks, one block a folder) plus `fraction` of it plus `bytes`
+ * must be free — and these are its words.
  */
 import { formatBytes } from '../preflight/checks';
-import { parseDfRow } from '../preflight/parse';
-import type { LsNode } from './restic-json';
 
 /** Room kept free beyond the snapshot's size: a share of it plus a fixed amount (logs, other containers, restic's cache). */
 export interface DrillHeadroom {
@@ -16,33 +16,7 @@ export interface DrillHeadroom {
 }
 export const DRILL_HEADROOM: DrillHeadroom = { fraction: 0.1, bytes: 1024 ** 3 };
 
-/** A filesystem block: a file takes whole blocks, a folder at least one, so many small files take far more than their sizes. */
-const BLOCK = 4096;
-const blocks = (n: number): number => Math.ceil(n / BLOCK) * BLOCK;
-
-/** What restoring these nodes takes on disk, at least: each file's size rounded up to whole blocks, one block a folder. */
-export function restoreFootprint(nodes: readonly LsNode[]): number {
-  let total = 0;
-  for (const n of nodes) {
-    if (n.type === 'file') total += blocks(n.size ?? 0);
-    else if (n.type === 'dir') total += BLOCK;
-  }
-  return total;
-}
-
-/** Free bytes from `df -Pk <folder>` (busybox or GNU), or null when its output is not a df row. */
-export function freeBytesOfDf(stdout: string): { free: number; mountPoint: string } | null {
-  const row = parseDfRow(stdout.trim(), 1024);
-  return row ? { free: row.availableBytes, mountPoint: row.mountPoint } : null;
-}
-
-export type DrillSpace = { readonly enough: true; readonly needed: number } | { readonly enough: false; readonly needed: number };
-
-/** The snapshot's footprint plus the headroom must be free; otherwise the drill does not restore. */
-export function drillSpace(footprint: number, free: number, headroom: DrillHeadroom = DRILL_HEADROOM): DrillSpace {
-  const needed = Math.ceil(footprint * (1 + headroom.fraction)) + headroom.bytes;
-  return { enough: free >= needed, needed };
-}
+export type DrillSpace = { readonly enough: boolean; readonly needed: number };
 
 /** The words of the drill's free-space check, passed or not. */
 export function drillSpaceWords(d: DrillSpace, footprint: number, free: number, where: string, headroom: DrillHeadroom = DRILL_HEADROOM): string {

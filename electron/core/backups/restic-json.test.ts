@@ -60,4 +60,18 @@ describe('restic JSON', () => {
     const out = 'using temporary cache in /tmp\ncreate exclusive lock for repository\nload indexes\ncheck all packs\npack 5f3c…: does not exist\nFatal: repository contains errors';
     expect(checkReason(out)).toBe('pack 5f3c…: does not exist Fatal: repository contains errors');
   });
+
+  it('names the damaged pack of restic ≥ 0.18’s check, not its repair advice', () => {
+    const said = [
+      'pack dac96e8e: unexpected file size: got 1500179, expected 3000359',
+      'Load(<data/dac96e8e7e>, 3000359, 0) failed: file is too short',
+      'Load(<data/dac96e8e7e>, 3000359, 0) failed: file is too short',
+      'download error: file is too short',
+      'The repository contains damaged pack files. These damaged files must be removed to repair the repository.',
+      'restic repair packs dac96e8e',
+      'Damaged pack files can be caused by backend problems, hardware problems or bugs in restic.',
+      'Fatal: repository contains errors',
+    ].join('\n');
+    expect(checkReason(said)).toBe('pack dac96e8e: unexpected file size: got 1500179, expected 3000359 Load(<data/dac96e8e7e>, 3000359, 0) failed: file is too short Fatal: repository contains errors');
+  });
 });

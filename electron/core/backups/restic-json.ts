@@ -156,7 +156,11 @@ export function checkReason(output: string): string {
   const lines = output
     .split('\n')
     .map((l) => l.trim())
-    .filter((l) => l !== '' && !/^(using temporary cache|create exclusive lock|load indexes|check all packs|check snapshots|read .* of data|no errors were found|\[\d)/i.test(l));
-  const telling = lines.filter((l) => /error|invalid|damaged|missing|does not exist|not found|fatal|wrong|mismatch/i.test(l));
-  return (telling.length ? telling : lines).slice(-3).join(' ').slice(0, 500);
+    .filter((l) => l !== '' && !/^(using temporary cache|create exclusive lock|load indexes|check all packs|check snapshots|read .* of data|no errors were found|\[\d)/i.test(l))
+    // restic's advice after a damaged pack (repair commands, where to report) says nothing about this repository.
+    .filter((l) => !/^(the repository contains damaged pack files|damaged pack files can be caused|restic repair |please |https?:)/i.test(l));
+  const telling = lines.filter((l) => /error|invalid|damaged|missing|does not exist|not found|fatal|wrong|mismatch|unexpected|too short|corrupt/i.test(l));
+  // The first words name the damage (which pack, which file); the last one is restic's verdict.
+  const said = [...new Set(telling.length ? telling : lines)];
+  return (said.length > 3 ? [...said.slice(0, 2), ...said.slice(-1)] : said).join(' ').slice(0, 500);
 }

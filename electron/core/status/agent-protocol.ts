@@ -47,6 +47,8 @@ export type AgentReplica = z.infer<typeof AgentReplica>;
 const Tunnel = z.object({ t: z.literal('tunnel'), replicas: z.array(AgentReplica) });
 const Jellyfin = z.object({ t: z.literal('jellyfin'), configured: z.boolean(), code: z.number().int(), body: z.string() });
 const Backup = z.object({ t: z.literal('backup'), present: z.boolean(), status: z.string() });
+/** The restore drill's result file (`drill.json`, one line) as the agent read it. */
+const Drill = z.object({ t: z.literal('drill'), present: z.boolean(), result: z.string() });
 const Snapshots = z.object({ t: z.literal('snapshots'), code: z.number().int(), body: z.string() });
 const Gpu = z.object({
   t: z.literal('gpu'),
@@ -72,7 +74,7 @@ const Ready = z.object({ t: z.literal('ready') });
 const Heartbeat = z.object({ t: z.literal('hb'), n: z.number() });
 const AgentErrorLine = z.object({ t: z.literal('error'), what: z.string(), message: z.string() });
 
-export const AgentLine = z.discriminatedUnion('t', [Hello, Containers, Tunnel, Jellyfin, Backup, Snapshots, Gpu, Host, Disk, Ready, Heartbeat, AgentErrorLine]);
+export const AgentLine = z.discriminatedUnion('t', [Hello, Containers, Tunnel, Jellyfin, Backup, Drill, Snapshots, Gpu, Host, Disk, Ready, Heartbeat, AgentErrorLine]);
 export type AgentLine = z.infer<typeof AgentLine>;
 export type AgentLineOf<T extends AgentLine['t']> = Extract<AgentLine, { t: T }>;
 

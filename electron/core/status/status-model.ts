@@ -16,6 +16,7 @@ import type {
 import type { AgentContainer, AgentLine, AgentLineOf } from './agent-protocol';
 import { BackupStatusFile, DEFAULT_MAX_AGE_HOURS, evaluateBackup, latestSnapshot, type ResticSnapshot } from './backup';
 import { buildCards, outageOnTunnelCard, worstOf } from './cards';
+import { drillStateOf, withDrill, type DrillState } from './drill';
 import { cpuPercent, gpusFrom } from './host';
 import { serviceStatuses } from './service-status';
 import type { StatusTarget } from './target';
@@ -36,6 +37,7 @@ export class StatusModel {
   #jellyfin: AgentLineOf<'jellyfin'> | undefined;
   #backupFile: BackupStatusFile | 'missing' | 'invalid' | null = null;
   #snapshot: ResticSnapshot | null = null;
+  #drill: DrillState = null;
   #gpu: AgentLineOf<'gpu'> | undefined;
   #host: AgentLineOf<'host'> | undefined;
   #prevCpu: number[] | undefined;
@@ -106,6 +108,9 @@ export class StatusModel {
           }
         }
         break;
+      case 'drill':
+        this.#drill = drillStateOf(line.present, line.result);
+        return true;
       case 'snapshots':
         if (line.code === 0) {
           try {
@@ -230,7 +235,8 @@ export class StatusModel {
   }
 
   #backup(now: Date): BackupStatus {
-    return evaluateBackup({ enabled: this.#target.backup.enabled, file: this.#backupFile, snapshot: this.#snapshot, now, maxAgeHours: this.#maxAgeHours });
+    const b = evaluateBackup({ enabled: this.#target.backup.enabled, file: this.#backupFile, snapshot: this.#snapshot, now, maxAgeHours: this.#maxAgeHours });
+    return this.#target.backup.enabled ? withDrill(b, this.#drill, now) : b;
   }
 
   #hostStatus(): HostStatus {

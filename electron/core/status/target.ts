@@ -3,6 +3,7 @@
  * release runs, where the backup status file is, and the data paths whose free space matters.
  */
 import type { StackSettings } from '../../contract/stack';
+import { DRILL_RESULT_FILE } from '../backups/drill-script';
 import { Secret } from '../secrets/secret';
 import { backupDirs, backupServiceName } from '../stack/modules/backup';
 import { cloudflaredMetricsPort } from '../stack/modules/cloudflared';
@@ -16,7 +17,7 @@ export interface StatusTarget {
   readonly cloudflared: readonly string[];
   readonly jellyfin: boolean;
   readonly hwAccel: boolean;
-  readonly backup: { readonly enabled: boolean; readonly statusFile: string; readonly service: string; readonly maxAgeHours?: number };
+  readonly backup: { readonly enabled: boolean; readonly statusFile: string; readonly service: string; readonly maxAgeHours?: number; readonly drillFile?: string };
   readonly dataPaths: ReadonlyArray<{ readonly label: string; readonly path: string }>;
   readonly cloudflaredPort: number;
   readonly jellyfinPort: number;
@@ -51,6 +52,7 @@ export function statusTargetFrom(settings: StackSettings, opts: { project?: stri
     backup: {
       enabled: settings.modules.backup.enabled,
       statusFile: `${backupDirs(settings).status}/status.json`,
+      drillFile: `${backupDirs(settings).status}/${DRILL_RESULT_FILE}`,
       service: backupServiceName,
       maxAgeHours: settings.modules.backup.warnAfterHours,
     },
@@ -77,6 +79,7 @@ export function agentArgs(t: StatusTarget, opts: { interval?: number; http?: 'au
     '--http',
     opts.http ?? 'auto',
     ...(t.backup.enabled ? ['--backup-status', t.backup.statusFile] : []),
+    ...(t.backup.enabled && t.backup.drillFile ? ['--drill-status', t.backup.drillFile] : []),
     ...(t.sudo ? ['--sudo'] : []),
     ...t.dataPaths.flatMap((p) => ['--path', p.path]),
   ];

@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { VarRef } from '../types';
+import { DRILL_SCRIPT } from '../../backups/drill-script';
 import { backupModule, backupScript, pgDumpScript } from './backup';
 import { testContext, testM2Dir } from './test-context';
 
@@ -25,17 +26,21 @@ describe('backup module', () => {
       M2_BACKUP_KEEP_WEEKLY: '0',
       M2_BACKUP_KEEP_MONTHLY: '12',
       M2_BACKUP_DATABASES: 'nextcloud authentik',
+      M2_DRILL_EVERY_DAYS: '7',
     });
     const script = out.files.find((f) => f.name === 'backup.sh');
     expect(script?.content).toBe(backupScript);
     expect(svc.volumes[0]).toEqual({ type: 'bind', source: expect.stringMatching(new RegExp(`^${testM2Dir}/files/[0-9a-f]{16}/backup\\.sh$`)), target: '/m2/backup.sh', read_only: true });
-    expect(svc.volumes.slice(1, 5)).toEqual([
+    // The restore drill the schedule runs: the same script the app runs on demand.
+    expect(out.files.find((f) => f.name === 'drill.sh')?.content).toBe(DRILL_SCRIPT);
+    expect(svc.volumes[1]).toEqual({ type: 'bind', source: expect.stringMatching(new RegExp(`^${testM2Dir}/files/[0-9a-f]{16}/drill\\.sh$`)), target: '/m2/drill.sh', read_only: true });
+    expect(svc.volumes.slice(2, 6)).toEqual([
       { type: 'bind', source: '/mnt/disk2/restic', target: '/repo' },
       { type: 'bind', source: '/data/backup/cache', target: '/cache' },
       { type: 'bind', source: '/data/backup/status', target: '/m2/status' },
       { type: 'bind', source: '/data/backup/dumps', target: '/m2/dumps' },
     ]);
-    expect(svc.volumes.slice(5)).toEqual([
+    expect(svc.volumes.slice(6)).toEqual([
       { type: 'bind', source: '/data/jellyfin/config', target: '/source/jellyfin-config', read_only: true },
       { type: 'bind', source: '/data/nextcloud/html', target: '/source/nextcloud', read_only: true },
       { type: 'bind', source: '/data/authentik/data', target: '/source/authentik-data', read_only: true },
@@ -53,7 +58,7 @@ describe('backup module', () => {
     const only = backupModule.render(testContext({ modules: { nextcloud: { enabled: false }, authentik: { enabled: false } } }));
     expect(Object.keys(only.services)).toEqual(['backup']);
     expect((only.services.backup as Svc).environment.M2_BACKUP_DATABASES).toBe('');
-    expect(only.files.map((f) => f.name)).toEqual(['backup.sh']);
+    expect(only.files.map((f) => f.name)).toEqual(['backup.sh', 'drill.sh']);
   });
 });
 
@@ -140,6 +145,41 @@ describe('backup.sh', () => {
     expect(await run(env)).toBe(75);
     expect(existsSync(path.join(dir, 'restic.log'))).toBe(false);
   });
+
+  it('runs the restore drill after a scheduled run that saved something, and not after one that failed', async () => {
+    const env = setup(ok);
+    const drill = path.join(dir, 'drill.sh');
+    writeFileSync(drill, `echo "$*" >> "${dir}/drill.log"\n`);
+    const schedule = async (restic: string): Promise<string> => {
+      // The loop runs at once when the set time is now: not in a minute's last seconds, or it would wait a day.
+      if (new Date().getUTCSeconds() >= 55) await new Promise((r) => setTimeout(r, 6_000));
+      const t = new Date();
+      const hhmm = `${String(t.getUTCHours()).padStart(2, '0')}:${String(t.getUTCMinutes()).padStart(2, '0')}`;
+      return new Promise((resolve, reject) => {
+        writeFileSync(path.join(dir, 'bin', 'restic'), `#!/bin/sh\n${restic}\n`);
+        rmSync(path.join(dir, 'status', 'last-scheduled-day'), { force: true });
+        const child = execFile('sh', [path.join(dir, 'backup.sh'), 'schedule'], { env: { ...env, M2_BACKUP_TIME: hhmm, M2_DRILL_SCRIPT: drill } });
+        const deadline = Date.now() + 30_000;
+        const drillLog = path.join(dir, 'drill.log');
+        let ranAt = 0;
+        const poll = setInterval(() => {
+          // The run is over once its status is written and its lock released; the drill (if any) comes next.
+          if (!ranAt && existsSync(path.join(dir, 'status', 'last-run.json')) && !status().running && !existsSync(env.M2_LOCK_DIR ?? '')) ranAt = Date.now();
+          const settled = ranAt > 0 && (existsSync(drillLog) || Date.now() - ranAt > 2_000);
+          if (settled || Date.now() > deadline) {
+            clearInterval(poll);
+            child.kill('SIGTERM');
+            if (settled) resolve(existsSync(drillLog) ? readFileSync(drillLog, 'utf8') : '');
+            else reject(new Error('no scheduled run'));
+          }
+        }, 100);
+      });
+    };
+    expect(await schedule(ok)).toBe('schedule\n');
+    rmSync(path.join(dir, 'drill.log'), { force: true });
+    rmSync(path.join(dir, 'status', 'last-run.json'));
+    expect(await schedule(`case "$1" in cat) exit 0;; backup) echo 'Fatal: no' >&2; exit 1;; esac`)).toBe('');
+  }, 90_000);
 
   it('is answered by the dump sidecar loop: request in, dump and done marker out', async () => {
     const env = setup(ok);

@@ -9,6 +9,7 @@
  * Run a backup now with `docker compose exec backup` + `backupOnceCommand`.
  */
 import type { StackSettings } from '../../../contract/stack';
+import { DRILL_EVERY_DAYS, DRILL_SCRIPT, DRILL_SCRIPT_TARGET } from '../../backups/drill-script';
 import { varRef, type ModuleContext, type ModuleFile, type ModuleOutput, type SecretRequest, type StackModule } from '../types';
 import { authentikDb, authentikDirs, authentikVars } from './authentik';
 import { baseService, bind, dataDir, healthcheck, secretOf } from './common';
@@ -49,6 +50,7 @@ status_dir=\${M2_STATUS_DIR:-/m2/status}
 dumps_dir=\${M2_DUMPS_DIR:-/m2/dumps}
 source_dir=\${M2_SOURCE_DIR:-/source}
 lock_dir=\${M2_LOCK_DIR:-/tmp/m2-backup.lock}
+drill_script=\${M2_DRILL_SCRIPT:-/m2/drill.sh}
 work=\${TMPDIR:-/tmp}
 host=m2-server
 
@@ -183,6 +185,8 @@ schedule() {
       last_day=$today
       write_atomic "$status_dir/last-scheduled-day" "$today"
       locked_run
+      # After a run that saved something, the restore drill when one is due (drill.sh decides; weekly).
+      case $? in 0 | 3) [ -r "$drill_script" ] && /bin/sh "$drill_script" schedule > /dev/null ;; esac
     fi
     sleep 20 &
     wait $!
@@ -231,6 +235,7 @@ done
 `;
 
 const backupFile: ModuleFile = { name: 'backup.sh', content: backupScript, mode: 0o644 };
+const drillFile: ModuleFile = { name: 'drill.sh', content: DRILL_SCRIPT, mode: 0o644 };
 const pgDumpFile: ModuleFile = { name: 'pg-dump.sh', content: pgDumpScript, mode: 0o644 };
 
 interface Database {
@@ -283,9 +288,11 @@ function render(ctx: ModuleContext): ModuleOutput {
       M2_BACKUP_KEEP_WEEKLY: String(b.keepWeekly),
       M2_BACKUP_KEEP_MONTHLY: String(b.keepMonthly),
       M2_BACKUP_DATABASES: dbs.map((d) => d.name).join(' '),
+      M2_DRILL_EVERY_DAYS: String(DRILL_EVERY_DAYS),
     },
     volumes: [
       bind(ctx.fileRef(backupFile), scriptTarget, 'ro'),
+      bind(ctx.fileRef(drillFile), DRILL_SCRIPT_TARGET, 'ro'),
       bind(b.repository, '/repo'),
       bind(dirs.cache, '/cache'),
       bind(dirs.status, '/m2/status'),
@@ -314,7 +321,7 @@ function render(ctx: ModuleContext): ModuleOutput {
     module: 'backup',
     services,
     envFiles: [{ name: 'backup', entries: [[resticPasswordVar, secretOf(ctx, resticPasswordSecret)]] }],
-    files: dbs.length > 0 ? [backupFile, pgDumpFile] : [backupFile],
+    files: dbs.length > 0 ? [backupFile, drillFile, pgDumpFile] : [backupFile, drillFile],
     hostDirs: [b.repository, dirs.cache, dirs.status, dirs.dumps],
     ports: [],
   };
