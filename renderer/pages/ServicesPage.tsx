@@ -8,6 +8,7 @@ import { PinnedImages } from '../components/stack/PinnedImages';
 import { SecretsList } from '../components/stack/SecretsList';
 import { ServiceHealthList, TranscodingNote } from '../components/stack/ServiceHealthList';
 import { StackSettingsForm } from '../components/stack/StackSettingsForm';
+import { UpdatesPanel } from '../components/stack/UpdatesPanel';
 import { useCall } from '../hooks/use-call';
 import { pickProfile, useChosenServer } from '../hooks/use-chosen-server';
 import { useProfileCall } from '../hooks/use-profile-call';
@@ -87,6 +88,14 @@ function StackPanel({ profileId }: { profileId: string }) {
         <h2 id="svc-images">Pinned versions</h2>
         <p className="muted">Every image is pinned to one version; an update is a change of this table, reviewed before it is installed.</p>
         {settings.state.kind === 'ready' ? <PinnedImages images={settings.state.value.images} settings={settings.state.value.settings} /> : null}
+      </section>
+      <section className="card" aria-labelledby="svc-updates">
+        <h2 id="svc-updates">Updates</h2>
+        {settings.state.kind === 'ready' && settings.state.value.saved ? (
+          <UpdatesPanel profileId={profileId} backupOn={settings.state.value.settings.modules.backup.enabled} />
+        ) : (
+          <p className="muted">Save and install the stack first; then this checks for newer versions.</p>
+        )}
       </section>
       <section className="card" aria-labelledby="svc-secrets">
         <h2 id="svc-secrets">Generated secrets</h2>
