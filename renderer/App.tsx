@@ -7,6 +7,7 @@ import { RemoteAccessPage } from './pages/RemoteAccessPage';
 import { SettingsPage } from './pages/SettingsPage';
 import { RecoveryKitPage } from './pages/RecoveryKitPage';
 import { LogsPage } from './pages/LogsPage';
+import { ChosenServerProvider } from './hooks/chosen-server';
 
 const PAGES = {
   setup: { label: 'Setup', Page: SetupPage },
@@ -41,24 +42,27 @@ export function App() {
   }, []);
   const { nav, Page } = pageOf(page);
   return (
-    <div className="shell">
-      <nav aria-label="Main" className="nav">
-        <div className="brand" aria-hidden="true">
-          M2
-        </div>
-        <ul>
-          {(Object.keys(PAGES) as NavKey[]).map((key) => (
-            <li key={key}>
-              <a href={`#/${key}`} aria-current={key === nav ? 'page' : undefined}>
-                {PAGES[key].label}
-              </a>
-            </li>
-          ))}
-        </ul>
-      </nav>
-      <main className="content">
-        <Page />
-      </main>
-    </div>
+    // One chosen server for every page: a choice made on one is what the next one shows.
+    <ChosenServerProvider refreshOn={page}>
+      <div className="shell">
+        <nav aria-label="Main" className="nav">
+          <div className="brand" aria-hidden="true">
+            M2
+          </div>
+          <ul>
+            {(Object.keys(PAGES) as NavKey[]).map((key) => (
+              <li key={key}>
+                <a href={`#/${key}`} aria-current={key === nav ? 'page' : undefined}>
+                  {PAGES[key].label}
+                </a>
+              </li>
+            ))}
+          </ul>
+        </nav>
+        <main className="content">
+          <Page />
+        </main>
+      </div>
+    </ChosenServerProvider>
   );
 }

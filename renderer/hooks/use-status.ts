@@ -1,6 +1,7 @@
 import { useCallback, useEffect, useReducer, useState } from 'react';
 import { call } from '../m2';
 import { asShape } from './use-call';
+import { useEvent } from './use-event';
 import { initialStatus, statusReducer, type StatusState } from './status-state';
 
 /**
@@ -11,12 +12,11 @@ import { initialStatus, statusReducer, type StatusState } from './status-state';
 export function useStatus(profileId: string): { state: StatusState; retry: () => void } {
   const [state, dispatch] = useReducer(statusReducer, profileId, initialStatus);
   const [generation, setGeneration] = useState(0);
+  // Subscribed before the effect below asks (effects run in order); the reducer keeps only the snapshots of the server it was reset to.
+  useEvent('status:update', (u) => (u.profileId === profileId ? dispatch({ type: 'snapshot', snapshot: u.snapshot }) : undefined));
   useEffect(() => {
     let live = true;
     dispatch({ type: 'reset', profileId });
-    const off = window.m2.on('status:update', (u) => {
-      if (live && u.profileId === profileId) dispatch({ type: 'snapshot', snapshot: u.snapshot });
-    });
     // Unsubscribe only what this effect subscribed, even when it unmounts before the answer comes.
     const subscribed = call('status:subscribe', { profileId }).then(
       (snapshot) => {
@@ -38,7 +38,6 @@ export function useStatus(profileId: string): { state: StatusState; retry: () =>
     );
     return () => {
       live = false;
-      off();
       void subscribed.then((ok) => (ok ? call('status:unsubscribe', { profileId }).catch(() => undefined) : undefined));
     };
   }, [profileId, generation]);

@@ -1,14 +1,12 @@
-import { useEffect, useState } from 'react';
+import { useState } from 'react';
 import type { ErrorShape } from '../../electron/contract/errors';
-import type { ServerProfile } from '../../electron/contract/profiles';
-import type { RecoveryKit, SavedKitPdf } from '../../electron/contract/recovery';
+import type { SavedKitPdf } from '../../electron/contract/recovery';
 import { ErrorNotice } from '../components/common/ErrorNotice';
 import { ProfilePicker } from '../components/common/ProfilePicker';
 import { RecoveryKitSheet } from '../components/recovery/RecoveryKitSheet';
+import { useChosenServer } from '../hooks/chosen-server';
 import { asShape, useCall } from '../hooks/use-call';
 import { call } from '../m2';
-
-type Loaded = { readonly id: string; readonly kit: RecoveryKit } | { readonly id: string; readonly error: ErrorShape };
 
 /**
  * Settings → Household recovery kit: the page the admin prints. In the browser host, Print opens the browser's print
@@ -16,28 +14,13 @@ type Loaded = { readonly id: string; readonly kit: RecoveryKit } | { readonly id
  * The controls and the app's navigation are left out of the printout (print styles in styles.css).
  */
 export function RecoveryKitPage() {
-  const profiles = useCall('profiles:list');
+  // The app's chosen server, as on every per-server page.
+  const { profiles, list, profile, choose } = useChosenServer();
   const info = useCall('app:info');
-  const [chosen, setChosen] = useState<string | undefined>();
-  const list: readonly ServerProfile[] = profiles.state.kind === 'ready' ? profiles.state.value : [];
-  const profile = list.find((p) => p.id === chosen) ?? list[0];
-  const [loaded, setLoaded] = useState<Loaded | undefined>();
+  const kit = useCall('recovery:kit', profile ? { profileId: profile.id } : null);
   const [saving, setSaving] = useState(false);
   const [saved, setSaved] = useState<SavedKitPdf | ErrorShape | undefined>();
 
-  useEffect(() => {
-    if (!profile) return;
-    let live = true;
-    call('recovery:kit', { profileId: profile.id }).then(
-      (kit) => live && setLoaded({ id: profile.id, kit }),
-      (err: unknown) => live && setLoaded({ id: profile.id, error: asShape(err) }),
-    );
-    return () => {
-      live = false;
-    };
-  }, [profile]);
-
-  const current = loaded?.id === profile?.id ? loaded : undefined;
   const electron = info.state.kind === 'ready' && info.state.value.host === 'electron';
 
   const savePdf = async (): Promise<void> => {
@@ -64,15 +47,15 @@ export function RecoveryKitPage() {
         <p>
           <a href="#/settings">Back to Settings</a>
         </p>
-        {profiles.state.kind === 'loading' ? <p className="muted">Loading saved servers…</p> : null}
-        {profiles.state.kind === 'failed' ? <ErrorNotice error={profiles.state.error} /> : null}
-        {profiles.state.kind === 'ready' && list.length === 0 ? (
+        {profiles.kind === 'loading' ? <p className="muted">Loading saved servers…</p> : null}
+        {profiles.kind === 'failed' ? <ErrorNotice error={profiles.error} /> : null}
+        {profiles.kind === 'ready' && list.length === 0 ? (
           <p className="muted">
             No servers saved yet: add your home server in <a href="#/setup">Setup</a>.
           </p>
         ) : null}
-        {profile ? <ProfilePicker profiles={list} value={profile.id} onChange={setChosen} /> : null}
-        {current && 'kit' in current ? (
+        {profile ? <ProfilePicker profiles={list} value={profile.id} onChange={choose} /> : null}
+        {kit.state.kind === 'ready' ? (
           <div className="actions">
             <button type="button" onClick={() => window.print()}>
               Print
@@ -89,9 +72,9 @@ export function RecoveryKitPage() {
         ) : null}
         {saved && 'userMessage' in saved ? <ErrorNotice error={saved} /> : null}
       </div>
-      {profile && !current ? <p className="muted no-print">Making the kit…</p> : null}
-      {current && 'error' in current ? <ErrorNotice error={current.error} /> : null}
-      {current && 'kit' in current ? <RecoveryKitSheet kit={current.kit} /> : null}
+      {profile && kit.state.kind === 'loading' ? <p className="muted no-print">Making the kit…</p> : null}
+      {kit.state.kind === 'failed' ? <ErrorNotice error={kit.state.error} /> : null}
+      {kit.state.kind === 'ready' ? <RecoveryKitSheet kit={kit.state.value} /> : null}
     </>
   );
 }

@@ -1,20 +1,15 @@
 import { useState } from 'react';
-import type { ServerProfile } from '../../electron/contract/profiles';
 import { CloudflareManaged, CloudflareStep } from '../components/cloudflare/CloudflareStep';
 import { EmptyState } from '../components/common/EmptyState';
 import { ErrorNotice } from '../components/common/ErrorNotice';
 import { FallbackPanel } from '../components/fallback/FallbackPanel';
 import { ProfilePicker } from '../components/common/ProfilePicker';
-import { useCall } from '../hooks/use-call';
-import { pickProfile, useChosenServer } from '../hooks/use-chosen-server';
+import { useChosenServer } from '../hooks/chosen-server';
 
 export function RemoteAccessPage() {
-  const { state } = useCall('profiles:list');
   // The app's chosen server (kept by main, the same on every page and after a reload or restart).
-  const { chosen, choose: setChosen } = useChosenServer();
+  const { profiles: state, list: profiles, profile, choose: setChosen } = useChosenServer();
   const [generation, setGeneration] = useState(0);
-  const profiles: readonly ServerProfile[] = state.kind === 'ready' ? state.value : [];
-  const profile = pickProfile(profiles, chosen);
   return (
     <>
       <h1>Remote access</h1>

@@ -1,8 +1,7 @@
 import { useEffect, useRef, useState } from 'react';
 import type { Account, RotationPlan, RotationResult, SignIn } from '../../../electron/contract/accounts';
 import type { ErrorShape } from '../../../electron/contract/errors';
-import { asShape } from '../../hooks/use-call';
-import { useProfileCall } from '../../hooks/use-profile-call';
+import { asShape, useCall } from '../../hooks/use-call';
 import { call } from '../../m2';
 import { ErrorNotice } from '../common/ErrorNotice';
 
@@ -153,7 +152,7 @@ function AccountRow({ profileId, account }: { profileId: string; account: Accoun
  * Reveal asks for one account's password, Copy has the app put it on the clipboard and clear it again.
  */
 export function AccountsList({ profileId }: { profileId: string }) {
-  const { state } = useProfileCall('accounts:list', profileId);
+  const { state } = useCall('accounts:list', { profileId });
   if (state.kind === 'loading') return <p className="muted">Loading accounts…</p>;
   if (state.kind === 'failed') return <ErrorNotice error={state.error} />;
   if (state.value.length === 0) return <p className="muted">The stack creates no accounts with the modules chosen.</p>;

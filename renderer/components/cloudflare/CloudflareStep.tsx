@@ -13,7 +13,8 @@ import type {
 } from '../../../electron/contract/cloudflare';
 import { retryingInWords, sessionDurations } from '../../../electron/contract/cloudflare';
 import type { ErrorShape } from '../../../electron/contract/errors';
-import { asShape, useEvent } from '../../hooks/use-call';
+import { asShape } from '../../hooks/use-call';
+import { useEvent } from '../../hooks/use-event';
 import { call } from '../../m2';
 import { ErrorNotice } from '../common/ErrorNotice';
 

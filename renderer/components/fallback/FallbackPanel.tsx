@@ -1,7 +1,8 @@
 import { useCallback, useEffect, useId, useState } from 'react';
 import { describeMapping, type DeviceConfig, type FallbackDevice, type FallbackProgress, type FallbackView, type OutageKind, type OutageState } from '../../../electron/contract/fallback';
 import type { ErrorShape } from '../../../electron/contract/errors';
-import { asShape, useEvent } from '../../hooks/use-call';
+import { asShape } from '../../hooks/use-call';
+import { useEvent } from '../../hooks/use-event';
 import { call } from '../../m2';
 import { ErrorNotice } from '../common/ErrorNotice';
 

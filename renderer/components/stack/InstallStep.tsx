@@ -1,7 +1,8 @@
 import { useCallback, useEffect, useId, useRef, useState } from 'react';
 import type { ErrorShape } from '../../../electron/contract/errors';
 import type { ApplyOutcome, ApplyPhase, ApplyResult, ServiceHealth, StackProgress } from '../../../electron/contract/stack';
-import { asShape, useEvent } from '../../hooks/use-call';
+import { asShape } from '../../hooks/use-call';
+import { useEvent } from '../../hooks/use-event';
 import { call } from '../../m2';
 import { ErrorNotice } from '../common/ErrorNotice';
 import { PullProgress, type PullState } from './PullProgress';

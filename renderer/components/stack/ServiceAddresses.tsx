@@ -1,7 +1,6 @@
-import { useEffect, useState } from 'react';
-import { serviceAddresses, type ServiceAddress } from '../../../electron/contract/links';
+import { serviceAddresses } from '../../../electron/contract/links';
 import type { ServerProfile } from '../../../electron/contract/profiles';
-import { call } from '../../m2';
+import { useCall } from '../../hooks/use-call';
 
 /**
  * Where the household reaches each service of a server's stack: a link for every address that answers (published
@@ -9,25 +8,16 @@ import { call } from '../../m2';
  * the ones the app's link policy opens (contract/links.ts), so every link here opens.
  */
 export function ServiceAddresses({ profile, label = 'Your services' }: { profile: ServerProfile; label?: string }) {
-  const [addresses, setAddresses] = useState<{ id: string; list: ServiceAddress[] } | undefined>();
-  useEffect(() => {
-    let live = true;
-    void Promise.all([call('stack:settings', { profileId: profile.id }), call('cloudflare:view', { profileId: profile.id })]).then(
-      ([view, cf]) => {
-        const published = cf.managed.filter((m) => m.kind === 'dns-record').map((m) => m.name);
-        if (live && view.saved) setAddresses({ id: profile.id, list: serviceAddresses(view.settings, profile.host, published) });
-      },
-      // Without settings or Cloudflare's file there is nothing to link to yet; the pages say why elsewhere.
-      () => undefined,
-    );
-    return () => {
-      live = false;
-    };
-  }, [profile.id, profile.host]);
-  if (addresses?.id !== profile.id || addresses.list.length === 0) return null;
+  const settings = useCall('stack:settings', { profileId: profile.id });
+  const cloudflare = useCall('cloudflare:view', { profileId: profile.id });
+  // Without settings or Cloudflare's file there is nothing to link to yet; the pages say why elsewhere.
+  if (settings.state.kind !== 'ready' || cloudflare.state.kind !== 'ready' || !settings.state.value.saved) return null;
+  const published = cloudflare.state.value.managed.filter((m) => m.kind === 'dns-record').map((m) => m.name);
+  const list = serviceAddresses(settings.state.value.settings, profile.host, published);
+  if (list.length === 0) return null;
   return (
     <ul className="plain" aria-label={label}>
-      {addresses.list.map((a) => (
+      {list.map((a) => (
         <li key={a.service}>
           <strong>{a.title}</strong>:{' '}
           {a.url ? (
