@@ -8,6 +8,7 @@ import { SettingsPage } from './pages/SettingsPage';
 import { RecoveryKitPage } from './pages/RecoveryKitPage';
 import { LogsPage } from './pages/LogsPage';
 import { ChosenServerProvider } from './hooks/chosen-server';
+import { PageErrorBoundary } from './components/common/PageErrorBoundary';
 
 const PAGES = {
   setup: { label: 'Setup', Page: SetupPage },
@@ -19,9 +20,9 @@ const PAGES = {
 } as const;
 /** Pages reached from another page, not from the navigation (shown with their parent marked current). */
 const SUBPAGES = {
-  'recovery-kit': { parent: 'settings', Page: RecoveryKitPage },
+  'recovery-kit': { parent: 'settings', label: 'Recovery kit', Page: RecoveryKitPage },
   // `#/logs/<service>`: one service's logs, from the Dashboard's service list.
-  logs: { parent: 'dashboard', Page: LogsPage },
+  logs: { parent: 'dashboard', label: 'Logs', Page: LogsPage },
 } as const;
 type PageKey = keyof typeof PAGES | keyof typeof SUBPAGES;
 type NavKey = keyof typeof PAGES;
@@ -30,8 +31,8 @@ const fromHash = (): PageKey => {
   const key = location.hash.replace(/^#\/?/, '').split('/')[0] ?? '';
   return key in PAGES || key in SUBPAGES ? (key as PageKey) : 'setup';
 };
-const pageOf = (key: PageKey): { nav: NavKey; Page: ComponentType } =>
-  key in SUBPAGES ? { nav: SUBPAGES[key as keyof typeof SUBPAGES].parent, Page: SUBPAGES[key as keyof typeof SUBPAGES].Page } : { nav: key as NavKey, Page: PAGES[key as NavKey].Page };
+const pageOf = (key: PageKey): { nav: NavKey; label: string; Page: ComponentType } =>
+  key in SUBPAGES ? { nav: SUBPAGES[key as keyof typeof SUBPAGES].parent, ...SUBPAGES[key as keyof typeof SUBPAGES] } : { nav: key as NavKey, ...PAGES[key as NavKey] };
 
 export function App() {
   const [page, setPage] = useState<PageKey>(fromHash);
@@ -40,7 +41,7 @@ export function App() {
     window.addEventListener('hashchange', onHash);
     return () => window.removeEventListener('hashchange', onHash);
   }, []);
-  const { nav, Page } = pageOf(page);
+  const { nav, label, Page } = pageOf(page);
   return (
     // One chosen server for every page: a choice made on one is what the next one shows.
     <ChosenServerProvider refreshOn={page}>
@@ -60,7 +61,10 @@ export function App() {
           </ul>
         </nav>
         <main className="content">
-          <Page />
+          {/* A page that fails to render says so and how to report it; the navigation and other pages keep working. */}
+          <PageErrorBoundary key={page} page={label}>
+            <Page />
+          </PageErrorBoundary>
         </main>
       </div>
     </ChosenServerProvider>
