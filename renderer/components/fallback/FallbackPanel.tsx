@@ -1,10 +1,11 @@
-import { useCallback, useEffect, useId, useState } from 'react';
+import { useCallback, useEffect, useId, useRef, useState } from 'react';
 import { describeMapping, type DeviceConfig, type FallbackDevice, type FallbackProgress, type FallbackView, type OutageKind, type OutageState } from '../../../electron/contract/fallback';
 import type { ErrorShape } from '../../../electron/contract/errors';
 import { asShape } from '../../hooks/use-call';
 import { useEvent } from '../../hooks/use-event';
 import { call } from '../../m2';
 import { ErrorNotice } from '../common/ErrorNotice';
+import { ModalDialog } from '../common/ModalDialog';
 
 /** The outage state as a person reads it: a word, a sentence, never colour alone. */
 export const outageWords: Readonly<Record<OutageKind, { title: string; icon: string; tone: 'ok' | 'warning' | 'error' | 'unknown' }>> = {
@@ -325,19 +326,7 @@ export function FallbackPanel({ profileId }: { profileId: string }) {
         ) : (
           <p className="muted">No devices yet.</p>
         )}
-        {confirmRevoke ? (
-          <div role="alertdialog" aria-label={`Revoke ${confirmRevoke.name}?`} className="notice notice-warning">
-            <p>
-              <strong>Revoke {confirmRevoke.name}?</strong> It can no longer connect; its key is deleted.
-            </p>
-            <button type="button" disabled={busy} onClick={() => void revoke(confirmRevoke)}>
-              Revoke {confirmRevoke.name}
-            </button>{' '}
-            <button type="button" className="secondary" onClick={() => setConfirmRevoke(undefined)}>
-              Keep it
-            </button>
-          </div>
-        ) : null}
+        {confirmRevoke ? <RevokeDialog device={confirmRevoke} busy={busy} onRevoke={() => void revoke(confirmRevoke)} onKeep={() => setConfirmRevoke(undefined)} /> : null}
         <div className="form inline-form">
           <label htmlFor={`${id}-device-name`}>Device name</label>
           <input
@@ -469,5 +458,25 @@ export function FallbackPanel({ profileId }: { profileId: string }) {
         {settingsError && settingsField === undefined ? <ErrorNotice error={settingsError} /> : null}
       </section>
     </div>
+  );
+}
+
+/** Revoking a device deletes its key: asked in a modal dialog that starts on (and Escape answers) Keep it. */
+function RevokeDialog(props: { device: FallbackDevice; busy: boolean; onRevoke: () => void; onKeep: () => void }) {
+  const keepRef = useRef<HTMLButtonElement>(null);
+  const id = useId();
+  return (
+    <ModalDialog role="alertdialog" labelledBy={`${id}-title`} describedBy={`${id}-desc`} className="dialog dialog-danger" onCancel={props.onKeep} initialFocus={keepRef}>
+      <h2 id={`${id}-title`}>Revoke {props.device.name}?</h2>
+      <p id={`${id}-desc`}>It can no longer connect; its key is deleted.</p>
+      <div className="actions">
+        <button type="button" disabled={props.busy} onClick={props.onRevoke}>
+          Revoke {props.device.name}
+        </button>
+        <button type="button" className="secondary" ref={keepRef} onClick={props.onKeep}>
+          Keep it
+        </button>
+      </div>
+    </ModalDialog>
   );
 }
