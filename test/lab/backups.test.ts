@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { chmodSync, chownSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import YAML from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -13,6 +13,8 @@ import { Secret } from '../../electron/core/secrets/secret';
 import type { SshConnection } from '../../electron/core/ssh/ssh-connection';
 import { composeGlobalArgs, type ComposeFiles } from '../../electron/core/stack/compose-commands';
 import { backupScript } from '../../electron/core/stack/modules/backup';
+import { DRILL_SCRIPT } from '../../electron/core/backups/drill-script';
+import { parseDrillFile } from '../../electron/core/backups/drill-result';
 import { ensureDocker } from '../../scripts/lab/docker';
 import { imageRef } from '../../electron/core/stack/versions';
 import { ensureStandInImages } from '../../scripts/lab/images';
@@ -101,9 +103,11 @@ beforeAll(async () => {
           M2_BACKUP_KEEP_WEEKLY: '4',
           M2_BACKUP_KEEP_MONTHLY: '6',
           M2_BACKUP_DATABASES: '',
+          M2_DRILL_EVERY_DAYS: '7',
         },
         volumes: [
           `${path.join(dir, 'backup.sh')}:/m2/backup.sh:ro`,
+          `${path.join(dir, 'drill.sh')}:/m2/drill.sh:ro`,
           `${repo}:/repo`,
           `${path.join(dataRoot, 'backup', 'cache')}:/cache`,
           `${path.join(dataRoot, 'backup', 'status')}:/m2/status`,
@@ -125,6 +129,7 @@ beforeAll(async () => {
   };
   write('compose.yaml', YAML.stringify(doc), 0o644);
   write('backup.sh', backupScript, 0o644);
+  write('drill.sh', DRILL_SCRIPT, 0o644);
   write('env/backup.env', `BACKUP_RESTIC_PASSWORD=${PASSWORD}\n`, 0o600);
   conn = await connectToLab(sshd);
   const up = await compose('up', '--detach', '--pull', 'never');
@@ -264,7 +269,7 @@ describe('backups over the one SSH connection, restic in the backup container', 
     expect(run.result, JSON.stringify(run)).toBe('success');
     const d = await backups.drill('lab');
     expect(d.passed).toBe(false);
-    expect(d.reason).toBe('Database dumps: 1 of 1 database dumps are not complete pg_dump files (cut short or an error instead of a dump).');
+    expect(d.reason).toBe('Database dumps: 1 of 1 database dumps are not complete pg_dump files (cut short or an error instead of a dump): nextcloud.sql.');
   }, 300_000);
 
   it('a drill without room for the scratch restore fails on free space before restoring anything, and says how much', async () => {
@@ -290,22 +295,47 @@ describe('backups over the one SSH connection, restic in the backup container', 
     expect(scratch.stdout.trim()).toBe('0');
   }, 300_000);
 
-  it('a drill on a damaged repository fails and says why; the last passed drill is still known', async () => {
+  it('the scheduled drill runs the same script in the backup container and leaves its result where live status reads it; it is not due again for a week', async () => {
+    // A good dump again, and a fresh backup of it.
+    writeFileSync(path.join(dataRoot, 'backup', 'dumps', 'nextcloud.sql'), '--\n-- PostgreSQL database dump\n--\nCREATE TABLE t (i int);\n--\n-- PostgreSQL database dump complete\n--\n');
+    expect((await backups.run('lab')).result).toBe('success');
+    const r = await compose('exec', '-T', 'backup', '/bin/sh', '/m2/drill.sh', 'schedule');
+    expect(r.code, r.stderr).toBe(0);
+    const onDisk = parseDrillFile(readFileSync(path.join(dataRoot, 'backup', 'status', 'drill.json'), 'utf8'));
+    // Nextcloud's files but the one deleted above, and the dump.
+    expect(onDisk).toMatchObject({ trigger: 'schedule', passed: true, failed: null, filesExpected: Object.keys(content).length - 1 + 1, filesRestored: Object.keys(content).length });
+    const view = await backups.view('lab');
+    expect(view.lastDrill).toMatchObject({ trigger: 'schedule', passed: true, reason: null });
+    expect(view.lastPassedDrill).toBe(onDisk?.finishedAt);
+    // Passed just now: the schedule does not drill again until a week has gone.
+    const again = await compose('exec', '-T', 'backup', '/bin/sh', '/m2/drill.sh', 'schedule');
+    expect(again.stdout.trim()).toBe('m2-drill-not-due');
+  }, 300_000);
+
+  it('a drill on a damaged repository (a pack file cut in half) fails and says why; the last passed drill is still known', async () => {
     const passed = (await backups.view('lab')).lastPassedDrill;
+    expect(passed).not.toBeNull();
     const copy = `${repo}.intact`;
     cpSync(repo, copy, { recursive: true });
     try {
       const packDirs = readdirSync(path.join(repo, 'data'));
       const packs = packDirs.flatMap((d) => readdirSync(path.join(repo, 'data', d)).map((f) => path.join(repo, 'data', d, f)));
-      expect(packs.length).toBeGreaterThan(0);
-      for (const p of packs) rmSync(p);
+      const biggest = packs.sort((a, b) => statSync(b).size - statSync(a).size)[0] ?? '';
+      const size = statSync(biggest).size;
+      expect(size).toBeGreaterThan(1024 * 1024);
+      chmodSync(biggest, 0o600);
+      truncateSync(biggest, Math.floor(size / 2));
       const d = await backups.drill('lab');
       expect(d.passed).toBe(false);
-      expect(d.reason).toMatch(/^Repository check: restic check found errors: .*(not found|does not exist|no such file|missing)/i);
+      // restic's check names the pack and what is wrong with it (0.18: "unexpected file size"), not its repair advice.
+      expect(d.reason).toMatch(new RegExp(`^Repository check: restic check found errors: pack ${path.basename(biggest)}: (unexpected file size|.*too short)`));
+      expect(d.reason).not.toMatch(/restic repair|troubleshooting/);
       expect(d.checks.at(-1)).toMatchObject({ name: 'Repository check', passed: false });
       const view = await backups.view('lab');
       expect(view.lastDrill?.passed).toBe(false);
       expect(view.lastPassedDrill).toBe(passed);
+      // Live status reads the same failure from the server.
+      expect(parseDrillFile(readFileSync(path.join(dataRoot, 'backup', 'status', 'drill.json'), 'utf8'))).toMatchObject({ passed: false, failed: 'check', lastPassedAt: passed });
     } finally {
       rmSync(repo, { recursive: true, force: true });
       cpSync(copy, repo, { recursive: true });
