@@ -19,12 +19,15 @@ function DrillSummary({ view, now }: { view: BackupsView; now: Date }) {
       </p>
       {!last.passed ? (
         <div role="alert" className="notice notice-error">
-          <strong>The last drill ({formatTime(last.at)}) failed.</strong>
+          <strong>
+            The last drill ({formatTime(last.at)}{last.trigger === 'schedule' ? ', scheduled on the server' : ''}) failed.
+          </strong>
           <p>{last.reason}</p>
         </div>
       ) : (
         <p className="muted">
-          {formatTime(last.at)}: restored {last.filesRestored} of {last.filesExpected} files of snapshot {last.snapshotId?.slice(0, 8)}, repository check passed.
+          {formatTime(last.at)}
+          {last.trigger === 'schedule' ? ' (scheduled on the server, weekly after the backup)' : ''}: restored {last.filesRestored} of {last.filesExpected} files of snapshot {last.snapshotId?.slice(0, 8)}, repository check passed.
         </p>
       )}
     </div>
