@@ -37,8 +37,8 @@ describe('restore commands', () => {
   });
 
   it('moves a whole service’s folders by steps of one constant script, the service folder mounted', () => {
-    expect(c.prepare('/srv/data/nextcloud', '0123abcd', 'nextcloud', [['html', '/source/nextcloud']])).toEqual([
-      ...compose, 'run', '--rm', '--no-deps', '-T', '--volume', `/srv/data/nextcloud:${MODULE_MOUNT}`, '--entrypoint', '/bin/sh', 'backup', '-c', SERVICE_SCRIPT, 'm2-service-restore', 'prepare', '0123abcd', 'nextcloud', 'html=/source/nextcloud',
+    expect(c.prepare('/srv/data/nextcloud', '0123abcd', 'nextcloud', [{ name: 'html', owner: '33:33', mode: '755', snapshotPath: '/source/nextcloud' }])).toEqual([
+      ...compose, 'run', '--rm', '--no-deps', '-T', '--volume', `/srv/data/nextcloud:${MODULE_MOUNT}`, '--entrypoint', '/bin/sh', 'backup', '-c', SERVICE_SCRIPT, 'm2-service-restore', 'prepare', '0123abcd', 'nextcloud', 'html=33:33=755=/source/nextcloud',
     ]);
     expect(c.swap('/srv/data/nextcloud', '0123abcd', '2026-12-05T05:00:00.000Z', 'db', ['html']).slice(-6)).toEqual(['m2-service-restore', 'swap', '0123abcd', '2026-12-05T05:00:00.000Z', 'db', 'html']);
     expect(c.back('/srv/data/jellyfin', ['config']).slice(-3)).toEqual(['m2-service-restore', 'back', 'config']);
@@ -70,7 +70,8 @@ function fakeRestic(work: string): string {
       '#!/bin/sh',
       '[ -n "${RESTIC_FAIL:-}" ] && { echo "Fatal: $RESTIC_FAIL" >&2; exit 1; }',
       'case "$1" in',
-      'restore) p=${2#*:}; mkdir -p "$4" && cp -a "$SNAP$p/." "$4/" ;;',
+      // As restic does: the target folder itself is made root's (here: ours) and 0700.
+      'restore) p=${2#*:}; mkdir -p -m 700 "$4" && cp -a "$SNAP$p/." "$4/" && chmod 700 "$4" ;;',
       'dump) cat "$SNAP$3" ;;',
       'esac',
     ].join('\n'),
@@ -126,6 +127,7 @@ describe('the in-place script under sh', () => {
     expect(r.stdout).toBe('m2-inplace files=2 kept=1\n');
     expect(readdirSync(path.join(data, 'admin/files')).sort()).toEqual(['Photos', 'Photos (before restore 2026-12-05 05.31.07)']);
     expect(readdirSync(path.join(data, 'admin/files/Photos')).sort()).toEqual(['a.jpg', 'b.jpg']);
+    expect(spawnSync('stat', ['-c', '%a', path.join(data, 'admin/files/Photos')], { encoding: 'utf8' }).stdout.trim()).toBe('640');
     expect(readFileSync(path.join(data, 'admin/files/Photos (before restore 2026-12-05 05.31.07)/new.jpg'), 'utf8')).toBe('taken after the backup');
   });
 
@@ -179,6 +181,8 @@ describe('the in-place script under sh', () => {
 });
 
 describe('the whole-service script under sh', () => {
+  const me = `${process.getuid?.() ?? 0}:${process.getgid?.() ?? 0}`;
+  const HTML_SPEC = `html=${me}=750=/source/nextcloud`;
   const work = mkdtempSync(path.join(tmpdir(), 'm2-service-restore-'));
   afterAll(() => rmSync(work, { recursive: true, force: true }));
   const bin = fakeRestic(work);
@@ -208,11 +212,13 @@ describe('the whole-service script under sh', () => {
 
   it('prepares beside the live folder, swaps with a journal, and finishes by removing the data from before', () => {
     const { mod, dumps, step } = setup('happy');
-    const p = step('prepare', '0123abcd', 'nextcloud', 'html=/source/nextcloud');
+    const p = step('prepare', '0123abcd', 'nextcloud', HTML_SPEC);
     expect(p.status, String(p.stderr)).toBe(0);
     expect(String(p.stdout)).toContain('m2-prepared-html files=2');
     expect(String(p.stdout)).toContain(`m2-dump bytes=${goodDump.length}`);
     expect(readFileSync(path.join(mod, 'html/data/live.txt'), 'utf8')).toBe('live');
+    // The copy's own folder has the snapshot's mode, not the 0700 restic gives a restore's target.
+    expect(spawnSync('stat', ['-c', '%a', path.join(mod, 'html.m2-restoring')], { encoding: 'utf8' }).stdout.trim()).toBe('750');
     const s = step('swap', '0123abcd', '2026-12-05T05:00:00Z', 'db', 'html');
     expect(s.status, String(s.stderr)).toBe(0);
     expect(readFileSync(path.join(mod, JOURNAL), 'utf8')).toBe('snapshot=0123abcd\nstarted=2026-12-05T05:00:00Z\n');
@@ -227,7 +233,7 @@ describe('the whole-service script under sh', () => {
 
   it('puts everything back after a swap, and back is safe to run again', () => {
     const { mod, step } = setup('back');
-    step('prepare', '0123abcd', 'nextcloud', 'html=/source/nextcloud');
+    step('prepare', '0123abcd', 'nextcloud', HTML_SPEC);
     step('swap', '0123abcd', 'now', 'db', 'html');
     for (let i = 0; i < 2; i++) {
       const b = step('back', 'html', 'db');
@@ -240,7 +246,7 @@ describe('the whole-service script under sh', () => {
 
   it('puts back a swap cut between its two moves (the live folder aside, the copy not yet in place)', () => {
     const { mod, step } = setup('half');
-    step('prepare', '0123abcd', 'nextcloud', 'html=/source/nextcloud');
+    step('prepare', '0123abcd', 'nextcloud', HTML_SPEC);
     writeFileSync(path.join(mod, JOURNAL), 'snapshot=0123abcd\nstarted=now\n');
     spawnSync('mv', [path.join(mod, 'html'), path.join(mod, 'html.m2-before-restore')]);
     const b = step('back', 'html', 'db');
@@ -252,7 +258,7 @@ describe('the whole-service script under sh', () => {
   it('refuses a cut-short dump before anything moves, and a swap over the data of an earlier unfinished restore', () => {
     const { mod, step } = setup('bad');
     writeFileSync(path.join(snap, 'm2/dumps/authentik.sql'), '--\n-- PostgreSQL database dump\n--\nCREATE TABLE t (');
-    const p = step('prepare', '0123abcd', 'authentik', 'html=/source/nextcloud');
+    const p = step('prepare', '0123abcd', 'authentik', HTML_SPEC);
     expect(p.status).toBe(EXIT_BAD_DUMP);
     expect(readFileSync(path.join(mod, 'html/data/live.txt'), 'utf8')).toBe('live');
     mkdirSync(path.join(mod, 'html.m2-before-restore'));

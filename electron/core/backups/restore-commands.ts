@@ -60,8 +60,9 @@ export const IN_PLACE_SCRIPT = [
   '  restic restore "$3:$4" --target "$tmp/$name" >&2 || exit $?',
   'else',
   '  restic dump "$3" "$4" > "$tmp/$name" || exit $?',
-  '  chown "$7" "$tmp/$name" && chmod "$8" "$tmp/$name" || exit $?',
   'fi',
+  // restic makes a restore's target folder itself root's and 0700, and dump sets neither: the snapshot's say.
+  'chown "$7" "$tmp/$name" && chmod "$8" "$tmp/$name" || exit $?',
   // One x per file: a name may hold a line break, so lines are not files.
   `files=$(find "$tmp/$name" -type f -exec printf '%.0sx' {} + | wc -c)`,
   `[ "$files" -eq "$6" ] || { echo "m2: restored $files of $6 files" >&2; echo "m2-inplace files=$files kept=0"; exit ${EXIT_COUNT_MISMATCH}; }`,
@@ -75,8 +76,8 @@ export const IN_PLACE_SCRIPT = [
 ].join('\n');
 
 /**
- * A whole service's folders, in `MODULE_MOUNT`. `prepare <snap> <dump> <name>=<snapshot path>…`: the snapshot's
- * copy of each folder beside it (`<name>.m2-restoring`) and the dump out of the snapshot (empty `<dump>`: none),
+ * A whole service's folders, in `MODULE_MOUNT`. `prepare <snap> <dump> <name>=<uid:gid>=<mode>=<snapshot path>…`: the
+ * snapshot's copy of each folder beside it (`<name>.m2-restoring`, with the snapshot's owner and mode) and the dump out of the snapshot (empty `<dump>`: none),
  * read whole (pg_dump's header and closing line). `swap <snap> <started> <db> <name>…`: the journal first, then each
  * folder aside and its copy in its place, and the database folder aside with an empty one for a fresh database.
  * `back <name>…`: what a swap moved aside back in its place (whatever part of it ran), copies and journal removed.
@@ -90,10 +91,13 @@ export const SERVICE_SCRIPT = [
   'case "$op" in',
   'prepare)',
   '  snap=$1; dump=$2; shift 2',
-  '  for pair do',
-  '    name=${pair%%=*}; spath=${pair#*=}',
+  '  for spec do',
+  // <name>=<uid:gid>=<mode>=<snapshot path>
+  '    name=${spec%%=*}; rest=${spec#*=}; owner=${rest%%=*}; rest=${rest#*=}; mode=${rest%%=*}; spath=${rest#*=}',
   `    rm -rf "$name${INCOMING_SUFFIX}"`,
   `    restic restore "$snap:$spath" --target "$name${INCOMING_SUFFIX}" >&2 || exit $?`,
+  // restic makes the target folder itself root's and 0700 (the service could not read it): the snapshot's owner and mode.
+  `    chown "$owner" "$name${INCOMING_SUFFIX}" && chmod "$mode" "$name${INCOMING_SUFFIX}" || exit $?`,
   `    echo "m2-prepared-$name files=$(find "$name${INCOMING_SUFFIX}" -type f -exec printf '%.0sx' {} + | wc -c)"`,
   '  done',
   '  if [ -n "$dump" ]; then',
@@ -150,8 +154,8 @@ export const restoreCommands = (access: DockerAccessKind, files: ComposeFiles) =
   return {
     inPlace: (dataDir: string, rel: string, asideName: string, snapshotId: string, snapshotPath: string, kind: 'dir' | 'file', expected: number, owner: string, mode: string): Argv =>
       oneOff([dataDir, NCDATA_MOUNT], IN_PLACE_SCRIPT, 'm2-in-place', rel, asideName, snapshotId, snapshotPath, kind, String(expected), owner, mode),
-    prepare: (moduleDir: string, snapshotId: string, dump: string, folders: ReadonlyArray<readonly [name: string, snapshotPath: string]>): Argv =>
-      oneOff([moduleDir, MODULE_MOUNT], SERVICE_SCRIPT, 'm2-service-restore', 'prepare', snapshotId, dump, ...folders.map(([n, p]) => `${n}=${p}`)),
+    prepare: (moduleDir: string, snapshotId: string, dump: string, folders: ReadonlyArray<{ name: string; owner: string; mode: string; snapshotPath: string }>): Argv =>
+      oneOff([moduleDir, MODULE_MOUNT], SERVICE_SCRIPT, 'm2-service-restore', 'prepare', snapshotId, dump, ...folders.map((f) => `${f.name}=${f.owner}=${f.mode}=${f.snapshotPath}`)),
     swap: (moduleDir: string, snapshotId: string, startedAt: string, db: string, names: readonly string[]): Argv =>
       oneOff([moduleDir, MODULE_MOUNT], SERVICE_SCRIPT, 'm2-service-restore', 'swap', snapshotId, startedAt, db, ...names),
     back: (moduleDir: string, names: readonly string[]): Argv => oneOff([moduleDir, MODULE_MOUNT], SERVICE_SCRIPT, 'm2-service-restore', 'back', ...names),

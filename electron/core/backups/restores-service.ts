@@ -158,6 +158,11 @@ export class RestoresService {
   }
 
   async #plan(t: LogsTarget, settings: StackSettings, d: ServiceDefinition, snapshotId: string): Promise<ServiceRestorePlan> {
+    return (await this.#planWithOwners(t, settings, d, snapshotId)).plan;
+  }
+
+  /** The plan, and each folder's owner and mode as the snapshot has them (restic does not give them to a restore's target). */
+  async #planWithOwners(t: LogsTarget, settings: StackSettings, d: ServiceDefinition, snapshotId: string): Promise<{ plan: ServiceRestorePlan; owners: Map<string, { owner: string; mode: string }> }> {
     const b = backupCommands(t.access, t.files);
     const c = restoreCommands(t.access, t.files);
     const title = restorableServiceTitle[d.service];
@@ -167,9 +172,11 @@ export class RestoresService {
     if (!snapshot) throw new AppError('backups.not-found', `Snapshot: ${snapshotId.slice(0, 8)} is not in the repository.`, { field: 'snapshotId', hint: 'Choose a snapshot from the list.' });
     const paths = [...d.folders.map((f) => f.snapshotPath), ...(d.database ? [`/m2/dumps/${d.database.name}.sql`] : [])];
     const nodes = [];
+    const owners = new Map<string, { owner: string; mode: string }>();
     for (const p of paths) {
       const r = await t.conn.exec(b.ls(snapshot.id, p, true), { timeoutMs: LONG_TIMEOUT_MS });
       nodes.push(...(r.code === 0 ? parseLs(r.stdout) : []));
+      if (r.code === 0) owners.set(p, ownerAndMode(r.stdout, p));
     }
     const missing = missingFromSnapshot(d, nodes);
     if (missing) throw new AppError('backups.not-found', `Snapshot: ${missing}.`, { field: 'snapshotId', hint: 'Choose a snapshot taken while the service was installed.' });
@@ -177,7 +184,7 @@ export class RestoresService {
     const df = await t.conn.exec(c.df(moduleDir), { timeoutMs: READ_TIMEOUT_MS });
     const free = df.code === 0 ? freeOfDf(df.stdout) : null;
     if (free === null) throw new AppError('backups.failed', `Could not read the free space of ${moduleDir}: ${this.#said(t, df.stderr || df.stdout) || `exit ${String(df.code)}`}. Nothing was changed.`, { hint: 'Check that the folder exists on the server, then try again.' });
-    return servicePlan({ definition: d, settings, snapshot, nodes, releaseServices: t.services, freeBytes: free, headroom: this.#deps.headroom ?? RESTORE_HEADROOM });
+    return { plan: servicePlan({ definition: d, settings, snapshot, nodes, releaseServices: t.services, freeBytes: free, headroom: this.#deps.headroom ?? RESTORE_HEADROOM }), owners };
   }
 
   /** The whole service back from the snapshot, by the plan; the data from before is put back if any step fails. */
@@ -187,7 +194,7 @@ export class RestoresService {
     return this.#deps.exclusive(req.profileId, `a restore of ${title}`, async () => {
       const { t, settings } = await this.#installed(req.profileId, d.stops.slice(0, 1));
       const started = Date.now();
-      const plan = await this.#plan(t, settings, d, req.snapshotId);
+      const { plan, owners } = await this.#planWithOwners(t, settings, d, req.snapshotId);
       if (!plan.space.enough) throw new AppError('backups.no-room', `Free space: ${plan.space.words}`, { hint: 'Free space on the server’s disk, then try again.' });
       if ((await this.#unfinished(t, settings)).some((u) => u.service === d.service)) throw unfinishedError(title);
       const c = restoreCommands(t.access, t.files);
@@ -200,7 +207,8 @@ export class RestoresService {
 
       // 1. The snapshot's copy beside the live folders, while the service still runs: nothing live changes yet.
       say(`Restoring ${title}’s data from snapshot ${plan.snapshotId.slice(0, 8)} beside the current one…`);
-      const prep = await run(c.prepare(moduleDir, plan.snapshotId, d.database?.name ?? '', d.folders.map((f) => [f.name, f.snapshotPath] as const)), LONG_TIMEOUT_MS);
+      const folders = d.folders.map((f) => ({ name: f.name, snapshotPath: f.snapshotPath, ...(owners.get(f.snapshotPath) ?? { owner: '0:0', mode: '755' }) }));
+      const prep = await run(c.prepare(moduleDir, plan.snapshotId, d.database?.name ?? '', folders), LONG_TIMEOUT_MS);
       const prepFailed = prep.code !== 0 ? this.#said(t, prep.stderr || prep.stdout) || `exit ${String(prep.code)}` : null;
       const counts = d.folders.map((f, i) => ({ f, got: parseMarker(prep.stdout, `m2-prepared-${f.name}`)?.files ?? 0, want: plan.folders[i]?.files ?? 0 }));
       const short = counts.find((x) => x.got !== x.want);
