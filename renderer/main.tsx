@@ -1,3 +1,5 @@
+// First: zod is configured before the contract's schemas are built (see zod-config.ts).
+import './zod-config';
 import { StrictMode } from 'react';
 import { createRoot } from 'react-dom/client';
 import { App } from './App';

@@ -88,7 +88,7 @@ describe('Remote access → Cloudflare in Chromium', () => {
 
   it('removes exactly what it created after a yes', async () => {
     await page.getByRole('button', { name: 'Remove from Cloudflare…' }).click();
-    const confirm = page.getByRole('group', { name: 'Confirm removal' });
+    const confirm = page.getByRole('dialog', { name: 'Remove from Cloudflare?' });
     await confirm.waitFor();
     await expect(confirm.textContent()).resolves.toContain('Delete tunnel m2-');
     await page.screenshot({ path: screenshotPath('e2e', 'cloudflare-remove-confirm.png'), fullPage: true });

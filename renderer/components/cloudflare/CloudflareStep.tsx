@@ -17,6 +17,7 @@ import { asShape } from '../../hooks/use-call';
 import { useEvent } from '../../hooks/use-event';
 import { call } from '../../m2';
 import { ErrorNotice } from '../common/ErrorNotice';
+import { RemovalDialog } from './RemovalDialog';
 
 const STATUS_LABEL: Record<Step['status'], string> = {
   done: 'Done',
@@ -405,31 +406,17 @@ export function CloudflareManaged({ profileId }: { profileId: string }) {
         </button>
       </div>
       {plan ? (
-        <div role="group" aria-label="Confirm removal">
-          <p>This deletes (or puts back) exactly these, and nothing else:</p>
-          <ul>
-            {plan.items.map((i) => (
-              <li key={`${i.kind}:${i.name}`}>
-                {i.action === 'delete' ? 'Delete' : 'Put back'} {i.kind} {i.name}
-              </li>
-            ))}
-          </ul>
-          <button
-            type="button"
-            disabled={busy}
-            onClick={() =>
-              void act(async () => {
-                setPlan(undefined);
-                return call('cloudflare:remove', { profileId, confirm: true });
-              })
-            }
-          >
-            Yes, remove from Cloudflare
-          </button>
-          <button type="button" className="secondary" onClick={() => setPlan(undefined)}>
-            Cancel
-          </button>
-        </div>
+        <RemovalDialog
+          plan={plan}
+          busy={busy}
+          onConfirm={() =>
+            void act(async () => {
+              setPlan(undefined);
+              return call('cloudflare:remove', { profileId, confirm: true });
+            })
+          }
+          onCancel={() => setPlan(undefined)}
+        />
       ) : null}
       {result ? <CloudflareSteps steps={result.steps} label="Last run" /> : null}
       {error ? <ErrorNotice error={error} /> : null}

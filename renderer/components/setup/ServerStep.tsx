@@ -237,7 +237,7 @@ export function ServerStep({ profile, onRemove }: { profile: ServerProfile; onRe
           </div>
         </div>
         <div className="actions-inline">
-          <button type="button" onClick={connectWithTyped} disabled={busy} aria-label={`Connect to ${profile.name}`}>
+          <button type="button" onClick={connectWithTyped} disabled={busy} aria-label={`${connected ? 'Reconnect' : 'Connect'} to ${profile.name}`}>
             {connected ? 'Reconnect' : 'Connect'}
           </button>
           {connected ? (
