@@ -71,9 +71,10 @@ export function ModalDialog(props: {
         e.preventDefault();
         onCancel.current();
       }}
-      // Closed some other way (a browser that skips 'cancel' after repeated Escapes): the same safe answer.
+      // Closed some other way (a browser that skips 'cancel' after repeated Escapes): the same safe answer. Not a close
+      // event queued before the dialog was shown again (StrictMode's second mount in development), nor our own close.
       onClose={() => {
-        if (!leaving.current) onCancel.current();
+        if (!leaving.current && !ref.current?.open) onCancel.current();
       }}
     >
       {props.children}
