@@ -3,6 +3,7 @@ import { SetupPage } from './pages/SetupPage';
 import { DashboardPage } from './pages/DashboardPage';
 import { ServicesPage } from './pages/ServicesPage';
 import { BackupsPage } from './pages/BackupsPage';
+import { HouseholdPage } from './pages/HouseholdPage';
 import { RemoteAccessPage } from './pages/RemoteAccessPage';
 import { SettingsPage } from './pages/SettingsPage';
 import { RecoveryKitPage } from './pages/RecoveryKitPage';
@@ -14,6 +15,7 @@ const PAGES = {
   setup: { label: 'Setup', Page: SetupPage },
   dashboard: { label: 'Dashboard', Page: DashboardPage },
   services: { label: 'Services', Page: ServicesPage },
+  household: { label: 'Household', Page: HouseholdPage },
   backups: { label: 'Backups', Page: BackupsPage },
   remote: { label: 'Remote access', Page: RemoteAccessPage },
   settings: { label: 'Settings', Page: SettingsPage },

@@ -12,7 +12,7 @@ import { connectLabServer, invoke, launchChromium, screenshotPath } from '../sup
 import { startWebHostProcess, type RunningWebHost } from '../support/webhost';
 
 const lab = inject('lab');
-const PAGES = ['Setup', 'Dashboard', 'Services', 'Backups', 'Remote access', 'Settings'] as const;
+const PAGES = ['Setup', 'Dashboard', 'Services', 'Household', 'Backups', 'Remote access', 'Settings'] as const;
 const hostnames = { jellyfin: 'media.links.example', nextcloud: 'cloud.links.example', authentik: 'auth.links.example' };
 const shot = (name: string): string => screenshotPath('e2e', `links-${name}.png`);
 

@@ -8,7 +8,7 @@ import { launchChromium, screenshotPath, type PageGlobals } from '../support/chr
 import { startWebHostProcess, type RunningWebHost } from '../support/webhost';
 
 const pkg = JSON.parse(readFileSync('package.json', 'utf8')) as { version: string };
-const PAGES = ['Setup', 'Dashboard', 'Services', 'Backups', 'Remote access', 'Settings'] as const;
+const PAGES = ['Setup', 'Dashboard', 'Services', 'Household', 'Backups', 'Remote access', 'Settings'] as const;
 
 describe('the app shell in Chromium through the web host', () => {
   let dataDir: string;

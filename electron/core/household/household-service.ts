@@ -165,7 +165,7 @@ export class HouseholdService {
             invite =
               'link' in r
                 ? { kind: 'link', link: r.link, expires: null }
-                : { kind: 'none', reason: `Authentik made no invite link (${r.none}). Set a first password for ${input.email} in Authentik’s admin interface (Directory → Users), or add a recovery flow to Authentik and add them again.` };
+                : { kind: 'none', reason: `Authentik made no invite link (${r.none.replace(/\.$/, '')}). Set a first password for ${input.email} in Authentik’s admin interface (Directory → Users), or add a recovery flow to Authentik and add them again.` };
           }
           const kept = origin;
           await this.#d.store.update(profileId, (f) => {
