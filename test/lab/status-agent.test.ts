@@ -181,17 +181,29 @@ describe('live status over one SSH connection', () => {
     expect(notifications.filter((n) => n.card === 'tunnel')).toHaveLength(1);
   });
 
-  it('shows a finished backup within 2 s of the run, healthy, with its snapshot id', async () => {
+  it('shows a finished backup within 2 s of the run, with its snapshot id — not called good before a restore drill passed', async () => {
     const once = await stack.backupOnce();
     expect(once.code, once.stderr).toBe(0);
     const t0 = Date.now();
     const u = await nextUpdate(t0 - 1_000, (s) => s.backup.lastRun?.result === 'success' && !s.backup.running);
     expect(u.at - t0).toBeLessThan(2_000);
-    expect(u.snapshot.backup.severity).toBe('ok');
+    expect(u.snapshot.backup.severity).toBe('warning');
+    expect(u.snapshot.backup.drill?.state).toBe('none');
     expect(u.snapshot.backup.lastGood?.snapshotId).toMatch(/^[0-9a-f]{64}$/);
     expect(u.snapshot.backup.nextRun).toMatch(/T03:30:00Z$/);
-    expect(u.snapshot.cards.find((c) => c.id === 'backups')?.reason).toMatch(/^Last good backup/);
+    expect(u.snapshot.cards.find((c) => c.id === 'backups')?.reason).toMatch(/^No restore drill has passed yet: a backup that has never been restored is not called good\. Last good backup/);
   }, 150_000);
+
+  it('reports the scheduled restore drill the backup container ran: OK with “last drill passed today”', async () => {
+    // The entry point the container's daily loop calls after a backup (no drill yet, so one is due).
+    const r = await stack.compose(['exec', '--no-TTY', 'backup', '/bin/sh', '/m2/drill.sh', 'schedule'], 180_000);
+    expect(r.code, r.stderr).toBe(0);
+    const t0 = Date.now();
+    // The agent reads the drill's result every 5 s.
+    const u = await nextUpdate(t0 - 1_000, (s) => s.backup.drill?.state === 'passed', 15_000);
+    expect(u.snapshot.backup).toMatchObject({ severity: 'ok', drill: { state: 'passed', passedDaysAgo: 0, trigger: 'schedule', warnAfterDays: 8 } });
+    expect(u.snapshot.cards.find((c) => c.id === 'backups')?.reason).toMatch(/^Last good backup .*; last drill passed today\.$/);
+  }, 200_000);
 
   it('shows a stopped container within 2 s, worst first with the reason in words', async () => {
     const t0 = Date.now();
