@@ -1,9 +1,9 @@
 /**
  * How the household signs in to each service of a stack, in the admin's words: one list for the Done step and the
- * recovery kit. While Authentik runs, Nextcloud signs in through it ("Log in with authentik", user_oidc); the local
- * administrators of Nextcloud and Jellyfin keep their own passwords for repairs. Jellyfin's LDAP plugin is set up to
- * ask Authentik, but Authentik's LDAP outpost does not run in this version yet, so Jellyfin accounts stay Jellyfin's
- * own. Pure (no zod): the renderer and the recovery kit both import it.
+ * recovery kit. While Authentik runs, Nextcloud signs in through it ("Log in with authentik", user_oidc) and Jellyfin
+ * asks it through its LDAP plugin and Authentik's LDAP outpost (every Jellyfin app, not only the web page); the local
+ * administrators of Nextcloud and Jellyfin keep their own passwords for repairs. Pure (no zod): the renderer and the
+ * recovery kit both import it.
  */
 import type { StackSettings } from './stack';
 
@@ -22,7 +22,7 @@ export function signInGuide(settings: StackSettings): SignInGuide[] {
     out.push({
       service: 'authentik',
       title: 'Authentik',
-      how: `One account per person, made at https://${settings.hostnames.authentik}/ (administrator: akadmin, its password under Accounts). That account signs in to Nextcloud.`,
+      how: `One account per person, made at https://${settings.hostnames.authentik}/ (administrator: akadmin, its password under Accounts). That account signs in to ${m.nextcloud.enabled ? 'Jellyfin and Nextcloud' : 'Jellyfin'}.`,
     });
   }
   if (m.nextcloud.enabled) {
@@ -37,7 +37,9 @@ export function signInGuide(settings: StackSettings): SignInGuide[] {
   out.push({
     service: 'jellyfin',
     title: 'Jellyfin',
-    how: `Jellyfin’s own accounts: its administrator is admin (password under Accounts); create a Jellyfin user for each person at home.${sso ? ' Sign-in with the Authentik account comes with Authentik’s LDAP outpost, which this version does not run yet.' : ''}`,
+    how: sso
+      ? `Sign in with the Authentik user name and password, on the web page and in the TV and phone apps (Jellyfin asks Authentik; the account is made in Jellyfin at the first sign-in, Authentik’s administrators become Jellyfin administrators). Jellyfin’s own administrator (admin) keeps its password (under Accounts), for repairs or when Authentik is down.`
+      : 'Jellyfin’s own accounts: its administrator is admin (password under Accounts); create a Jellyfin user for each person at home.',
   });
   return out;
 }

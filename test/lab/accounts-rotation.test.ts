@@ -208,6 +208,9 @@ describe('rotating the stack’s generated secrets on the lab server', () => {
   it('installs Jellyfin, Nextcloud (Postgres, Redis) and Authentik; the plan says what each rotation restarts, before anything runs', async () => {
     const result = await stack.apply(profileId);
     expect(result.kind, JSON.stringify(result)).toBe('applied');
+    // One sign-in: configuration fetched the LDAP outpost's token and the install's second release started the outpost.
+    expect((result.kind === 'applied' ? result.warnings : []).filter((w) => /outpost|configur/i.test(w))).toEqual([]);
+    expect((await container('authentik-ldap')).service).toBe('authentik-ldap');
     expect(await nextcloudLogin(await value('nextcloud.admin-password'))).toBe(200);
     expect(await redisPing(await value('nextcloud.redis-password'))).toBe('PONG');
     expect(await authentikReady()).toBe(200);

@@ -53,6 +53,7 @@ const SECRET_WORDS: Record<string, string> = {
   'authentik.secret-key': 'Authentik secret key',
   'authentik.db-password': 'Authentik database password',
   'authentik.ldap-bind-password': 'Password of Jellyfin’s LDAP account in Authentik (m2-ldap-bind)',
+  'authentik.ldap-outpost-token': 'Authentik LDAP outpost token (made by Authentik)',
   [resticPasswordSecret]: 'Backup repository (restic) password',
   'cloudflare.api-token': 'Cloudflare API token',
   'cloudflared.tunnel-token': 'Cloudflare tunnel token',

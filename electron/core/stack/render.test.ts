@@ -56,7 +56,7 @@ describe('renderStack', () => {
     const doc = composeOf(r);
     expect(doc.name).toBe('m2');
     expect(Object.keys(doc.services).sort()).toEqual(
-      ['authentik-db', 'authentik-db-dump', 'authentik-server', 'authentik-worker', 'backup', 'cloudflared', 'cloudflared-2', 'jellyfin', 'nextcloud', 'nextcloud-cron', 'nextcloud-db', 'nextcloud-db-dump', 'nextcloud-redis', 'qbittorrent', 'radarr', 'sonarr', 'wireguard'].sort(),
+      ['authentik-db', 'authentik-db-dump', 'authentik-ldap', 'authentik-server', 'authentik-worker', 'backup', 'cloudflared', 'cloudflared-2', 'jellyfin', 'nextcloud', 'nextcloud-cron', 'nextcloud-db', 'nextcloud-db-dump', 'nextcloud-redis', 'qbittorrent', 'radarr', 'sonarr', 'wireguard'].sort(),
     );
     expect(r.serviceModules).toMatchObject({ jellyfin: 'jellyfin', 'nextcloud-db-dump': 'backup', sonarr: 'mediaAutomation', 'cloudflared-2': 'cloudflared' });
     expect(r.serviceImages.nextcloud).toBe('nextcloud:34.0.2-apache');
@@ -68,7 +68,7 @@ describe('renderStack', () => {
       ['env/cloudflared.env', '600', true],
       ['env/backup.env', '600', true],
     ]);
-    expect(r.moduleFiles.map((f) => f.path.replace(/[0-9a-f]{16}/, 'H')).sort()).toEqual(['/home/admin/m2/files/H/backup.sh', '/home/admin/m2/files/H/m2-apps.yaml', '/home/admin/m2/files/H/pg-dump.sh']);
+    expect(r.moduleFiles.map((f) => f.path.replace(/[0-9a-f]{16}/, 'H')).sort()).toEqual(['/home/admin/m2/files/H/backup.sh', '/home/admin/m2/files/H/drill.sh', '/home/admin/m2/files/H/m2-apps.yaml', '/home/admin/m2/files/H/pg-dump.sh']);
     expect(r.moduleFiles.map((f) => f.path)).toEqual(r.moduleFiles.map((f) => f.path).sort());
     for (const svc of Object.values(doc.services)) {
       expect(svc.restart).toBe('unless-stopped');
@@ -152,7 +152,7 @@ describe('renderStack', () => {
   it('never leaves a $ that Compose would interpolate, for any settings-valid media path (property)', { timeout: 60_000 }, () => {
     const s0 = settingsOf();
     const secrets = secretsFor(settingsOf(all));
-    const vars = new Set(['NEXTCLOUD_DB_PASSWORD', 'NEXTCLOUD_ADMIN_PASSWORD', 'NEXTCLOUD_REDIS_PASSWORD', 'NEXTCLOUD_OIDC_SECRET', 'AUTHENTIK_SECRET_KEY', 'AUTHENTIK_DB_PASSWORD', 'AUTHENTIK_BOOTSTRAP_PASSWORD', 'AUTHENTIK_BOOTSTRAP_TOKEN', 'AUTHENTIK_LDAP_BIND_PASSWORD', 'CLOUDFLARED_TUNNEL_TOKEN', 'BACKUP_RESTIC_PASSWORD']);
+    const vars = new Set(['NEXTCLOUD_DB_PASSWORD', 'NEXTCLOUD_ADMIN_PASSWORD', 'NEXTCLOUD_REDIS_PASSWORD', 'NEXTCLOUD_OIDC_SECRET', 'AUTHENTIK_SECRET_KEY', 'AUTHENTIK_DB_PASSWORD', 'AUTHENTIK_BOOTSTRAP_PASSWORD', 'AUTHENTIK_BOOTSTRAP_TOKEN', 'AUTHENTIK_LDAP_BIND_PASSWORD', 'AUTHENTIK_LDAP_OUTPOST_TOKEN', 'CLOUDFLARED_TUNNEL_TOKEN', 'BACKUP_RESTIC_PASSWORD']);
     const segment = fc.string({ unit: 'grapheme', minLength: 1, maxLength: 12 }).filter((x) => !x.includes('/') && !/\p{Cc}/u.test(x) && x !== '..');
     const mediaPath = fc.array(fc.oneof(segment, fc.constantFrom('$', '$$', '${HOME}', '$(id)', '`id`', "'", '"', ' ', '#', ':', 'ü🎬')), { minLength: 1, maxLength: 6 }).map((parts) => `/${parts.join('/')}`).filter((p) => DataPath.safeParse(p).success);
     fc.assert(
@@ -189,6 +189,10 @@ describe('renderStack', () => {
       err = e;
     }
     expect(err).toMatchObject({ code: 'stack.secret-missing', userMessage: expect.stringContaining('cloudflared.tunnel-token') });
+    // An optional secret (Authentik's LDAP outpost token, made by Authentik later) is not waited for.
+    const noOutpost = secretsFor(s);
+    noOutpost.delete('authentik.ldap-outpost-token');
+    expect(Object.keys(composeOf(renderStack(s, noOutpost, { m2Dir })).services)).not.toContain('authentik-ldap');
     const skipped = renderStack(s, noToken, { m2Dir, skip: ['cloudflared'] });
     expect(Object.keys(skipped.serviceModules)).not.toContain('cloudflared');
     expect(skipped.envFiles).not.toContain('env/cloudflared.env');
@@ -209,6 +213,7 @@ describe('renderStack', () => {
       'authentik.bootstrap-password',
       'authentik.bootstrap-token',
       'authentik.ldap-bind-password',
+      'authentik.ldap-outpost-token',
       'cloudflared.tunnel-token',
       'backup.restic-password',
     ]);

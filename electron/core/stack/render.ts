@@ -129,7 +129,7 @@ export function renderStack(settings: StackSettings, secrets: SecretValues, opts
   const { project, subnets } = checkOptions(opts);
   const modules = activeModules(settings, opts.skip);
   for (const r of requiredSecrets(settings, { skip: opts.skip })) {
-    if (!secrets.has(r.name)) {
+    if (!secrets.has(r.name) && r.optional !== true) {
       throw new AppError('stack.secret-missing', `The secret ${r.name} is not set yet.`, {
         hint: r.generated ? 'Create the stack\'s secrets, then render again.' : 'Finish the step that provides it (for the tunnel token: the Cloudflare step), or leave that module out for now.',
       });

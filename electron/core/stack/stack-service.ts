@@ -27,6 +27,7 @@ import { asSeenNow, outcomeOfError, outcomeOfResult, releaseStarted, type Outcom
 import type { ProfileJsonStore } from '../fs/json-store';
 import { configureStack, configuredServices } from './configure/configure-stack';
 import { JELLYFIN_ADMIN_PASSWORD, JELLYFIN_API_KEY, jellyfinSetupDone } from './configure/jellyfin';
+import { authentikSecrets } from './modules/authentik';
 import { resolveM2Dir } from './layout';
 import { planStack } from './plan';
 import type { StackTarget } from './remote-release';
@@ -264,19 +265,34 @@ export class StackService {
       }
     }
     let live = result;
-    if (p.held.length > 0) {
+    // Authentik's LDAP outpost runs once configuration has fetched its token (made by Authentik after its first start).
+    const outpostWaiting =
+      !Object.hasOwn(p.rendered.serviceModules, 'authentik-ldap') &&
+      requiredSecrets(p.settings).some((r) => r.name === authentikSecrets.ldapOutpostToken) &&
+      (await this.#requireSecrets().get(profileId, authentikSecrets.ldapOutpostToken)) !== undefined;
+    if (p.held.length > 0 || outpostWaiting) {
       // Published only now that the wizard is taken, as the service itself says; still open (the configure step
       // failed), it stays on loopback and the next install tries again.
       const again = await this.#prepare(profileId, opts.settings);
-      if (again.held.length === 0) {
-        phase('configure', 'Jellyfin’s administrator exists: publishing Jellyfin on the home network.');
+      const publishes = p.held.length > 0 && again.held.length === 0;
+      const outpost = outpostWaiting && Object.hasOwn(again.rendered.serviceModules, 'authentik-ldap');
+      if (publishes || outpost) {
+        phase(
+          'configure',
+          publishes
+            ? `Jellyfin’s administrator exists: publishing Jellyfin on the home network${outpost ? ' and starting Authentik’s LDAP outpost' : ''}.`
+            : 'Authentik made the LDAP outpost’s token: starting the outpost, so Jellyfin signs in through Authentik.',
+        );
         const published = await release(again.rendered);
         if (published.kind === 'applied') {
           live = { ...published, services: result.services, durationMs: result.durationMs + published.durationMs };
-        } else {
+        } else if (publishes) {
           warnings.push('Jellyfin could not be published on the home network, and the release before it runs again (Jellyfin on the server itself only). Run the install again.');
+        } else {
+          warnings.push('Authentik’s LDAP outpost could not be started, and the release before it runs again (Jellyfin keeps its own accounts). Run the install again.');
         }
-      } else {
+      }
+      if (p.held.length > 0 && again.held.length > 0) {
         warnings.push('Jellyfin stays on the server itself only (127.0.0.1) until its first-run setup is done: run the install again to finish it.');
       }
     }

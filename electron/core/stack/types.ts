@@ -62,6 +62,11 @@ export interface SecretRequest {
   readonly kind: 'token' | 'password' | 'hex32';
   /** False for secrets the app cannot generate (e.g. the Cloudflare tunnel token): rendering waits until one is set. */
   readonly generated: boolean;
+  /**
+   * True for a secret the stack renders without: the module leaves out what needs it until it is set (Authentik's
+   * LDAP outpost token, which Authentik makes after its first start). Never generated.
+   */
+  readonly optional?: boolean;
 }
 
 export type SecretValues = ReadonlyMap<string, Secret>;

@@ -16,7 +16,8 @@ describe('what next, after the install', () => {
     expect(t).toContain('turn on the WireGuard fallback under Services');
     // One sign-in: Nextcloud through Authentik, its own administrator kept for repairs.
     expect(t).toMatch(/Sign in to Nextcloud with “Log in with authentik” and your Authentik account \(its own administrator, \S+, keeps its password for repairs\)/);
-    expect(t).toContain('that one account signs them in to Nextcloud');
+    expect(t).toContain('that one account signs them in to Jellyfin and Nextcloud');
+    expect(t).toContain('Sign in to Jellyfin with your Authentik account');
     expect(text(settings({ authentik: { enabled: false } }))).toContain('Sign in to Nextcloud, then install');
   });
 

@@ -20,7 +20,11 @@ export function nextSteps(settings: StackSettings, published: readonly string[])
   }
   steps.push({
     id: 'jellyfin-users',
-    text: <>Sign in to Jellyfin as its administrator (the password is under Accounts) and create a user for each person at home; on the TV, install the Jellyfin app.</>,
+    text: m.authentik.enabled ? (
+      <>Sign in to Jellyfin with your Authentik account (in the web page and the apps; its own administrator keeps its password for repairs); on the TV, install the Jellyfin app.</>
+    ) : (
+      <>Sign in to Jellyfin as its administrator (the password is under Accounts) and create a user for each person at home; on the TV, install the Jellyfin app.</>
+    ),
   });
   if (m.nextcloud.enabled) {
     steps.push({
@@ -39,9 +43,9 @@ export function nextSteps(settings: StackSettings, published: readonly string[])
     steps.push({
       id: 'authentik',
       text: m.nextcloud.enabled ? (
-        <>Add each household member in Authentik: that one account signs them in to Nextcloud (Jellyfin keeps its own accounts in this version).</>
+        <>Add each household member in Authentik: that one account signs them in to Jellyfin and Nextcloud.</>
       ) : (
-        <>Add each household member in Authentik (Jellyfin keeps its own accounts in this version).</>
+        <>Add each household member in Authentik: that one account signs them in to Jellyfin.</>
       ),
     });
   }

@@ -6,8 +6,8 @@
 import { imageRef, type ImageKey } from '../../../electron/core/stack/versions';
 
 /** A stand-in bundle, built from scripts/lab/images/standins/<name>.ts. */
-export type BundleName = 'jellyfin' | 'ffmpeg' | 'cloudflared' | 'authentik' | 'nextcloud' | 'postgres' | 'redis' | 'linuxserver' | 'tools';
-export const bundleNames: readonly BundleName[] = ['jellyfin', 'ffmpeg', 'cloudflared', 'authentik', 'nextcloud', 'postgres', 'redis', 'linuxserver', 'tools'];
+export type BundleName = 'jellyfin' | 'ffmpeg' | 'cloudflared' | 'authentik' | 'authentik-ldap' | 'nextcloud' | 'postgres' | 'redis' | 'linuxserver' | 'tools';
+export const bundleNames: readonly BundleName[] = ['jellyfin', 'ffmpeg', 'cloudflared', 'authentik', 'authentik-ldap', 'nextcloud', 'postgres', 'redis', 'linuxserver', 'tools'];
 
 /** A file in the image, written on top of the shared base (busybox + node + its libraries). */
 export type OverlayFile =
@@ -155,6 +155,17 @@ export function standInSpecs(resticBinary: string, wireguardTools: WireGuardTool
         'HEALTHCHECK --interval=30s --timeout=30s --start-period=60s --retries=3 CMD ["ak", "healthcheck"]',
       ],
       ports: { service: [9000, 9300], control: 9000 },
+    },
+    {
+      // Authentik's LDAP outpost (ldap.Dockerfile: USER 1000, EXPOSE 3389 6636 9300, ENTRYPOINT /ldap, its healthcheck).
+      key: 'authentikLdap',
+      ref: imageRef('authentikLdap'),
+      bundles: ['authentik-ldap'],
+      commands: { '/ldap': ['authentik-ldap'] },
+      applets: false,
+      files: [],
+      config: ['ENV TMPDIR=/dev/shm/', 'USER 1000', 'EXPOSE 3389 6636 9300', 'ENTRYPOINT ["/ldap"]', 'HEALTHCHECK --interval=5s --retries=20 --start-period=3s CMD ["/ldap", "healthcheck"]'],
+      ports: { service: [3389, 9300], control: 9300 },
     },
     {
       key: 'nextcloud',

@@ -5,8 +5,8 @@
  * from Node through an SSH forward. Nothing is changed through the API: the blueprint is the configuration.
  */
 import { AppError } from '../../errors';
-import type { Secret } from '../../secrets/secret';
-import { authentikSecrets } from '../modules/authentik';
+import { Secret } from '../../secrets/secret';
+import { authentikSecrets, ldapDirectory } from '../modules/authentik';
 import type { ProfileSecrets } from '../secrets';
 import type { SecretRequest } from '../types';
 import { configureFailed, containerAddresses, findContainer, httpRequest, isRecord, jsonBody, openEndpoint, pollUntil, type ConfigureStep, type ConfigureTarget } from './common';
@@ -25,7 +25,31 @@ export interface AuthentikConfigureOptions {
   readonly composeService?: string;
   /** How long to wait for the worker to apply the blueprint (it discovers new files within seconds). */
   readonly timeoutMs?: number;
+  /**
+   * While Jellyfin signs in through Authentik: read the token Authentik made for the blueprint's LDAP outpost and keep
+   * it in the keychain, so the next release runs the outpost (modules/authentik.ts renders it once the token is set).
+   */
+  readonly ldapOutpost?: boolean;
 }
+
+/** The outpost's pk (uuid) by name in `GET /api/v3/outposts/instances/`. */
+export function outpostPk(body: unknown, name: string): string | undefined {
+  const results = isRecord(body) && Array.isArray(body.results) ? body.results.filter(isRecord) : [];
+  const pk = results.find((o) => o.name === name)?.pk;
+  return typeof pk === 'string' && /^[0-9a-f-]{32,36}$/i.test(pk) ? pk : undefined;
+}
+
+/**
+ * The token's identifier Authentik gives an outpost (authentik/outposts/models.py `Outpost.token_identifier`:
+ * `ak-outpost-{pk}-api`, created by the worker after the outpost is saved).
+ */
+export const outpostTokenIdentifier = (pk: string): string => `ak-outpost-${pk}-api`;
+
+/**
+ * A token key as Authentik makes them (letters and digits): anything else is refused before it can reach an env
+ * file (a newline there would add variables).
+ */
+export const isTokenKey = (v: unknown): v is string => typeof v === 'string' && /^[A-Za-z0-9]{16,256}$/.test(v);
 
 export type BlueprintState =
   | { readonly kind: 'missing' }
@@ -119,8 +143,62 @@ export async function configureAuthentik(target: ConfigureTarget, opts: Authenti
       );
     }
     const apps = opts.applications.length ? `; application${opts.applications.length > 1 ? 's' : ''} ${opts.applications.join(', ')} present` : '';
-    return { service: 'authentik', changed: false, message: `Blueprint ${name} applied by Authentik${apps}.` };
+    const outpost = opts.ldapOutpost ? await keepOutpostToken(get, opts.secrets, token, timeoutMs) : undefined;
+    if (outpost === 'stored') {
+      return { service: 'authentik', changed: true, message: `Blueprint ${name} applied by Authentik${apps}; the LDAP outpost’s token kept in the keychain (the outpost runs from the next release).` };
+    }
+    return { service: 'authentik', changed: false, message: `Blueprint ${name} applied by Authentik${apps}${outpost === 'kept' ? '; LDAP outpost token in the keychain' : ''}.` };
   } finally {
     await endpoint.close();
   }
+}
+
+/** Read the LDAP outpost's token from Authentik (it makes it shortly after the blueprint) and keep it when it changed. */
+async function keepOutpostToken(
+  get: (path: string) => Promise<{ status: number; body: unknown }>,
+  secrets: ProfileSecrets,
+  bootstrap: Secret,
+  timeoutMs: number,
+): Promise<'stored' | 'kept'> {
+  let seen: 'no-outpost' | 'no-token' | 'bad-token' = 'no-outpost';
+  const key = await pollUntil(
+    async () => {
+      try {
+        const list = await get('/api/v3/outposts/instances/');
+        const pk = list.status === 200 ? outpostPk(list.body, ldapDirectory.outpost) : undefined;
+        if (!pk) return undefined;
+        seen = 'no-token';
+        const t = await get(`/api/v3/core/tokens/${encodeURIComponent(outpostTokenIdentifier(pk))}/view_key/`);
+        const value = t.status === 200 && isRecord(t.body) ? t.body.key : undefined;
+        if (value === undefined) return undefined;
+        if (!isTokenKey(value)) {
+          seen = 'bad-token';
+          return undefined;
+        }
+        return value;
+      } catch (err) {
+        if (err instanceof AppError) throw err;
+        return undefined;
+      }
+    },
+    { timeoutMs, intervalMs: 1_000 },
+  );
+  if (!key) {
+    const what =
+      seen === 'no-outpost'
+        ? `the blueprint’s LDAP outpost ${ldapDirectory.outpost} is not listed`
+        : seen === 'no-token'
+          ? `Authentik has not made the token of the LDAP outpost ${ldapDirectory.outpost}`
+          : `the token of the LDAP outpost ${ldapDirectory.outpost} is not one Authentik makes (letters and digits)`;
+    throw configureFailed(
+      'authentik',
+      `${what} within ${Math.round(timeoutMs / 1000)} s.`,
+      'Check on the Services page that authentik-worker is running (it makes the token), then run the install again.',
+      [bootstrap],
+    );
+  }
+  const kept = await secrets.get(authentikSecrets.ldapOutpostToken);
+  if (kept?.reveal() === key) return 'kept';
+  await secrets.set(authentikSecrets.ldapOutpostToken, new Secret(key));
+  return 'stored';
 }

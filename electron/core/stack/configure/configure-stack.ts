@@ -47,6 +47,7 @@ export async function configureStack(
         return configureAuthentik(target, {
           secrets,
           applications: [...(settings.modules.nextcloud.enabled ? ['nextcloud'] : []), ...(settings.modules.jellyfin.enabled ? ['jellyfin'] : [])],
+          ldapOutpost: settings.modules.jellyfin.enabled,
           ...(opts.blueprintName ? { blueprintName: opts.blueprintName } : {}),
           ...(opts.authentikTimeoutMs ? { timeoutMs: opts.authentikTimeoutMs } : {}),
         });

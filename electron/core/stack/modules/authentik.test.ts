@@ -1,5 +1,6 @@
 import YAML from 'yaml';
 import { describe, expect, it } from 'vitest';
+import { Secret } from '../../secrets/secret';
 import { VarRef } from '../types';
 import { authentikModule } from './authentik';
 import { testContext, testM2Dir } from './test-context';
@@ -41,7 +42,8 @@ describe('authentik module', () => {
       NEXTCLOUD_OIDC_SECRET: new VarRef('NEXTCLOUD_OIDC_SECRET'),
       AUTHENTIK_LDAP_BIND_PASSWORD: new VarRef('AUTHENTIK_LDAP_BIND_PASSWORD'),
     });
-    expect(Object.keys(out.services).sort()).toEqual(['authentik-db', 'authentik-server', 'authentik-worker']);
+    // With the outpost's token known (every secret is, in this context), the LDAP outpost runs too.
+    expect(Object.keys(out.services).sort()).toEqual(['authentik-db', 'authentik-ldap', 'authentik-server', 'authentik-worker']);
     expect((out.services['authentik-db'] as Svc).networks).toEqual(['internal']);
     for (const svc of [server, worker]) {
       expect(svc.volumes[0]).toEqual({ type: 'bind', source: '/data/authentik/data', target: '/data' });
@@ -103,6 +105,26 @@ describe('authentik module', () => {
     expect(file.content).not.toContain('nextcloud');
   });
 
+  it('runs the LDAP outpost only once its token is in the keychain, on the edge network, the token by reference', () => {
+    const ctx = testContext();
+    const without = authentikModule.render({ ...ctx, secrets: new Map([...['authentik.secret-key', 'authentik.db-password', 'authentik.bootstrap-password', 'authentik.bootstrap-token', 'nextcloud.oidc-secret', 'authentik.ldap-bind-password'].map((n) => [n, new Secret(`v-${n}`)] as const)]) });
+    expect(Object.keys(without.services)).not.toContain('authentik-ldap');
+    expect(without.envFiles[0]?.entries.map(([k]) => k)).not.toContain('AUTHENTIK_LDAP_OUTPOST_TOKEN');
+    const withToken = render();
+    const ldap = withToken.services['authentik-ldap'] as Svc;
+    expect(ldap).toMatchObject({
+      image: 'ghcr.io/goauthentik/ldap:2026.2.2',
+      environment: { AUTHENTIK_HOST: 'http://authentik-server:9000', AUTHENTIK_INSECURE: 'true', AUTHENTIK_TOKEN: new VarRef('AUTHENTIK_LDAP_OUTPOST_TOKEN') },
+      networks: ['edge'],
+      depends_on: { 'authentik-server': { condition: 'service_healthy' } },
+      healthcheck: { test: ['CMD', '/ldap', 'healthcheck'] },
+    });
+    expect(ldap).not.toHaveProperty('ports');
+    expect(withToken.envFiles[0]?.entries.map(([k]) => k)).toContain('AUTHENTIK_LDAP_OUTPOST_TOKEN');
+    const req = authentikModule.secrets(ctx.settings).find((r) => r.name === 'authentik.ldap-outpost-token');
+    expect(req).toEqual({ name: 'authentik.ldap-outpost-token', kind: 'token', generated: false, optional: true });
+  });
+
   it('has no OIDC secret without Nextcloud, and the LDAP bind password while Jellyfin is on', () => {
     const out = render({ modules: { nextcloud: { enabled: false } } });
     expect((out.services['authentik-worker'] as Svc).environment).not.toHaveProperty('NEXTCLOUD_OIDC_SECRET');
@@ -112,6 +134,7 @@ describe('authentik module', () => {
       'authentik.bootstrap-password',
       'authentik.bootstrap-token',
       'authentik.ldap-bind-password',
+      'authentik.ldap-outpost-token',
     ]);
   });
 });

@@ -16,6 +16,8 @@ export const authentikSecrets = {
   bootstrapToken: 'authentik.bootstrap-token',
   /** The password of the LDAP service account Jellyfin binds with (one sign-in; configure/jellyfin-ldap.ts). */
   ldapBindPassword: 'authentik.ldap-bind-password',
+  /** The API token of the LDAP outpost: Authentik makes it for the outpost the blueprint declares (configure/authentik.ts reads it). */
+  ldapOutpostToken: 'authentik.ldap-outpost-token',
 } as const;
 
 export const authentikVars = {
@@ -24,6 +26,7 @@ export const authentikVars = {
   bootstrapPassword: 'AUTHENTIK_BOOTSTRAP_PASSWORD',
   bootstrapToken: 'AUTHENTIK_BOOTSTRAP_TOKEN',
   ldapBindPassword: 'AUTHENTIK_LDAP_BIND_PASSWORD',
+  ldapOutpostToken: 'AUTHENTIK_LDAP_OUTPOST_TOKEN',
 } as const;
 
 export const authentikDb = { host: 'authentik-db', user: 'authentik', name: 'authentik' } as const;
@@ -42,7 +45,13 @@ function secrets(s: StackSettings): SecretRequest[] {
     { name: authentikSecrets.bootstrapToken, kind: 'hex32', generated: true },
     // The blueprint reads it; the nextcloud module owns its env variable.
     ...(withNextcloud(s) ? [{ name: nextcloudSecrets.oidcSecret, kind: 'token' as const, generated: true }] : []),
-    ...(withJellyfin(s) ? [{ name: authentikSecrets.ldapBindPassword, kind: 'password' as const, generated: true }] : []),
+    ...(withJellyfin(s)
+      ? [
+          { name: authentikSecrets.ldapBindPassword, kind: 'password' as const, generated: true },
+          // Made by Authentik after its first start: the outpost runs from the install after the one that fetched it.
+          { name: authentikSecrets.ldapOutpostToken, kind: 'token' as const, generated: false, optional: true },
+        ]
+      : []),
   ];
 }
 
@@ -183,9 +192,26 @@ function render(ctx: ModuleContext): ModuleOutput {
     healthcheck: healthcheck(['CMD', 'pg_isready', '-q', '-U', authentikDb.user, '-d', authentikDb.name], '60s'),
   };
 
+  // Authentik's LDAP outpost for Jellyfin (stack-facts §5.6 b), once its token is known. It reaches the server's API
+  // on the edge network, where Jellyfin reaches it (authentik-ldap:3389); nothing is published on the host.
+  const outpostToken = withJellyfin(s) ? ctx.secrets.get(authentikSecrets.ldapOutpostToken) : undefined;
+  const ldap = outpostToken
+    ? {
+        ...baseService('authentik', ctx.image('authentikLdap')),
+        environment: {
+          AUTHENTIK_HOST: 'http://authentik-server:9000',
+          AUTHENTIK_INSECURE: 'true',
+          AUTHENTIK_TOKEN: varRef(authentikVars.ldapOutpostToken),
+        },
+        networks: ['edge'],
+        depends_on: { 'authentik-server': { condition: 'service_healthy' } },
+        healthcheck: healthcheck(['CMD', '/ldap', 'healthcheck'], '60s'),
+      }
+    : undefined;
+
   return {
     module: 'authentik',
-    services: { 'authentik-server': server, 'authentik-worker': worker, 'authentik-db': db },
+    services: { 'authentik-server': server, 'authentik-worker': worker, 'authentik-db': db, ...(ldap ? { 'authentik-ldap': ldap } : {}) },
     envFiles: [
       {
         name: 'authentik',
@@ -195,6 +221,7 @@ function render(ctx: ModuleContext): ModuleOutput {
           [authentikVars.bootstrapPassword, secretOf(ctx, authentikSecrets.bootstrapPassword)],
           [authentikVars.bootstrapToken, secretOf(ctx, authentikSecrets.bootstrapToken)],
           ...(withJellyfin(s) ? [[authentikVars.ldapBindPassword, secretOf(ctx, authentikSecrets.ldapBindPassword)] as const] : []),
+          ...(outpostToken ? [[authentikVars.ldapOutpostToken, outpostToken] as const] : []),
         ],
       },
     ],

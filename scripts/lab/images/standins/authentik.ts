@@ -12,6 +12,7 @@ import path from 'node:path';
 import YAML from 'yaml';
 import { pinnedImages } from '../../../../electron/core/stack/versions';
 import { handleCore, type CoreOptions } from './lib/authentik-core';
+import { handleOutposts, withOutpostTokens, type OutpostsOptions } from './lib/authentik-outposts';
 import { HttpError, env, handleControl, labStartupSwitches, loadJson, log, patchField, saveJson, send, sendJson, serve, sleep, tcpReachable, imageTag } from './lib/common';
 
 const version = imageTag(pinnedImages.authentik.tag);
@@ -45,6 +46,8 @@ interface BlueprintInstance {
 interface SharedState {
   blueprints: BlueprintInstance[];
   bootstrap?: { email: string; tokenHash?: string; passwordSet: boolean };
+  /** Outpost API tokens the worker made (lib/authentik-outposts.ts): identifier → key. */
+  outpostTokens?: Record<string, string>;
 }
 
 const envTag = {
@@ -187,9 +190,18 @@ const core: CoreOptions = {
   bootstrapEmail: () => readShared().bootstrap?.email ?? env('AUTHENTIK_BOOTSTRAP_EMAIL', 'root@localhost'),
 };
 
+/** The blueprint's LDAP outpost and its token (lib/authentik-outposts.ts). */
+const successfulEntries = (blueprints: BlueprintInstance[]): BlueprintInstance['entries'] => blueprints.filter((b) => b.status === 'successful').flatMap((b) => b.entries);
+const outpostsApi: OutpostsOptions = {
+  requireToken,
+  entries: () => successfulEntries(readShared().blueprints),
+  tokens: () => readShared().outpostTokens ?? {},
+};
+
 async function handle(req: http.IncomingMessage, res: http.ServerResponse, url: URL): Promise<void> {
   if (await handleControl(req, res, url, { get: () => ({ healthy, role, postgres: pg }), set: (p) => (healthy = patchField(p, 'healthy', 'boolean') ?? healthy) })) return;
   if (await handleCore(req, res, url, core)) return;
+  if (handleOutposts(req, res, url, outpostsApi)) return;
   const p = url.pathname;
   if (p === '/-/health/live/') return send(res, healthy ? 200 : 503);
   if (p === '/-/health/ready/') return send(res, healthy && (await dbAccepts()) ? 200 : 503);
@@ -323,7 +335,8 @@ async function runService(mode: 'server' | 'worker'): Promise<void> {
       try {
         const cur = readShared();
         const blueprints = applyBlueprints(cur.blueprints);
-        const next = { ...cur, ...(shared.bootstrap ? { bootstrap: shared.bootstrap } : {}), blueprints };
+        const outpostTokens = withOutpostTokens(successfulEntries(blueprints), cur.outpostTokens);
+        const next = { ...cur, ...(shared.bootstrap ? { bootstrap: shared.bootstrap } : {}), blueprints, ...(Object.keys(outpostTokens).length ? { outpostTokens } : {}) };
         if (JSON.stringify(next) !== JSON.stringify(cur)) saveJson(sharedStateFile, next);
       } catch (err) {
         log(`{"event": "blueprint discovery failed", "error": ${JSON.stringify((err as Error).message)}}`);
