@@ -174,10 +174,13 @@ bg_pids="$bg_pids $!"
   child=''
   trap 'kill $child 2>/dev/null; exit 0' TERM
   while :; do
+    # docker events writes a line in pieces ("ev ", the action, "\n"): each goes on whole (one printf, one write), or
+    # another producer's line lands inside it and both are lost.
     $docker_cmd events --format 'ev {{.Action}}' --filter type=container --filter "label=com.docker.compose.project=$project" \
       --filter event=create --filter event=start --filter event=restart --filter event=stop --filter event=die \
       --filter event=kill --filter event=pause --filter event=unpause --filter event=destroy --filter event=oom \
-      --filter event=health_status --filter event=rename --filter event=update 2>/dev/null &
+      --filter event=health_status --filter event=rename --filter event=update 2>/dev/null |
+      while IFS= read -r e; do printf '%s\n' "$e"; done &
     child=$!
     wait "$child"
     # The daemon went away (restart, reboot): say so (the main loop resyncs), then try again.
@@ -350,12 +353,16 @@ sample_http() {
 # server costs no shell work at all. The -w marker goes to stderr (unbuffered; the body is flushed by -N) so it
 # arrives with its response instead of with the next one.
 # put(o): hand a fragment to the main loop when it differs from the last one (shared by every stream's awk).
+# Every producer's line must reach the FIFO in ONE write (a line under PIPE_BUF is then never split): mawk -W
+# interactive writes `print`'s record and its newline in two, and printf's pieces one by one, so two producers that
+# write at once (the first answers after a start, a busy machine) interleave into lines the main loop drops, and a
+# change that is then not repeated is never seen. printf "%s" of the whole line is one write in every awk.
 put_awk='
 function put(o,   f) {
   if (o == last) return
   last = o; k = 1 - k; f = out "." k
   print o > f; close(f)
-  print "v " id " " k; fflush()
+  printf "%s", "v " id " " k "\n"; fflush()
 }'
 stream_awk="$json_lines_awk$put_awk"'
 /^@@M2 [0-9]+$/ {
