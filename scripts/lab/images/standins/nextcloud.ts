@@ -8,7 +8,7 @@
  * State lives in the /var/www/html volume (config/standin.json + a config.php), owned by www-data (33).
  */
 import { createHash } from 'node:crypto';
-import { chownSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chownSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import type http from 'node:http';
 import path from 'node:path';
 import { pinnedImages } from '../../../../electron/core/stack/versions';
@@ -398,6 +398,8 @@ function occ(args: string[]): void {
       save(st);
       return out(`Successfully reset password for ${user.uid}`);
     }
+    case 'files:scan':
+      return filesScan(st, rest, opts);
     case 'user:list':
       return out(json ? JSON.stringify(Object.fromEntries(st.users.map((u) => [u.uid, u.displayname]))) : st.users.map((u) => `  - ${u.uid}: ${u.displayname}`).join('\n'));
     case 'user_oidc:provider':
@@ -508,6 +510,53 @@ function userOidcProvider(st: State, rest: string[], opts: Map<string, string>, 
     p.settings[key] = key in oidcBooleanDefaults ? (v === '0' ? '0' : '1') : v;
   }
   save(st);
+}
+
+/** Where the stand-in notes each files:scan (for tests: the real one updates oc_filecache instead). */
+const scansFile = path.join(configDir, 'standin-scans.json');
+
+/**
+ * `occ files:scan` (apps/files/lib/Command/Scan.php): `--path=/alice/files/Music` limits the scan, the user taken from
+ * the path; otherwise the user ids given, or `--all`. Refused in maintenance mode, like every occ command but
+ * maintenance:mode. Counts what it walks (the folder itself too) and prints Symfony's summary table; an unknown user or
+ * a path that is not there is a line of its own, and the table still follows.
+ */
+function filesScan(st: State, users: string[], opts: Map<string, string>): void {
+  if (st.system.maintenance === true) occFail("Nextcloud is in maintenance mode, hence the database isn't accessible.\nCannot perform any command except 'maintenance:mode --off'");
+  const dataDir = typeof st.system.datadirectory === 'string' ? st.system.datadirectory : path.join(root, 'data');
+  const started = Date.now();
+  const input = opts.get('path') ?? opts.get('p');
+  const targets =
+    input !== undefined && input !== 'true'
+      ? [{ user: `/${input.replace(/^\/+|\/+$/g, '')}`.split('/')[1] ?? '', path: `/${input.replace(/^\/+|\/+$/g, '')}` }]
+      : (opts.has('all') ? st.users.map((u) => u.uid) : users).map((u) => ({ user: u, path: `/${u}` }));
+  if (targets.length === 0) occFail('Please specify the user id to scan, --all to scan for all users or --path=...');
+  let folders = 0;
+  let files = 0;
+  targets.forEach((t, i) => {
+    if (!st.users.some((u) => u.uid === t.user)) return out(`Unknown user ${i + 1} ${t.user}`);
+    out(`Starting scan for user ${i + 1} out of ${targets.length} (${t.user})`);
+    const abs = path.join(dataDir, t.path);
+    if (!existsSync(abs)) return out(`Path not found: ${t.path}`);
+    const walk = (p: string): void => {
+      const s = lstatSync(p);
+      if (s.isDirectory()) {
+        folders++;
+        for (const e of readdirSync(p)) walk(path.join(p, e));
+      } else if (s.isFile()) files++;
+    };
+    walk(abs);
+  });
+  const scans = loadJson<Array<Record<string, unknown>>>(scansFile) ?? [];
+  saveJson(scansFile, [...scans, { at: new Date().toISOString(), targets, folders, files }].slice(-50), wwwData);
+  const secs = Math.round((Date.now() - started) / 1000);
+  const elapsed = `${String(Math.floor(secs / 3600)).padStart(2, '0')}:${String(Math.floor(secs / 60) % 60).padStart(2, '0')}:${String(secs % 60).padStart(2, '0')}`;
+  const head = ['Folders', 'Files', 'New', 'Updated', 'Removed', 'Errors', 'Elapsed time'];
+  const row = [String(folders), String(files), '0', '0', '0', '0', elapsed];
+  const widths = head.map((h, i) => Math.max(h.length, row[i]?.length ?? 0));
+  const line = `+${widths.map((w) => '-'.repeat(w + 2)).join('+')}+`;
+  const cells = (r: string[]): string => `| ${r.map((c, i) => c.padEnd(widths[i] ?? 0)).join(' | ')} |`;
+  out([line, cells(head), line, cells(row), line].join('\n'));
 }
 
 function php(args: string[]): void {

@@ -8,7 +8,8 @@
  * Like the real server, the role's password is set once at initialisation (from POSTGRES_PASSWORD, kept hashed in
  * PGDATA) and changed only by SQL: later POSTGRES_PASSWORD values are ignored. `psql` runs `ALTER ROLE … PASSWORD`
  * and `SELECT 1` (from `-c` or standard input): without `-h` over the local socket, which the official image
- * trusts; with `-h` over TCP, where PGPASSWORD must match the role's password.
+ * trusts; with `-h` over TCP, where PGPASSWORD must match the role's password. `psql -f` of a dump the stand-in's
+ * pg_dump made loads it whole or not at all (a statement it does not know fails it) and records its origin.
  */
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -29,6 +30,8 @@ interface Info {
   initializedAt: string;
   /** role → sha256 of its password (absent in data folders made before the stand-in kept them: POSTGRES_PASSWORD then). */
   passwords?: Record<string, string>;
+  /** The dump this database was loaded from (`psql -f`), by the dumped database's name and initialisation time. */
+  restoredFrom?: { db: string; initializedAt: string; at: string };
 }
 
 const hashPassword = (pw: string): string => createHash('sha256').update(`m2lab:${pw}`, 'utf8').digest('hex');
@@ -164,6 +167,19 @@ type SqlAnswer = { ok: true; output: string } | { ok: false; error: string };
  * PASSWORD '…'` (changes what TCP clients must present) and `SELECT 1`. Anything else is a syntax error.
  */
 function runSql(info: Info, sql: string): SqlAnswer {
+  // A dump this stand-in's pg_dump made (loaded with psql -f into a fresh database): checked whole first, like the one
+  // transaction of `psql --single-transaction -v ON_ERROR_STOP=1`, then its origin is recorded in PGDATA.
+  const origin = /^-- database (\S+), initialised (\S+)$/m.exec(sql);
+  if (origin?.[1] && origin[2] && /^-- PostgreSQL database dump\s*$/m.test(sql)) {
+    if (!/^-- PostgreSQL database dump complete\s*$/m.test(sql)) return { ok: false, error: 'ERROR:  syntax error at end of input' };
+    for (const st of statementsOf(sql)) {
+      if (!/^(SET\s+\w+\s*(=|TO)\s*.+|SELECT\s+pg_catalog\.set_config\(.*\))$/is.test(st)) return { ok: false, error: `ERROR:  syntax error at or near "${st.split(/\s+/)[0] ?? ''}"` };
+    }
+    const now = loadJson<Info>(infoFile) ?? info;
+    saveJson(infoFile, { ...now, restoredFrom: { db: origin[1], initializedAt: origin[2], at: new Date().toISOString() } } satisfies Info);
+    log(`LOG:  lab: database loaded from a dump of ${origin[1]} initialised ${origin[2]}`);
+    return { ok: true, output: 'SET' };
+  }
   const out: string[] = [];
   const statements = sql
     .split('\n')
@@ -193,6 +209,16 @@ function runSql(info: Info, sql: string): SqlAnswer {
   }
   return { ok: true, output: out.join('\n') };
 }
+
+/** The statements of a script: comment and backslash lines left out, split at `;`. */
+const statementsOf = (sql: string): string[] =>
+  sql
+    .split('\n')
+    .filter((l) => !l.trim().startsWith('--') && !l.trim().startsWith('\\'))
+    .join('\n')
+    .split(';')
+    .map((x) => x.trim())
+    .filter(Boolean);
 
 /** The server side of the stand-in's pg_dump over TCP: who may dump what, as the real server would decide. */
 function answerDump(line: string): { ok: true; info: Info } | { ok: false; error: string } {
