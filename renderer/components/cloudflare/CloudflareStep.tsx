@@ -13,7 +13,7 @@ import type {
 } from '../../../electron/contract/cloudflare';
 import { retryingInWords, sessionDurations } from '../../../electron/contract/cloudflare';
 import type { ErrorShape } from '../../../electron/contract/errors';
-import { asShape } from '../../hooks/use-call';
+import { asShape, useCall } from '../../hooks/use-call';
 import { useEvent } from '../../hooks/use-event';
 import { call } from '../../m2';
 import { ErrorNotice } from '../common/ErrorNotice';
@@ -245,7 +245,8 @@ export function CloudflareStep({ profileId, onPublished }: { profileId: string; 
           <a href={rendererLinks.cloudflareApiTokens.url} target="_blank" rel="noreferrer">
             Cloudflare dashboard
           </a>{' '}
-          with Cloudflare Tunnel Write, DNS Write, Zone Read and Access: Apps and Policies Write.
+          with Cloudflare Tunnel Write, DNS Write, Zone Read and Access: Apps and Policies Write (and, for the household’s roles, Access: Organizations,
+          Identity Providers, and Groups Write).
         </p>
         <div className="form inline-form">
           <label htmlFor={`${id}-token-input`}>{view?.token.stored ? 'Replace API token' : 'API token'}</label>
@@ -363,15 +364,13 @@ export function CloudflareStep({ profileId, onPublished }: { profileId: string; 
 /** What the app manages in Cloudflare, rotation of the tunnel token, and "Remove from Cloudflare" after a yes. */
 export function CloudflareManaged({ profileId }: { profileId: string }) {
   const id = useId();
-  const [view, setView] = useState<CloudflareView | undefined>();
+  // What is managed stays on the page while it is asked again after a rotation or a removal.
+  const { value: view, error: viewError, refresh: reload } = useCall('cloudflare:view', { profileId });
   const [plan, setPlan] = useState<RemovalPlan | undefined>();
   const [result, setResult] = useState<CloudflareRunReport | undefined>();
   const [error, setError] = useState<ErrorShape | undefined>();
   const [busy, setBusy] = useState(false);
-  const reload = useCallback(() => {
-    call('cloudflare:view', { profileId }).then(setView, (e: unknown) => setError(asShape(e)));
-  }, [profileId]);
-  useEffect(reload, [reload]);
+  const shownError = error ?? viewError;
   const act = async (fn: () => Promise<CloudflareRunReport | void>): Promise<void> => {
     setBusy(true);
     setError(undefined);
@@ -419,7 +418,7 @@ export function CloudflareManaged({ profileId }: { profileId: string }) {
         />
       ) : null}
       {result ? <CloudflareSteps steps={result.steps} label="Last run" /> : null}
-      {error ? <ErrorNotice error={error} /> : null}
+      {shownError ? <ErrorNotice error={shownError} /> : null}
     </section>
   );
 }

@@ -1,11 +1,11 @@
-import { useCallback, useEffect, useId, useState, useSyncExternalStore, type FormEvent } from 'react';
+import { useId, useState, useSyncExternalStore, type FormEvent } from 'react';
 import type { ErrorShape } from '../../../electron/contract/errors';
 import type { PreflightReport } from '../../../electron/contract/preflight';
 import type { ServerProfile } from '../../../electron/contract/profiles';
-import type { ConnectResult, ConnectionState, InstallKeyResult, ServerStateEvent } from '../../../electron/contract/server';
+import type { ConnectResult, ConnectionState, InstallKeyResult } from '../../../electron/contract/server';
 import { call } from '../../m2';
 import { asShape } from '../../hooks/use-call';
-import { useEvent } from '../../hooks/use-event';
+import { useConnection } from '../../hooks/use-connection';
 import { ErrorNotice } from '../common/ErrorNotice';
 import { HostKeyChangedDialog, HostKeyDialog } from './HostKeyDialog';
 import { PreflightChecklist } from './PreflightChecklist';
@@ -88,7 +88,8 @@ const credentialFields = (c: Credential | undefined) =>
 /** Connect to one saved server: credentials when needed, host-key confirmation, then the preflight. */
 export function ServerStep({ profile, onRemove }: { profile: ServerProfile; onRemove: (id: string) => void }) {
   const uid = useId();
-  const [state, setState] = useState<ConnectionState | undefined>();
+  // How the connection stands, followed from main (pushed changes, and asked once when the step opens).
+  const { state } = useConnection(profile.id);
   const [pending, setPending] = useState<{ result: Pending; credential: Credential | undefined } | undefined>();
   const [error, setError] = useState<ErrorShape | undefined>();
   const [busy, setBusy] = useState(false);
@@ -101,19 +102,6 @@ export function ServerStep({ profile, onRemove }: { profile: ServerProfile; onRe
   const installed = useRemembered(installedKeys, profile.id);
   const setReport = (r: PreflightReport) => reports.set(profile.id, r);
   const setInstalled = (r: InstallKeyResult) => installedKeys.set(profile.id, r);
-
-  useEffect(() => {
-    let live = true;
-    window.m2.invoke('server:state', { profileId: profile.id }).then((r) => live && r.ok && setState(r.value), () => undefined);
-    return () => {
-      live = false;
-    };
-  }, [profile.id]);
-
-  useEvent(
-    'server:state',
-    useCallback((e: ServerStateEvent) => (e.profileId === profile.id ? setState(e.state) : undefined), [profile.id]),
-  );
 
   const connected = state?.kind === 'connected';
   const secretField: SecretField | undefined = connected ? undefined : (asked ?? (profile.auth.kind === 'password' ? 'password' : undefined));
