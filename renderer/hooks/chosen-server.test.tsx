@@ -69,7 +69,7 @@ describe('the chosen server, one for the whole app', () => {
     await select(picker(container, 'Server')!, 'cabin');
     expect(m2.log.filter((c) => c.channel === 'profiles:choose')).toEqual([{ channel: 'profiles:choose', input: { profileId: 'cabin' } }]);
 
-    for (const page of ['#/backups', '#/dashboard', '#/remote', '#/settings', '#/logs', '#/recovery-kit']) {
+    for (const page of ['#/backups', '#/dashboard', '#/household', '#/remote', '#/settings', '#/logs', '#/recovery-kit']) {
       await go(page);
       await settle();
       expect(picker(container, 'Server')?.value, page).toBe('cabin');
