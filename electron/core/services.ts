@@ -565,6 +565,18 @@ export function createCoreServices(config: CoreConfig, emit: Emit): CoreServices
     log: config.log,
   });
   keepers.push({ what: 'image versions and update records', forget: async (p) => void (await updatesStore.remove(p.id)) });
+  // Once a day per connected server: a check, and a notification once per new set of available updates.
+  updates.startDailyChecks(
+    async () =>
+      (await profiles.list()).map((p) => p.id).filter((id) => {
+        try {
+          return servers.connection(id).state.kind === 'connected';
+        } catch {
+          return false;
+        }
+      }),
+    (profileId, n) => emit('status:notification', { profileId, id: `updates-${Date.now().toString(36)}`, card: 'services', severity: 'ok', previous: 'ok', title: n.title, body: n.body, at: new Date().toISOString() }),
+  );
   // Servers that were connected when the app last stopped reconnect by themselves (host keys judged as ever).
   servers.resume().catch((err: unknown) => config.log.warn('could not reconnect the servers of the last run', { error: err instanceof Error ? err.message : String(err) }));
   return { config, profiles, hostKeys, servers, stack, cloudflare, status, fallback, outage, accounts, ...(clipboard ? { clipboard } : {}), emit, removeProfile: removeProfileAndData, links, setup, chosen, recovery, logs, backups, restores, diagnostics, household, updates };

@@ -10,7 +10,8 @@ const DIGEST = `sha256:${'cd'.repeat(32)}`;
 function harness(opts: { applyResult?: ApplyResult; tags?: string[]; reachable?: boolean; backupFails?: boolean; applyThrows?: boolean } = {}) {
   const calls: string[] = [];
   let saved = StackSettings.parse({ imageRegistry: '127.0.0.1:5055', modules: { mediaAutomation: { enabled: false }, wireguard: { enabled: false } } });
-  let file: UpdatesFile = { versions: [], history: [], lastCheck: null, pending: null };
+  let file: UpdatesFile = { versions: [], history: [], lastCheck: null, pending: null, notified: null };
+  let now = new Date('2026-12-05T06:00:00Z');
   let applied: StackSettings | undefined;
   const get: HttpGet = async (url, o) => {
     if (opts.reachable === false) throw new Error('no connection from the server');
@@ -50,8 +51,9 @@ function harness(opts: { applyResult?: ApplyResult; tags?: string[]; reachable?:
     },
     emit: () => undefined,
     log: silentLogger,
+    now: () => now,
   });
-  return { svc, calls, file: () => file, saved: () => saved, applied: () => applied };
+  return { svc, calls, file: () => file, saved: () => saved, applied: () => applied, later: (h: number) => (now = new Date(now.getTime() + h * 3_600_000)) };
 }
 
 const rolledBack: ApplyResult = {
@@ -76,7 +78,7 @@ describe('update service', () => {
     await expect(h.svc.check('home')).rejects.toThrow(/could not reach the image registry 127.0.0.1:5055/);
     await expect(h.svc.apply('home', [{ key: 'jellyfin', tag: '10.11.12' }])).rejects.toThrow(/127.0.0.1:5055/);
     expect(h.calls).toEqual([]);
-    expect(h.file()).toEqual({ versions: [], history: [], lastCheck: null, pending: null });
+    expect(h.file()).toEqual({ versions: [], history: [], lastCheck: null, pending: null, notified: null });
   });
 
   it('updates: registry check, backup, install of the new tag, then the settings and the versions table', async () => {
@@ -126,5 +128,18 @@ describe('update service', () => {
     const h = harness();
     await expect(h.svc.apply('home', [{ key: 'jellyfin', tag: '10.11.13' }])).rejects.toThrow(/127.0.0.1:5055 has no jellyfin\/jellyfin:10.11.13/);
     expect(h.calls).toEqual(['HEAD /v2/jellyfin/jellyfin/manifests/10.11.13']);
+  });
+
+  it('the daily check tells each new set of updates once, and not before a day has passed', async () => {
+    const h = harness();
+    const first = await h.svc.dailyCheck('home');
+    expect(first).toEqual({ title: 'An update is available', body: 'jellyfin 10.11.12. Open Services → Updates to read what changes and to update.' });
+    h.later(2);
+    expect(await h.svc.dailyCheck('home')).toBeNull();
+    h.later(23);
+    expect(await h.svc.dailyCheck('home')).toBeNull();
+    expect(h.calls.filter((c) => c.endsWith('/tags/list')).length).toBeGreaterThan(3);
+    const quiet = harness({ reachable: false });
+    expect(await quiet.svc.dailyCheck('home')).toBeNull();
   });
 });

@@ -21,6 +21,10 @@ import { RegistryClient, type HttpGet } from './registry';
 
 /** Records kept per server. */
 export const KEPT_RECORDS = 50;
+/** The scheduled check runs when the last check of a server is older than this. */
+export const DAILY_MS = 24 * 3_600_000;
+/** How often the schedule looks whether a connected server is due. */
+export const SCHEDULE_EVERY_MS = 3_600_000;
 /** A retry of the same update within this time reuses the backup its first attempt took. */
 export const BACKUP_REUSE_MS = 24 * 3_600_000;
 
@@ -32,11 +36,13 @@ export const UpdatesFile = z.object({
   lastCheck: UpdateCheckSchema.nullable(),
   /** The update that started and has not ended as 'updated': its retry continues it. */
   pending: Pending.nullable(),
+  /** The available updates the daily check last told the admin about (`jellyfin 10.11.12, redis 7.4.6`), so each set is told once. */
+  notified: z.string().nullable().default(null),
 });
 export type UpdatesFile = z.infer<typeof UpdatesFile>;
 
 export const createUpdatesStore = (dir: string): ProfileJsonStore<typeof UpdatesFile> =>
-  new ProfileJsonStore({ dir, schema: UpdatesFile, empty: () => ({ versions: [], history: [], lastCheck: null, pending: null }), what: 'image versions and updates' });
+  new ProfileJsonStore({ dir, schema: UpdatesFile, empty: () => ({ versions: [], history: [], lastCheck: null, pending: null, notified: null }), what: 'image versions and updates' });
 
 export interface UpdateServiceDeps {
   /** The server's saved stack settings (throws when none are saved). */
@@ -110,6 +116,60 @@ export class UpdateService {
       f.lastCheck = check;
     });
     return check;
+  }
+
+  /**
+   * The daily check of one server: when its last check is a day old, check again; when the check finds updates the
+   * admin has not been told about (another image, or a newer tag), say so once. Null when nothing is to be said (not
+   * due, nothing new, an update running, or the registry not reached: the next hour tries again).
+   */
+  async dailyCheck(profileId: string): Promise<{ title: string; body: string } | null> {
+    if (this.#busy.has(profileId)) return null;
+    const f = await this.#deps.store.read(profileId);
+    if (f.lastCheck && this.#now().getTime() - Date.parse(f.lastCheck.checkedAt) < DAILY_MS) return null;
+    let check: UpdateCheck;
+    try {
+      check = await this.check(profileId);
+    } catch (err) {
+      this.#deps.log.warn('daily update check failed', { profileId, error: err instanceof AppError ? err.code : 'internal' });
+      return null;
+    }
+    const offered = check.images.flatMap((i) => (i.candidates[0] ? [`${i.key} ${i.candidates[0].tag}`] : [])).sort();
+    const signature = offered.length > 0 ? offered.join(', ') : null;
+    if (signature === f.notified) return null;
+    await this.#deps.store.update(profileId, (file) => {
+      file.notified = signature;
+    });
+    if (signature === null) return null;
+    return {
+      title: offered.length === 1 ? 'An update is available' : `${String(offered.length)} updates are available`,
+      body: `${signature}. Open Services → Updates to read what changes and to update.`,
+    };
+  }
+
+  /**
+   * Every SCHEDULE_EVERY_MS, the daily check of each server `servers()` names (the connected ones); what it finds goes
+   * to `notify`. Returns the stop. The timer does not keep the app running.
+   */
+  startDailyChecks(servers: () => Promise<readonly string[]>, notify: (profileId: string, n: { title: string; body: string }) => void, everyMs = SCHEDULE_EVERY_MS): () => void {
+    let running = false;
+    const tick = async (): Promise<void> => {
+      if (running) return;
+      running = true;
+      try {
+        for (const id of await servers()) {
+          const n = await this.dailyCheck(id).catch(() => null);
+          if (n) notify(id, n);
+        }
+      } catch {
+        // The list of servers could not be read: the next tick tries again.
+      } finally {
+        running = false;
+      }
+    };
+    const timer = setInterval(() => void tick(), everyMs);
+    timer.unref();
+    return () => clearInterval(timer);
   }
 
   /** Apply the chosen updates (see the file's comment). Throws, with nothing changed, before the install starts. */
