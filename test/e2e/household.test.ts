@@ -108,7 +108,7 @@ describe('the Household page in Chromium', () => {
     await page.getByRole('button', { name: 'Add person' }).click();
     const result = page.getByRole('status', { name: 'Adding Amy Pond result' });
     await result.getByText('Adding Amy Pond: done.').waitFor({ timeout: 60_000 });
-    await result.getByText(/No recovery flow set\./).waitFor();
+    await result.getByText(/Authentik made no invite link \(No recovery flow set\)/).waitFor();
     const row = page.getByRole('table', { name: 'Household members' }).getByRole('row', { name: /Amy Pond/ });
     await row.getByText('Media only').waitFor();
     await row.getByText('Has access').waitFor();

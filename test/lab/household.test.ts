@@ -190,7 +190,7 @@ describe('household members with roles', () => {
     expect(r.ok, JSON.stringify(r.steps.filter((s) => s.status === 'failed'))).toBe(true);
     expect(r.member).toMatchObject({ email: amy.email, role: 'media', state: 'active', authentik: 'created' });
     // A fresh Authentik has no recovery flow: no link, and the admin is told what to do instead.
-    expect(r.invite).toMatchObject({ kind: 'none', reason: expect.stringContaining('No recovery flow set.') });
+    expect(r.invite).toMatchObject({ kind: 'none', reason: expect.stringContaining('(No recovery flow set)') });
 
     const user = await userOf(amy.email);
     expect(user).toMatchObject({ name: 'Amy Pond', email: amy.email });
@@ -222,6 +222,19 @@ describe('household members with roles', () => {
     expect(cfWrites()).toBe(writes);
     expect(await directory()).toEqual(before);
     expect(standIn.state.accessGroups.size).toBe(1);
+
+    // Publishing again keeps the policies by role linked (it would otherwise put back only the household policy).
+    const republished = await cloudflare.publish(profileId);
+    expect(republished.ok).toBe(true);
+    expect(Object.fromEntries(republished.steps.filter((s) => s.id.startsWith('household') || s.id.startsWith('access:')).map((s) => [s.id, s.status]))).toEqual({
+      'household-groups': 'unchanged',
+      'household-policies': 'unchanged',
+      ...Object.fromEntries(Object.values(HOSTS).map((h) => [`access:${h}`, 'unchanged'])),
+      'household-cleanup': 'unchanged',
+    });
+    expect(cfWrites()).toBe(writes);
+    expect(accessLetsIn(HOSTS.jellyfin, amy.email)).toBe(true);
+    expect(accessLetsIn(HOSTS.nextcloud, amy.email)).toBe(false);
   }, 120_000);
 
   it('gives a power user Jellyfin and Nextcloud with a one-time invite link, and an admin everything', async () => {
@@ -278,5 +291,30 @@ describe('household members with roles', () => {
     expect(accessLetsIn(HOSTS.jellyfin, 'admin@example.com')).toBe(true);
     const again = await call<HouseholdResult>('household:remove', { profileId, email: 'bob@example.com' }).catch((e: unknown) => e);
     expect(again).toMatchObject({ code: 'household.not-found' });
+  }, 120_000);
+
+  it('without the Groups permission an add stays unfinished naming the permission, publishing keeps every site up, and adding again finishes it', async () => {
+    const permission = 'Access: Organizations, Identity Providers, and Groups Write';
+    const fault = standIn.faults.add({ kind: 'forbidden', method: 'POST', path: '/accounts/*/access/groups', permission, times: 'always' });
+    const eve = { name: 'Eve', email: 'eve@example.com', role: 'power' as const };
+    const r = await call<HouseholdResult>('household:add', { profileId, member: eve });
+    expect(r.ok).toBe(false);
+    expect(r.member?.state).toBe('adding');
+    expect(r.steps.find((s) => s.id === 'cloudflare:household-groups')).toMatchObject({ status: 'failed', detail: expect.stringContaining(permission) });
+    expect(accessLetsIn(HOSTS.nextcloud, eve.email)).toBe(false);
+
+    const published = await cloudflare.publish(profileId);
+    expect(published.steps.find((s) => s.id === 'household-groups')?.status).toBe('failed');
+    expect(published.steps.filter((s) => s.id.startsWith('dns:') || s.id.startsWith('access:')).map((s) => s.status)).toEqual(Array(6).fill('unchanged'));
+    expect(accessLetsIn(HOSTS.jellyfin, 'admin@example.com')).toBe(true);
+
+    standIn.faults.remove(fault.id);
+    const finished = await call<HouseholdResult>('household:add', { profileId, member: eve });
+    expect(finished.ok).toBe(true);
+    expect(finished.member?.state).toBe('active');
+    expect(finished.invite).toBeNull();
+    expect([HOSTS.jellyfin, HOSTS.nextcloud].map((h) => accessLetsIn(h, eve.email))).toEqual([true, true]);
+    expect((await call<HouseholdResult>('household:remove', { profileId, email: eve.email })).ok).toBe(true);
+    expect(standIn.state.accessGroups.size).toBe(0);
   }, 120_000);
 });

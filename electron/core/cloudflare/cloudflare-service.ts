@@ -272,10 +272,11 @@ export class CloudflareService {
     for (const h of hosts) {
       const id = `access:${h.hostname}`;
       const title = `Access application for ${h.hostname}`;
-      if (!passed(policyStep) || !policyId || roles?.ok === false) {
-        run.skip(id, title, roles?.ok === false ? 'Needs the household’s Access groups and policies.' : 'Needs the Access policy.');
+      if (!passed(policyStep) || !policyId) {
+        run.skip(id, title, 'Needs the Access policy.');
         continue;
       }
+      // Groups or policies by role that could not be brought in line: the application keeps the one it links now.
       const byRole = roles?.byHost.get(h.hostname);
       const s = await run.step(id, title, () => ensureApp(cx, account_id, settings, h, policyId, takeOvers, [...(byRole ? [byRole] : []), ...probePolicyIds]));
       accessOk.set(h.hostname, passed(s));
@@ -328,15 +329,18 @@ export class CloudflareService {
     if (members.length === 0 && kept.groups.length === 0 && kept.policies.length === 0) return null;
     let groups = new Map<HouseholdRole, string>();
     let byHost = new Map<string, string>();
+    // What the applications link now, kept when the groups or policies cannot be brought in line this time.
+    const linkedNow = (): Map<string, string> =>
+      new Map(hosts.flatMap((h) => kept.policies.filter((p) => p.service === h.service).map((p) => [h.hostname, p.id] as [string, string])));
     const g = await run.step('household-groups', 'Access groups by role', () => ensureRoleGroups(cx, account_id, members, (ids) => (groups = ids)));
     if (!passed(g)) {
       run.skip('household-policies', 'Access policies by role', 'Needs the Access groups.');
-      return { ok: false, byHost, groupIds: new Set() };
+      return { ok: false, byHost: linkedNow(), groupIds: new Set() };
     }
     const p = await run.step('household-policies', 'Access policies by role', () =>
       ensureRolePolicies(cx, account_id, hosts, groups, settings.access.sessionDuration, (m) => (byHost = m)),
     );
-    return { ok: passed(p), byHost, groupIds: new Set(groups.values()) };
+    return passed(p) ? { ok: true, byHost, groupIds: new Set(groups.values()) } : { ok: false, byHost: linkedNow(), groupIds: new Set() };
   }
 
   /**
