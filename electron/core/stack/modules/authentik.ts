@@ -205,7 +205,8 @@ function render(ctx: ModuleContext): ModuleOutput {
         },
         networks: ['edge'],
         depends_on: { 'authentik-server': { condition: 'service_healthy' } },
-        healthcheck: healthcheck(['CMD', '/ldap', 'healthcheck'], '60s'),
+        // Connected only once the server answers: as long a start as the server's own.
+        healthcheck: healthcheck(['CMD', '/ldap', 'healthcheck'], '180s'),
       }
     : undefined;
 

@@ -1,7 +1,8 @@
 /**
  * Authentik LDAP outpost stand-in (image ghcr.io/goauthentik/ldap): `/ldap` connects to AUTHENTIK_HOST's API with
- * AUTHENTIK_TOKEN as the real outpost does at start (`GET /api/v3/outposts/instances/`; no outpost for the token is
- * fatal, "No outposts found with given token", and the container restarts; an unreachable server is retried), then
+ * AUTHENTIK_TOKEN as the real outpost does at start (`GET /api/v3/outposts/instances/`; an answer listing no outpost
+ * for the token is fatal, "No outposts found with given token", and the container restarts; an unreachable server or
+ * an API error is logged and retried), then
  * listens on 3389 (LDAP) and serves `/outpost.goauthentik.io/ping` (204 once connected) on 9300, which
  * `/ldap healthcheck` asks. The LDAP protocol itself is not spoken: connections are accepted and closed (the lab's
  * Jellyfin stand-in does not bind). Lab control on 9300: `GET /__lab/state` → `{ connected, outpost }`.
@@ -30,9 +31,15 @@ async function connect(): Promise<void> {
       continue;
     }
     const body = (await res.json().catch(() => ({}))) as { results?: Array<{ name?: string; type?: string }> };
-    const first = res.status === 200 ? body.results?.[0] : undefined;
+    if (res.status !== 200) {
+      // An API error (server starting, token refused) is logged and retried, as the real outpost does.
+      if (i % 5 === 0) log(`{"event":"Failed to fetch outpost configuration, retrying in 3 seconds","status":${res.status},"level":"error"}`);
+      await sleep(1_000);
+      continue;
+    }
+    const first = body.results?.[0];
     if (!first) {
-      process.stderr.write(`{"event":"No outposts found with given token, ensure the given token corresponds to an authenitk Outpost","status":${res.status},"level":"fatal"}\n`);
+      process.stderr.write('{"event":"No outposts found with given token, ensure the given token corresponds to an authenitk Outpost","level":"fatal"}\n');
       process.exit(1);
     }
     outpost = String(first.name ?? '');
