@@ -71,7 +71,7 @@ export function InPlaceRestore({ profileId, snapshotId, path, disabled }: { prof
           {result.keptAs ? <p>What was there is kept as {result.keptAs}.</p> : null}
           <p>
             Nextcloud rescanned {result.scan.path}
-            {result.scan.files !== null ? ` (${result.scan.files} files)` : ''}.
+            {result.scan.files !== null ? ` (${result.scan.files} ${result.scan.files === 1 ? 'file' : 'files'})` : ''}.
           </p>
         </div>
       ) : null}
