@@ -154,6 +154,8 @@ export class RestoresService {
   async plan(req: ServiceRestoreRequest): Promise<ServiceRestorePlan> {
     const d = serviceDefinitions[req.service];
     const { t, settings } = await this.#installed(req.profileId, d.stops.slice(0, 1));
+    // First: an unfinished restore may have left the backup container (which reads the snapshot) stopped.
+    if ((await this.#unfinished(t, settings)).some((u) => u.service === d.service)) throw unfinishedError(restorableServiceTitle[d.service]);
     return this.#plan(t, settings, d, req.snapshotId);
   }
 
@@ -194,9 +196,10 @@ export class RestoresService {
     return this.#deps.exclusive(req.profileId, `a restore of ${title}`, async () => {
       const { t, settings } = await this.#installed(req.profileId, d.stops.slice(0, 1));
       const started = Date.now();
+      // First: an unfinished restore may have left the backup container (which reads the snapshot) stopped.
+      if ((await this.#unfinished(t, settings)).some((u) => u.service === d.service)) throw unfinishedError(title);
       const { plan, owners } = await this.#planWithOwners(t, settings, d, req.snapshotId);
       if (!plan.space.enough) throw new AppError('backups.no-room', `Free space: ${plan.space.words}`, { hint: 'Free space on the server’s disk, then try again.' });
-      if ((await this.#unfinished(t, settings)).some((u) => u.service === d.service)) throw unfinishedError(title);
       const c = restoreCommands(t.access, t.files);
       const moduleDir = moduleDirOf(settings, d);
       const names = swappedNames(d);
