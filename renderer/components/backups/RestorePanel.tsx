@@ -61,7 +61,14 @@ export function RestorePanel({ profileId, snapshots, restoreRoot }: { profileId:
     ).finally(() => setBusy(false));
   };
 
-  if (snapshots.length === 0) return <p className="muted">Once there is a snapshot, a file or folder of Nextcloud can be restored from it here.</p>;
+  if (snapshots.length === 0) {
+    return (
+      <>
+        <p className="muted">Once there is a snapshot, a file or folder of Nextcloud can be restored from it here.</p>
+        <ServiceRestorePanel profileId={profileId} snapshots={snapshots} />
+      </>
+    );
+  }
   return (
     <>
       <section className="card" aria-labelledby="restore-heading">

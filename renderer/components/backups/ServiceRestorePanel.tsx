@@ -73,7 +73,8 @@ export function ServiceRestorePanel({ profileId, snapshots }: { profileId: strin
     });
   };
 
-  if (snapshots.length === 0) return null;
+  // With a restore cut half-way the backup container may be stopped and list no snapshot: the way back still shows.
+  if (snapshots.length === 0 && unfinished.length === 0 && !putBack) return null;
   const title = restorableServiceTitle[service];
   return (
     <section className="card" aria-labelledby="service-restore-heading">
@@ -95,75 +96,79 @@ export function ServiceRestorePanel({ profileId, snapshots }: { profileId: strin
           {putBack.detail}
         </div>
       ) : null}
-      <Field id="service-restore-service" label="Service" errors={error?.field === 'service' ? [error.userMessage] : undefined}>
-        {(aria) => (
-          <select
-            {...aria}
-            value={service}
-            onChange={(e) => {
-              setService(e.target.value as RestorableService);
-              reset();
-            }}
-          >
-            {SERVICES.map((s) => (
-              <option key={s} value={s}>
-                {restorableServiceTitle[s]}
-              </option>
-            ))}
-          </select>
-        )}
-      </Field>
-      <Field id="service-restore-snapshot" label="From snapshot" errors={error?.field === 'snapshotId' ? [error.userMessage] : undefined}>
-        {(aria) => (
-          <select
-            {...aria}
-            value={snapshotId}
-            onChange={(e) => {
-              setSnapshotId(e.target.value);
-              reset();
-            }}
-          >
-            {snapshots.map((s) => (
-              <option key={s.id} value={s.id}>
-                {formatTime(s.time)} ({s.shortId})
-              </option>
-            ))}
-          </select>
-        )}
-      </Field>
-      <button type="button" className="secondary" onClick={showPlan} disabled={busy !== undefined}>
-        {busy === 'plan' ? 'Reading the snapshot…' : `Show the plan for ${title}`}
-      </button>
-      {plan ? (
-        <div aria-label="Restore plan" role="region" className="notice notice-warn">
-          <p>
-            <strong>
-              Restore {restorableServiceTitle[plan.service]} from snapshot {plan.snapshotId.slice(0, 8)} of {formatTime(plan.snapshotTime)}
-            </strong>
-          </p>
-          <ol>
-            {plan.steps.map((s) => (
-              <li key={s}>{s}</li>
-            ))}
-          </ol>
-          <p>
-            Replaced: {plan.folders.map((f) => `${f.serverPath} (${f.files} files, ${formatBytes(f.bytes)})`).join(', ')}
-            {plan.database ? `; the ${plan.database.name} database (dump ${formatBytes(plan.database.dumpBytes)})` : ''}.
-          </p>
-          <p className={plan.space.enough ? '' : 'field-error'}>Free space: {plan.space.words}</p>
-          {plan.space.enough ? (
-            <>
-              <label>
-                <input type="checkbox" checked={confirmed} onChange={(e) => setConfirmed(e.target.checked)} /> I understand that {plan.stops.join(', ')} stop while {restorableServiceTitle[plan.service]} is restored, and that its current data is replaced by the snapshot’s.
-              </label>
+      {snapshots.length > 0 ? (
+        <>
+          <Field id="service-restore-service" label="Service" errors={error?.field === 'service' ? [error.userMessage] : undefined}>
+            {(aria) => (
+              <select
+                {...aria}
+                value={service}
+                onChange={(e) => {
+                  setService(e.target.value as RestorableService);
+                  reset();
+                }}
+              >
+                {SERVICES.map((s) => (
+                  <option key={s} value={s}>
+                    {restorableServiceTitle[s]}
+                  </option>
+                ))}
+              </select>
+            )}
+          </Field>
+          <Field id="service-restore-snapshot" label="From snapshot" errors={error?.field === 'snapshotId' ? [error.userMessage] : undefined}>
+            {(aria) => (
+              <select
+                {...aria}
+                value={snapshotId}
+                onChange={(e) => {
+                  setSnapshotId(e.target.value);
+                  reset();
+                }}
+              >
+                {snapshots.map((s) => (
+                  <option key={s.id} value={s.id}>
+                    {formatTime(s.time)} ({s.shortId})
+                  </option>
+                ))}
+              </select>
+            )}
+          </Field>
+          <button type="button" className="secondary" onClick={showPlan} disabled={busy !== undefined}>
+            {busy === 'plan' ? 'Reading the snapshot…' : `Show the plan for ${title}`}
+          </button>
+          {plan ? (
+            <div aria-label="Restore plan" role="region" className="notice notice-warn">
               <p>
-                <button type="button" onClick={restore} disabled={!confirmed || busy !== undefined}>
-                  {busy === 'restore' ? `Restoring ${restorableServiceTitle[plan.service]}…` : `Restore ${restorableServiceTitle[plan.service]} now`}
-                </button>
+                <strong>
+                  Restore {restorableServiceTitle[plan.service]} from snapshot {plan.snapshotId.slice(0, 8)} of {formatTime(plan.snapshotTime)}
+                </strong>
               </p>
-            </>
+              <ol>
+                {plan.steps.map((s) => (
+                  <li key={s}>{s}</li>
+                ))}
+              </ol>
+              <p>
+                Replaced: {plan.folders.map((f) => `${f.serverPath} (${f.files} files, ${formatBytes(f.bytes)})`).join(', ')}
+                {plan.database ? `; the ${plan.database.name} database (dump ${formatBytes(plan.database.dumpBytes)})` : ''}.
+              </p>
+              <p className={plan.space.enough ? '' : 'field-error'}>Free space: {plan.space.words}</p>
+              {plan.space.enough ? (
+                <>
+                  <label>
+                    <input type="checkbox" checked={confirmed} onChange={(e) => setConfirmed(e.target.checked)} /> I understand that {plan.stops.join(', ')} stop while {restorableServiceTitle[plan.service]} is restored, and that its current data is replaced by the snapshot’s.
+                  </label>
+                  <p>
+                    <button type="button" onClick={restore} disabled={!confirmed || busy !== undefined}>
+                      {busy === 'restore' ? `Restoring ${restorableServiceTitle[plan.service]}…` : `Restore ${restorableServiceTitle[plan.service]} now`}
+                    </button>
+                  </p>
+                </>
+              ) : null}
+            </div>
           ) : null}
-        </div>
+        </>
       ) : null}
       {error && error.field !== 'service' && error.field !== 'snapshotId' ? <ErrorNotice error={error} /> : null}
       {result ? (
