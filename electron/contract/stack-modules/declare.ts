@@ -45,7 +45,7 @@ interface FieldBase {
 
 /**
  * A text box. `value` says how the typed text becomes the setting: as is, a number (empty or not a number is
- * refused with the field's own message), or a number where empty means "none" (null).
+ * refused with the field's own message), or a number or text where empty means "none" (null).
  */
 export interface TextField extends FieldBase {
   readonly kind: 'text';
@@ -55,7 +55,7 @@ export interface TextField extends FieldBase {
   readonly hint?: string;
   readonly placeholder?: string;
   readonly inputMode?: 'numeric' | 'email';
-  readonly value?: 'string' | 'number' | 'number-or-null';
+  readonly value?: 'string' | 'number' | 'number-or-null' | 'string-or-null';
 }
 
 export interface SelectField extends FieldBase {

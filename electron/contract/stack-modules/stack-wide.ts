@@ -30,6 +30,14 @@ export const storageFields: readonly FormField[] = [
     ],
   },
   { kind: 'text', key: 'timezone', label: 'Time zone', placeholder: 'Europe/Berlin' },
+  {
+    kind: 'text',
+    key: 'imageRegistry',
+    label: 'Image registry',
+    hint: 'Empty: each image comes from its own registry (Docker Hub, ghcr.io, lscr.io). A mirror of your own (host or host:port): every image is pulled from it, and updates are looked for there.',
+    placeholder: 'registry.example.com:5000',
+    value: 'string-or-null',
+  },
 ];
 
 export const adminFields: readonly FormField[] = [

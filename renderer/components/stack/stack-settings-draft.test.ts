@@ -15,6 +15,7 @@ const custom = StackSettings.parse({
     mediaAutomation: { enabled: true },
   },
   imageOverrides: { jellyfin: '10.11.10' },
+  imageRegistry: '127.0.0.1:5055',
 });
 
 describe('the settings form draft, derived from the module declarations', () => {
@@ -32,6 +33,9 @@ describe('the settings form draft, derived from the module declarations', () => 
     expect(out.modules.jellyfin.renderGid).toBeNull();
     expect(out.modules.jellyfin.lanPort).toBeNaN();
     expect(out.modules.backup.keepDaily).toBeNaN();
+    expect(d.values.imageRegistry).toBe('127.0.0.1:5055');
+    expect((fromDraft({ ...d, values: { ...d.values, imageRegistry: '  ' } }) as { imageRegistry: unknown }).imageRegistry).toBeNull();
+    expect(labelOf('imageRegistry')).toBe('Image registry');
   });
 
   it('names each refused field with its label, a media folder by its row, and shows list issues per row', () => {

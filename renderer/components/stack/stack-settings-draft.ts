@@ -16,7 +16,7 @@ export interface Draft {
   readonly imageOverrides: Readonly<Record<string, string>>;
 }
 
-type Conversion = 'string' | 'number' | 'number-or-null' | 'select-number' | 'list' | 'switch' | 'always-on';
+type Conversion = 'string' | 'number' | 'number-or-null' | 'string-or-null' | 'select-number' | 'list' | 'switch' | 'always-on';
 
 interface Leaf {
   readonly path: string;
@@ -104,6 +104,8 @@ function convert(l: Leaf, v: DraftValue | undefined): unknown {
       return num(text(v));
     case 'number-or-null':
       return text(v).trim() === '' ? null : num(text(v));
+    case 'string-or-null':
+      return text(v).trim() === '' ? null : text(v);
     case 'select-number':
       return Number(text(v));
     case 'list':
