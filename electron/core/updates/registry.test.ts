@@ -115,4 +115,11 @@ describe('registry client', () => {
     expect(registryOf('ghcr.io/goauthentik/server', '127.0.0.1:5055')).toMatchObject({ host: '127.0.0.1:5055', name: 'goauthentik/server', scheme: 'http' });
     expect(registryOf('postgres', 'mirror.lan:5000')).toMatchObject({ name: 'postgres', scheme: 'https' });
   });
+
+  it('an answer that cannot be taken is not called unreachable', async () => {
+    const r = registryOf('jellyfin/jellyfin', 'registry.example.com');
+    await expect(new RegistryClient(async () => Promise.reject(new Error('its TLS certificate was refused (ERR_TLS_CERT_ALTNAME_INVALID)'))).tags(r)).rejects.toThrow(
+      'The image registry registry.example.com sent an answer that could not be read (its TLS certificate was refused (ERR_TLS_CERT_ALTNAME_INVALID)).',
+    );
+  });
 });

@@ -122,7 +122,9 @@ export class RegistryClient {
       try {
         return await this.#http(url, { method, headers: token ? { ...headers, authorization: `Bearer ${token}` } : headers });
       } catch (err) {
-        throw unreachable(r, err);
+        // Not reached at all, or reached with an answer that could not be taken (too large, a refused certificate).
+        if (err instanceof Unreachable) throw unreachable(r, err);
+        throw badAnswer(r, `sent an answer that could not be read (${err instanceof Error ? err.message.slice(0, 200) : 'unknown'})`);
       }
     };
     const cached = [...this.#tokens.entries()].find(([k]) => k.endsWith(`\n${scope}`))?.[1];

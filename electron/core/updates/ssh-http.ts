@@ -55,7 +55,7 @@ function request(o: { secure: boolean; port: number; servername: string; hostHea
   return new Promise<HttpResponse>((resolve, reject) => {
     const common = { host: '127.0.0.1', port: o.port, path: o.path, method: o.method, headers: { ...o.headers, host: o.hostHeader, 'user-agent': 'M2-Companion-update-check' }, agent: false as const };
     const req = o.secure ? https.request({ ...common, servername: o.servername }) : http.request(common);
-    const timer = setTimeout(() => req.destroy(new Error(`no answer within ${String(Math.round(o.timeoutMs / 1000))} s`)), o.timeoutMs);
+    const timer = setTimeout(() => req.destroy(new Unreachable(`no answer within ${String(Math.round(o.timeoutMs / 1000))} s`)), o.timeoutMs);
     req.on('response', (res) => {
       const chunks: Buffer[] = [];
       let size = 0;
@@ -80,8 +80,11 @@ function request(o: { secure: boolean; port: number; servername: string; hostHea
         reject(new Unreachable(err.message));
       });
     });
-    req.on('error', (err) => {
+    req.on('error', (err: NodeJS.ErrnoException) => {
       clearTimeout(timer);
+      if (err instanceof Unreachable) return reject(err);
+      // A certificate the registry's name does not match (or no trusted issuer): the registry answered, wrongly.
+      if (/^(ERR_TLS|CERT_|DEPTH_ZERO|UNABLE_TO_|SELF_SIGNED)/.test(err.code ?? '')) return reject(new Error(`its TLS certificate was refused (${err.code ?? ''})`));
       // A channel the server could not open closes the local socket at once: "socket hang up" / ECONNRESET.
       reject(new Unreachable(/hang up|ECONNRESET|EPIPE/.test(err.message) ? 'no connection from the server' : err.message));
     });

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { StackSettings, type ApplyResult } from '../../contract/stack';
 import { AppError } from '../errors';
 import { silentLogger } from '../log';
-import type { HttpGet } from './registry';
+import { Unreachable, type HttpGet } from './registry';
 import { UpdateService, type UpdatesFile } from './update-service';
 
 const DIGEST = `sha256:${'cd'.repeat(32)}`;
@@ -14,7 +14,7 @@ function harness(opts: { applyResult?: ApplyResult; tags?: string[]; reachable?:
   let now = new Date('2026-12-05T06:00:00Z');
   let applied: StackSettings | undefined;
   const get: HttpGet = async (url, o) => {
-    if (opts.reachable === false) throw new Error('no connection from the server');
+    if (opts.reachable === false) throw new Unreachable('no connection from the server');
     calls.push(`${o.method} ${url.pathname}`);
     if (url.pathname.endsWith('/tags/list')) return { status: 200, headers: {}, body: JSON.stringify({ tags: opts.tags ?? ['10.11.11', '10.11.12', '11.0.0'] }) };
     if (url.pathname.endsWith('/manifests/10.11.12')) return { status: 200, headers: { 'docker-content-digest': DIGEST }, body: '' };
