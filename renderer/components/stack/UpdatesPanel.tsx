@@ -1,15 +1,15 @@
-import { useEffect, useRef, useState } from 'react';
+import { useRef, useState } from 'react';
 import type { ErrorShape } from '../../../electron/contract/errors';
 import type { StackProgress } from '../../../electron/contract/stack';
 import { moduleTitle } from '../../../electron/contract/stack-modules';
 import type { ImageUpdate, UpdateApplyResult, UpdateCheck, UpdateLevel, UpdatesView } from '../../../electron/contract/updates';
-import { call, M2Error } from '../../m2';
+import { asShape, useCall } from '../../hooks/use-call';
+import { useEvent } from '../../hooks/use-event';
+import { call } from '../../m2';
 import { ErrorNotice } from '../common/ErrorNotice';
 import { ModalDialog } from '../common/ModalDialog';
 import { PullProgress, type PullState } from './PullProgress';
 import { RollbackReport } from './RollbackReport';
-
-const asShape = (err: unknown): ErrorShape => (err instanceof M2Error ? err.shape : { code: 'internal', userMessage: 'Something went wrong.', hint: 'Try again.' });
 
 /** What a version step means for the admin, by how far it moves. */
 export const LEVEL: Record<UpdateLevel, { text: string; tone: 'pass' | 'warn' | 'fail'; means: string }> = {
@@ -207,9 +207,7 @@ export function VersionsTable({ view }: { view: UpdatesView }) {
 
 /** Updates of one server's images: check, choose, confirm, follow the update, read how it ended. */
 export function UpdatesPanel({ profileId, backupOn }: { profileId: string; backupOn: boolean }) {
-  const [view, setView] = useState<UpdatesView | undefined>();
-  const [viewError, setViewError] = useState<ErrorShape | undefined>();
-  const [generation, setGeneration] = useState(0);
+  const view = useCall('updates:view', { profileId });
   const [check, setCheck] = useState<UpdateCheck | undefined>();
   const [checking, setChecking] = useState(false);
   const [chosen, setChosen] = useState<Chosen | undefined>();
@@ -220,34 +218,17 @@ export function UpdatesPanel({ profileId, backupOn }: { profileId: string; backu
   const [error, setError] = useState<ErrorShape | undefined>();
   const runningRef = useRef(false);
 
-  // The versions table and records, asked again after each update (an answer for another server is dropped).
-  useEffect(() => {
-    let live = true;
-    call('updates:view', { profileId }).then(
-      (v) => live && (setView(v), setViewError(undefined)),
-      (err: unknown) => live && setViewError(asShape(err)),
-    );
-    return () => {
-      live = false;
-    };
-  }, [profileId, generation]);
   // The update's own steps, and the install's pull bars and phases, for this server while this page runs an update.
-  useEffect(() => {
-    const offSteps = window.m2.on('updates:progress', (p) => {
-      if (p.profileId === profileId && runningRef.current) setSteps((s) => [...s, p.text]);
-    });
-    const offStack = window.m2.on('stack:progress', (p: StackProgress) => {
-      if (p.profileId !== profileId || !runningRef.current) return;
-      if (p.kind === 'pull') {
-        const { kind: _k, profileId: _p, applyId: _a, ...pull } = p;
-        setPulls((all) => [...all.filter((x) => x.image !== pull.image), pull]);
-      } else if (p.kind === 'phase') setSteps((s) => [...s, p.message]);
-    });
-    return () => {
-      offSteps();
-      offStack();
-    };
-  }, [profileId]);
+  useEvent('updates:progress', (p) => {
+    if (p.profileId === profileId && runningRef.current) setSteps((s) => [...s, p.text]);
+  });
+  useEvent('stack:progress', (p: StackProgress) => {
+    if (p.profileId !== profileId || !runningRef.current) return;
+    if (p.kind === 'pull') {
+      const { kind: _k, profileId: _p, applyId: _a, ...pull } = p;
+      setPulls((all) => [...all.filter((x) => x.image !== pull.image), pull]);
+    } else if (p.kind === 'phase') setSteps((s) => [...s, p.message]);
+  });
 
   const runCheck = async (): Promise<void> => {
     setChecking(true);
@@ -278,7 +259,7 @@ export function UpdatesPanel({ profileId, backupOn }: { profileId: string; backu
     } finally {
       runningRef.current = false;
       setRunning(false);
-      setGeneration((g) => g + 1);
+      view.refresh();
     }
   };
 
@@ -304,8 +285,8 @@ export function UpdatesPanel({ profileId, backupOn }: { profileId: string; backu
         </div>
       ) : null}
       {result ? <UpdateOutcome result={result} /> : null}
-      {viewError ? <ErrorNotice error={viewError} /> : null}
-      {view ? <VersionsTable view={view} /> : null}
+      {view.error ? <ErrorNotice error={view.error} /> : null}
+      {view.value ? <VersionsTable view={view.value} /> : null}
     </>
   );
 }
