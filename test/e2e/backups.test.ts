@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
@@ -140,5 +140,26 @@ describe('the Backups page in Chromium, against the lab stack', () => {
     await page.getByText('Last drill passed today.').waitFor({ timeout: 30_000 });
     await page.screenshot({ path: shot('drill-passed'), fullPage: true });
     expect(pageProblems).toEqual([]);
+  }, 400_000);
+
+  it('a drill that fails on a damaged repository makes the Dashboard’s Backups card an error that says why', async () => {
+    const packs = (dir: string): string[] => readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? packs(path.join(dir, e.name)) : [path.join(dir, e.name)]));
+    const biggest = packs(path.join(backupRepo, 'data')).sort((a, b) => statSync(b).size - statSync(a).size)[0] ?? '';
+    const intact = readFileSync(biggest);
+    try {
+      chmodSync(biggest, 0o600);
+      truncateSync(biggest, Math.floor(intact.length / 2));
+      await page.getByRole('button', { name: 'Run a restore drill' }).click();
+      await page.getByText(/Repository check: restic check found errors: pack [0-9a-f]+/).first().waitFor({ timeout: 300_000 });
+      await page.goto(`${host.url}#/dashboard`);
+      const card = page.getByRole('list', { name: 'Status, worst first' }).getByRole('listitem', { name: 'Backups', exact: true });
+      // The status agent reads the drill's result on the server every 5 s.
+      await card.filter({ hasText: /Error.*The last restore drill failed .*Repository check: restic check found errors: pack [0-9a-f]+/ }).waitFor({ timeout: 60_000 });
+      await expect(page.getByRole('region', { name: 'Backups', exact: true }).textContent()).resolves.toMatch(/Restore drill\s*Failed/);
+      await page.screenshot({ path: shot('dashboard-drill-failed'), fullPage: true });
+    } finally {
+      writeFileSync(biggest, intact);
+      chmodSync(biggest, 0o400);
+    }
   }, 400_000);
 });
