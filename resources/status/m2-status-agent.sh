@@ -14,14 +14,17 @@
 # the environment. The rest of stdin is watched: end of file (the app closed the channel, or the SSH
 # connection died) stops the agent and everything it started.
 #
-# What drives it: `docker events` (containers: state, health, restarts, image) the moment they happen; long-lived
-# readers for what can only be sampled: with curl 7.84+ one curl per HTTP endpoint (cloudflared /ready and Jellyfin
-# /Sessions every --poll-ms, 500 by default; /metrics every 4th), `nvidia-smi -lms` and `intel_gpu_top -J`, each
-# through an awk that passes a sample on only when it changed; and a 1 s ticker for the backup status file (a
-# builtin read) every tick, AMD sysfs every 2, host CPU/memory every 5, free space every 60. All of them write short
-# lines into one FIFO that the main loop reads, so one process writes stdout and nothing waits for another's
-# interval. A quiet server costs a sleep a second and a few kept-alive HTTP requests; nothing is started per
-# sample. Without curl 7.84 (wget, busybox, `docker exec`), HTTP is sampled every tick by one process.
+# What drives it: what the services push, where they push: `docker events` (containers: state, health, restarts,
+# image) and each cloudflared's own log (`docker logs -f`: every edge connection registered or lost logs a line with
+# connIndex=, which makes its /ready be read at once). Long-lived readers for what can only be sampled:
+# with curl 7.84+ one curl per HTTP endpoint (Jellyfin /Sessions every --poll-ms, 500 by default; cloudflared /ready
+# and /metrics every 4th, a safety net behind its log), `nvidia-smi -lms` and `intel_gpu_top -J`, each through an awk
+# that passes a sample on only when it changed (a playing session's progress alone at most every 10 s); and a 1 s
+# ticker for the backup status file (a builtin read) every tick, AMD sysfs every 2, host CPU/memory every 5, free
+# space every 60. All of them write short lines into one FIFO that the main loop reads, so one process writes stdout
+# and nothing waits for another's interval. A quiet server costs a tick a second and a few kept-alive HTTP requests;
+# nothing is started per sample. Without curl 7.84 (wget, busybox, `docker exec`), HTTP is sampled every tick by one
+# process, and a sleep is started for each tick.
 #
 # It uses what a stock server has: sh, awk, docker; curl or wget when present; else `docker exec` into the
 # Jellyfin container (which ships curl) to reach the services.
@@ -127,9 +130,14 @@ if [ "$http_mode" = wget ] && wget --version 2>/dev/null | grep -q '^GNU Wget'; 
 streams=false
 if [ "$http_mode" = curl ] && curl --rate 1/s --version >/dev/null 2>&1; then streams=true; fi
 http_rate="$((60000 / poll_ms))/m"
-# /ready (a few bytes) carries the connection count; /metrics (tens of kB from a real cloudflared, and its RTT
-# gauges change at every read) adds request counters, colos and RTT, which can come 4 times slower.
+# cloudflared logs every edge connection it gains or loses, and that line makes its /ready (the count) be read at once:
+# polled, /ready only backs the log up (a line missed while its reader restarted), as often as /metrics (colos, RTT,
+# request counters; tens of kB from a real cloudflared, its RTT gauges changing at every read): 4 times slower than
+# Jellyfin.
 metrics_rate="$((15000 / poll_ms))/m"
+# A playing session's position, completion and frame rate change at every answer: alone, they go on at most every
+# this many answers (10 s); a session that starts, ends, pauses or plays another way goes on at once.
+progress_every=$((10000 / poll_ms))
 # mawk fills its whole input buffer before it looks at a record unless told it is interactive: a 90-byte /ready
 # answer would wait for 45 more. Other awks take -W interactive too or ignore it; one that refuses gets none.
 awk_i=''
@@ -165,7 +173,19 @@ printf '{"t":"hello","v":1,"pid":%s,"host":"%s","http":"%s","ncpu":%s,"caps":{"n
 
 # --- producers into the FIFO ----------------------------------------------------------------------------
 (
-  trap 'exit 0' TERM
+  c=''
+  trap 'kill $c 2>/dev/null; exit 0' TERM
+  # With curl 7.84+ one process ticks: a read of /dev/null paced by --rate, its -w line one write each (a sleep
+  # started every second costs several times more). Where it cannot, or the interval does not divide a minute, sleep.
+  if [ "$streams" = true ]; then
+    case "$interval" in
+      1 | 2 | 3 | 4 | 5 | 6 | 10 | 12 | 15 | 20 | 30 | 60)
+        curl -s --rate "$((60 / interval))/m" -w 'tick\n' "file:///dev/null#[1-1000000000]" 2>/dev/null &
+        c=$!
+        wait "$c"
+        ;;
+    esac
+  fi
   while :; do sleep "$interval" 2>/dev/null || sleep 1; echo tick; done
 ) >&3 &
 bg_pids="$bg_pids $!"
@@ -216,6 +236,7 @@ last_gpu=''
 last_disk=''
 last_snap=''
 cf_targets=''
+cf_ids=''
 jf_ip=''
 jf_id=''
 backup_id=''
@@ -235,6 +256,7 @@ containers() {
   ids=$($docker_cmd ps -aq --no-trunc --filter "label=com.docker.compose.project=$project" 2>/dev/null) || { emit_line containers '{"t":"containers","ok":false,"list":[]}'; return; }
   list=''
   cf_targets=''
+  cf_ids=''
   jf_ip=''
   jf_id=''
   backup_id=''
@@ -254,7 +276,7 @@ containers() {
     # Names and addresses go into URLs and JSON below: only the exact shapes the stack makes.
     case "$ip" in *[!0-9.]*) ip='' ;; esac
     case "$svc" in
-      cloudflared | cloudflared-[0-9] | cloudflared-[0-9][0-9]) [ -n "$ip" ] && cf_targets="$cf_targets $svc=$ip" ;;
+      cloudflared | cloudflared-[0-9] | cloudflared-[0-9][0-9]) [ -n "$ip" ] && { cf_targets="$cf_targets $svc=$ip"; cf_ids="$cf_ids $id"; } ;;
       jellyfin) [ -n "$ip" ] && jf_ip=$ip; jf_id=$id ;;
     esac
     [ "$svc" = "$backup_service" ] && backup_id=$id
@@ -365,19 +387,26 @@ function put(o,   f) {
   printf "%s", "v " id " " k "\n"; fflush()
 }'
 stream_awk="$json_lines_awk$put_awk"'
+/^@@M2 reset$/ { body = ""; mbody = ""; raw = ""; next }
 /^@@M2 [0-9]+$/ {
-  if (kind == "cf-ready") o = "\"readyCode\":" ($2 + 0) ",\"ready\":\"" body "\""
-  else if (kind == "cf-metrics") o = "\"metricsCode\":" ($2 + 0) ",\"metrics\":[" mbody "]"
-  else o = "{\"t\":\"jellyfin\",\"configured\":true,\"code\":" ($2 + 0) ",\"body\":\"" body "\"}"
-  body = ""; mbody = ""
-  put(o)
+  if (kind == "cf-ready") put("\"readyCode\":" ($2 + 0) ",\"ready\":\"" body "\"")
+  else if (kind == "cf-metrics") put("\"metricsCode\":" ($2 + 0) ",\"metrics\":[" mbody "]")
+  else {
+    o = "{\"t\":\"jellyfin\",\"configured\":true,\"code\":" ($2 + 0) ",\"body\":\"" body "\"}"
+    if (o != last) {
+      key = $2 " " raw
+      gsub(/"(PositionTicks|CompletionPercentage|Framerate|LastActivityDate|LastPlaybackCheckIn|LastPausedDate)":("[^"]*"|[-+.0-9eE]+)/, "", key)
+      if (key != lastkey || ++same >= slow) { lastkey = key; same = 0; put(o) }
+    }
+  }
+  body = ""; mbody = ""; raw = ""
   next
 }
 kind == "cf-metrics" {
   if ($0 ~ /^(cloudflared_tunnel_(ha_connections|total_requests|request_errors|server_locations)|quic_client_smoothed_rtt|build_info)[{ ]/) mbody = mbody (mbody == "" ? "" : ",") "\"" esc($0) "\""
   next
 }
-{ body = body (body == "" ? "" : "\\n") esc($0) }'
+{ body = body (body == "" ? "" : "\\n") esc($0); if (kind == "jf") raw = raw $0 "\n" }'
 
 stream_key=''
 stream_ids=''
@@ -392,27 +421,82 @@ stream_start() {
   rm -f "$tmp/p.$s_id" "$tmp/v.$s_id.0" "$tmp/v.$s_id.1"
   mkfifo "$tmp/p.$s_id" || return 0
   # shellcheck disable=SC2086
-  awk $awk_i -v id="$s_id" -v kind="$s_kind" -v out="$tmp/v.$s_id" "$stream_awk" < "$tmp/p.$s_id" >&3 &
+  awk $awk_i -v id="$s_id" -v kind="$s_kind" -v out="$tmp/v.$s_id" -v slow="$progress_every" "$stream_awk" < "$tmp/p.$s_id" >&3 &
   stream_pids="$stream_pids $!"
   (
     c=''
+    k=0
     trap 'kill $c 2>/dev/null; exit 0' TERM
+    # USR1 (see kick): read now. This curl ends, its unfinished answer is dropped, and the next curl starts at once.
+    trap 'k=1; kill $c 2>/dev/null' USR1
     # Held open across curl restarts, so the awk sees one stream; closed (awk ends) when this subshell ends.
     exec 5<>"$tmp/p.$s_id"
     while :; do
       curl -s -N -m 2 --rate "$s_rate" "$@" -w '%{stderr}\n@@M2 %{http_code}\n' "$s_url#[1-1000000000]" >&5 2>&5 &
       c=$!
+      # A USR1 ends the first wait early; the second makes sure this curl wrote its last before the reset.
       wait "$c"
-      sleep 1
+      wait "$c" 2>/dev/null
+      c=''
+      printf '\n@@M2 reset\n' >&5
+      [ "$k" = 1 ] || sleep 1
+      k=0
     done
   ) &
   stream_pids="$stream_pids $!"
+  eval "sp_$s_id=\$!"
   stream_ids="$stream_ids $s_id"
+}
+
+# log_start ID CONTAINER: a cloudflared's log, followed (from now on); a line about an edge connection coming or going
+# (registered, unregistered, terminated, a serve error, a retry: each with connIndex=) puts `k ID` into the FIFO. Not a
+# request's error (those carry connIndex= too, with ingressRule=): an origin that fails every request must not make
+# /ready be read at every one. Restarted after 5 s, then 10, 20, ... up to 10 minutes (a log driver Docker cannot read
+# back stays cheap); a stop and start of the container starts it anew.
+log_start() {
+  rm -f "$tmp/l.$1"
+  mkfifo "$tmp/l.$1" || return 0
+  # shellcheck disable=SC2086
+  awk $awk_i -v id="$1" '/connIndex=/ && /(Registered tunnel connection|Connection terminated|Serve tunnel error|Retrying connection)/ { printf "%s", "k " id "\n"; fflush() }' < "$tmp/l.$1" >&3 &
+  stream_pids="$stream_pids $!"
+  (
+    c=''
+    trap 'kill $c 2>/dev/null; exit 0' TERM
+    exec 5<>"$tmp/l.$1"
+    w=5
+    while :; do
+      $docker_cmd logs -f --tail 0 "$2" >&5 2>&5 &
+      c=$!
+      wait "$c"
+      c=''
+      sleep "$w"
+      w=$((w * 2))
+      [ "$w" -le 600 ] || w=600
+    done
+  ) >/dev/null 2>&1 &
+  stream_pids="$stream_pids $!"
+}
+
+# kick cN: cloudflared said its connections changed: its /ready stream reads now (a new curl: a few ms), and once more
+# at the next tick (the line may come a moment before /ready counts the change); /metrics (colos) follows at its poll.
+# At most four reads a tick (a replica's four connections registering at start): more lines wait for the next tick.
+kicks_due=''
+kick() {
+  case " $kicks_due " in *" $1 "*) ;; *) kicks_due="$kicks_due $1" ;; esac
+  eval "kt=\${kicked_$1:-}; kn=\${kickn_$1:-0}"
+  if [ "$kt" = "$ticks" ]; then
+    [ "$kn" -lt 4 ] || return 0
+    kn=$((kn + 1))
+  else
+    kn=1
+  fi
+  eval "kicked_$1=\$ticks; kickn_$1=\$kn"
+  eval "kill -USR1 \${sp_${1}r:-}" 2>/dev/null
 }
 
 stream_stop() {
   for p in $stream_pids; do kill "$p" 2>/dev/null; done
-  for i in $stream_ids; do eval "sv_$i=''"; rm -f "$tmp/p.$i"; done
+  for i in $stream_ids; do eval "sv_$i=''; sp_$i=''"; rm -f "$tmp/p.$i" "$tmp/l.$i"; done
   stream_pids=''
   stream_ids=''
 }
@@ -421,14 +505,21 @@ stream_stop() {
 streams_sync() {
   jf_on=0
   [ -n "$jf_ip" ] && [ -s "$tmp/jf-header" ] && jf_on=1
-  key="$cf_targets|$jf_on|$jf_ip"
+  key="$cf_targets|$cf_ids|$jf_on|$jf_ip"
   [ "$key" = "$stream_key" ] && return 0
   stream_key=$key
   stream_stop
+  kicks_due=''
   i=0
   for t in $cf_targets; do
-    stream_start "c${i}r" cf-ready "$http_rate" "http://${t#*=}:$cf_port/ready"
+    stream_start "c${i}r" cf-ready "$metrics_rate" "http://${t#*=}:$cf_port/ready"
     stream_start "c${i}m" cf-metrics "$metrics_rate" "http://${t#*=}:$cf_port/metrics"
+    i=$((i + 1))
+  done
+  i=0
+  for id in $cf_ids; do
+    log_start "c$i" "$id"
+    stream_ids="$stream_ids c$i"
     i=$((i + 1))
   done
   [ "$jf_on" = 1 ] && stream_start jf jf "$http_rate" "http://$jf_ip:$jf_port/Sessions?activeWithinSeconds=960" -H "@$tmp/jf-header"
@@ -635,6 +726,13 @@ while IFS= read -r line <&3; do
     tick)
       ticks=$((ticks + 1))
       [ "$streams" = true ] || sample_http
+      if [ -n "$kicks_due" ]; then
+        d=$kicks_due
+        kicks_due=''
+        for x in $d; do kick "$x"; done
+        # The second read of each is the last.
+        kicks_due=''
+      fi
       sample_backup
       # The sysfs reads (AMD) every 2 ticks; nvidia-smi only until its loop runs (then every 30, in case it appears).
       if [ "$has_amd" = true ] && [ $((ticks % 2)) -eq 0 ]; then
@@ -671,6 +769,10 @@ while IFS= read -r line <&3; do
         ig) gpu_intel=$v; emit_gpu ;;
         *) eval "sv_$2=\$v"; compose_http ;;
       esac
+      ;;
+    'k '*)
+      k=${line#k }
+      case "$k" in c[0-9] | c[0-9][0-9]) [ "$streams" = true ] && kick "$k" ;; esac
       ;;
     'ev '*)
       containers
