@@ -53,7 +53,18 @@ function harness(opts: { applyResult?: ApplyResult; tags?: string[]; reachable?:
     log: silentLogger,
     now: () => now,
   });
-  return { svc, calls, file: () => file, saved: () => saved, applied: () => applied, later: (h: number) => (now = new Date(now.getTime() + h * 3_600_000)) };
+  return {
+    svc,
+    calls,
+    file: () => file,
+    saved: () => saved,
+    applied: () => applied,
+    later: (h: number) => (now = new Date(now.getTime() + h * 3_600_000)),
+    /** The admin saves other settings while the update runs (before its install ends). */
+    saveWhileRunning: async (patch: Partial<StackSettings>) => {
+      saved = { ...saved, ...patch };
+    },
+  };
 }
 
 const rolledBack: ApplyResult = {
@@ -141,5 +152,14 @@ describe('update service', () => {
     expect(h.calls.filter((c) => c.endsWith('/tags/list')).length).toBeGreaterThan(3);
     const quiet = harness({ reachable: false });
     expect(await quiet.svc.dailyCheck('home')).toBeNull();
+  });
+
+  it('keeps a setting saved while the update ran, writing only the updated tag', async () => {
+    const h = harness();
+    const { svc } = h;
+    const run = svc.apply('home', [{ key: 'jellyfin', tag: '10.11.12' }]);
+    await h.saveWhileRunning({ timezone: 'Europe/Berlin' });
+    await run;
+    expect(h.saved()).toMatchObject({ timezone: 'Europe/Berlin', imageOverrides: { jellyfin: '10.11.12' } });
   });
 });

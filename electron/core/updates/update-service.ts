@@ -231,7 +231,15 @@ export class UpdateService {
     }
     emit('record', 'Recording the result…');
     if (result.kind === 'applied') {
-      await this.#deps.saveSettings(profileId, plan.settings);
+      // Only the updated tags are written into the settings as they are now: a change saved while the update ran stays.
+      const now = await this.#deps.settings(profileId).catch(() => saved);
+      const overrides: Record<string, string> = { ...now.imageOverrides };
+      for (const c of plan.changes) {
+        const tag = plan.settings.imageOverrides[c.key];
+        if (tag === undefined) delete overrides[c.key];
+        else overrides[c.key] = tag;
+      }
+      await this.#deps.saveSettings(profileId, { ...now, imageOverrides: overrides });
       const record: UpdateRecord = {
         id,
         at: this.#now().toISOString(),
