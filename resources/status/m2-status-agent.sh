@@ -17,8 +17,8 @@
 # What drives it: what the services push, where they push: `docker events` (containers: state, health, restarts,
 # image) and each cloudflared's own log (`docker logs -f`: every edge connection registered or lost logs a line with
 # connIndex=, which makes its /ready be read at once). Long-lived readers for what can only be sampled:
-# with curl 7.84+ one curl per HTTP endpoint (Jellyfin /Sessions every --poll-ms, 500 by default; cloudflared /ready
-# and /metrics every 4th, a safety net behind its log), `nvidia-smi -lms` and `intel_gpu_top -J`, each through an awk
+# with curl 7.84+ one curl per HTTP endpoint (cloudflared /ready and Jellyfin /Sessions every --poll-ms, 500 by default;
+# /metrics every 4th), `nvidia-smi -lms` and `intel_gpu_top -J`, each through an awk
 # that passes a sample on only when it changed (a playing session's progress alone at most every 10 s); and a 1 s
 # ticker for the backup status file (a builtin read) every tick, AMD sysfs every 2, host CPU/memory every 5, free
 # space every 60. All of them write short lines into one FIFO that the main loop reads, so one process writes stdout
@@ -130,10 +130,10 @@ if [ "$http_mode" = wget ] && wget --version 2>/dev/null | grep -q '^GNU Wget'; 
 streams=false
 if [ "$http_mode" = curl ] && curl --rate 1/s --version >/dev/null 2>&1; then streams=true; fi
 http_rate="$((60000 / poll_ms))/m"
-# cloudflared logs every edge connection it gains or loses, and that line makes its /ready (the count) be read at once:
-# polled, /ready only backs the log up (a line missed while its reader restarted), as often as /metrics (colos, RTT,
-# request counters; tens of kB from a real cloudflared, its RTT gauges changing at every read): 4 times slower than
-# Jellyfin.
+# cloudflared logs every edge connection it gains or loses, and that line makes its /ready (the count) be read at once;
+# /ready (a few bytes) is still polled every poll_ms as well: in the lab bench a change did not always reach the app
+# sooner through the log (p95 644 ms against ~500 polled), a cause not found yet. /metrics (colos, RTT, request
+# counters; tens of kB from a real cloudflared, its RTT gauges changing at every read) comes 4 times slower.
 metrics_rate="$((15000 / poll_ms))/m"
 # A playing session's position, completion and frame rate change at every answer: alone, they go on at most every
 # this many answers (10 s); a session that starts, ends, pauses or plays another way goes on at once.
@@ -512,7 +512,7 @@ streams_sync() {
   kicks_due=''
   i=0
   for t in $cf_targets; do
-    stream_start "c${i}r" cf-ready "$metrics_rate" "http://${t#*=}:$cf_port/ready"
+    stream_start "c${i}r" cf-ready "$http_rate" "http://${t#*=}:$cf_port/ready"
     stream_start "c${i}m" cf-metrics "$metrics_rate" "http://${t#*=}:$cf_port/metrics"
     i=$((i + 1))
   done
