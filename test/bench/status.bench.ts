@@ -23,8 +23,8 @@ import type { ServerMessage } from '../../electron/webhost/protocol';
  *    renderer would get it: validated by the contract's emitter, framed as the web host frames events, over a
  *    loopback WebSocket, parsed by the client;
  *  - server CPU seconds per minute: utime+stime+cutime+cstime from /proc over the process tree of the SSH
- *    session's sshd process (the agent and everything it runs; for the baseline, every exec), with two Jellyfin
- *    transcodes playing so the session list changes every second;
+ *    session's sshd process (the agent and everything it runs; for the baseline, every exec), on a quiet server
+ *    (nothing playing) and with two Jellyfin transcodes playing (their positions change at every answer);
  *  - saved profile → first full snapshot: connect (host key already trusted) + status:subscribe until complete.
  */
 const HZ = 100;
@@ -242,7 +242,7 @@ export default defineBenchmark({
       const naiveTranscode = await measureNaive(transcodeChange.apply, (out, i) => (out[3] ?? '').includes('"NowPlayingItem"') === (i % 2 === 0), 6);
       rows.push(
         { name: 'server change → renderer socket, p50 (20 tunnel changes)', value: Math.round(pct(lat, 50)), unit: 'ms', baseline: { name: 'exec per probe every 5 s, 8 changes', value: Math.round(pct(naiveLat, 50)) } },
-        { name: 'server change → renderer socket, p95', value: Math.round(pct(lat, 95)), unit: 'ms', baseline: { name: 'exec per probe every 5 s', value: Math.round(pct(naiveLat, 95)) }, bar: '< 1000 ms', meetsBar: pct(lat, 95) < 1000 },
+        { name: 'server change → renderer socket, p95', value: Math.round(pct(lat, 95)), unit: 'ms', baseline: { name: 'exec per probe every 5 s', value: Math.round(pct(naiveLat, 95)) }, bar: '< 300 ms', meetsBar: pct(lat, 95) < 300, note: 'cloudflared logs each edge connection it gains or loses; the agent follows that log (docker logs -f) and reads /ready at once, besides its poll every 500 ms' },
         {
           name: 'transcode starts/ends → renderer socket, p50 (10 changes)',
           value: Math.round(pct(latTranscode, 50)),
@@ -254,19 +254,27 @@ export default defineBenchmark({
           value: Math.round(pct(latTranscode, 95)),
           unit: 'ms',
           baseline: { name: 'exec per probe every 5 s', value: Math.round(pct(naiveTranscode, 95)) },
-          bar: '< 1000 ms',
-          meetsBar: pct(latTranscode, 95) < 1000,
-          note: 'through the contract emitter and the web host\'s event frame over a loopback WebSocket; the Chromium e2e (test/e2e/dashboard.test.ts) shows the same changes on the page in well under 1 s',
+          bar: '< 300 ms',
+          meetsBar: pct(latTranscode, 95) < 300,
+          note: 'through the contract emitter and the web host\'s event frame over a loopback WebSocket; the Chromium e2e (test/e2e/dashboard.test.ts) shows the same changes on the page in well under 1 s. Jellyfin /Sessions is still polled every 500 ms: its push (the /socket WebSocket\'s session messages) needs a WebSocket client the agent does not have with a stock curl (Debian 12\'s 7.88 is built without ws) and the lab stand-in does not serve, so a start or end waits for the next poll',
         },
       );
 
-      // 3. Server CPU per minute, two transcodes playing.
-      await stack.labState('jellyfin', 8096, { sessions: [{ kind: 'hardware', userName: 'a' }, { kind: 'software', userName: 'b' }] });
+      // 3. Server CPU per minute: a quiet server (nothing playing), then two transcodes playing.
+      await stack.labState('jellyfin', 8096, { sessions: [] });
       await stack.labState('cloudflared', 2000, { connections: 4 });
       const agentPid = Number(
         (await conn.exec(['sh', '-c', `pgrep -o -f "m2-status-agent.sh --project ${stack.project} "`])).stdout.trim(),
       );
       const agentSshd = ppidOf(agentPid);
+      await sleep(2_000);
+      const q0 = treeTicks(agentPid);
+      await sleep(60_000);
+      const quietCpu = (treeTicks(agentPid) - q0) / HZ;
+      // Played by the stand-in's one user: a session of a name it does not know gets a new random UserId at every
+      // answer, which no real Jellyfin does (and which would make every answer a change).
+      await stack.labState('jellyfin', 8096, { sessions: [{ kind: 'hardware', userName: 'admin' }, { kind: 'software', userName: 'admin', deviceName: 'TV' }] });
+      await sleep(2_000);
       const a0 = treeTicks(agentPid);
       const s0 = treeTicks(agentSshd);
       await sleep(60_000);
@@ -284,7 +292,8 @@ export default defineBenchmark({
       }
       const naiveCpu = (treeTicks(naiveSshd) - n0) / HZ;
       rows.push(
-        { name: 'agent CPU per minute (agent process tree)', value: agentCpu, unit: 's', baseline: { name: 'exec per probe every 5 s (its commands and sshd)', value: naiveCpu }, bar: '< 0.6 s', meetsBar: agentCpu < 0.6, note: 'with two transcodes playing (the session list changes at every poll); utime+stime of the agent and every descendant, live or reaped (curl, awk, docker CLI, sleep)' },
+        { name: 'agent CPU per minute, quiet server (agent process tree)', value: quietCpu, unit: 's', baseline: { name: 'exec per probe every 5 s (its commands and sshd)', value: naiveCpu }, note: 'nothing playing, tunnel steady: the ticker, the kept-alive HTTP reads and the idle docker events and docker logs readers' },
+        { name: 'agent CPU per minute (agent process tree)', value: agentCpu, unit: 's', baseline: { name: 'exec per probe every 5 s (its commands and sshd)', value: naiveCpu }, bar: '< 0.2 s', meetsBar: agentCpu < 0.2, note: 'with two transcodes playing (their positions change at every poll); utime+stime of the agent and every descendant, live or reaped (curl, awk, docker CLI, sleep)' },
         { name: 'agent CPU per minute incl. its sshd session', value: sessionCpu, unit: 's', baseline: { name: 'exec per probe every 5 s (its commands and sshd)', value: naiveCpu }, note: 'dockerd time for docker CLI calls is not in either figure' },
       );
       await naiveConn.close();
