@@ -19,7 +19,7 @@ import { ensureDocker, exec } from '../../scripts/lab/docker';
 import { ensureStandInImages } from '../../scripts/lab/images';
 import { ensureKeychain } from '../../scripts/lab/keychain';
 import { freePort } from '../../scripts/lab/process';
-import { ensureSshd } from '../../scripts/lab/sshd';
+import { ensureSshd, type LabSshd } from '../../scripts/lab/sshd';
 import { connectToLab } from '../support/ssh';
 import { freeSubnets as freeSubnetsUnder } from '../support/subnets';
 
@@ -40,6 +40,7 @@ const ADMIN = 'householdadmin';
 const userFiles = path.join(html, 'data', ADMIN, 'files');
 const keychain = new KeyringSecretStore();
 let conn: SshConnection;
+let sshd: LabSshd;
 let stack: StackService;
 let backups: BackupsService;
 let restores: RestoresService;
@@ -69,6 +70,16 @@ const put = (rel: string, data: Buffer): void => {
 };
 const leftovers = (): string[] => readdirSync(path.join(dataRoot, 'nextcloud')).filter((n) => n.includes('.m2-'));
 
+async function until<T>(what: string, f: () => T | undefined, timeoutMs: number): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = f();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
 const appError = async (p: Promise<unknown>): Promise<AppError> => {
   const err = await p.then(
     () => undefined,
@@ -82,7 +93,7 @@ beforeAll(async () => {
   Object.assign(process.env, (await ensureKeychain()).env);
   await ensureDocker();
   await ensureStandInImages();
-  const sshd = await ensureSshd();
+  sshd = await ensureSshd();
   conn = await connectToLab(sshd);
   const uid = Number((await exec('id', ['-u', sshd.admin.name])).stdout.trim());
   const gid = Number((await exec('id', ['-g', sshd.admin.name])).stdout.trim());
@@ -218,5 +229,35 @@ describe('restoring Nextcloud’s data where it lives, on the lab server', () =>
     expect(readdirSync(dumps).filter((n) => n.includes('tmp-restore'))).toEqual([]);
     for (const s of ['nextcloud', 'nextcloud-db', 'backup']) expect(await health(s), s).toMatch(/^running\/(healthy)?$/);
     expect(await restores.unfinished(profileId)).toEqual([]);
+  }, 900_000);
+
+  it('the app’s connection gone mid-restore: the data from before stays on the server, listed as unfinished, and is put back', async () => {
+    put('before-the-cut.txt', Buffer.from('kept through a cut'));
+    const before = readFileSync(dbInfo, 'utf8');
+    const journal = path.join(dataRoot, 'nextcloud', '.m2-service-restore');
+    const running = restores.restoreService({ profileId, snapshotId: snapshotA, service: 'nextcloud' }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    // The moment the folders start to move, the app and its connection go (the server's commands run on).
+    await until('the restore to start moving folders', () => (existsSync(journal) ? true : undefined), 300_000);
+    await conn.close();
+    const err = await running;
+    expect(err).toBeInstanceOf(AppError);
+    expect((err as AppError).userMessage).toMatch(/Putting the data from before back did not finish/);
+    // The app comes back with a new connection: the restore is listed, a new one is refused, and putting back works.
+    conn = await connectToLab(sshd);
+    const unfinished = await restores.unfinished(profileId);
+    expect(unfinished).toHaveLength(1);
+    expect(unfinished[0]).toMatchObject({ service: 'nextcloud', keptAside: [`${html}.m2-before-restore`, path.join(dataRoot, 'nextcloud', 'db.m2-before-restore')] });
+    expect(unfinished[0]?.snapshotId.startsWith(snapshotA.slice(0, 8))).toBe(true);
+    expect(await appError(restores.restoreService({ profileId, snapshotId: snapshotA, service: 'nextcloud' }))).toMatchObject({ code: 'backups.restore-unfinished' });
+    const back = await restores.putBack({ profileId, service: 'nextcloud' });
+    expect(back).toMatchObject({ service: 'nextcloud', healthy: true });
+    expect(readFileSync(path.join(userFiles, 'before-the-cut.txt'), 'utf8')).toBe('kept through a cut');
+    expect(readFileSync(dbInfo, 'utf8')).toBe(before);
+    expect(leftovers()).toEqual([]);
+    expect(await restores.unfinished(profileId)).toEqual([]);
+    for (const s of ['nextcloud', 'nextcloud-db', 'backup']) expect(await health(s), s).toMatch(/^running\/(healthy)?$/);
   }, 900_000);
 });
