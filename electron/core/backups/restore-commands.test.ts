@@ -7,6 +7,7 @@ import type { ComposeFiles } from '../stack/compose-commands';
 import {
   DUMPS_MOUNT,
   EXIT_ASIDE_EXISTS,
+  EXIT_FINISHING,
   EXIT_BAD_DUMP,
   EXIT_COUNT_MISMATCH,
   EXIT_NO_PARENT,
@@ -206,9 +207,10 @@ describe('the whole-service script under sh', () => {
     return {
       mod,
       dumps,
-      step: (...args) => spawnSync('/bin/sh', ['-c', script, 'm2-service-restore', ...args], { env: { PATH: `${bin}:${process.env.PATH ?? '/usr/bin:/bin'}`, SNAP: snap }, encoding: 'utf8' }),
+      step: (...args) => spawnSync('/bin/sh', ['-c', script, 'm2-service-restore', ...args], { env: { PATH: `${bin}:${process.env.PATH ?? '/usr/bin:/bin'}`, SNAP: snap, ...env }, encoding: 'utf8' }),
     };
   };
+  let env: Record<string, string> = {};
 
   it('prepares beside the live folder, swaps with a journal, and finishes by removing the data from before', () => {
     const { mod, dumps, step } = setup('happy');
@@ -266,6 +268,59 @@ describe('the whole-service script under sh', () => {
     expect(s.status).toBe(EXIT_ASIDE_EXISTS);
     expect(existsSync(path.join(mod, JOURNAL))).toBe(false);
     expect(readFileSync(path.join(mod, 'html/data/live.txt'), 'utf8')).toBe('live');
+  });
+
+  /** An aside left by an earlier restore (its `finish` could not remove it), with no journal of this restore. */
+  const staleAside = (mod: string): void => {
+    mkdirSync(path.join(mod, 'html.m2-before-restore/data'), { recursive: true });
+    writeFileSync(path.join(mod, 'html.m2-before-restore/data/old.txt'), 'old');
+  };
+
+  it('a failed prepare beside an earlier restore’s aside leaves the live folder alone: back moves nothing without this restore’s journal', () => {
+    const { mod, step } = setup('stale-prepare');
+    staleAside(mod);
+    env = { RESTIC_FAIL: 'unable to open repository' };
+    const p = step('prepare', '0123abcd', 'nextcloud', HTML_SPEC);
+    env = {};
+    expect(p.status).not.toBe(0);
+    expect(step('discard', 'html', 'db').status).toBe(0);
+    // What the service ran before: back, with Nextcloud still running on the live folder.
+    const b = step('back', 'html', 'db');
+    expect(b.status, String(b.stderr)).toBe(0);
+    expect(readFileSync(path.join(mod, 'html/data/live.txt'), 'utf8')).toBe('live');
+    expect(readFileSync(path.join(mod, 'html.m2-before-restore/data/old.txt'), 'utf8')).toBe('old');
+    expect(readFileSync(path.join(mod, 'db/PG_VERSION'), 'utf8')).toBe('16');
+    expect(existsSync(path.join(mod, 'html.m2-restoring'))).toBe(false);
+  });
+
+  it('a swap refused over an earlier restore’s aside, then back: the live folders untouched', () => {
+    const { mod, step } = setup('stale-swap');
+    staleAside(mod);
+    expect(step('prepare', '0123abcd', 'nextcloud', HTML_SPEC).status).toBe(0);
+    expect(step('swap', '0123abcd', 'now', 'db', 'html').status).toBe(EXIT_ASIDE_EXISTS);
+    expect(step('back', 'html', 'db').status).toBe(0);
+    expect(readFileSync(path.join(mod, 'html/data/live.txt'), 'utf8')).toBe('live');
+    expect(readFileSync(path.join(mod, 'html.m2-before-restore/data/old.txt'), 'utf8')).toBe('old');
+    expect(readFileSync(path.join(mod, 'db/PG_VERSION'), 'utf8')).toBe('16');
+  });
+
+  it('finish fails when the data from before cannot be removed, keeps the journal, and back then refuses to move it over the restored data', () => {
+    const { mod, step } = setup('finish-fails');
+    step('prepare', '0123abcd', 'nextcloud', HTML_SPEC);
+    expect(step('swap', '0123abcd', 'now', 'db', 'html').status).toBe(0);
+    // As root, no mode stops rm: an rm first in PATH fails on the aside, as a busy mount or an I/O error would.
+    writeFileSync(path.join(work, 'bin', 'rm'), '#!/bin/sh\nfor a do case "$a" in *before-restore*) echo "rm: cannot remove $a: Device or resource busy" >&2; exit 1 ;; esac; done\nexec /bin/rm "$@"\n', { mode: 0o755 });
+    let f;
+    try {
+      f = step('finish', 'html', 'db');
+    } finally {
+      rmSync(path.join(work, 'bin', 'rm'));
+    }
+    expect(f.status).not.toBe(0);
+    expect(existsSync(path.join(mod, JOURNAL))).toBe(true);
+    const b = step('back', 'html', 'db');
+    expect(b.status).toBe(EXIT_FINISHING);
+    expect(readFileSync(path.join(mod, 'html/data/admin/files/notes.txt'), 'utf8')).toBe('snapshot notes');
   });
 
   it('the journals script prints the journals that are there, whatever their paths hold', () => {

@@ -33,6 +33,8 @@ export const EXIT_NO_PARENT = 19;
 export const EXIT_MOVE_FAILED = 20;
 export const EXIT_COUNT_MISMATCH = 21;
 export const EXIT_BAD_DUMP = 22;
+/** `back` refused: the restore had finished and only removing the data from before failed. */
+export const EXIT_FINISHING = 23;
 /** How long Compose waits for restored services to be healthy. */
 export const WAIT_TIMEOUT_S = 600;
 /** Seconds a service gets to stop. */
@@ -80,8 +82,11 @@ export const IN_PLACE_SCRIPT = [
  * snapshot's copy of each folder beside it (`<name>.m2-restoring`, with the snapshot's owner and mode) and the dump out of the snapshot (empty `<dump>`: none),
  * read whole (pg_dump's header and closing line). `swap <snap> <started> <db> <name>…`: the journal first, then each
  * folder aside and its copy in its place, and the database folder aside with an empty one for a fresh database.
- * `back <name>…`: what a swap moved aside back in its place (whatever part of it ran), copies and journal removed.
- * `finish <name>…`: the folders from before, copies and journal removed.
+ * `discard <name>…`: after a failed prepare, the copies and the dump taken out removed (nothing live has moved).
+ * `back <name>…`: only when this restore's journal is there, what its swap moved aside back in its place (whatever part
+ * of it ran), copies and journal removed; without the journal only the copies go. Refused once `finish` has begun.
+ * `finish <name>…`: marks the journal, then the folders from before and the copies removed; the journal goes only
+ * when every removal did, and the step fails otherwise.
  */
 export const SERVICE_SCRIPT = [
   'set -u',
@@ -124,7 +129,27 @@ export const SERVICE_SCRIPT = [
   '  fi',
   '  echo "m2-swapped"',
   '  ;;',
+  'discard)',
+  // After a failed prepare: only the copies and the dump taken out; nothing live has moved.
+  `  for name do rm -rf "$name${INCOMING_SUFFIX}"; done`,
+  `  rm -f "$dumps_dir"/*${DUMP_SUFFIX}`,
+  '  echo "m2-discarded"',
+  '  ;;',
   'back)',
+  // Only this restore's asides: its journal is written before the first folder moves. An aside without it is an
+  // earlier restore's, and moving it in would delete the live folder.
+  `  if [ ! -f ${JOURNAL} ]; then`,
+  `    for name do rm -rf "$name${INCOMING_SUFFIX}"; done`,
+  `    rm -f "$dumps_dir"/*${DUMP_SUFFIX}`,
+  '    echo "m2-back rc=0 journal=0"',
+  '    exit 0',
+  '  fi',
+  // The restore had finished (the restored service was healthy) and only removing the data from before failed: that
+  // data may be part-deleted, so it never goes back over the restored one.
+  `  if grep -qx 'finishing=1' ${JOURNAL}; then`,
+  `    echo "m2: the restore had finished and only removing the data from before failed; remove $* (each with ${ASIDE_SUFFIX}) and ${JOURNAL} by hand" >&2`,
+  `    exit ${EXIT_FINISHING}`,
+  '  fi',
   '  rc=0',
   '  for name do',
   `    if [ -e "$name${ASIDE_SUFFIX}" ]; then rm -rf "$name" && mv "$name${ASIDE_SUFFIX}" "$name" || rc=${EXIT_MOVE_FAILED}; fi`,
@@ -132,13 +157,19 @@ export const SERVICE_SCRIPT = [
   '  done',
   `  rm -f "$dumps_dir"/*${DUMP_SUFFIX}`,
   `  [ "$rc" -eq 0 ] && rm -f ${JOURNAL}`,
-  '  echo "m2-back rc=$rc"',
+  '  echo "m2-back rc=$rc journal=1"',
   '  exit $rc',
   '  ;;',
   'finish)',
-  `  for name do rm -rf "$name${ASIDE_SUFFIX}" "$name${INCOMING_SUFFIX}"; done`,
-  `  rm -f "$dumps_dir"/*${DUMP_SUFFIX} ${JOURNAL}`,
-  '  echo "m2-finished"',
+  // Marked first: from here on the data from before is being deleted and must never be put back.
+  `  echo 'finishing=1' >> ${JOURNAL} || exit ${EXIT_MOVE_FAILED}`,
+  '  rc=0',
+  `  for name do rm -rf "$name${ASIDE_SUFFIX}" "$name${INCOMING_SUFFIX}" || rc=1; done`,
+  `  rm -f "$dumps_dir"/*${DUMP_SUFFIX} || rc=1`,
+  // The journal goes only when all else went: a restore whose old data is still there shows as unfinished.
+  `  [ "$rc" -eq 0 ] && { rm -f ${JOURNAL} || rc=1; }`,
+  '  echo "m2-finished rc=$rc"',
+  '  exit $rc',
   '  ;;',
   '*) echo "m2: unknown step $op" >&2; exit 64 ;;',
   'esac',
@@ -159,6 +190,7 @@ export const restoreCommands = (access: DockerAccessKind, files: ComposeFiles) =
     swap: (moduleDir: string, snapshotId: string, startedAt: string, db: string, names: readonly string[]): Argv =>
       oneOff([moduleDir, MODULE_MOUNT], SERVICE_SCRIPT, 'm2-service-restore', 'swap', snapshotId, startedAt, db, ...names),
     back: (moduleDir: string, names: readonly string[]): Argv => oneOff([moduleDir, MODULE_MOUNT], SERVICE_SCRIPT, 'm2-service-restore', 'back', ...names),
+    discard: (moduleDir: string, names: readonly string[]): Argv => oneOff([moduleDir, MODULE_MOUNT], SERVICE_SCRIPT, 'm2-service-restore', 'discard', ...names),
     finish: (moduleDir: string, names: readonly string[]): Argv => oneOff([moduleDir, MODULE_MOUNT], SERVICE_SCRIPT, 'm2-service-restore', 'finish', ...names),
     /** The dump loaded in one transaction, stopping at the first error, by psql in a one-off dump sidecar. */
     loadDump: (dumpService: string, dump: string): Argv =>

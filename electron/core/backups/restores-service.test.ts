@@ -152,8 +152,34 @@ describe('whole-service restore', () => {
     const { s, ran } = service({ prepare: ok('m2-prepared-html files=1\nm2-dump bytes=10\n') });
     const err = await appError(s.restoreService(req));
     expect(err.userMessage).toBe('The restore of Nextcloud failed before anything was stopped: restic restored 1 of the 2 files of /source/nextcloud. Nothing was changed and Nextcloud still runs.');
-    expect(ran.slice(-2)).toEqual(['prepare', 'back']);
+    // Only the copies are removed: an aside found now would be an earlier restore's, and back would move it over the live data.
+    expect(ran.slice(-2)).toEqual(['prepare', 'discard']);
     expect(ran.some((r) => r.startsWith('stop'))).toBe(false);
+  });
+
+  it('a failed prepare removes only the copies, never puts back', async () => {
+    const { s, ran } = service({ prepare: { code: 1, stdout: '', stderr: 'Fatal: unable to open repository' } });
+    const err = await appError(s.restoreService(req));
+    expect(err.userMessage).toMatch(/failed before anything was stopped: Fatal: unable to open repository\. Nothing was changed/);
+    expect(ran.slice(-2)).toEqual(['prepare', 'discard']);
+    expect(ran).not.toContain('back');
+  });
+
+  it('a swap refused over an earlier restore’s aside (exit 17) starts the services again without putting back', async () => {
+    const { s, ran } = service({ swap: { code: 17, stdout: '', stderr: 'm2: html.m2-before-restore is there from an earlier restore' } });
+    const err = await appError(s.restoreService(req));
+    expect(err.code).toBe('backups.restore-failed');
+    expect(err.userMessage).toBe('The restore of Nextcloud did not start: m2: html.m2-before-restore is there from an earlier restore. Nothing was changed and Nextcloud runs again.');
+    expect(err.hint).toMatch(/^Look at \/srv\/data\/nextcloud\/html\.m2-before-restore, \/srv\/data\/nextcloud\/db\.m2-before-restore: data kept from an earlier restore/);
+    expect(ran.slice(ran.indexOf('swap'))).toEqual(['swap', 'discard', 'up nextcloud-db,backup,nextcloud-db-dump,nextcloud,nextcloud-cron']);
+    expect(ran).not.toContain('back');
+  });
+
+  it('a finish that could not remove the data from before says so, and that the restore stays listed until it is removed', async () => {
+    const { s } = service({ finish: { code: 1, stdout: 'm2-finished rc=1', stderr: 'rm: cannot remove html.m2-before-restore/x: Device or resource busy' } });
+    const r = await s.restoreService(req);
+    expect(r.healthy).toBe(true);
+    expect(r.steps.at(-1)?.detail).toMatch(/^the data from before could not all be removed \(rm: cannot remove .*busy\); remove \/srv\/data\/nextcloud\/html\.m2-before-restore, .*\/srv\/data\/nextcloud\/\.m2-service-restore by hand/);
   });
 
   it('refuses without room, and over an unfinished earlier restore, before changing anything', async () => {

@@ -216,7 +216,8 @@ export class RestoresService {
       const counts = d.folders.map((f, i) => ({ f, got: parseMarker(prep.stdout, `m2-prepared-${f.name}`)?.files ?? 0, want: plan.folders[i]?.files ?? 0 }));
       const short = counts.find((x) => x.got !== x.want);
       if (prepFailed || short) {
-        await run(c.back(moduleDir, names), LONG_TIMEOUT_MS).catch(() => undefined);
+        // Only the copies: nothing live has moved, and an aside found here is an earlier restore's, not this one's.
+        await run(c.discard(moduleDir, names), LONG_TIMEOUT_MS).catch(() => undefined);
         const why = prepFailed ?? `restic restored ${short?.got ?? 0} of the ${short?.want ?? 0} files of ${short?.f.snapshotPath ?? ''}`;
         throw new AppError('backups.restore-failed', `The restore of ${title} failed before anything was stopped: ${why}. Nothing was changed and ${title} still runs.`, {
           hint: 'Check the server’s free disk space and the snapshot (run a restore drill), then try again.',
@@ -238,13 +239,15 @@ export class RestoresService {
           { hint: back.healthy ? 'Check the snapshot with a restore drill, then try again.' : `The data from before is kept in ${moduleDir} (${names.map((n) => n + ASIDE_SUFFIX).join(', ')}); use “Put back the data from before” on the Backups page.` },
         );
       };
-      const step = async (what: string, argv: readonly string[], timeoutMs: number): Promise<ExecResult> => {
+      /** `handled` may take a failure first (true: taken); any other failure puts back. */
+      const step = async (what: string, argv: readonly string[], timeoutMs: number, handled?: (r: ExecResult) => Promise<boolean>): Promise<ExecResult> => {
         let r: ExecResult;
         try {
           r = await run(argv, timeoutMs);
         } catch (err) {
           return putBack(what, errorWords(err));
         }
+        if (r.code !== 0 && handled && (await handled(r))) return r;
         if (r.code !== 0) return putBack(what, this.#said(t, r.stderr || r.stdout) || `exit ${String(r.code)}`);
         return r;
       };
@@ -253,7 +256,21 @@ export class RestoresService {
       await step(`stopping ${title}`, c.stop(plan.stops), READ_TIMEOUT_MS);
       done.push({ name: 'Stopped', detail: plan.stops.join(', ') });
       say('Moving the current data aside and the restored data in place…');
-      await step('moving the folders', c.swap(moduleDir, plan.snapshotId, this.#now().toISOString(), d.database?.folder ?? '', d.folders.map((f) => f.name)), READ_TIMEOUT_MS);
+      const swapArgv = c.swap(moduleDir, plan.snapshotId, this.#now().toISOString(), d.database?.folder ?? '', d.folders.map((f) => f.name));
+      await step('moving the folders', swapArgv, READ_TIMEOUT_MS, async (r) => {
+        if (r.code !== EXIT_ASIDE_EXISTS) return false;
+        // Refused before its journal and before anything moved: the asides there are an earlier restore's, so putting
+        // back would move them over the live data. Only the services start again.
+        say(`An earlier restore’s data is still kept aside; starting ${plan.stops.join(', ')} again…`);
+        await run(c.discard(moduleDir, names), LONG_TIMEOUT_MS).catch(() => undefined);
+        const up = await run(c.up([...(database ? [database] : []), ...rest]), UP_TIMEOUT_MS).catch((err: unknown) => ({ code: -1, stdout: '', stderr: errorWords(err) }) as ExecResult);
+        throw new AppError(
+          'backups.restore-failed',
+          `The restore of ${title} did not start: ${this.#said(t, r.stderr || r.stdout) || `exit ${String(r.code)}`}. Nothing was changed` +
+            (up.code === 0 ? ` and ${title} runs again.` : `, but ${title} did not start again: ${this.#said(t, up.stderr || up.stdout) || `exit ${String(up.code)}`}.`),
+          { hint: `Look at ${names.map((n) => path.posix.join(moduleDir, n + ASIDE_SUFFIX)).join(', ')}: data kept from an earlier restore. Remove it by hand once you are sure it is not needed, then try again.` },
+        );
+      });
       done.push({ name: 'Swapped', detail: `the data from before kept as ${names.map((n) => path.posix.join(moduleDir, n + ASIDE_SUFFIX)).join(', ')}` });
       if (d.database && database) {
         say(`Starting a fresh ${title} database…`);
@@ -267,7 +284,13 @@ export class RestoresService {
       done.push({ name: 'Healthy', detail: `${plan.stops.join(', ')} started and healthy` });
       say('Removing the data from before…');
       const fin = await run(c.finish(moduleDir, names), LONG_TIMEOUT_MS).catch((err: unknown) => ({ code: -1, stdout: '', stderr: errorWords(err) }) as ExecResult);
-      done.push({ name: 'Finished', detail: fin.code === 0 ? 'the data from before removed' : `the data from before could not all be removed (${this.#said(t, fin.stderr) || `exit ${String(fin.code)}`}); remove ${names.map((n) => path.posix.join(moduleDir, n + ASIDE_SUFFIX)).join(', ')} by hand` });
+      done.push({
+        name: 'Finished',
+        detail:
+          fin.code === 0
+            ? 'the data from before removed'
+            : `the data from before could not all be removed (${this.#said(t, fin.stderr) || `exit ${String(fin.code)}`}); remove ${[...names.map((n) => n + ASIDE_SUFFIX), JOURNAL].map((n) => path.posix.join(moduleDir, n)).join(', ')} by hand. Until then the restore shows as unfinished and no new restore of ${title} runs`,
+      });
       this.#deps.log.info('service restore', { profileId: req.profileId, service: d.service });
       return { service: d.service, snapshotId: plan.snapshotId, steps: done, healthy: true, durationMs: Date.now() - started };
     });
