@@ -17,6 +17,8 @@ import { KeyringSecretStore } from '../../electron/core/secrets/keychain';
 import { Secret } from '../../electron/core/secrets/secret';
 import { createHandlers, type CoreServices } from '../../electron/core/services';
 import type { SshConnection } from '../../electron/core/ssh/ssh-connection';
+import { configureAuthentik } from '../../electron/core/stack/configure/authentik';
+import { appsBlueprint } from '../../electron/core/stack/modules/authentik';
 import { imageRef } from '../../electron/core/stack/versions';
 import { DEFAULT_ACCOUNT_ID, DEFAULT_TOKENS, DEFAULT_ZONE_ID, startCloudflareStandIn, type CloudflareStandIn } from '../../scripts/lab/cloudflare';
 import { ensureDocker, exec } from '../../scripts/lab/docker';
@@ -74,6 +76,8 @@ const cfWrites = (): number => standIn.requests.all().filter((e) => e.method !==
 interface CoreDirectory {
   users: Array<{ pk: number; username: string; name: string; email: string; groups_obj: Array<{ name: string }> }>;
   groups: Array<{ name: string; is_superuser: boolean; users: number[] }>;
+  applications: Array<{ pk: string; slug: string; policy_engine_mode: string }>;
+  bindings: Array<{ target: string; group_obj: { name: string } | null; user_obj: { username: string } | null; enabled: boolean; negate: boolean }>;
 }
 const directory = async (body?: unknown): Promise<CoreDirectory> => {
   const res = await fetch(`${authentikUrl}/__lab/core`, body === undefined ? {} : { method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json' } });
@@ -81,13 +85,48 @@ const directory = async (body?: unknown): Promise<CoreDirectory> => {
 };
 const userOf = async (email: string): Promise<CoreDirectory['users'][number] | undefined> => (await directory()).users.find((u) => u.username === email);
 
+/** Whether Authentik's policy bindings let this user use the application (its own check, as sign-in and LDAP bind ask). */
+const authentikLetsIn = async (slug: string, username: string): Promise<boolean> => {
+  const pk = (await directory()).users.find((u) => u.username === username)?.pk;
+  const res = await fetch(`${authentikUrl}/api/v3/core/applications/${slug}/check_access/?for_user=${pk}`, { headers: { authorization: `Bearer ${bootstrapToken}` } });
+  expect(res.status).toBe(200);
+  return ((await res.json()) as { passing: boolean }).passing;
+};
+/** Who each application is bound to, by group or user name. */
+const boundTo = async (): Promise<Record<string, string[]>> => {
+  const d = await directory();
+  return Object.fromEntries(
+    d.applications.map((a) => [
+      a.slug,
+      d.bindings
+        .filter((b) => b.target === a.pk && b.enabled && !b.negate)
+        .map((b) => b.group_obj?.name ?? b.user_obj?.username ?? '?')
+        .sort(),
+    ]),
+  );
+};
+/** The install's Authentik step, as configure-stack runs it (the blueprint's applications, no LDAP outpost token here). */
+const configure = (): ReturnType<typeof configureAuthentik> =>
+  configureAuthentik(
+    { conn, dockerAccess: 'group', project },
+    {
+      secrets: { profileId, get: async (n: string) => (n === 'authentik.bootstrap-token' ? new Secret(bootstrapToken) : undefined), ensureOne: async () => undefined, set: async () => undefined } as never,
+      applications: ['nextcloud', 'jellyfin'],
+      timeoutMs: 60_000,
+    },
+  );
+
 beforeAll(async () => {
   const sshd = await ensureSshd();
   await ensureDocker();
   await ensureStandInImages();
   Object.assign(process.env, (await ensureKeychain()).env);
   const subnet = (await freeSubnets('172.28', 40 + (process.pid % 150))).edge;
-  mkdirSync(root, { recursive: true });
+  mkdirSync(path.join(root, 'blueprints'), { recursive: true });
+  // The M2 blueprint as the authentik module renders it: Nextcloud's and Jellyfin's applications.
+  const blueprint = appsBlueprint(StackSettings.parse({ hostnames: HOSTS }));
+  if (!blueprint) throw new Error('no blueprint rendered');
+  writeFileSync(path.join(root, 'blueprints', blueprint.name), blueprint.content);
   // Authentik's server and its database as the stack runs them, health checked every second so `--wait` is quick.
   writeFileSync(
     path.join(root, 'compose.yaml'),
@@ -108,8 +147,27 @@ beforeAll(async () => {
       '      AUTHENTIK_POSTGRESQL__PASSWORD: lab-db-password',
       `      AUTHENTIK_BOOTSTRAP_TOKEN: ${bootstrapToken}`,
       '      AUTHENTIK_BOOTSTRAP_EMAIL: admin@example.com',
+      '    volumes: [ak-data:/data]',
       '    healthcheck: { test: ["CMD", "ak", "healthcheck"], interval: 1s, timeout: 5s, retries: 60 }',
       '    depends_on: [authentik-db]',
+      // The worker applies the blueprint and records it in the data both share.
+      '  authentik-worker:',
+      `    image: ${imageRef('authentik')}`,
+      '    command: worker',
+      '    environment:',
+      '      AUTHENTIK_SECRET_KEY: lab-secret-key',
+      '      AUTHENTIK_POSTGRESQL__HOST: authentik-db',
+      '      AUTHENTIK_POSTGRESQL__USER: authentik',
+      '      AUTHENTIK_POSTGRESQL__NAME: authentik',
+      '      AUTHENTIK_POSTGRESQL__PASSWORD: lab-db-password',
+      `      AUTHENTIK_BOOTSTRAP_TOKEN: ${bootstrapToken}`,
+      '      AUTHENTIK_BOOTSTRAP_EMAIL: admin@example.com',
+      '      M2_STANDIN_BLUEPRINT_INTERVAL_MS: 500',
+      '    volumes: [ak-data:/data, ./blueprints:/blueprints/custom:ro]',
+      '    healthcheck: { test: ["CMD", "ak", "healthcheck"], interval: 1s, timeout: 5s, retries: 60 }',
+      '    depends_on: [authentik-db]',
+      'volumes:',
+      '  ak-data: {}',
       'networks:',
       '  default:',
       `    ipam: { config: [{ subnet: ${subnet} }] }`,
@@ -185,6 +243,22 @@ afterAll(async () => {
 describe('household members with roles', () => {
   const amy = { name: 'Amy Pond', email: 'amy@example.com', role: 'media' as const };
 
+  it('the install binds each application to the roles that reach it and to Authentik’s admins, before anyone is added; again, it writes nothing', async () => {
+    const step = await configure();
+    expect(step.message).toMatch(/let authentik Admins, m2-power-users, m2-admins, akadmin into Nextcloud/);
+    expect(await boundTo()).toEqual({
+      nextcloud: ['akadmin', 'authentik Admins', 'm2-admins', 'm2-power-users'],
+      jellyfin: ['akadmin', 'authentik Admins', 'm2-admins', 'm2-media', 'm2-power-users'],
+    });
+    expect((await directory()).applications.map((a) => a.policy_engine_mode)).toEqual(['any', 'any']);
+    // The admin the install made is never locked out.
+    expect([await authentikLetsIn('nextcloud', 'akadmin'), await authentikLetsIn('jellyfin', 'akadmin')]).toEqual([true, true]);
+    const before = await directory();
+    const again = await configure();
+    expect(again.changed).toBe(false);
+    expect(await directory()).toEqual(before);
+  }, 120_000);
+
   it('adds a media-only person: an Authentik user in m2-media, and Access lets them into Jellyfin but not Nextcloud', async () => {
     const r = await call<HouseholdResult>('household:add', { profileId, member: amy });
     expect(r.ok, JSON.stringify(r.steps.filter((s) => s.status === 'failed'))).toBe(true);
@@ -202,6 +276,9 @@ describe('household members with roles', () => {
     expect(accessLetsIn(HOSTS.jellyfin, amy.email)).toBe(true);
     expect(accessLetsIn(HOSTS.nextcloud, amy.email)).toBe(false);
     expect(accessLetsIn(HOSTS.authentik, amy.email)).toBe(true);
+    // Authentik itself holds the same line (the WireGuard fallback and the home network bypass Cloudflare).
+    expect(await authentikLetsIn('nextcloud', amy.email)).toBe(false);
+    expect(await authentikLetsIn('jellyfin', amy.email)).toBe(true);
     expect(accessLetsIn(HOSTS.nextcloud, 'admin@example.com')).toBe(true);
     // Groups, not people, in the policies: Jellyfin's policy by role names the media group; Nextcloud has none.
     const policies = [...standIn.state.accessPolicies.values()].map((p) => p.policy);
@@ -245,6 +322,8 @@ describe('household members with roles', () => {
     const pat = await call<HouseholdResult>('household:add', { profileId, member: { name: 'Pat', email: 'pat@example.com', role: 'admin' } });
     expect(pat.ok).toBe(true);
     expect([HOSTS.jellyfin, HOSTS.nextcloud].map((h) => accessLetsIn(h, 'bob@example.com'))).toEqual([true, true]);
+    expect([await authentikLetsIn('jellyfin', 'bob@example.com'), await authentikLetsIn('nextcloud', 'bob@example.com')]).toEqual([true, true]);
+    expect([await authentikLetsIn('jellyfin', 'pat@example.com'), await authentikLetsIn('nextcloud', 'pat@example.com')]).toEqual([true, true]);
     expect(Object.values(HOSTS).map((h) => accessLetsIn(h, 'pat@example.com'))).toEqual([true, true, true]);
     expect(accessLetsIn(HOSTS.nextcloud, amy.email)).toBe(false);
     expect(standIn.state.accessGroups.size).toBe(3);

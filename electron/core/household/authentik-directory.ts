@@ -72,6 +72,32 @@ export function membershipChanges(userPk: number, role: HouseholdRole | null, gr
   return { add, remove };
 }
 
+export interface Binding {
+  readonly pk: string;
+  readonly policy: string | null;
+  readonly group: string | null;
+  readonly user: number | null;
+  readonly enabled: boolean;
+  readonly negate: boolean;
+  /** The group's attributes carry the app's mark: a binding of one of the app's groups. */
+  readonly groupManaged: boolean;
+}
+
+/** One binding as the API lists it. */
+export function toBinding(b: Record<string, unknown>): Binding {
+  const groupObj = isRecord(b.group_obj) ? b.group_obj : null;
+  const attrs = groupObj && isRecord(groupObj.attributes) ? groupObj.attributes : {};
+  return {
+    pk: String(b.pk),
+    policy: typeof b.policy === 'string' && b.policy ? b.policy : null,
+    group: typeof b.group === 'string' && b.group ? b.group : null,
+    user: typeof b.user === 'number' ? b.user : null,
+    enabled: b.enabled !== false,
+    negate: b.negate === true,
+    groupManaged: MANAGED_ATTRIBUTE in attrs,
+  };
+}
+
 export class AuthentikDirectory {
   readonly #http: AuthentikHttp;
 
@@ -161,6 +187,49 @@ export class AuthentikDirectory {
   async deleteUser(pk: number): Promise<boolean> {
     const r = await this.#call('DELETE', `/api/v3/core/users/${pk}/`, 'delete the person’s Authentik user', undefined, [204, 404]);
     return r.status === 204;
+  }
+
+  /** A group by its exact name (its pk), or null. */
+  async findGroup(name: string): Promise<{ pk: string; name: string } | null> {
+    const g = results((await this.#call('GET', `/api/v3/core/groups/?name=${encodeURIComponent(name)}`, `look up the group ${name}`)).body).find((x) => x.name === name);
+    return g ? { pk: String(g.pk), name } : null;
+  }
+
+  /** An application by slug (retrieve is not filtered by who may use it, unlike the list), or null when absent. */
+  async application(slug: string): Promise<{ pk: string; slug: string; name: string; policyEngineMode: string } | null> {
+    const r = await this.#call('GET', `/api/v3/core/applications/${encodeURIComponent(slug)}/`, `look up the application ${slug}`, undefined, [200, 404]);
+    if (r.status === 404 || !isRecord(r.body)) return null;
+    return { pk: String(r.body.pk), slug, name: String(r.body.name ?? slug), policyEngineMode: String(r.body.policy_engine_mode ?? 'any') };
+  }
+
+  async setPolicyEngineMode(slug: string, mode: 'any' | 'all'): Promise<void> {
+    await this.#call('PATCH', `/api/v3/core/applications/${encodeURIComponent(slug)}/`, `set who may use ${slug}`, { policy_engine_mode: mode });
+  }
+
+  /** The policy bindings on a target (an application's pk). */
+  async bindings(target: string): Promise<Binding[]> {
+    const r = await this.#call('GET', `/api/v3/policies/bindings/?target=${encodeURIComponent(target)}&page_size=1000`, 'look up who may use an application');
+    return results(r.body).map(toBinding);
+  }
+
+  async createBinding(target: string, who: { group: string; order: number; name: string } | { user: number; order: number; name: string }): Promise<void> {
+    await this.#call('POST', '/api/v3/policies/bindings/', `let ${who.name} use an application`, {
+      target,
+      ...('group' in who ? { group: who.group } : { user: who.user }),
+      order: who.order,
+      enabled: true,
+      negate: false,
+      timeout: 30,
+      failure_result: false,
+    });
+  }
+
+  async enableBinding(pk: string): Promise<void> {
+    await this.#call('PATCH', `/api/v3/policies/bindings/${encodeURIComponent(pk)}/`, 'turn a binding back on', { enabled: true, negate: false });
+  }
+
+  async deleteBinding(pk: string): Promise<void> {
+    await this.#call('DELETE', `/api/v3/policies/bindings/${encodeURIComponent(pk)}/`, 'take a binding no role needs off an application', undefined, [204, 404]);
   }
 
   /**

@@ -11,6 +11,7 @@ import { ROLE_INFO } from '../../contract/household';
 import type { StackSettings } from '../../contract/stack';
 import { AppError, toErrorShape } from '../errors';
 import type { Logger } from '../log';
+import { ensureAppAccess } from './authentik-bindings';
 import { AuthentikDirectory, AUTHENTIK_ROLE_GROUPS } from './authentik-directory';
 import type { AuthentikSession } from './authentik-transport';
 import type { HouseholdStore } from './household-store';
@@ -143,8 +144,10 @@ export class HouseholdService {
         try {
           const dir = new AuthentikDirectory(session.http);
           const { groups, created: newGroups } = await dir.ensureGroups();
+          // Who may use each application, before the person is in any group.
+          const access = await ensureAppAccess(dir, groups);
           let user = await dir.findUser(input.email);
-          const changed: string[] = newGroups.map((g) => `made the group ${g}`);
+          const changed: string[] = [...newGroups.map((g) => `made the group ${g}`), ...access];
           let origin = before?.authentik ?? null;
           if (!user) {
             user = await dir.createUser({ username: input.email, name: input.name, email: input.email });
@@ -213,16 +216,18 @@ export class HouseholdService {
           const session = await this.#d.authentik(profileId);
           try {
             const dir = new AuthentikDirectory(session.http);
+            const { groups } = await dir.ensureGroups();
+            const access = await ensureAppAccess(dir, groups);
+            const also = access.length ? ` Also: ${access.join('; ')}.` : '';
             const user = await dir.findUser(email);
-            if (!user) return { status: 'unchanged', detail: `${email} is not in Authentik any more.` };
+            if (!user) return { status: access.length ? 'done' : 'unchanged', detail: `${email} is not in Authentik any more.${also}` };
             if (member.authentik === 'created') {
               await dir.deleteUser(user.pk);
-              return { status: 'done', detail: `Deleted the Authentik user ${email}.` };
+              return { status: 'done', detail: `Deleted the Authentik user ${email}.${also}` };
             }
-            const { groups } = await dir.ensureGroups();
             const moves = await dir.setRole(user.pk, null, groups);
-            return moves
-              ? { status: 'done', detail: `Took ${email} out of the household’s groups; their Authentik user was made outside M2 Companion and stays.` }
+            return moves || access.length
+              ? { status: 'done', detail: `Took ${email} out of the household’s groups; their Authentik user was made outside M2 Companion and stays.${also}` }
               : { status: 'unchanged', detail: `${email} is in none of the household’s groups; their Authentik user was made outside M2 Companion and stays.` };
           } finally {
             await session.close();

@@ -15,6 +15,8 @@ const bootstrap = new Secret('b'.repeat(64));
 /** Authentik's API as configureAuthentik reads it: the blueprint applied, the apps, the outpost and its token. */
 let tokenKey: string | undefined = 'K'.repeat(128);
 let outpostListed = true;
+/** Who may use each application (household/authentik-bindings.ts), which the step also sets. */
+const bindings: Array<Record<string, unknown>> = [];
 const server = http.createServer((req, res) => {
   const send = (status: number, body: unknown): void => {
     res.writeHead(status, { 'content-type': 'application/json' });
@@ -25,6 +27,22 @@ const server = http.createServer((req, res) => {
   const page = (results: unknown[]): unknown => ({ pagination: { count: results.length }, results });
   if (req.url?.startsWith('/api/v3/managed/blueprints/')) return send(200, page([{ name: 'm2-apps', status: 'successful', last_applied: '2026-12-05T00:00:00Z' }]));
   if (req.url === '/api/v3/core/applications/') return send(200, page([{ slug: 'nextcloud' }, { slug: 'jellyfin' }]));
+  const url = new URL(req.url ?? '/', 'http://x');
+  const name = url.searchParams.get('name') ?? '';
+  if (url.pathname === '/api/v3/core/groups/') return send(200, page([{ pk: `g-${name}`, name, is_superuser: name === 'm2-admins' || name === 'authentik Admins', users: [] }]));
+  if (url.pathname === '/api/v3/core/users/') return send(200, page(url.searchParams.get('username') === 'akadmin' ? [{ pk: 1, username: 'akadmin' }] : []));
+  const app = /^\/api\/v3\/core\/applications\/(nextcloud|jellyfin)\/$/.exec(url.pathname);
+  if (app) return send(200, { pk: `app-${app[1]}`, slug: app[1], name: app[1], policy_engine_mode: 'any' });
+  if (url.pathname === '/api/v3/policies/bindings/' && req.method === 'POST') {
+    let body = '';
+    req.on('data', (c: Buffer) => (body += c.toString()));
+    req.on('end', () => {
+      bindings.push({ pk: `b${bindings.length}`, policy: null, group: null, user: null, ...(JSON.parse(body) as Record<string, unknown>) });
+      send(201, bindings.at(-1));
+    });
+    return;
+  }
+  if (url.pathname === '/api/v3/policies/bindings/') return send(200, page(bindings.filter((b) => b.target === url.searchParams.get('target'))));
   if (req.url === '/api/v3/outposts/instances/') return send(200, page(outpostListed ? [{ pk: 'not-ours', name: 'authentik Embedded Outpost' }, { pk: PK, name: 'm2-ldap' }] : []));
   if (req.url === `/api/v3/core/tokens/ak-outpost-${PK}-api/view_key/`) return tokenKey === undefined ? send(404, { detail: 'Not found.' }) : send(200, { key: tokenKey });
   return send(404, { detail: 'Not found.' });
@@ -66,7 +84,14 @@ describe('Authentik’s LDAP outpost token', () => {
     outpostListed = true;
     const secrets = await freshSecrets();
     const first = await configureAuthentik(target, { secrets, applications: ['nextcloud', 'jellyfin'], ldapOutpost: true, timeoutMs: 5_000 });
-    expect(first).toEqual({ service: 'authentik', changed: true, message: 'Blueprint m2-apps applied by Authentik; applications nextcloud, jellyfin present; the LDAP outpost’s token kept in the keychain (the outpost runs from the next release).' });
+    expect(first).toEqual({
+      service: 'authentik',
+      changed: true,
+      message:
+        'Blueprint m2-apps applied by Authentik; applications nextcloud, jellyfin present; let authentik Admins, m2-power-users, m2-admins, akadmin into nextcloud; let authentik Admins, m2-media, m2-power-users, m2-admins, akadmin into jellyfin; the LDAP outpost’s token kept in the keychain (the outpost runs from the next release).',
+    });
+    // Who may use the applications is set from the install on: Nextcloud is never open to a media-only person.
+    expect(bindings.filter((b) => b.target === 'app-nextcloud').map((b) => b.group ?? b.user)).toEqual(['g-authentik Admins', 'g-m2-power-users', 'g-m2-admins', 1]);
     expect((await secrets.get(authentikSecrets.ldapOutpostToken))?.reveal()).toBe(tokenKey);
     const second = await configureAuthentik(target, { secrets, applications: ['nextcloud', 'jellyfin'], ldapOutpost: true, timeoutMs: 5_000 });
     expect(second).toMatchObject({ changed: false, message: expect.stringMatching(/; LDAP outpost token in the keychain\.$/) });

@@ -2,9 +2,13 @@
  * Authentik after install (stack-facts §5.4–5.5): the worker applies the M2 blueprint (mounted by the authentik
  * module) on its own; this waits, with a bound, until Authentik reports the blueprint's instance as successful and
  * lists the applications it declares. Authentik is asked with the bootstrap token from the keychain, over HTTP
- * from Node through an SSH forward. Nothing is changed through the API: the blueprint is the configuration.
+ * from Node through an SSH forward. The blueprint is the configuration; the one thing written through the API is
+ * who may use each application (the household's role groups and Authentik's admins, household/authentik-bindings.ts),
+ * so the applications are never open to every Authentik user, from the first install on.
  */
 import { AppError } from '../../errors';
+import { ensureAppAccess } from '../../household/authentik-bindings';
+import { AuthentikDirectory } from '../../household/authentik-directory';
 import { Secret } from '../../secrets/secret';
 import { authentikSecrets, ldapDirectory } from '../modules/authentik';
 import type { ProfileSecrets } from '../secrets';
@@ -143,11 +147,25 @@ export async function configureAuthentik(target: ConfigureTarget, opts: Authenti
       );
     }
     const apps = opts.applications.length ? `; application${opts.applications.length > 1 ? 's' : ''} ${opts.applications.join(', ')} present` : '';
+    const dir = new AuthentikDirectory({
+      async request(method, path, json) {
+        const r = await httpRequest(endpoint.port, method, path, { headers: { authorization: `Bearer ${token.reveal()}` }, ...(json === undefined ? {} : { json }) });
+        return { status: r.status, body: jsonBody(r) };
+      },
+    });
+    let access: string[];
+    try {
+      access = await ensureAppAccess(dir, (await dir.ensureGroups()).groups);
+    } catch (err) {
+      const said = err instanceof AppError ? err.message.replace(/\.$/, '') : String(err);
+      throw configureFailed('authentik', `the app could not set who may use its applications (${said}).`, 'Without it every Authentik user could sign in to Nextcloud and Jellyfin; check the authentik-server log on the Logs page, then run the install again.', [token]);
+    }
+    const who = access.length ? `; ${access.join('; ')}` : '';
     const outpost = opts.ldapOutpost ? await keepOutpostToken(get, opts.secrets, token, timeoutMs) : undefined;
     if (outpost === 'stored') {
-      return { service: 'authentik', changed: true, message: `Blueprint ${name} applied by Authentik${apps}; the LDAP outpost’s token kept in the keychain (the outpost runs from the next release).` };
+      return { service: 'authentik', changed: true, message: `Blueprint ${name} applied by Authentik${apps}${who}; the LDAP outpost’s token kept in the keychain (the outpost runs from the next release).` };
     }
-    return { service: 'authentik', changed: false, message: `Blueprint ${name} applied by Authentik${apps}${outpost === 'kept' ? '; LDAP outpost token in the keychain' : ''}.` };
+    return { service: 'authentik', changed: access.length > 0, message: `Blueprint ${name} applied by Authentik${apps}${who}${outpost === 'kept' ? '; LDAP outpost token in the keychain' : ''}.` };
   } finally {
     await endpoint.close();
   }

@@ -188,6 +188,7 @@ const core: CoreOptions = {
     return flow ? String(flow.slug) : null;
   },
   bootstrapEmail: () => readShared().bootstrap?.email ?? env('AUTHENTIK_BOOTSTRAP_EMAIL', 'root@localhost'),
+  applications: () => objectsOf('authentik_core.application'),
 };
 
 /** The blueprint's LDAP outpost and its token (lib/authentik-outposts.ts). */
@@ -219,11 +220,6 @@ async function handle(req: http.IncomingMessage, res: http.ServerResponse, url: 
       .blueprints.filter((b) => name === null || b.name === name)
       .map(({ entries: _e, error: _r, ...b }) => b);
     return sendJson(res, 200, paginated(list));
-  }
-  if (p === '/api/v3/core/applications/') {
-    requireToken(req);
-    const slug = url.searchParams.get('slug');
-    return sendJson(res, 200, paginated(objectsOf('authentik_core.application').filter((a) => slug === null || a.slug === slug)));
   }
   if (p === '/api/v3/providers/oauth2/') {
     requireToken(req);

@@ -7,6 +7,16 @@
  * non-member; `DELETE` 204 then 404; `POST /core/users/{pk}/recovery/` 400 `{"non_field_errors":"No recovery flow
  * set."}` on a fresh install, which has no recovery flow). Only the server process writes this state, in its own
  * file beside the worker's, so the two never overwrite each other.
+ *
+ * Applications (from the applied blueprints) and their policy bindings (authentik/policies/api/bindings.py): an
+ * application's `pk` is its policy-binding-model uuid, `policy_engine_mode` defaults to `any`, a binding names
+ * exactly one of `policy`/`group`/`user` (else 400 `{"non_field_errors":["Only one of 'policy', 'group', 'user' can
+ * be set."]}`), and deleting a group or user deletes its bindings (foreign keys on cascade). Access as
+ * `check_access` judges it (authentik/policies/engine.py): no enabled binding → everyone passes; otherwise each
+ * enabled binding passes when the user is in its group (direct membership only here — real Authentik also counts
+ * parent groups [UNVERIFIED for this version]) or is its user, `negate` flips it, and mode `any` needs one to pass,
+ * `all` every one. A superuser gets no exception; an inactive user never passes. Policy (expression) bindings are
+ * not evaluated here [UNVERIFIED]: they fail closed.
  */
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import type http from 'node:http';
@@ -47,6 +57,23 @@ interface CoreState {
   recoveryFlow: boolean;
   /** Recovery tokens handed out (key → user pk), as FlowToken rows. */
   tokens: Array<{ key: string; pk: number; created: string }>;
+  /** Policy bindings (absent in state files from before they were modelled). */
+  bindings?: StoredBinding[];
+  /** Application fields changed through the API (the blueprint declares the rest): slug → policy_engine_mode. */
+  engineModes?: Record<string, 'any' | 'all'>;
+}
+
+interface StoredBinding {
+  pk: string;
+  target: string;
+  policy: string | null;
+  group: string | null;
+  user: number | null;
+  negate: boolean;
+  enabled: boolean;
+  order: number;
+  timeout: number;
+  failure_result: boolean;
 }
 
 export interface CoreOptions {
@@ -56,6 +83,49 @@ export interface CoreOptions {
   readonly blueprintRecoveryFlow: () => string | null;
   /** The bootstrap admin's email, for the seeded akadmin. */
   readonly bootstrapEmail: () => string;
+  /** The applications the applied blueprints declare (identifiers and attrs). */
+  readonly applications: () => Array<Record<string, unknown>>;
+}
+
+/** An application's pk: a uuid fixed by its slug, as the blueprint makes it once. */
+const appPk = (slug: string): string => createHash('sha256').update(`application:${slug}`).digest('hex').replace(/^(.{8})(.{4})(.{4})(.{4})(.{12}).*$/, '$1-$2-$3-$4-$5');
+
+function applicationView(s: CoreState, a: Record<string, unknown>): Record<string, unknown> {
+  const slug = String(a.slug);
+  // The blueprint's own attrs (provider and the rest) as the worker recorded them, then the API's computed fields.
+  return {
+    ...a,
+    pk: appPk(slug),
+    name: String(a.name ?? slug),
+    slug,
+    launch_url: typeof a.meta_launch_url === 'string' ? a.meta_launch_url : null,
+    meta_launch_url: typeof a.meta_launch_url === 'string' ? a.meta_launch_url : '',
+    open_in_new_tab: false,
+    meta_description: '',
+    meta_publisher: '',
+    policy_engine_mode: s.engineModes?.[slug] ?? 'any',
+    group: '',
+  };
+}
+
+/** Whether the user may use the target, as the policy engine judges group and user bindings. */
+export function passes(s: CoreState, target: string, userPk: number, mode: 'any' | 'all'): { passing: boolean; messages: string[] } {
+  const u = s.users.find((x) => x.pk === userPk);
+  if (!u?.is_active) return { passing: false, messages: ['User is inactive.'] };
+  const bound = (s.bindings ?? []).filter((b) => b.target === target && b.enabled).sort((a, b) => a.order - b.order);
+  if (!bound.length) return { passing: true, messages: [] };
+  const results = bound.map((b) => {
+    const hit = b.group !== null ? s.groups.some((g) => g.pk === b.group && g.users.includes(userPk)) : b.user !== null ? b.user === userPk : false;
+    return b.negate ? !hit : hit;
+  });
+  const passing = mode === 'any' ? results.some(Boolean) : results.every(Boolean);
+  return { passing, messages: passing ? [] : ['Policy binding(s) did not pass.'] };
+}
+
+function bindingView(s: CoreState, b: StoredBinding): Record<string, unknown> {
+  const g = b.group ? s.groups.find((x) => x.pk === b.group) : undefined;
+  const u = b.user !== null ? s.users.find((x) => x.pk === b.user) : undefined;
+  return { ...b, policy_obj: null, group_obj: g ? partialGroup(g) : null, user_obj: u ? userView(s, u) : null };
 }
 
 const stateFile = (): string => path.join(env('M2_STANDIN_AUTHENTIK_STATE_DIR', '/data'), '.m2-standin', 'authentik-core.json');
@@ -171,7 +241,14 @@ export async function handleCore(req: http.IncomingMessage, res: http.ServerResp
         save(s);
       }
     }
-    sendJson(res, 200, { recoveryFlow: s.recoveryFlow, users: s.users.map((u) => userView(s, u)), groups: s.groups.map((g) => groupView(s, g)), tokens: s.tokens.length });
+    sendJson(res, 200, {
+      recoveryFlow: s.recoveryFlow,
+      users: s.users.map((u) => userView(s, u)),
+      groups: s.groups.map((g) => groupView(s, g)),
+      tokens: s.tokens.length,
+      applications: o.applications().map((a) => applicationView(s, a)),
+      bindings: (s.bindings ?? []).map((b) => bindingView(s, b)),
+    });
     return true;
   }
 
@@ -259,6 +336,7 @@ export async function handleCore(req: http.IncomingMessage, res: http.ServerResp
       s.users = s.users.filter((x) => x.pk !== u.pk);
       for (const g of s.groups) g.users = g.users.filter((x) => x !== u.pk);
       s.tokens = s.tokens.filter((t) => t.pk !== u.pk);
+      s.bindings = (s.bindings ?? []).filter((b) => b.user !== u.pk);
       save(s);
       return empty(res, 204);
     }
@@ -325,6 +403,110 @@ export async function handleCore(req: http.IncomingMessage, res: http.ServerResp
     }
     if (method === 'DELETE') {
       s.groups = s.groups.filter((x) => x !== g);
+      s.bindings = (s.bindings ?? []).filter((b) => b.group !== g.pk);
+      save(s);
+      return empty(res, 204);
+    }
+    return empty(res, 405);
+  }
+  if (p === '/api/v3/core/applications/') {
+    o.requireToken(req);
+    if (method !== 'GET') return empty(res, 405);
+    const s = load(o);
+    const slug = url.searchParams.get('slug');
+    // [UNVERIFIED] real Authentik lists only what the token's user may use unless superuser_full_list=true; the
+    // bootstrap token is akadmin's, whom the app always lets in, so the full list is what it sees.
+    sendJson(res, 200, paginated(o.applications().filter((a) => slug === null || a.slug === slug).map((a) => applicationView(s, a))));
+    return true;
+  }
+
+  const app = /^\/api\/v3\/core\/applications\/([-\w]+)\/(check_access\/)?$/.exec(p);
+  if (app) {
+    o.requireToken(req);
+    const s = load(o);
+    const a = o.applications().find((x) => x.slug === app[1]);
+    if (!a) return json(res, 404, { detail: 'No Application matches the given query.' });
+    const view = applicationView(s, a);
+    if (app[2]) {
+      if (method !== 'GET') return empty(res, 405);
+      const forUser = Number(url.searchParams.get('for_user'));
+      if (!s.users.some((u) => u.pk === forUser)) return json(res, 400, { for_user: ['User does not exist.'] });
+      const r = passes(s, String(view.pk), forUser, view.policy_engine_mode === 'all' ? 'all' : 'any');
+      return json(res, 200, { ...r, log_messages: [] });
+    }
+    if (method === 'GET') return json(res, 200, view);
+    if (method === 'PATCH') {
+      const b = await readJson(req);
+      if (isRecord(b) && b.policy_engine_mode !== undefined) {
+        if (b.policy_engine_mode !== 'any' && b.policy_engine_mode !== 'all') return invalid(res, { policy_engine_mode: [`"${String(b.policy_engine_mode)}" is not a valid choice.`] });
+        s.engineModes = { ...s.engineModes, [String(a.slug)]: b.policy_engine_mode };
+        save(s);
+      }
+      return json(res, 200, applicationView(s, a));
+    }
+    return empty(res, 405);
+  }
+
+  if (p === '/api/v3/policies/bindings/') {
+    o.requireToken(req);
+    const s = load(o);
+    if (method === 'GET') {
+      const target = url.searchParams.get('target');
+      const list = (s.bindings ?? []).filter((b) => target === null || b.target === target).sort((a, b) => a.target.localeCompare(b.target) || a.order - b.order);
+      sendJson(res, 200, paginated(list.map((b) => bindingView(s, b))));
+      return true;
+    }
+    if (method === 'POST') {
+      const b = await readJson(req);
+      if (!isRecord(b)) return invalid(res, { non_field_errors: ['Invalid data. Expected a dictionary, but got list.'] });
+      const targets = o.applications().map((a) => appPk(String(a.slug)));
+      if (typeof b.target !== 'string' || !b.target) return invalid(res, { target: ['This field is required.'] });
+      if (!targets.includes(b.target)) return invalid(res, { target: [`Invalid pk "${b.target}" - object does not exist.`] });
+      if (typeof b.order !== 'number' || !Number.isInteger(b.order)) return invalid(res, { order: ['This field is required.'] });
+      if (b.group !== undefined && b.group !== null && !s.groups.some((g) => g.pk === b.group)) return invalid(res, { group: [`Invalid pk "${String(b.group)}" - object does not exist.`] });
+      if (b.user !== undefined && b.user !== null && !s.users.some((u) => u.pk === b.user)) return invalid(res, { user: [`Invalid pk "${String(b.user)}" - object does not exist.`] });
+      const count = [b.policy, b.group, b.user].filter(Boolean).length;
+      if (count > 1) return invalid(res, { non_field_errors: ["Only one of 'policy', 'group', 'user' can be set."] });
+      if (count < 1) return invalid(res, { non_field_errors: ["One of 'policy', 'group', 'user' must be set."] });
+      const row: StoredBinding = {
+        pk: randomUUID(),
+        target: b.target,
+        policy: typeof b.policy === 'string' ? b.policy : null,
+        group: typeof b.group === 'string' ? b.group : null,
+        user: typeof b.user === 'number' ? b.user : null,
+        negate: b.negate === true,
+        enabled: b.enabled !== false,
+        order: b.order,
+        timeout: typeof b.timeout === 'number' ? b.timeout : 30,
+        failure_result: b.failure_result === true,
+      };
+      s.bindings = [...(s.bindings ?? []), row];
+      save(s);
+      sendJson(res, 201, bindingView(s, row));
+      return true;
+    }
+    return empty(res, 405);
+  }
+
+  const binding = /^\/api\/v3\/policies\/bindings\/([0-9a-f-]{36})\/$/.exec(p);
+  if (binding) {
+    o.requireToken(req);
+    const s = load(o);
+    const row = (s.bindings ?? []).find((x) => x.pk === binding[1]);
+    if (!row) return json(res, 404, { detail: 'No PolicyBinding matches the given query.' });
+    if (method === 'GET') return json(res, 200, bindingView(s, row));
+    if (method === 'PATCH') {
+      const b = await readJson(req);
+      if (isRecord(b)) {
+        if (typeof b.enabled === 'boolean') row.enabled = b.enabled;
+        if (typeof b.negate === 'boolean') row.negate = b.negate;
+        if (typeof b.order === 'number') row.order = b.order;
+      }
+      save(s);
+      return json(res, 200, bindingView(s, row));
+    }
+    if (method === 'DELETE') {
+      s.bindings = (s.bindings ?? []).filter((x) => x !== row);
       save(s);
       return empty(res, 204);
     }
