@@ -24,6 +24,7 @@ import { SetupProgressService } from './setup/setup-progress';
 import { ChosenServerStore } from './profiles/chosen-server';
 import { readUserSshConfig } from './ssh/ssh-config';
 import { StackSettingsStore } from './stack/settings-store';
+import { ServerOperations } from './server-operations';
 import { StackService } from './stack/stack-service';
 import { serverHttp } from './updates/ssh-http';
 import { createUpdatesStore, UpdateService } from './updates/update-service';
@@ -186,7 +187,10 @@ export function createCoreServices(config: CoreConfig, emit: Emit): CoreServices
       if (state.kind === 'connected' || state.kind === 'closed') emit('setup:changed', { profileId });
     },
   });
+  // One install, update, restore or put-back at a time per server, whichever asks first.
+  const operations = new ServerOperations();
   const stack = new StackService({
+    operations,
     settings: stackSettings,
     servers,
     secretStore: config.vault,
@@ -521,6 +525,7 @@ export function createCoreServices(config: CoreConfig, emit: Emit): CoreServices
     }),
     settings: async (profileId) => (await stack.view(profileId)).settings,
     exclusive: (profileId, what, f) => backups.exclusive(profileId, what, f),
+    operations,
     emit: (e) => emit('backups:progress', e),
     log: config.log,
   });
@@ -543,6 +548,7 @@ export function createCoreServices(config: CoreConfig, emit: Emit): CoreServices
   });
   const updatesStore = createUpdatesStore(path.join(config.dataDir, 'updates'));
   const updates = new UpdateService({
+    operations,
     settings: async (profileId) => {
       const v = await stack.view(profileId);
       if (!v.saved) throw new AppError('stack.invalid-settings', 'Install the stack on this server first.', { hint: 'Open Services, save the settings and install.' });

@@ -9,6 +9,7 @@ import type { Argv } from '../ssh/argv';
 import type { ExecResult } from '../ssh/runner';
 import { EXIT_COUNT_MISMATCH } from './restore-commands';
 import { RestoresService } from './restores-service';
+import { ServerOperations } from '../server-operations';
 
 /**
  * The restores' decisions against a scripted server (the lab test runs them against real Docker and restic): the
@@ -42,7 +43,7 @@ function stepOf(argv: Argv): string {
 
 type Answer = ExecResult | Error | ((n: number) => ExecResult | Error);
 
-function service(answers: Record<string, Answer> = {}) {
+function service(answers: Record<string, Answer> = {}, operations?: ServerOperations) {
   const ran: string[] = [];
   const argvs: Argv[] = [];
   const events: BackupProgress[] = [];
@@ -77,6 +78,7 @@ function service(answers: Record<string, Answer> = {}) {
     }),
     settings: async () => StackSettings.parse({ dataRoot: '/srv/data', modules: { nextcloud: { enabled: true } } }),
     exclusive: (_p, _w, f) => f(),
+    ...(operations ? { operations } : {}),
     emit: (e) => events.push(e),
     log: silentLogger,
     now: () => new Date('2026-12-05T05:31:07Z'),
@@ -155,6 +157,29 @@ describe('whole-service restore', () => {
     // Only the copies are removed: an aside found now would be an earlier restore's, and back would move it over the live data.
     expect(ran.slice(-2)).toEqual(['prepare', 'discard']);
     expect(ran.some((r) => r.startsWith('stop'))).toBe(false);
+  });
+
+  it('is refused while an install holds the server, and an install while the restore runs; nothing runs on the server', async () => {
+    const ops = new ServerOperations();
+    let release = (): void => undefined;
+    const installing = ops.exclusive('home', 'an install', 'stack.busy', () => new Promise<void>((r) => (release = r)));
+    const { s, ran } = service({}, ops);
+    const e1 = await appError(s.restoreService(req));
+    expect(e1).toMatchObject({ code: 'backups.busy', userMessage: 'An install is running on this server, so a restore of Nextcloud cannot start now.' });
+    expect(await appError(s.putBack({ profileId: 'home', service: 'nextcloud' }))).toMatchObject({ code: 'backups.busy' });
+    expect(ran).toEqual([]);
+    release();
+    await installing;
+
+    let stopped = (): void => undefined;
+    const held = new Promise<void>((r) => (stopped = r));
+    const slow = service({ [`stop ${STOPS}`]: () => (stopped(), ok()) }, ops);
+    const restoring = slow.s.restoreService(req);
+    await held;
+    const e2 = await appError(ops.exclusive('home', 'an install', 'stack.busy', async () => undefined));
+    expect(e2.userMessage).toBe('A restore of Nextcloud is running on this server, so an install cannot start now.');
+    expect((await restoring).healthy).toBe(true);
+    expect(ops.running('home')).toBeNull();
   });
 
   it('a failed prepare removes only the copies, never puts back', async () => {

@@ -26,6 +26,7 @@ import {
 } from '../../contract/restores';
 import type { StackSettings } from '../../contract/stack';
 import { AppError } from '../errors';
+import { ServerOperations } from '../server-operations';
 import type { Logger } from '../log';
 import { LineRedactor } from '../logs/line-redactor';
 import type { LogsTarget } from '../logs/logs-service';
@@ -53,6 +54,8 @@ export interface RestoresServiceDeps {
   readonly settings: (profileId: string) => Promise<StackSettings>;
   /** One backup, restore or drill at a time per server (the Backups service's rule, shared). */
   readonly exclusive: <T>(profileId: string, what: string, f: () => Promise<T>) => Promise<T>;
+  /** The app's one-operation-per-server lock, shared with installs and updates (a lock of its own when not given). */
+  readonly operations?: ServerOperations;
   readonly emit: (e: BackupProgress) => void;
   readonly log: Logger;
   readonly now?: () => Date;
@@ -67,9 +70,16 @@ const UP_TIMEOUT_MS = 15 * 60_000;
 
 export class RestoresService {
   readonly #deps: RestoresServiceDeps;
+  readonly #operations: ServerOperations;
 
   constructor(deps: RestoresServiceDeps) {
     this.#deps = deps;
+    this.#operations = deps.operations ?? new ServerOperations();
+  }
+
+  /** Both rules: one backup or restore at a time, and nothing else changing the server (an install, an update). */
+  #exclusive<T>(profileId: string, what: string, f: () => Promise<T>): Promise<T> {
+    return this.#operations.exclusive(profileId, what, 'backups.busy', () => this.#deps.exclusive(profileId, what, f));
   }
 
   #now(): Date {
@@ -83,7 +93,7 @@ export class RestoresService {
   /** One file or folder of a user's Nextcloud files back in its place; what is there now is kept beside it. */
   async inPlace(req: InPlaceRequest): Promise<InPlaceResult> {
     const scanPath = scanPathOf(req.path);
-    return this.#deps.exclusive(req.profileId, 'a restore', async () => {
+    return this.#exclusive(req.profileId, 'a restore', async () => {
       const { t, settings } = await this.#installed(req.profileId, ['nextcloud']);
       const b = backupCommands(t.access, t.files);
       const c = restoreCommands(t.access, t.files);
@@ -193,7 +203,7 @@ export class RestoresService {
   async restoreService(req: ServiceRestoreRequest): Promise<ServiceRestoreResult> {
     const d = serviceDefinitions[req.service];
     const title = restorableServiceTitle[d.service];
-    return this.#deps.exclusive(req.profileId, `a restore of ${title}`, async () => {
+    return this.#exclusive(req.profileId, `a restore of ${title}`, async () => {
       const { t, settings } = await this.#installed(req.profileId, d.stops.slice(0, 1));
       const started = Date.now();
       // First: an unfinished restore may have left the backup container (which reads the snapshot) stopped.
@@ -329,7 +339,7 @@ export class RestoresService {
   async putBack(req: PutBackRequest): Promise<PutBackResult> {
     const d = serviceDefinitions[req.service];
     const title = restorableServiceTitle[d.service];
-    return this.#deps.exclusive(req.profileId, `putting ${title}’s data back`, async () => {
+    return this.#exclusive(req.profileId, `putting ${title}’s data back`, async () => {
       const { t, settings } = await this.#installed(req.profileId, d.stops.slice(0, 1));
       if (!(await this.#unfinished(t, settings)).some((u) => u.service === d.service)) {
         throw new AppError('backups.not-found', `Service: no unfinished restore of ${title} is on the server.`, { field: 'service', hint: 'Look again: the page lists unfinished restores.' });

@@ -38,6 +38,7 @@ import type { RenderedStack, SecretRequest } from './types';
 import { imageRefFor } from '../updates/image-ref';
 import { imageModules, pinnedImages, type ImageKey } from './versions';
 import type { SshConnection } from '../ssh/ssh-connection';
+import { ServerOperations } from '../server-operations';
 
 export const TUNNEL_TOKEN_SECRET = 'cloudflared.tunnel-token';
 
@@ -65,6 +66,8 @@ export interface StackServiceDeps {
    * that is itself finishing a rotation says which secret (`finishing`), and the same question lets it through.
    */
   readonly beforeInstall?: (profileId: string, finishing?: string) => Promise<void>;
+  /** The app's one-operation-per-server lock, shared with updates and restores (a lock of its own when not given). */
+  readonly operations?: ServerOperations;
 }
 
 export interface ApplyOptions {
@@ -93,10 +96,12 @@ export class StackService {
   readonly #preflight = new Map<string, PreflightReport>();
   readonly #m2Dirs = new WeakMap<SshConnection, string>();
   readonly #applying = new Set<string>();
+  readonly #operations: ServerOperations;
   #guard: Promise<string> | undefined;
 
   constructor(deps: StackServiceDeps) {
     this.#deps = deps;
+    this.#operations = deps.operations ?? new ServerOperations();
     this.#secrets = deps.secretStore ? new StackSecrets(deps.secretStore) : undefined;
   }
 
@@ -152,7 +157,12 @@ export class StackService {
     return result;
   }
 
+  /** Never beside an update, a restore or another install of the same server (an update's own install passes). */
   async #apply(profileId: string, opts: { pullPolicy?: 'missing' | 'always'; settings?: StackSettings }): Promise<ApplyResult> {
+    return this.#operations.exclusive(profileId, 'an install', 'stack.busy', () => this.#applyHeld(profileId, opts));
+  }
+
+  async #applyHeld(profileId: string, opts: { pullPolicy?: 'missing' | 'always'; settings?: StackSettings }): Promise<ApplyResult> {
     if (this.#applying.has(profileId)) {
       throw new AppError('stack.busy', 'An install or update is already running for this server.', { hint: 'Wait for it to finish, then try again.' });
     }

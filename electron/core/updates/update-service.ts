@@ -18,6 +18,7 @@ import { pinnedImages, type ImageKey } from '../stack/versions';
 import { registryOf } from './image-ref';
 import { imagesInUse, imageUpdate, planUpdate, sameChanges } from './plan';
 import { RegistryClient, type HttpGet } from './registry';
+import { ServerOperations } from '../server-operations';
 
 /** Records kept per server. */
 export const KEPT_RECORDS = 50;
@@ -63,14 +64,18 @@ export interface UpdateServiceDeps {
   readonly emit: (p: UpdateProgress) => void;
   readonly log: Logger;
   readonly now?: () => Date;
+  /** The app's one-operation-per-server lock, shared with installs and restores (a lock of its own when not given). */
+  readonly operations?: ServerOperations;
 }
 
 export class UpdateService {
   readonly #deps: UpdateServiceDeps;
   readonly #busy = new Set<string>();
+  readonly #operations: ServerOperations;
 
   constructor(deps: UpdateServiceDeps) {
     this.#deps = deps;
+    this.#operations = deps.operations ?? new ServerOperations();
   }
 
   #now(): Date {
@@ -177,7 +182,9 @@ export class UpdateService {
     if (this.#busy.has(profileId)) throw new AppError('updates.busy', 'An update is already running for this server.', { hint: 'Wait for it to finish.' });
     this.#busy.add(profileId);
     try {
-      return await this.#apply(profileId, requested);
+      const what = `an update of ${requested.map((r) => r.key).join(', ').slice(0, 200) || 'the stack'}`;
+      // Its install runs inside this hold (the lock knows it is this update's): no install or restore in between.
+      return await this.#operations.exclusive(profileId, what, 'updates.busy', () => this.#apply(profileId, requested));
     } finally {
       this.#busy.delete(profileId);
     }
