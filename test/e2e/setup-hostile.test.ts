@@ -360,6 +360,7 @@ describe('hostile input in every setup step, in Chromium against the lab', () =>
       ['User id', 'User id'],
       ['Group id', 'Group id'],
       ['Time zone', 'Time zone'],
+      ['Image registry', 'Image registry'],
       ['Admin email', 'Admin email'],
       ['Jellyfin host name', 'Jellyfin host name'],
       ['Nextcloud host name', 'Nextcloud host name'],
