@@ -7,9 +7,9 @@ describe('sign-in guide', () => {
     const g = signInGuide(StackSettings.parse({ hostnames: { nextcloud: 'cloud.example.org', authentik: 'auth.example.org' } }));
     expect(g.map((x) => x.service)).toEqual(['authentik', 'nextcloud', 'jellyfin']);
     expect(g[0]?.how).toContain('https://auth.example.org/');
-    expect(g[1]?.how).toMatch(/^On https:\/\/cloud\.example\.org\/ choose “Log in with authentik” and sign in with the Authentik account\. Nextcloud’s own administrator \(\S+\) keeps its password/);
-    expect(g[0]?.how).toContain('That account signs in to Jellyfin and Nextcloud.');
-    expect(g[2]?.how).toMatch(/^Sign in with the Authentik user name and password, on the web page and in the TV and phone apps/);
+    expect(g[1]?.how).toMatch(/^“Log in with authentik” on https:\/\/cloud\.example\.org\/ with the Authentik account; its own administrator \(\S+\) still signs in there, for repairs/);
+    expect(g[0]?.how).toContain('(administrator: akadmin); it signs in to Nextcloud and Jellyfin.');
+    expect(g[2]?.how).toMatch(/^The Authentik user name and password, on the web page and in the TV and phone apps .*its own administrator \(admin\) still signs in/);
   });
 
   it('without Authentik: each service’s own administrator, no Authentik', () => {

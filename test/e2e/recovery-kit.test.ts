@@ -42,6 +42,8 @@ const FULL_INSTALL_SECRETS = [
   'authentik.bootstrap-token',
   'authentik.secret-key',
   'authentik.db-password',
+  'authentik.ldap-bind-password',
+  'authentik.ldap-outpost-token',
   'backup.restic-password',
   'cloudflare.api-token',
   'cloudflared.tunnel-token',
@@ -251,7 +253,7 @@ describe('the household recovery kit in Chromium against the lab', () => {
     await sheet.getByRole('table', { name: 'Devices' }).waitFor({ timeout: 30_000 });
     await expect(sheet.getByRole('table', { name: 'Devices' }).locator('tbody th').allTextContents()).resolves.toEqual(DEVICES);
     const values = await keychainValues();
-    // Fifteen secrets and each device's two keys: every one listed, none of their values anywhere.
+    // Seventeen secrets and each device's two keys: every one listed, none of their values anywhere.
     expect(values.size).toBe(FULL_INSTALL_SECRETS.length + 2 * DEVICES.length);
     // A device's two keys share a row ("….key · .psk"): every keychain name is on the sheet, each device on one row.
     const codes = await sheet.getByRole('table', { name: 'Keychain entries' }).locator('tbody td code').allTextContents();
@@ -269,6 +271,8 @@ describe('the household recovery kit in Chromium against the lab', () => {
     const printed = await sheet.getByRole('list', { name: 'Restore steps' }).locator('pre code').allTextContents();
     expect(printed).toEqual(kit.backup.steps.flatMap((st) => (st.command ? [st.command] : [])));
     await expect(sheet.getByRole('list', { name: 'Restore steps' }).textContent()).resolves.toContain('Put back each folder');
+    // The one sign-in is on the printed sheet too: Authentik, Nextcloud and Jellyfin, a paragraph each.
+    await expect(sheet.getByRole('list', { name: 'How each service signs in' }).locator('li strong').allTextContents()).resolves.toEqual(['Authentik', 'Nextcloud', 'Jellyfin']);
 
     await page.emulateMedia({ media: 'print' });
     await page.setViewportSize({ width: 794, height: 1123 });

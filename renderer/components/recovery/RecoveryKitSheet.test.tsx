@@ -74,7 +74,8 @@ describe('the recovery kit sheet', () => {
     expect(html).toContain('http://10.13.13.1:8096');
     expect(html).toContain('M2 Companion 0.9.1');
     expect(html).toContain('<h3 id="kit-sign-in">Signing in</h3>');
-    expect(html).toContain('<dt>Nextcloud</dt><dd>On https://cloud.example.test/ choose “Log in with authentik” &lt;img');
+    // One paragraph per service across the column (not a label column's width).
+    expect(html).toContain('<li><strong>Nextcloud</strong>: On https://cloud.example.test/ choose “Log in with authentik” &lt;img');
   });
 
   it('says when no host key is on record and the keychain could not be read, instead of printing an empty list', () => {

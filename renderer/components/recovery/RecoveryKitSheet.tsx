@@ -138,7 +138,7 @@ export function RecoveryKitSheet({ kit }: { kit: RecoveryKit }) {
                 </a>
               ) : (
                 <>
-                  <code>https://{s.hostname}/</code> <span className="muted">(not published through Cloudflare yet)</span>
+                  <code>https://{s.hostname}/</code> <span className="muted">(not published yet)</span>
                 </>
               )}
               {s.home ? (
@@ -158,14 +158,14 @@ export function RecoveryKitSheet({ kit }: { kit: RecoveryKit }) {
       {kit.signIn.length > 0 ? (
         <section aria-labelledby="kit-sign-in">
           <h3 id="kit-sign-in">Signing in</h3>
-          <dl className="facts" aria-label="How each service signs in">
+          {/* One paragraph per service across the column (a <dl> grid squeezed each text into its label column). */}
+          <ul className="plain" aria-label="How each service signs in">
             {kit.signIn.map((g) => (
-              <div key={g.service}>
-                <dt>{g.title}</dt>
-                <dd>{g.how}</dd>
-              </div>
+              <li key={g.service}>
+                <strong>{g.title}</strong>: {g.how}
+              </li>
             ))}
-          </dl>
+          </ul>
         </section>
       ) : null}
 
@@ -216,7 +216,7 @@ export function RecoveryKitSheet({ kit }: { kit: RecoveryKit }) {
           <>
             <p className="muted">
               In this computer&apos;s keychain (macOS Keychain, Windows Credential Manager, GNOME Keyring or KWallet), service <code>{kit.secrets.keychainService}</code>;
-              each account is <code>{prefix}</code> followed by the name below (the accounts above too). The values are not printed here.
+              each account is <code>{prefix}</code> followed by the name below (the accounts above too).
             </p>
             {kit.secrets.entries.length === 0 ? (
               <p>No secrets are kept for this server yet.</p>
