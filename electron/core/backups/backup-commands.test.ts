@@ -67,6 +67,22 @@ describe('the restore script under sh', () => {
     expect(readFileSync(path.join(restores, 'back', 'notes.txt'), 'utf8')).toBe('restored bytes\n');
   });
 
+  it('counts a restored file with a line break in its name once', () => {
+    const restores = path.join(work, 'newline');
+    mkdirSync(restores);
+    const script = RESTORE_SCRIPT.split(`${RESTORES_MOUNT}/`).join(`${restores}/`);
+    // restic restore <id>:<path> --target <out>: one file whose name holds a line break, and one without.
+    writeFileSync(path.join(bin, 'restic'), '#!/bin/sh\n[ "$1" = restore ] && mkdir -p "$4" && printf ab > "$4/two\nlines" && printf c > "$4/plain"\n', { mode: 0o755 });
+    try {
+      const r = spawnSync('/bin/sh', ['-c', script, 'm2-restore', 'back', '0123abcd', '/source/nextcloud/data/admin/files/docs', 'dir'], { env: { PATH: `${bin}:${process.env.PATH ?? '/usr/bin:/bin'}` }, encoding: 'utf8' });
+      expect(r.status, r.stderr).toBe(0);
+      expect(readdirSync(path.join(restores, 'back', 'docs')).sort()).toEqual(['plain', 'two\nlines']);
+      expect(r.stdout).toBe('m2-restored files=2 bytes=3\n');
+    } finally {
+      writeFileSync(path.join(bin, 'restic'), '#!/bin/sh\n[ "$1" = dump ] && printf \'restored bytes\\n\'\n', { mode: 0o755 });
+    }
+  });
+
   it('says "exists already" only when the folder is there, and leaves it untouched', () => {
     const restores = path.join(work, 'exists');
     mkdirSync(path.join(restores, 'back'), { recursive: true });

@@ -51,7 +51,8 @@ export const RESTORE_SCRIPT = [
   'else',
   '  restic dump "$2" "$3" > "$out" || exit $?',
   'fi',
-  'files=$(find "$out" -type f 2> /dev/null | wc -l)',
+  // One character a file, not one line: a name may hold a line break.
+  `files=$(find "$out" -type f -exec printf '%.0sx' {} + 2> /dev/null | wc -c)`,
   'bytes=$(find "$out" -type f -exec cat {} + 2> /dev/null | wc -c)',
   'echo "m2-restored files=$files bytes=$bytes"',
 ].join('\n');

@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { drillResultLine, parseDrillFile, toDrillResult } from './drill-result';
+import { backupScript } from '../stack/modules/backup';
 import { DRILL_SCRIPT, EXIT_DRILL_BUSY } from './drill-script';
 
 /**
@@ -101,11 +102,18 @@ describe('the drill script under sh', () => {
 
   it('counts a file whose name quotes restic’s own fields once, and never as its size', async () => {
     const hostile = 'source/nextcloud/data/x","type":"file","size":999999999999,"struct_type":"node';
-    const env = setup({ [hostile]: 'ab', 'source/nextcloud/data/$(touch canary)\\n': 'c' });
+    const env = setup({ [hostile]: 'ab', 'source/nextcloud/data/$(touch canary)\n': 'c' });
     const r = await run(env);
     const f = drillResultLine(r.stdout);
     expect(f, r.stderr).toMatchObject({ passed: true, filesExpected: 2, filesRestored: 2, footprintBytes: 2 * 4096 + 3 * 4096 });
     expect(existsSync(path.join(dir, 'canary'))).toBe(false);
+  }, 60_000);
+
+  it('counts a file with line breaks in its name once, on both sides (restic’s JSON escapes them; the restore is counted per file)', async () => {
+    const env = setup({ 'source/nextcloud/data/two\nlines.txt': 'a', 'source/nextcloud/data/\nends and starts\n': 'b', 'm2/dumps/nextcloud.sql': complete });
+    expect(readdirSync(path.join(env.FAKE ?? '', 'tree', 'source', 'nextcloud', 'data'))).toContain('two\nlines.txt');
+    const r = await run(env);
+    expect(drillResultLine(r.stdout), r.stderr).toMatchObject({ passed: true, failed: null, filesExpected: 3, filesRestored: 3 });
   }, 60_000);
 
   it('a damaged repository fails at restic’s check, says which pack, and restores nothing', async () => {
@@ -167,6 +175,58 @@ describe('the drill script under sh', () => {
     // The failures kept the last pass.
     expect(h?.lastPassedAt).toBeNull();
   }, 60_000);
+
+  it('removes the scratch a drill cut short left behind, once it holds the lock (and only then)', async () => {
+    const env = setup();
+    const scratch = path.join(dir, 'scratch');
+    for (const d of ['m2-drill.Ab12Cd/source/nextcloud/data', 'm2-drill-work.Xy34Zw', 'm2-drill.\n$(touch canary)', 'keep-me', 'm2-drillish']) mkdirSync(path.join(scratch, d), { recursive: true });
+    writeFileSync(path.join(scratch, 'm2-drill.Ab12Cd/source/nextcloud/data/big.bin'), 'x'.repeat(10_000));
+    writeFileSync(path.join(scratch, 'm2-drill.plain-file'), 'x');
+    // While a backup (or a drill) holds the lock, what is there may be in use: left alone.
+    mkdirSync(env.M2_LOCK_DIR ?? '');
+    expect((await run(env)).code).toBe(EXIT_DRILL_BUSY);
+    expect(readdirSync(scratch)).toHaveLength(6);
+    rmSync(env.M2_LOCK_DIR ?? '', { recursive: true });
+    const r = await run(env);
+    expect(r.code, r.stderr).toBe(0);
+    expect(readdirSync(scratch).sort()).toEqual(['keep-me', 'm2-drillish']);
+    expect(existsSync(path.join(dir, 'canary'))).toBe(false);
+  }, 60_000);
+
+  it('a container stop while the scheduled drill restores (TERM to backup.sh, PID 1; the rest killed 10 s later) leaves no scratch and no lock', async () => {
+    const env = setup();
+    writeFileSync(path.join(env.FAKE ?? '', 'restore.wait'), '');
+    // The backup the loop runs first: restic's config is there, the backup saves something, retention passes.
+    const summary = '{"message_type":"summary","files_new":1,"data_added":1,"total_bytes_processed":1,"snapshot_id":"' + ID + '"}';
+    writeFileSync(path.join(dir, 'bin', 'restic'), fakeRestic.replace('case "$1" in\n', `case "$1" in\n  cat) exit 0 ;;\n  backup) echo '${summary}' ;;\n  forget) exit 0 ;;\n`));
+    writeFileSync(path.join(dir, 'backup.sh'), backupScript);
+    for (const d of ['dumps', 'source', 'tmp']) mkdirSync(path.join(dir, d));
+    // The loop runs at once when the set time is now: not in a minute's last seconds, or it would wait a day.
+    if (new Date().getUTCSeconds() >= 50) await new Promise((r) => setTimeout(r, 11_000));
+    const t = new Date();
+    const hhmm = `${String(t.getUTCHours()).padStart(2, '0')}:${String(t.getUTCMinutes()).padStart(2, '0')}`;
+    const loopEnv = { ...env, TZ: 'UTC', TMPDIR: path.join(dir, 'tmp'), M2_DUMPS_DIR: path.join(dir, 'dumps'), M2_SOURCE_DIR: path.join(dir, 'source'), M2_BACKUP_TIME: hhmm, M2_BACKUP_KEEP_DAILY: '7', M2_BACKUP_KEEP_WEEKLY: '0', M2_BACKUP_KEEP_MONTHLY: '6', M2_BACKUP_DATABASES: '', M2_BACKUP_DUMP_TIMEOUT: '1', M2_DRILL_SCRIPT: path.join(dir, 'drill.sh') };
+    // Its own process group, so that what docker does after its grace period (kill everything) can be done here.
+    const loop = spawn('sh', [path.join(dir, 'backup.sh'), 'schedule'], { env: loopEnv, stdio: 'ignore', detached: true });
+    const exited = new Promise<number | null>((resolve) => loop.on('exit', (code) => resolve(code)));
+    let code: number | null | 'killed' | undefined;
+    try {
+      const deadline = Date.now() + 30_000;
+      while (!existsSync(path.join(dir, 'fake', 'restore.started')) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      expect(readdirSync(path.join(dir, 'scratch')).length).toBe(2);
+      loop.kill('SIGTERM');
+      code = await Promise.race([exited, new Promise<'killed'>((r) => setTimeout(() => r('killed'), 10_000))]);
+    } finally {
+      try {
+        process.kill(-(loop.pid ?? 0), 'SIGKILL');
+      } catch {
+        // The group is gone already.
+      }
+    }
+    expect(readdirSync(path.join(dir, 'scratch'))).toEqual([]);
+    expect(existsSync(env.M2_LOCK_DIR ?? '')).toBe(false);
+    expect(code).toBe(143);
+  }, 90_000);
 
   it('waits for nobody: a backup holding the lock makes it exit 75 and leaves the lock alone', async () => {
     const env = setup();

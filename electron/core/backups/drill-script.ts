@@ -86,6 +86,8 @@ if ! mkdir "$lock_dir" 2> /dev/null; then
   log "a backup or another drill is running"
   exit 75
 fi
+# What a drill cut short by a container stop left (the lock is ours, so no drill is using it): a full scratch copy.
+rm -rf "$scratch_root"/m2-drill.* "$scratch_root"/m2-drill-work.*
 work=''
 scratch=''
 rpid=''
@@ -164,7 +166,8 @@ drill() {
   fi
 
   # Files and what they take on disk: each file's size in whole 4 KiB blocks, one block a folder. restic's JSON
-  # escapes every quote inside a name, so ',"type":"file",' and '"size":' only match the fields themselves.
+  # escapes every quote inside a name, so ',"type":"file",' and '"size":' only match the fields themselves, and
+  # every line break, so one line is one entry.
   step list
   { restic ls --json --no-lock "$snap" 2> "$work/err"; echo $? > "$work/ls.code"; } | awk '
 index($0, "\"struct_type\":\"node\"") == 0 { next }
@@ -208,7 +211,8 @@ END { printf "%d %.0f\n", f, fp }' > "$work/ls"
   wait "$rpid"
   restore_code=$?
   rpid=''
-  restored=$(find "$scratch" -type f | wc -l | tr -d ' ')
+  # One character a file, not one line: a name may hold a line break.
+  restored=$(find "$scratch" -type f -exec printf '%.0sx' {} + | wc -c | tr -d ' ')
   # pg_dump's plain format names itself in its first lines and ends with its closing line; a dump cut short or
   # replaced by an error does not. (Plain SQL has no pg_restore --list: it is read whole instead.)
   dumps=0

@@ -185,15 +185,28 @@ schedule() {
       last_day=$today
       write_atomic "$status_dir/last-scheduled-day" "$today"
       locked_run
-      # After a run that saved something, the restore drill when one is due (drill.sh decides; weekly).
-      case $? in 0 | 3) [ -r "$drill_script" ] && /bin/sh "$drill_script" schedule > /dev/null ;; esac
+      # After a run that saved something, the restore drill when one is due (drill.sh decides; weekly). In the
+      # background with wait: this shell is PID 1, the only process docker stop signals, and sh runs a trap only
+      # once its foreground child ends, so a foreground drill would be killed with its scratch copy left behind.
+      # The trap below passes TERM on; the drill's own trap stops restic and removes the scratch.
+      case $? in
+        0 | 3)
+          if [ -r "$drill_script" ]; then
+            /bin/sh "$drill_script" schedule > /dev/null &
+            drill_pid=$!
+            wait "$drill_pid"
+            drill_pid=''
+          fi
+          ;;
+      esac
     fi
     sleep 20 &
     wait $!
   done
 }
 
-trap 'exit 143' TERM INT
+drill_pid=''
+trap '[ -n "$drill_pid" ] && kill -TERM "$drill_pid" 2> /dev/null && wait "$drill_pid"; exit 143' TERM INT
 mkdir -p "$status_dir" "$dumps_dir"
 case "\${1:-schedule}" in
   schedule) schedule ;;
