@@ -1,12 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync, readdirSync, rmSync } from 'node:fs';
+import http from 'node:http';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { CloudflareRunReport, CloudflareView, PublishReport, RemovalPlan, TokenCheck } from '../../electron/contract/cloudflare';
 import { API_TOKEN_SECRET, TUNNEL_TOKEN_SECRET } from '../../electron/core/cloudflare/cloudflare-service';
 import { dnsMarker } from '../../electron/core/cloudflare/publish-plan';
 import { KeyringSecretStore } from '../../electron/core/secrets/keychain';
-import { DEFAULT_ACCOUNT_ID, DEFAULT_TOKENS, DEFAULT_ZONE_ID, PERMISSIONS, startCloudflareStandIn, type CloudflareStandIn } from '../../scripts/lab/cloudflare';
+import { DEFAULT_ACCOUNT_ID, DEFAULT_TOKENS, DEFAULT_ZONE_ID, PERMISSIONS, startCloudflareStandIn, startEdgeStandIn, type CloudflareStandIn } from '../../scripts/lab/cloudflare';
 import { ensureKeychain } from '../../scripts/lab/keychain';
 import { makeHarness, type Harness } from './cloudflare-support';
 
@@ -33,6 +34,7 @@ const settings = {
   access: { emails: ['alice@example.com', 'bob@example.org'], emailDomain: null, sessionDuration: '24h' },
 };
 const HOSTS = ['media.example.com', 'cloud.example.com', 'auth.example.com'];
+const OIDC_DOMAIN = 'auth.example.com/application/o';
 
 const writes = (): number =>
   standIn.requests.all().filter((e) => e.method !== 'GET' && (e.status ?? 0) < 300 && e.status !== null && !e.path.startsWith('/__lab')).length;
@@ -130,6 +132,7 @@ describe('publishing', () => {
       ingress: 'done',
       'access-policy': 'done',
       ...Object.fromEntries(HOSTS.map((x) => [`access:${x}`, 'done'])),
+      'access-oidc': 'done',
       deploy: 'done',
       ...Object.fromEntries(HOSTS.map((x) => [`dns:${x}`, 'done'])),
     });
@@ -151,10 +154,14 @@ describe('publishing', () => {
     expect(snap.dnsRecords.map((r) => [r.name, r.type, r.content, r.proxied, r.comment]).sort()).toEqual(
       HOSTS.map((x) => [x, 'CNAME', `${tunnel.id}.cfargotunnel.com`, true, dnsMarker(profileId)]).sort(),
     );
-    expect(snap.accessPolicies).toHaveLength(1);
-    expect(snap.accessPolicies[0]).toMatchObject({ decision: 'allow', session_duration: '24h', include: [{ email: { email: 'alice@example.com' } }, { email: { email: 'bob@example.org' } }] });
-    expect(snap.accessApps.map((a) => a.domain).sort()).toEqual([...HOSTS].sort());
-    expect(snap.accessApps.every((a) => a.type === 'self_hosted' && a.policyLinks.length === 1 && a.policyLinks[0]?.id === snap.accessPolicies[0]?.id)).toBe(true);
+    expect(snap.accessPolicies).toHaveLength(2);
+    const household = snap.accessPolicies.find((p) => p.decision === 'allow');
+    expect(household).toMatchObject({ session_duration: '24h', include: [{ email: { email: 'alice@example.com' } }, { email: { email: 'bob@example.org' } }] });
+    // Nextcloud reads Authentik's OIDC endpoints server to server: a path application lets everyone through there only.
+    const bypass = snap.accessPolicies.find((p) => p.decision === 'bypass');
+    expect(bypass).toMatchObject({ include: [{ everyone: {} }] });
+    expect(snap.accessApps.map((a) => a.domain).sort()).toEqual([...HOSTS, OIDC_DOMAIN].sort());
+    expect(snap.accessApps.every((a) => a.type === 'self_hosted' && a.policyLinks.length === 1 && a.policyLinks[0]?.id === (a.domain === OIDC_DOMAIN ? bypass : household)?.id)).toBe(true);
 
     // The tunnel token is in the keychain, and it is the one the stand-in accepts for this tunnel.
     const tunnelToken = (await keychain.get(profileId, TUNNEL_TOKEN_SECRET))?.reveal() ?? '';
@@ -171,7 +178,29 @@ describe('publishing', () => {
     expect(h.redeploys).toHaveLength(1);
     expect(standIn.state.snapshot()).toMatchObject({ tunnels: [{ id: tunnel.id }] });
     expect(standIn.state.snapshot().dnsRecords).toHaveLength(3);
-    expect(standIn.state.snapshot().accessApps).toHaveLength(3);
+    expect(standIn.state.snapshot().accessApps).toHaveLength(4);
+
+    // At the edge (tunnel live): the discovery document needs no sign-in; Authentik's admin pages still do.
+    standIn.state.connectTunnel(tunnel.id ?? '');
+    const edge = await startEdgeStandIn({ state: standIn.state });
+    try {
+      // fetch() drops a Host header; http.request sends it, as a browser or Nextcloud's server would for the name.
+      const get = (p: string): Promise<{ status: number; location: string }> =>
+        new Promise((resolve, reject) => {
+          http.get({ host: edge.host, port: edge.port, path: p, headers: { host: 'auth.example.com' } }, (res) => {
+            res.resume();
+            resolve({ status: res.statusCode ?? 0, location: String(res.headers.location ?? '') });
+          }).on('error', reject);
+        });
+      const discovery = await get('/application/o/nextcloud/.well-known/openid-configuration');
+      expect([discovery.status, edge.requests.at(-1)?.by]).toEqual([200, 'app']);
+      const admin = await get('/if/admin/');
+      expect([admin.status, edge.requests.at(-1)?.by]).toEqual([302, 'access']);
+      expect(admin.location).toContain('home-lab.cloudflareaccess.com/cdn-cgi/access/login/auth.example.com');
+      expect((await get('/application/other')).status).toBe(302);
+    } finally {
+      await edge.close();
+    }
   });
 
   it('asks before overwriting a DNS record or an Access application it did not create, and takes them over only after a yes', async () => {
@@ -202,7 +231,7 @@ describe('publishing', () => {
     expect(yes.ok).toBe(true);
     expect(standIn.state.dnsRecords.get(foreignRecord)?.record).toMatchObject({ type: 'CNAME', comment: dnsMarker(profileId) });
     expect(standIn.state.accessApps.get(foreignApp.id ?? '')).toMatchObject({ app: { name: `M2 Nextcloud (${profileId})`, session_duration: '24h' }, policyLinks: [{ precedence: 1 }] });
-    expect(standIn.state.snapshot().accessApps).toHaveLength(3);
+    expect(standIn.state.snapshot().accessApps).toHaveLength(4); // and the path application for the sign-in endpoints
     const plan = await h.call<RemovalPlan>('cloudflare:removal-plan', { profileId });
     expect(plan.items).toContainEqual({ kind: 'dns-record', name: 'media.example.com', action: 'restore' });
     expect(plan.items).toContainEqual({ kind: 'access-app', name: 'cloud.example.com', action: 'restore' });
@@ -230,7 +259,7 @@ describe('publishing', () => {
     expect(second.ok).toBe(true);
     expect(standIn.requests.count({ method: 'POST' })).toBe(3); // the three CNAMEs, nothing else
     expect(standIn.state.snapshot().tunnels).toHaveLength(1);
-    expect(standIn.state.snapshot().accessApps).toHaveLength(3);
+    expect(standIn.state.snapshot().accessApps).toHaveLength(4);
   });
 
   it('401 in the middle says the token is invalid; nothing after the token check is attempted', async () => {
@@ -353,6 +382,8 @@ describe('removal and rotation', () => {
         ...HOSTS.map((x) => `dns-record:${x}:delete`),
         ...HOSTS.map((x) => `access-app:${x}:delete`),
         `access-policy:M2 household (${profileId}):delete`,
+        `access-app:${OIDC_DOMAIN}:delete`,
+        `access-policy:M2 sign-in endpoints, no login (${profileId}):delete`,
         `tunnel:m2-${profileId}:delete`,
         `keychain:${TUNNEL_TOKEN_SECRET}:delete`,
       ].sort(),

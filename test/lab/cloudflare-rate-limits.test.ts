@@ -80,7 +80,8 @@ function owned(profileId: string): { tunnels: number; policies: number; apps: Re
 const ONE_EACH: ReturnType<typeof owned> = {
   tunnels: 1,
   policies: 1,
-  apps: Object.fromEntries(HOSTS.map((x) => [x, 1])),
+  // The hosts' applications and the path application for Authentik's sign-in endpoints (Nextcloud's OIDC).
+  apps: Object.fromEntries([...HOSTS, 'auth.example.com/application/o'].map((x) => [x, 1])),
   dns: Object.fromEntries(HOSTS.map((x) => [x, 1])),
 };
 

@@ -27,7 +27,8 @@ import type { CloudflareStore } from './cloudflare-store';
 import { ensureDns } from './dns';
 import { cleanupHousehold, ensureRoleGroups, ensureRolePolicies, type AccessMember } from './household-access';
 import { ensureIngress } from './ingress';
-import { inZone, publishedHosts, tunnelName, tunnelTarget } from './publish-plan';
+import { ensureOidcBypass } from './oidc-bypass';
+import { inZone, oidcBypass, publishedHosts, tunnelName, tunnelTarget } from './publish-plan';
 import { removalPlan, removeManaged } from './removal';
 import { DEFAULT_RETRY_POLICY, systemClock, type Clock, type RetryPolicy } from './retry-policy';
 import { Run, passed, type CloudflareContext } from './run';
@@ -223,7 +224,8 @@ export class CloudflareService {
     const secrets = this.#secrets();
     const f = await store.read(profileId);
     const settings = f.settings;
-    const hosts = publishedHosts(await this.#d.stackSettings(profileId));
+    const stack = await this.#d.stackSettings(profileId);
+    const hosts = publishedHosts(stack);
     const finish = (tunnelId: string | null): PublishReport => ({ ...run.report(), tunnelId, confirmations: takeOvers.asked, cancelled: run.cancelled });
 
     const tokenStep = await run.step('token', 'Check the API token', () => tokenStillActive(cf, f.token?.accountId ?? settings?.accountId ?? undefined));
@@ -280,6 +282,13 @@ export class CloudflareService {
       const byRole = roles?.byHost.get(h.hostname);
       const s = await run.step(id, title, () => ensureApp(cx, account_id, settings, h, policyId, takeOvers, [...(byRole ? [byRole] : []), ...probePolicyIds]));
       accessOk.set(h.hostname, passed(s));
+    }
+    // Nextcloud's server reads Authentik's OIDC endpoints by the public name: a path application lets it through.
+    const oidc = oidcBypass(stack);
+    if (oidc || (await store.read(profileId)).managed.oidcBypass) {
+      const title = 'Authentik’s sign-in endpoints for Nextcloud';
+      if (passed(policyStep)) await run.step('access-oidc', title, () => ensureOidcBypass(cx, account_id, oidc, settings.access.sessionDuration));
+      else run.skip('access-oidc', title, 'Needs the Access policy.');
     }
     if (roles?.ok && hosts.every((h) => accessOk.get(h.hostname))) {
       await run.step('household-cleanup', 'Household Access left over', () => cleanupHousehold(cx, account_id, roles.groupIds, new Set(roles.byHost.values())));

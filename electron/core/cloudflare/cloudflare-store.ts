@@ -55,6 +55,8 @@ export const ManagedState = z.object({
   dns: z.array(ManagedDns).default([]),
   apps: z.array(ManagedApp).default([]),
   household: ManagedHousehold.prefault({}),
+  /** The path application on Authentik's host for its OIDC endpoints and its bypass policy (Nextcloud's sign-in). */
+  oidcBypass: z.object({ accountId: z.string(), domain: z.string(), appId: z.string().nullable(), policyId: z.string().nullable() }).nullable().default(null),
 });
 export type ManagedState = z.infer<typeof ManagedState>;
 

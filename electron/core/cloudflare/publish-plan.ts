@@ -125,3 +125,23 @@ export function decideDns(records: readonly RecordView[], profileId: string, tar
   const same = mine.type === 'CNAME' && (mine.content ?? '').toLowerCase() === target && mine.proxied === true;
   return same ? { kind: 'unchanged', record: mine } : { kind: 'update', record: mine };
 }
+
+/**
+ * Nextcloud's user_oidc reads Authentik's discovery document, token endpoint and keys from Authentik's public name,
+ * server to server, where no one can answer Access's login. A path application for `<auth host>/application/o`
+ * with a bypass policy lets those requests through; a more specific path takes precedence over the host-wide
+ * application (Cloudflare Zero Trust docs, "Application paths"). Authentik's own pages stay behind Access.
+ */
+export const OIDC_PATH = 'application/o';
+export interface OidcBypassPlan {
+  hostname: string;
+  /** The application's domain: host and path, as the API takes it. */
+  domain: string;
+}
+export function oidcBypass(stack: StackSettings): OidcBypassPlan | null {
+  if (!stack.modules.nextcloud.enabled || !stack.modules.authentik.enabled) return null;
+  return { hostname: stack.hostnames.authentik, domain: `${stack.hostnames.authentik}/${OIDC_PATH}` };
+}
+export const oidcAppName = (profileId: string): string => `M2 Authentik sign-in endpoints (${profileId})`;
+export const oidcPolicyName = (profileId: string): string => `M2 sign-in endpoints, no login (${profileId})`;
+export const BYPASS_RULES = [{ everyone: {} }] as const;

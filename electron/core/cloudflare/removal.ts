@@ -10,7 +10,8 @@ import type { AccessProbeTokens } from './access-service-token';
 import { isNotFound, toCloudflareError } from './cf-errors';
 import { cleanupHousehold } from './household-access';
 import type { CloudflareFile, PreviousRecord } from './cloudflare-store';
-import { describeRecord, isOurRecord, type RecordView } from './publish-plan';
+import { removeOidcBypass } from './oidc-bypass';
+import { describeRecord, isOurRecord, oidcPolicyName, type RecordView } from './publish-plan';
 import type { CloudflareContext, Run } from './run';
 import { recordBody, recordView, selfHostedView, type SelfHostedView } from './sdk-views';
 import { PERMISSION } from './token-check';
@@ -25,6 +26,8 @@ export function removalPlan(profileId: string, f: CloudflareFile, tunnelTokenSto
       ...m.dns.map((r) => ({ kind: 'dns-record' as const, name: r.hostname, action: r.origin === 'created' ? ('delete' as const) : ('restore' as const) })),
       ...m.apps.map((a) => ({ kind: 'access-app' as const, name: a.hostname, action: a.origin === 'created' ? ('delete' as const) : ('restore' as const) })),
       ...(m.policy ? [{ kind: 'access-policy' as const, name: m.policy.name, action: 'delete' as const }] : []),
+      ...(m.oidcBypass?.appId ? [{ kind: 'access-app' as const, name: m.oidcBypass.domain, action: 'delete' as const }] : []),
+      ...(m.oidcBypass?.policyId ? [{ kind: 'access-policy' as const, name: oidcPolicyName(profileId), action: 'delete' as const }] : []),
       ...(m.tunnel ? [{ kind: 'tunnel' as const, name: m.tunnel.name, action: 'delete' as const }] : []),
       ...(tunnelTokenStored ? [{ kind: 'keychain' as const, name: TUNNEL_TOKEN_SECRET, action: 'delete' as const }] : []),
     ],
@@ -68,6 +71,13 @@ export async function removeManaged(run: Run, cx: CloudflareContext, deps: { sec
       } catch (err) {
         throw toCloudflareError(err, `remove the DNS record of ${r.hostname}`, PERMISSION.dnsWrite);
       }
+    });
+  }
+
+  if (f.managed.oidcBypass) {
+    await run.step('access-oidc', `Access application for ${f.managed.oidcBypass.domain}`, async () => {
+      await removeOidcBypass(cx);
+      return { status: 'done', detail: `Deleted the bypass for Authentik’s sign-in endpoints.` };
     });
   }
 

@@ -1,7 +1,8 @@
 // Cloudflare's edge, played for the lab: an HTTP server on 127.0.0.1 that answers for the hostnames published
 // through the API stand-in (by Host header), the way the real edge does (fallback-and-day2-facts §5):
 //   no proxied CNAME for the name              → 530 "error code: 1001"
-//   an Access application and no valid service token → 302 to <team>.cloudflareaccess.com (403 without a team)
+//   an Access application and no valid service token → 302 to <team>.cloudflareaccess.com (403 without a team);
+//     the most specific application for host and path decides, and a bypass policy for everyone lets anyone in
 //   the tunnel has no live connector          → 530 "error code: 1033"
 //   the origin behind the ingress rule fails  → 502
 //   otherwise                                 → the service's answer (proxied), or 200 as the app would answer
@@ -72,20 +73,40 @@ function tunnelOf(state: StandInState, host: string): TunnelRecord | undefined {
 type Rule = { id?: string; service_token?: { token_id?: string }; any_valid_service_token?: unknown };
 
 /** Whether Access lets this request through: a valid service token that a non_identity policy of the app names. */
-function accessDecision(state: StandInState, host: string, headers: http.IncomingHttpHeaders): { app: boolean; pass: boolean; team?: string; aud?: string } {
-  const app = [...state.accessApps.values()].find((a) => a.app.domain.toLowerCase() === host || (a.app.self_hosted_domains ?? []).some((d) => d.toLowerCase() === host));
+/**
+ * How long a prefix of this request an application's domain (`host` or `host/path`) covers; -1 when it does not.
+ * The most specific application wins and nothing is inherited from the host-wide one (Cloudflare Zero Trust docs,
+ * "Application paths"). Paths match whole segments, case-insensitively [UNVERIFIED]; no wildcards.
+ */
+function coverage(domain: string, host: string, path: string): number {
+  const d = domain.toLowerCase().replace(/\/+$/, '');
+  const slash = d.indexOf('/');
+  const dHost = slash < 0 ? d : d.slice(0, slash);
+  const dPath = slash < 0 ? '' : d.slice(slash);
+  if (dHost !== host) return -1;
+  const p = path.toLowerCase();
+  return dPath === '' || p === dPath || p.startsWith(`${dPath}/`) ? dPath.length : -1;
+}
+
+/** Whether Access lets this request through: a bypass policy for everyone, or a valid service token a non_identity policy names. */
+function accessDecision(state: StandInState, host: string, url: string, headers: http.IncomingHttpHeaders): { app: boolean; pass: boolean; team?: string; aud?: string } {
+  const path = new URL(url, 'http://edge').pathname;
+  const best = (a: { app: { domain: string; self_hosted_domains?: string[] } }): number =>
+    Math.max(coverage(a.app.domain, host, path), ...(a.app.self_hosted_domains ?? []).map((d) => coverage(d, host, path)));
+  const app = [...state.accessApps.values()].filter((a) => best(a) >= 0).sort((x, y) => best(y) - best(x))[0];
   if (!app) return { app: false, pass: true };
   const team = state.accounts.get(app.accountId)?.teamName;
+  const linked = [
+    ...app.policyLinks.map((l) => state.accessPolicies.get(l.id)?.policy),
+    ...[...state.accessPolicies.values()].filter((p) => p.appId === app.app.id).map((p) => p.policy),
+  ];
+  if (linked.some((p) => p?.decision === 'bypass' && ((p.include ?? []) as Array<{ everyone?: unknown }>).some((r) => r.everyone !== undefined))) return { app: true, pass: true, team, aud: app.app.aud };
   const id = headers['cf-access-client-id'];
   const secret = headers['cf-access-client-secret'];
   if (typeof id !== 'string' || typeof secret !== 'string') return { app: true, pass: false, team, aud: app.app.aud };
   const token = [...state.serviceTokens.values()].find((t) => t.accountId === app.accountId && t.token.client_id === id && t.clientSecret === secret && t.token.enabled !== false);
   if (!token) return { app: true, pass: false, team, aud: app.app.aud };
-  const policies = [
-    ...app.policyLinks.map((l) => state.accessPolicies.get(l.id)?.policy),
-    ...[...state.accessPolicies.values()].filter((p) => p.appId === app.app.id).map((p) => p.policy),
-  ];
-  const pass = policies.some(
+  const pass = linked.some(
     (p) =>
       p?.decision === 'non_identity' &&
       ((p.include ?? []) as Rule[]).some((r) => r.service_token?.token_id === token.token.id || r.any_valid_service_token !== undefined),
@@ -134,7 +155,7 @@ export async function startEdgeStandIn(opts: EdgeOptions): Promise<EdgeStandIn> 
     }
     const tunnel = tunnelOf(opts.state, name);
     if (!tunnel) return reply(530, 'dns', 'error code: 1001');
-    const access = accessDecision(opts.state, name, req.headers);
+    const access = accessDecision(opts.state, name, req.url ?? '/', req.headers);
     if (!access.pass) {
       if (!access.team) return reply(403, 'access', 'Forbidden. Cloudflare Access', { 'cf-access-domain': name });
       const login = `https://${access.team}.cloudflareaccess.com/cdn-cgi/access/login/${name}?kid=${access.aud ?? ''}&redirect_url=${encodeURIComponent(req.url ?? '/')}`;
