@@ -60,6 +60,17 @@ describe('the order of a household change', () => {
     expect((await store.read('home')).members).toMatchObject([{ email: 'amy@example.com', state: 'adding', authentik: null }]);
   });
 
+  it('a role change that fails part-way is an unfinished change, never "in place" with the new role', async () => {
+    const { service, store } = make({ cloudflareOk: true, authentikFails: true });
+    await store.update('home', (f) => {
+      f.members = [{ email: 'amy@example.com', name: 'Amy', role: 'admin', state: 'active', addedAt: '2026-12-01T00:00:00.000Z', authentik: 'created' }];
+    });
+    const r = await service.add('home', { name: 'Amy', email: 'amy@example.com', role: 'media' });
+    expect(r.ok).toBe(false);
+    // Still in the admins' group in Authentik: the page must not say "media only, in place".
+    expect((await store.read('home')).members).toMatchObject([{ email: 'amy@example.com', role: 'media', state: 'adding' }]);
+  });
+
   it('takes Cloudflare Access away first on removal, without the person, and leaves Authentik alone when that failed', async () => {
     const { service, store, calls } = make({ cloudflareOk: false });
     await store.update('home', (f) => {

@@ -133,7 +133,7 @@ export class HouseholdService {
       await this.#d.store.update(profileId, (f) => {
         f.members = [
           ...f.members.filter((m) => m.email !== input.email),
-          { email: input.email, name: input.name, role: input.role, state: before?.state === 'active' ? 'active' : 'adding', addedAt: before?.addedAt ?? now, authentik: before?.authentik ?? null },
+          { email: input.email, name: input.name, role: input.role, state: before?.state === 'active' && before.role === input.role ? 'active' : 'adding', addedAt: before?.addedAt ?? now, authentik: before?.authentik ?? null },
         ];
       });
       this.#d.log.info('household: add', { profileId, role: input.role, again: before !== undefined });
