@@ -13,7 +13,7 @@
 import { secretMask } from '../../contract/stack';
 import { AppError, SEE_LOG } from '../errors';
 import { withSudo, type Argv } from '../ssh/argv';
-import { remoteCommandFailed } from '../ssh/remote-command';
+import { remoteCommandFailed, runChecked, type FailureWords } from '../ssh/remote-command';
 import type { CommandRunner, ExecResult } from '../ssh/runner';
 import { ONEOFF_LABEL, PROJECT_LABEL, SERVICE_LABEL } from '../stack/compose-commands';
 import { WG_CONF_IN_CONTAINER, WG_INTERFACE, WG_UP_MARKER, wgConfDir, wgConfPath } from '../stack/modules/wireguard';
@@ -193,8 +193,8 @@ const lastLines = (text: string, n: number): string =>
     .join('\n');
 
 /** A failed remote command as an AppError: the last lines in the message; argv, status and stderr (keys masked) kept for the log. */
-export const remoteFailure = (what: string, argv: Argv, r: ExecResult, hint: string): AppError =>
-  remoteCommandFailed(argv, r, { code: 'fallback.switch-failed', message: (_, { output, status }) => `${what} failed on the server: ${lastLines(output, 2) || status}.`, hint }, { redact: redactKeys });
+const switchWords = (what: string, hint: string): FailureWords => ({ code: 'fallback.switch-failed', message: (_, { output, status }) => `${what} failed on the server: ${lastLines(output, 2) || status}.`, hint });
+export const remoteFailure = (what: string, argv: Argv, r: ExecResult, hint: string): AppError => remoteCommandFailed(argv, r, switchWords(what, hint), { redact: redactKeys });
 
 const NOT_RUNNING_HINT = 'Turn on WireGuard under Services and apply the stack, then try again.';
 const SWITCH_HINT = 'Check that the WireGuard container runs (Services) and that the port is free, then try again. The fallback stays off.';
@@ -303,9 +303,7 @@ export class ServerWireGuard {
   }
 
   async #run(argv: Argv, what: string, hint: string, timeoutMs = 30_000): Promise<ExecResult> {
-    const r = await this.#o.conn.exec(argv, { timeoutMs });
-    if (r.code !== 0) throw remoteFailure(what, argv, r, hint);
-    return r;
+    return runChecked(this.#o.conn, argv, switchWords(what, hint), { redact: redactKeys, exec: { timeoutMs } });
   }
 
   #serial<T>(fn: () => Promise<T>): Promise<T> {
