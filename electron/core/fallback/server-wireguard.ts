@@ -296,9 +296,7 @@ export class ServerWireGuard {
   }
 
   async #container(): Promise<string | null> {
-    const argv = this.#cmd.findContainer();
-    const r = await this.#o.conn.exec(argv, { timeoutMs: 30_000 });
-    if (r.code !== 0) throw remoteFailure('Finding the WireGuard container', argv, r, 'Check that Docker runs on the server and that the SSH user may use it.');
+    const r = await this.#run(this.#cmd.findContainer(), 'Finding the WireGuard container', 'Check that Docker runs on the server and that the SSH user may use it.');
     return parseContainerId(r.stdout);
   }
 
