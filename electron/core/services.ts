@@ -350,6 +350,7 @@ export function createCoreServices(config: CoreConfig, emit: Emit): CoreServices
         redeploy: (profileId, secret) => stack.apply(profileId, { finishing: secret }),
         installed: async (profileId) => (await stack.status(profileId)).currentRelease !== null,
         log: config.log,
+        operations,
       })
     : undefined;
   if (rotation) rotationRef.current = rotation;
@@ -475,6 +476,7 @@ export function createCoreServices(config: CoreConfig, emit: Emit): CoreServices
     log: config.log,
     // A service restarted, stopped or started: live status shows it at once.
     onAction: (profileId) => void status.refresh(profileId).catch(() => undefined),
+    operations,
   });
   // A value stored while a log view is open (a rotation's new password, a new tunnel token) is masked in it at once.
   if (vault instanceof RedactingSecretStore) vault.onStored((profileId, value) => logs.secretStored(profileId, value));

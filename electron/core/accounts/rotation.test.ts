@@ -15,6 +15,7 @@ import type { ExecOptions, ExecResult } from '../ssh/runner';
 import type { Argv } from '../ssh/argv';
 import { StackService } from '../stack/stack-service';
 import { SecretRotation, previousName, realOps, rotatingName, servicesReading, type ServiceOps } from './rotation';
+import { ServerOperations } from '../server-operations';
 
 const PROFILE = 'lab-home';
 const OLD = {
@@ -51,7 +52,7 @@ const rolledBack = (failedService: string): ApplyResult => ({
  * The rotation over a memory keychain, with the server scripted: what each service accepts is kept here, and every
  * step (keychain writes, service changes, installs, proofs) is recorded in order, values replaced by old/new/other.
  */
-async function setup(opts: { settings?: Partial<StackSettings>; installed?: boolean } = {}) {
+async function setup(opts: { settings?: Partial<StackSettings>; installed?: boolean; operations?: ServerOperations } = {}) {
   const store = new MemorySecretStore();
   for (const [n, v] of Object.entries(OLD)) await store.set(PROFILE, n, new Secret(v));
   const settings = StackSettings.parse({ adminEmail: 'admin@example.com', ...opts.settings });
@@ -124,6 +125,7 @@ async function setup(opts: { settings?: Partial<StackSettings>; installed?: bool
     log,
     ops,
     keychainRetryMs: 0,
+    ...(opts.operations ? { operations: opts.operations } : {}),
   });
   return {
     rotation,
@@ -335,6 +337,24 @@ describe('rotating a secret', () => {
     const e = await refusal(notInstalled.rotation.rotate(PROFILE, 'nextcloud.redis-password'));
     expect(e.userMessage).toBe('Nextcloud’s Redis password: the stack is not installed on this server yet.');
     expect(notInstalled.steps).toEqual([]);
+  });
+
+  it('is refused while the server runs another operation (a restore), changing nothing; its own install passes the lock', async () => {
+    const operations = new ServerOperations();
+    const { rotation, steps, setRedeploy } = await setup({ operations });
+    let release!: () => void;
+    const restore = operations.exclusive(PROFILE, 'a restore of Authentik', 'backups.busy', () => new Promise<void>((r) => (release = r)));
+    const e = await refusal(rotation.rotate(PROFILE, 'nextcloud.admin-password'));
+    expect(e.code).toBe('accounts.rotation-busy');
+    expect(e.userMessage).toBe('A restore of Authentik is running on this server, so a rotation of Nextcloud admin password cannot start now.');
+    expect(steps).toEqual([]);
+    release();
+    await restore;
+    // The rotation's install runs inside the rotation's own hold of the server (as StackService.apply does).
+    setRedeploy(() => operations.exclusive(PROFILE, 'an install', 'stack.busy', async () => applied(['nextcloud'])));
+    const r = await rotation.rotate(PROFILE, 'nextcloud.admin-password');
+    expect(r).toMatchObject({ secret: 'nextcloud.admin-password' });
+    expect(operations.running(PROFILE)).toBeNull();
   });
 
   it('a second rotation on the same server while one runs is refused', async () => {

@@ -32,6 +32,7 @@ import type { RotationPlan, RotationResult } from '../../contract/accounts';
 import type { ApplyResult, StackSettings } from '../../contract/stack';
 import { AppError } from '../errors';
 import type { Logger } from '../log';
+import type { ServerOperations } from '../server-operations';
 import { runChecked, type FailureWords } from '../ssh/remote-command';
 import { Secret } from '../secrets/secret';
 import { JELLYFIN_ADMIN_PASSWORD, JELLYFIN_API_KEY } from '../stack/configure/jellyfin';
@@ -82,6 +83,8 @@ export interface RotationDeps {
   readonly ops?: ServiceOps;
   /** Pause between tries of a keychain delete in the clean-up (the keychain may be locked for a moment); default 500 ms. */
   readonly keychainRetryMs?: number;
+  /** The server's one operation at a time: a rotation is refused while a restore or an update runs (its own install passes). */
+  readonly operations?: ServerOperations;
 }
 
 /**
@@ -363,12 +366,16 @@ export class SecretRotation {
         hint: 'Wait for it to finish, then rotate this one.',
       });
     }
-    this.#running.set(profileId, name);
-    try {
-      return await this.#rotate(profileId, name);
-    } finally {
-      this.#running.delete(profileId);
-    }
+    const ops = this.#deps.operations;
+    const rotate = async (): Promise<RotationResult> => {
+      this.#running.set(profileId, name);
+      try {
+        return await this.#rotate(profileId, name);
+      } finally {
+        this.#running.delete(profileId);
+      }
+    };
+    return ops ? ops.exclusive(profileId, `a rotation of ${SPECS[name]?.title ?? name}`, 'accounts.rotation-busy', rotate) : rotate();
   }
 
   async #rotate(profileId: string, name: string): Promise<RotationResult> {

@@ -11,6 +11,7 @@ import { Secret } from '../secrets/secret';
 import type { Argv } from '../ssh/argv';
 import type { ExecOptions, ExecResult } from '../ssh/runner';
 import { LogsService, type LogsTarget } from './logs-service';
+import { ServerOperations } from '../server-operations';
 
 const SECRET = 'Zq8vN3kL0pRt7YwB2mXc9HfJ';
 
@@ -113,6 +114,20 @@ describe('the logs service', () => {
     const err = await svc.action('home', 'jellyfin', 'stop').catch((e: unknown) => e);
     expect(err).toMatchObject({ code: 'logs.action-failed' });
     expect((err as AppError).userMessage).toBe(`Could not stop jellyfin: Error response from daemon: bad password ${secretMask}`);
+  });
+
+  it('refuses a restart, stop or start while the server runs another operation (a restore), running nothing', async () => {
+    const { ran, target } = fakeServer([]);
+    const operations = new ServerOperations();
+    const svc = new LogsService({ target: async () => target, emit: () => undefined, log: silentLogger, operations });
+    let release!: () => void;
+    const restore = operations.exclusive('home', 'a restore of Nextcloud', 'backups.busy', () => new Promise<void>((r) => (release = r)));
+    await expect(svc.action('home', 'nextcloud', 'start')).rejects.toMatchObject({ userMessage: 'A restore of Nextcloud is running on this server, so a start of nextcloud cannot start now.' });
+    expect(ran).toEqual([]);
+    release();
+    await restore;
+    await svc.action('home', 'nextcloud', 'start').catch(() => undefined);
+    expect(ran.length).toBeGreaterThan(0);
   });
 
   it('masks a value the keychain gets while a follow stream is open (a rotation’s new password), from then on', async () => {

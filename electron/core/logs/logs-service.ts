@@ -16,6 +16,7 @@ import { DOCKER_UNAVAILABLE } from '../stack/remote-release';
 import { LineRedactor, matchesSearch, splitTimestamp } from './line-redactor';
 import { logCommands } from './log-commands';
 import { parseRuntime, serviceRuntimes } from './service-runtime';
+import type { ServerOperations } from '../server-operations';
 
 export interface LogsConnection {
   exec(argv: Argv, opts?: ExecOptions): Promise<ExecResult>;
@@ -42,6 +43,11 @@ export interface LogsServiceDeps {
   readonly maxStreams?: number;
   /** After a restart, stop or start: what live status shows has changed. */
   readonly onAction?: (profileId: string, service: string, action: ServiceAction) => void;
+  /**
+   * The server's one operation at a time (installs, updates, restores): a restart, stop or start is one too — starting
+   * a database a restore is loading, or the backup container it stopped, would undo it.
+   */
+  readonly operations?: ServerOperations;
 }
 
 /** Lines of a crash-looping service shown with it. */
@@ -110,6 +116,11 @@ export class LogsService {
   async action(profileId: string, serviceName: string, action: ServiceAction): Promise<ServiceActionResult> {
     const t = await this.#deps.target(profileId);
     const service = checkedService(t, serviceName);
+    const ops = this.#deps.operations;
+    return ops ? ops.exclusive(profileId, `a ${action} of ${service}`, 'logs.action-failed', () => this.#action(profileId, t, service, action)) : this.#action(profileId, t, service, action);
+  }
+
+  async #action(profileId: string, t: LogsTarget, service: string, action: ServiceAction): Promise<ServiceActionResult> {
     const c = logCommands(t.access, t.files);
     const started = Date.now();
     await runChecked(
