@@ -465,11 +465,18 @@ log_start() {
     exec 5<>"$tmp/l.$1"
     w=5
     while :; do
+      t0=$(date +%s)
       $docker_cmd logs -f --tail 0 "$2" >&5 2>&5 &
       c=$!
       wait "$c"
       c=''
-      sleep "$w"
+      # A follower that ran a minute or more ended for a reason of its own (a restart): start again soon. Only quick
+      # failures back off, to at most 10 minutes; the sleep runs in the background so a TERM ends it at once.
+      [ $(($(date +%s) - t0)) -lt 60 ] || w=5
+      sleep "$w" &
+      c=$!
+      wait "$c"
+      c=''
       w=$((w * 2))
       [ "$w" -le 600 ] || w=600
     done
