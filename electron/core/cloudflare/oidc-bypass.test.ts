@@ -106,6 +106,17 @@ describe('the bypass for Authentik’s OIDC endpoints', () => {
     expect([fake.apps.size, fake.policies.size, await removeOidcBypass(cx)]).toEqual([0, 0, false]);
   });
 
+  it('moves its application to the new path when Authentik’s hostname changes: none left behind, removal leaves nothing', async () => {
+    await ensureOidcBypass(cx, 'acc', oidcBypass(both), '24h');
+    const moved = StackSettings.parse({ hostnames: { authentik: 'login.example.com' } });
+    fake.writes.length = 0;
+    expect(await ensureOidcBypass(cx, 'acc', oidcBypass(moved), '24h')).toMatchObject({ status: 'done' });
+    expect(fake.writes).toEqual(['update app']);
+    expect([...fake.apps.values()].map((a) => a.domain)).toEqual(['login.example.com/application/o']);
+    expect(await removeOidcBypass(cx)).toBe(true);
+    expect([fake.apps.size, fake.policies.size]).toEqual([0, 0]);
+  });
+
   it('refuses to take over a path application made outside the app, naming what to do', async () => {
     fake.apps.set('theirs', { id: 'theirs', type: 'self_hosted', domain: 'auth.example.com/application/o', name: 'mine', policies: [] });
     await expect(ensureOidcBypass(cx, 'acc', oidcBypass(both), '24h')).rejects.toMatchObject({ code: 'cloudflare.conflict', userMessage: expect.stringContaining('auth.example.com/application/o') });

@@ -55,16 +55,18 @@ export async function ensureOidcBypass(cx: CloudflareContext, account_id: string
 
   // The path application, linking only that policy.
   const name = oidcAppName(profileId);
-  let apps: SelfHostedView[];
+  const at = (a: SelfHostedView): string => a.domain.toLowerCase().replace(/\/+$/, '');
+  let all: SelfHostedView[];
   try {
-    apps = (await collect(cf.zeroTrust.access.applications.list({ account_id }), 1000))
-      .map(selfHostedView)
-      .filter((a): a is SelfHostedView => a !== null && a.domain.toLowerCase().replace(/\/+$/, '') === plan.domain);
+    all = (await collect(cf.zeroTrust.access.applications.list({ account_id }), 1000)).map(selfHostedView).filter((a): a is SelfHostedView => a !== null);
   } catch (err) {
     throw toCloudflareError(err, 'list Access applications', PERMISSION.accessRead);
   }
-  const ours = apps.find((a) => a.id === kept?.appId) ?? apps.find((a) => a.name === name);
-  if (!ours && apps[0]) {
+  const apps = all.filter((a) => at(a) === plan.domain);
+  // Ours by the id kept, wherever it points now: after Authentik's hostname changed it is moved to the new path (else
+  // it stayed behind, untracked, still linking the policy).
+  const ours = all.find((a) => a.id === kept?.appId) ?? apps.find((a) => a.name === name);
+  if ((!ours || at(ours) !== plan.domain) && apps[0]) {
     throw new AppError('cloudflare.conflict', `An Access application for ${plan.domain} already exists ("${apps[0].name}"), made outside M2 Companion.`, {
       hint: 'Nextcloud signs in through these addresses without a person at the browser: give that application a Bypass policy for Everyone, or delete it and publish again.',
     });
@@ -85,7 +87,7 @@ export async function ensureOidcBypass(cx: CloudflareContext, account_id: string
       changed = true;
     } else {
       await save({ appId: ours.id });
-      if (!(ours.name === name && ours.policyIds.length === 1 && ours.policyIds[0] === policyId)) {
+      if (!(ours.name === name && at(ours) === plan.domain && ours.policyIds.length === 1 && ours.policyIds[0] === policyId)) {
         await cf.zeroTrust.access.applications.update(ours.id, params(ours) as never);
         changed = true;
       }
