@@ -9,6 +9,7 @@ import type { Argv } from '../ssh/argv';
 import type { ExecResult } from '../ssh/runner';
 import { EXIT_COUNT_MISMATCH } from './restore-commands';
 import { RestoresService } from './restores-service';
+import { remoteFacts } from '../ssh/remote-command';
 import { ServerOperations } from '../server-operations';
 
 /**
@@ -257,6 +258,15 @@ describe('restore in place', () => {
     expect(err).toMatchObject({ code: 'backups.restored-nothing' });
     expect(err.userMessage).toBe('restic restored 0 of the 1 files of admin/files/notes.txt, so nothing in place was changed.');
     expect(ran).toEqual(['ls /source/nextcloud/data/admin/files/notes.txt', 'occ maintenance:mode --on', 'in-place', 'occ maintenance:mode --off']);
+  });
+
+  it('any other failure says the server’s last words, and carries the command and its status for the log', async () => {
+    const { s } = service({ 'ls /source/nextcloud/data/admin/files/notes.txt': ls, 'in-place': { code: 1, stdout: '', stderr: 'restic: no space left on device\n' } });
+    const err = await appError(s.inPlace({ profileId: 'home', snapshotId: SNAP, path: 'admin/files/notes.txt' }));
+    expect(err).toMatchObject({ code: 'backups.failed' });
+    expect(err.userMessage).toBe('The restore in place failed: restic: no space left on device. What was there before is still in place.');
+    const facts = remoteFacts(err);
+    expect(facts?.message).toContain('exit 1');
   });
 
   it('refuses Nextcloud’s own folders before anything runs', async () => {

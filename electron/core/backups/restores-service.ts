@@ -30,7 +30,7 @@ import { ServerOperations } from '../server-operations';
 import type { Logger } from '../log';
 import { LineRedactor } from '../logs/line-redactor';
 import type { LogsTarget } from '../logs/logs-service';
-import { lastLines, runChecked, type FailureWords } from '../ssh/remote-command';
+import { checkExit, lastLines, runChecked, type FailureWords } from '../ssh/remote-command';
 import type { ExecResult } from '../ssh/runner';
 import { backupServiceName } from '../stack/modules/backup';
 import { nextcloudDirs } from '../stack/modules/nextcloud';
@@ -115,14 +115,14 @@ export class RestoresService {
       this.#step(req.profileId, 'Putting Nextcloud in maintenance mode…');
       await this.#occ(t, c, ['maintenance:mode', '--on'], 'could not put Nextcloud in maintenance mode');
       let r: ExecResult;
+      const inPlace = c.inPlace(dataDir, req.path, kept, req.snapshotId, snapPath, node.type, expected, owner, mode);
       try {
         this.#step(req.profileId, `Restoring ${req.path} in place…`);
-        r = await t.conn.exec(c.inPlace(dataDir, req.path, kept, req.snapshotId, snapPath, node.type, expected, owner, mode), { timeoutMs: LONG_TIMEOUT_MS });
+        r = await t.conn.exec(inPlace, { timeoutMs: LONG_TIMEOUT_MS });
       } finally {
         this.#step(req.profileId, 'Taking Nextcloud out of maintenance mode…');
         await this.#occ(t, c, ['maintenance:mode', '--off'], 'could not take Nextcloud out of maintenance mode; run “occ maintenance:mode --off” in its container');
       }
-      const said = this.#said(t, r.stderr || r.stdout);
       if (r.code === EXIT_NO_PARENT) {
         throw new AppError('backups.not-found', `What to restore: its folder ${place.parent} is not there any more, so it cannot go back in place.`, { field: 'path', hint: 'Restore that folder in place instead, or restore into a new folder.' });
       }
@@ -136,9 +136,12 @@ export class RestoresService {
       if (r.code === EXIT_ASIDE_EXISTS) {
         throw new AppError('backups.target-exists', `What to restore: ${path.posix.join(place.parent, kept)} exists already, so what is there now could not be kept aside. Nothing was changed.`, { field: 'path', hint: 'Try again in a second.' });
       }
-      if (r.code !== 0) {
-        throw new AppError('backups.failed', `The restore in place failed: ${said || `exit ${String(r.code)}`}. What was there before is still in place.`, { hint: 'Check the server’s free disk space, then try again.' });
-      }
+      checkExit(
+        inPlace,
+        r,
+        { code: 'backups.failed', message: (why) => `The restore in place failed: ${why}. What was there before is still in place.`, hint: 'Check the server’s free disk space, then try again.' },
+        { redact: (text) => redactAll(text, t) },
+      );
       const m = parseMarker(r.stdout, 'm2-inplace');
       this.#step(req.profileId, `Rescanning ${scanPath} in Nextcloud…`);
       const scanR = await t.conn.exec(c.occ('files:scan', `--path=${scanPath}`), { timeoutMs: LONG_TIMEOUT_MS });
@@ -353,8 +356,7 @@ export class RestoresService {
   /** Stop, put back, start (database first) and wait. Throws only when putting back itself fails. */
   async #putBack(t: LogsTarget, c: RestoreCommands, d: ServiceDefinition, moduleDir: string, names: readonly string[], stops: readonly string[]): Promise<{ healthy: boolean; detail: string }> {
     await t.conn.exec(c.stop(stops), { timeoutMs: READ_TIMEOUT_MS });
-    const back = await t.conn.exec(c.back(moduleDir, names), { timeoutMs: LONG_TIMEOUT_MS });
-    if (back.code !== 0) throw new AppError('backups.restore-failed', `moving the data from before back failed: ${this.#said(t, back.stderr || back.stdout) || `exit ${String(back.code)}`}`);
+    await runChecked(t.conn, c.back(moduleDir, names), { code: 'backups.restore-failed', message: (why) => `moving the data from before back failed: ${why}`, hint: 'The data from before is still kept aside on the server: the Backups page lists the unfinished restore, with “Put back the data from before”.' }, { redact: (text) => redactAll(text, t), exec: { timeoutMs: LONG_TIMEOUT_MS } });
     const { database, rest } = startsOf(d, stops);
     const up = await t.conn.exec(c.up([...(database ? [database] : []), ...rest]), { timeoutMs: UP_TIMEOUT_MS });
     return up.code === 0
