@@ -58,7 +58,7 @@ export default defineBenchmark({
         modules: { jellyfin: { lanPort }, backup: { repository: path.join(root, 'repo') } },
       });
     const render = (s: StackSettings): RenderedStack => {
-      for (const r of requiredSecrets(s)) if (!secrets.has(r.name)) secrets.set(r.name, r.generated ? generateSecretValue(r.kind) : new Secret(tunnelToken));
+      for (const r of requiredSecrets(s)) if (!secrets.has(r.name) && r.optional !== true) secrets.set(r.name, r.generated ? generateSecretValue(r.kind) : new Secret(tunnelToken));
       return renderStack(s, secrets, { m2Dir, project, subnets });
     };
     const apply = async (s: StackSettings, noopCheck = true): Promise<{ ms: number; nothingToChange: boolean }> => {

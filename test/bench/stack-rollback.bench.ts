@@ -56,7 +56,7 @@ export default defineBenchmark({
       hostnames: { jellyfin: 'media.example.test', nextcloud: 'cloud.example.test', authentik: 'auth.example.test' },
       modules: { jellyfin: { lanPort }, backup: { repository: path.join(root, 'repo') } },
     });
-    for (const r of requiredSecrets(settings)) secrets.set(r.name, r.generated ? generateSecretValue(r.kind) : new Secret(tunnelToken));
+    for (const r of requiredSecrets(settings)) if (r.optional !== true) secrets.set(r.name, r.generated ? generateSecretValue(r.kind) : new Secret(tunnelToken));
     const good: RenderedStack = renderStack(settings, secrets, { m2Dir, project, subnets });
     const crashing = withCrash(good, 'jellyfin');
     const apply = (r: RenderedStack, events: Array<{ at: number; p: StackProgress }> = []): Promise<ApplyResult> =>

@@ -60,7 +60,7 @@ export default defineBenchmark({
       modules: { jellyfin: { lanPort, mediaPaths: [path.join(root, 'media')] }, nextcloud: { enabled: false }, authentik: { enabled: false }, backup: { enabled: false }, wireguard: { enabled: false }, mediaAutomation: { enabled: false } },
     });
     const secrets = new Map<string, Secret>();
-    for (const r of requiredSecrets(old)) secrets.set(r.name, r.generated ? generateSecretValue(r.kind) : new Secret(tunnelToken));
+    for (const r of requiredSecrets(old)) if (r.optional !== true) secrets.set(r.name, r.generated ? generateSecretValue(r.kind) : new Secret(tunnelToken));
     const render = (s: StackSettings): ReturnType<typeof renderStack> => renderStack(s, secrets, { m2Dir, project, subnets });
     const install = (s: StackSettings): Promise<ApplyResult> => applyStack(target, render(s), { applyId: randomBytes(4).toString('hex'), settings: s, pullPolicy: 'missing', guardScript, waitTimeoutS: 120 }, () => undefined);
     let saved = old;

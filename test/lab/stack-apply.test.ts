@@ -84,7 +84,8 @@ const settingsWith = (patch: (s: StackSettingsInput) => void = () => {}): StackS
 };
 
 const render = (settings: StackSettings): RenderedStack => {
-  for (const r of requiredSecrets(settings)) if (!secrets.has(r.name)) secrets.set(r.name, generate(r));
+  // Optional secrets (Authentik's LDAP outpost token) come from the server after a first install, as in the app: none here.
+  for (const r of requiredSecrets(settings)) if (!secrets.has(r.name) && r.optional !== true) secrets.set(r.name, generate(r));
   return renderStack(settings, secrets, { m2Dir, project, subnets });
 };
 

@@ -77,7 +77,7 @@ beforeAll(async () => {
       mediaAutomation: { enabled: true, ingestPath: path.join(root, 'ingest') },
     },
   });
-  const secrets = new Map(requiredSecrets(settings).map((r) => [r.name, generate(r)]));
+  const secrets = new Map(requiredSecrets(settings).filter((r) => r.optional !== true).map((r) => [r.name, generate(r)]));
   bootstrapToken = secrets.get('authentik.bootstrap-token')?.reveal() ?? '';
   rendered = renderStack(settings, secrets, { m2Dir, project, subnets });
 

@@ -84,7 +84,7 @@ export async function startStatusStack(name: string, ids: { uid: number; gid: nu
       backup: { repository: path.join(root, 'backup-repo') },
     },
   });
-  const secrets = new Map(requiredSecrets(settings).map((r) => [r.name, generate(r)]));
+  const secrets = new Map(requiredSecrets(settings).filter((r) => r.optional !== true).map((r) => [r.name, generate(r)]));
   const rendered = renderStack(settings, secrets, { m2Dir: path.join(root, 'm2'), project, subnets: await freeSubnets() });
   for (const f of rendered.releaseFiles) {
     mkdirSync(path.dirname(path.join(releaseDir, f.path)), { recursive: true });

@@ -109,7 +109,7 @@ const containerOf = async (service: string): Promise<ContainerInfo | undefined> 
 const servedVersion = async (): Promise<string> => ((await (await fetch(`http://127.0.0.1:${String(lanPort)}/System/Info/Public`)).json()) as { Version: string }).Version;
 
 function render(s: StackSettings): ReturnType<typeof renderStack> {
-  for (const r of requiredSecrets(s)) if (!secrets.has(r.name)) secrets.set(r.name, r.name === 'cloudflared.tunnel-token' ? new Secret(Buffer.from(JSON.stringify({ a: 'f'.repeat(32), t: '5d2a1b6e-8c1f-4c7e-9d55-0123456789ab', s: randomBytes(32).toString('base64') })).toString('base64')) : new Secret(randomBytes(24).toString('base64url')));
+  for (const r of requiredSecrets(s)) if (!secrets.has(r.name) && r.optional !== true) secrets.set(r.name, r.name === 'cloudflared.tunnel-token' ? new Secret(Buffer.from(JSON.stringify({ a: 'f'.repeat(32), t: '5d2a1b6e-8c1f-4c7e-9d55-0123456789ab', s: randomBytes(32).toString('base64') })).toString('base64')) : new Secret(randomBytes(24).toString('base64url')));
   return renderStack(s, secrets, { m2Dir, project, subnets });
 }
 
