@@ -194,7 +194,8 @@ describe('the rendered stack on a real Docker Engine', () => {
     }
     const mine = list.results.find((b) => b.path === 'custom/m2-apps.yaml');
     expect(mine).toMatchObject({ status: 'successful' });
-    expect(mine?.managed_models.sort()).toEqual(['authentik_core.application', 'authentik_providers_oauth2.oauth2provider']);
+    // Nextcloud's OIDC provider and app, and for Jellyfin the LDAP bind account, LDAP provider and outpost (one sign-in).
+    expect(mine?.managed_models.sort()).toEqual(['authentik_core.application', 'authentik_core.user', 'authentik_outposts.outpost', 'authentik_providers_ldap.ldapprovider', 'authentik_providers_oauth2.oauth2provider']);
   });
 
   it('backs up once on request: dumps, a restic snapshot and a status file', async () => {
